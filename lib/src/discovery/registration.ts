@@ -1,0 +1,117 @@
+// Keeps one instance registered with discovery: register, TTL heartbeat with jitter, fail, deregister.
+import type Consul from 'consul';
+import type { FastifyBaseLogger } from 'fastify';
+import { toConsulDuration } from './consul-client.ts';
+
+export interface RegistrationOptions {
+  id: string;
+  name: string;
+  address: string;
+  port: number;
+  tags?: string[];
+  meta?: Record<string, string>;
+  /** TTL of the check; the heartbeat refreshes it at about a third of this. */
+  ttlMs: number;
+  deregisterCriticalAfterMs: number;
+}
+
+/** The registration of one instance; `start` registers and begins the heartbeat, `stop` deregisters. */
+export class Registration {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private registered = false;
+  private readonly checkId: string;
+
+  constructor(
+    private readonly consul: Consul,
+    private readonly options: RegistrationOptions,
+    private readonly log: FastifyBaseLogger,
+    private readonly onHeartbeatFailure: () => void = () => {},
+  ) {
+    // Consul names a service's single check `service:<id>`.
+    this.checkId = `service:${options.id}`;
+  }
+
+  get isRegistered(): boolean {
+    return this.registered;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.register();
+    this.schedule();
+  }
+
+  private async register(): Promise<void> {
+    const { id, name, address, port, tags = [], meta = {}, ttlMs, deregisterCriticalAfterMs } = this.options;
+    await this.consul.agent.service.register({
+      id,
+      name,
+      address,
+      port,
+      tags,
+      meta,
+      check: {
+        name: `${name} TTL`,
+        ttl: toConsulDuration(ttlMs),
+        deregistercriticalserviceafter: toConsulDuration(deregisterCriticalAfterMs),
+        // Start critical and turn passing with the first heartbeat, as a real Consul expects.
+        status: 'critical',
+      },
+      // The client's typings demand `timeout` on every check; a TTL check has none.
+    } as unknown as Exclude<Parameters<Consul['agent']['service']['register']>[0], string>);
+    await this.consul.agent.check.pass({ id: this.checkId, note: 'serving' });
+    this.registered = true;
+    this.log.info({ id, name, address, port }, 'registered with discovery');
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    // A third of the TTL, ±10% jitter so a fleet started together does not beat in step.
+    const base = this.options.ttlMs / 3;
+    const delay = base * (0.9 + Math.random() * 0.2);
+    this.timer = setTimeout(() => void this.beat(), delay);
+    this.timer.unref();
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.consul.agent.check.pass({ id: this.checkId, note: 'serving' });
+    } catch (error) {
+      // The registry may have restarted (it keeps state in memory) or reaped us: register again.
+      this.log.warn({ err: error }, 'discovery heartbeat failed; registering again');
+      this.onHeartbeatFailure();
+      try {
+        if (!this.stopped) await this.register();
+      } catch (registerError) {
+        this.registered = false;
+        this.log.warn({ err: registerError }, 'discovery registration failed; will retry');
+      }
+    }
+    this.schedule();
+  }
+
+  /** Marks the check critical at once so watchers stop choosing this instance (draining). */
+  async fail(note: string): Promise<void> {
+    if (!this.registered) return;
+    try {
+      await this.consul.agent.check.fail({ id: this.checkId, note });
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not mark check failing');
+    }
+  }
+
+  /** Stops the heartbeat and deregisters. Never throws: shutdown must go on. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (!this.registered) return;
+    this.registered = false;
+    try {
+      await this.consul.agent.service.deregister({ id: this.options.id });
+      this.log.info({ id: this.options.id }, 'deregistered from discovery');
+    } catch (error) {
+      this.log.warn({ err: error }, 'deregistration failed; discovery will reap this instance');
+    }
+  }
+}

@@ -1,0 +1,121 @@
+// Client-side discovery: the passing instances of one service, kept fresh by a blocking-query watch.
+import { EventEmitter, once } from 'node:events';
+import type Consul from 'consul';
+import type { FastifyBaseLogger } from 'fastify';
+import { createError } from '../errors.ts';
+
+/** One reachable instance of a service, as discovery reports it. */
+export interface Instance {
+  id: string;
+  service: string;
+  address: string;
+  port: number;
+  tags: string[];
+  meta: Record<string, string>;
+}
+
+interface ServiceEntry {
+  Node?: { Address?: string };
+  Service: { ID: string; Service: string; Address?: string; Port: number; Tags?: string[] | null; Meta?: Record<string, string> | null };
+}
+
+export interface ServiceWatcherOptions {
+  /** Longest a blocking query waits for a change (Consul's `wait`); 30 s keeps idle traffic low. */
+  waitMs?: number;
+  /** Cap of the retry backoff when discovery is unreachable, in ms. */
+  backoffMaxMs?: number;
+  log?: FastifyBaseLogger;
+}
+
+/**
+ * Watches `GET /v1/health/service/:name?passing` with blocking queries; the list is replaced whole on
+ * every change, so a reader holding a snapshot never sees a half-updated list.
+ * Emits `change` (instances) and `error` is never emitted: failures are logged and retried.
+ */
+export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
+  private current: readonly Instance[] = [];
+  private watch: ReturnType<Consul['watch']> | undefined;
+  private answered = false;
+  private errors = 0;
+
+  constructor(
+    private readonly consul: Consul,
+    readonly service: string,
+    private readonly options: ServiceWatcherOptions = {},
+  ) {
+    super();
+  }
+
+  /** Starts watching; idempotent. */
+  start(): this {
+    if (this.watch) return this;
+    const wait = Math.max(1, Math.round((this.options.waitMs ?? 30_000) / 1000));
+    this.watch = this.consul.watch({
+      method: this.consul.health.service,
+      options: { service: this.service, passing: 'true', wait: `${wait}s` },
+      backoffFactor: 50,
+      backoffMax: this.options.backoffMaxMs ?? 2_000,
+    });
+    this.watch.on('change', (data: ServiceEntry[]) => this.update(data));
+    this.watch.on('error', (error: Error) => {
+      this.errors += 1;
+      // Log the first failure of a run loudly and the rest quietly: a restarting registry is routine.
+      const level = this.errors === 1 ? 'warn' : 'debug';
+      this.options.log?.[level]({ err: error, service: this.service }, 'discovery watch failed; retrying');
+    });
+    return this;
+  }
+
+  private update(entries: ServiceEntry[]): void {
+    this.errors = 0;
+    this.answered = true;
+    this.current = Object.freeze(
+      entries.map((entry) => ({
+        id: entry.Service.ID,
+        service: entry.Service.Service,
+        address: entry.Service.Address || entry.Node?.Address || '127.0.0.1',
+        port: entry.Service.Port,
+        tags: entry.Service.Tags ?? [],
+        meta: entry.Service.Meta ?? {},
+      })),
+    );
+    this.emit('change', [...this.current]);
+  }
+
+  /** The passing instances as last seen (a frozen snapshot). */
+  instances(): readonly Instance[] {
+    return this.current;
+  }
+
+  /** Waits for the first answer from discovery, or fails with UNAVAILABLE after `timeoutMs`. */
+  async ready(timeoutMs = 5_000): Promise<readonly Instance[]> {
+    this.start();
+    if (this.answered) return this.current;
+    try {
+      await once(this, 'change', { signal: AbortSignal.timeout(timeoutMs) });
+    } catch {
+      throw createError({ code: 'UNAVAILABLE', message: `discovery gave no answer for ${this.service} within ${timeoutMs} ms` });
+    }
+    return this.current;
+  }
+
+  /** Waits until `predicate` holds for the instance list (tests, start-up ordering). */
+  async until(predicate: (instances: readonly Instance[]) => boolean, timeoutMs = 10_000): Promise<readonly Instance[]> {
+    this.start();
+    if (this.answered && predicate(this.current)) return this.current;
+    const signal = AbortSignal.timeout(timeoutMs);
+    for (;;) {
+      try {
+        const [instances] = (await once(this, 'change', { signal })) as [Instance[]];
+        if (predicate(instances)) return instances;
+      } catch {
+        throw createError({ code: 'TIMEOUT', message: `${this.service}: condition not met within ${timeoutMs} ms` });
+      }
+    }
+  }
+
+  stop(): void {
+    this.watch?.end();
+    this.watch = undefined;
+  }
+}

@@ -1,0 +1,17 @@
+// Metric names shared by every service, in one place so dashboards and rules can rely on them.
+
+export const METRIC = {
+  httpRequestsTotal: 'http_requests_total',
+  httpRequestDuration: 'http_request_duration_seconds',
+  httpRequestsInFlight: 'http_requests_in_flight',
+  serviceInfo: 'service_info',
+  discoveryRegistered: 'discovery_registered',
+  discoveryHeartbeatFailuresTotal: 'discovery_heartbeat_failures_total',
+  discoveryWatchInstances: 'discovery_watch_instances',
+  discoveryWatchErrorsTotal: 'discovery_watch_errors_total',
+  discoveryRegistryServices: 'discovery_registry_instances',
+  discoveryBlockingQueries: 'discovery_blocking_queries',
+} as const;
+
+/** Seconds; spans a fast in-process answer (1 ms) to a slow upstream call (10 s). */
+export const HTTP_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -1,0 +1,238 @@
+// The service factory: fastify with pino logs, errors, health, metrics, status, dashboard,
+// discovery registration and an ordered graceful close. Every service is built on it.
+import { hostname } from 'node:os';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { BaseConfig } from '../config.ts';
+import { createConsulClient, type Consul } from '../discovery/consul-client.ts';
+import { Registration } from '../discovery/registration.ts';
+import { ServiceWatcher } from '../discovery/service-watcher.ts';
+import { resolveStrategy } from '../balancing/resolve.ts';
+import { Upstream } from '../balancing/upstream.ts';
+import { instrumentHttp } from '../metrics/http-metrics.ts';
+import { METRIC } from '../metrics/names.ts';
+import { renderDashboard } from './dashboard.ts';
+import { installErrorHandling } from './error-handler.ts';
+import {
+  checkDependencies,
+  EventLoopMonitor,
+  type DependencyCheck,
+  type Lifecycle,
+  type StatusSnapshot,
+} from './status.ts';
+import { zodValidatorCompiler } from './validation.ts';
+
+export interface ServiceOptions {
+  /** Service name in discovery, logs and metrics (e.g. "persist"). */
+  name: string;
+  version?: string;
+  config: BaseConfig;
+  tags?: string[];
+  meta?: Record<string, string>;
+  /** Register with discovery once listening (default: config.DISCOVERY_REGISTER). */
+  register?: boolean;
+  /** A pino destination for tests that assert on logs; default stdout. */
+  logStream?: NodeJS.WritableStream;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly app: FastifyInstance;
+  readonly log: FastifyBaseLogger;
+  readonly metrics: Registry;
+  readonly config: BaseConfig;
+  /** Set at listen when INSTANCE_ID is not configured (the port is part of it). */
+  readonly instanceId: string;
+  readonly state: Lifecycle;
+  readonly consul: Consul;
+  /** Adds a dependency shown in /status; a required one that is down makes /health 503. */
+  addDependency(name: string, check: DependencyCheck, options?: { required?: boolean }): void;
+  /** Runs after the server has drained and deregistered, in reverse order of adding (pools, clients). */
+  onClose(closer: () => Promise<void> | void): void;
+  /** A load-balanced view of another service's passing instances, shared per name. */
+  upstream(service: string, strategy?: string): Upstream;
+  listen(): Promise<{ address: string; port: number }>;
+  status(): Promise<StatusSnapshot>;
+  close(reason?: string): Promise<void>;
+}
+
+/** Builds a service; routes are added on `service.app` before `listen()`. */
+export function createService(options: ServiceOptions): Service {
+  const { name, config } = options;
+  const version = options.version ?? '0.1.0';
+  const startedAt = new Date();
+  let instanceId = config.INSTANCE_ID ?? `${name}-${hostname()}-${config.PORT}`;
+  let state: Lifecycle = 'starting';
+  const closers: (() => Promise<void> | void)[] = [];
+  const dependencies = new Map<string, { check: DependencyCheck; required: boolean }>();
+  const watchers = new Map<string, ServiceWatcher>();
+  const upstreams = new Map<string, Upstream>();
+
+  const loggerOptions = {
+    level: config.LOG_LEVEL,
+    base: { service: name },
+    // Credentials never reach the logs, whichever route carried them.
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', 'password', 'token'],
+      censor: '[redacted]',
+    },
+    ...(options.logStream ? { stream: options.logStream } : {}),
+  };
+  const app = Fastify({
+    logger: loggerOptions,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Request ids come from the caller when given, so one id follows a call across services.
+    requestIdHeader: 'x-request-id',
+    // Per-request lines (health checks, scrapes) only at debug level and below.
+    logController: new LogController({ disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace' }),
+  });
+  app.setValidatorCompiler(zodValidatorCompiler);
+  installErrorHandling(app);
+  // A response finishing while we drain closes its keep-alive connection, so close() need not
+  // wait for clients to hang up (fastify only closes connections idle at the moment close starts).
+  app.addHook('onSend', async (_request, reply) => {
+    if (state === 'draining') reply.header('connection', 'close');
+  });
+
+  const metrics = new Registry();
+  metrics.setDefaultLabels({ service: name });
+  collectDefaultMetrics({ register: metrics });
+  new Gauge({ name: METRIC.serviceInfo, help: 'Service version', labelNames: ['version'], registers: [metrics] }).set({ version }, 1);
+  const http = instrumentHttp(app, metrics);
+  const loop = new EventLoopMonitor();
+
+  const consul = createConsulClient(config.DISCOVERY_URL);
+  const shouldRegister = options.register ?? config.DISCOVERY_REGISTER;
+  let registration: Registration | undefined;
+  new Gauge({
+    name: METRIC.discoveryRegistered,
+    help: '1 while this instance is registered with discovery',
+    registers: [metrics],
+    collect() {
+      this.set(registration?.isRegistered ? 1 : 0);
+    },
+  });
+
+  async function status(): Promise<StatusSnapshot> {
+    const memory = process.memoryUsage();
+    return {
+      service: name,
+      instanceId,
+      version,
+      state,
+      pid: process.pid,
+      node: process.version,
+      startedAt: startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external },
+      eventLoopLagMs: loop.read(),
+      inFlightRequests: http.inFlight(),
+      discovery: { url: config.DISCOVERY_URL, registered: registration?.isRegistered ?? false },
+      dependencies: await checkDependencies(dependencies),
+    };
+  }
+
+  app.get('/health', async (_request, reply) => {
+    if (state !== 'ready') return reply.code(503).send({ status: state });
+    const reports = await checkDependencies(dependencies);
+    const down = Object.entries(reports).filter(([, report]) => report.required && report.state === 'down');
+    if (down.length) return reply.code(503).send({ status: 'degraded', down: down.map(([dep]) => dep) });
+    return { status: 'ok' };
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.contentType);
+    return metrics.metrics();
+  });
+  app.get('/status', status);
+  app.get('/dashboard', async (_request, reply) => reply.type('text/html; charset=utf-8').send(renderDashboard(await status())));
+
+  let closing: Promise<void> | undefined;
+
+  const service: Service = {
+    name,
+    app,
+    log: app.log,
+    metrics,
+    config,
+    consul,
+    get instanceId() {
+      return instanceId;
+    },
+    get state() {
+      return state;
+    },
+    addDependency(dependency, check, { required = true } = {}) {
+      dependencies.set(dependency, { check, required });
+    },
+    onClose(closer) {
+      closers.push(closer);
+    },
+    upstream(target, strategy = 'round-robin') {
+      const key = `${target}\u0000${strategy}`;
+      let upstream = upstreams.get(key);
+      if (!upstream) {
+        let watcher = watchers.get(target);
+        if (!watcher) {
+          watcher = new ServiceWatcher(consul, target, { log: app.log }).start();
+          watchers.set(target, watcher);
+        }
+        upstream = new Upstream(watcher, resolveStrategy(strategy));
+        upstreams.set(key, upstream);
+      }
+      return upstream;
+    },
+    async listen() {
+      await app.listen({ host: config.HOST, port: config.PORT });
+      const bound = app.server.address();
+      const port = typeof bound === 'object' && bound ? bound.port : config.PORT;
+      if (!config.INSTANCE_ID) instanceId = `${name}-${hostname()}-${port}`;
+      if (shouldRegister) {
+        registration = new Registration(
+          consul,
+          {
+            id: instanceId,
+            name,
+            address: config.ADVERTISE_ADDRESS,
+            port,
+            tags: options.tags ?? [],
+            meta: { version, ...options.meta },
+            ttlMs: config.HEALTH_TTL_MS,
+            deregisterCriticalAfterMs: config.DEREGISTER_CRITICAL_AFTER_MS,
+          },
+          app.log,
+        );
+        await registration.start();
+      }
+      state = 'ready';
+      app.log.info({ instanceId, address: config.ADVERTISE_ADDRESS, port, url: `http://${config.ADVERTISE_ADDRESS}:${port}` }, `${name} listening`);
+      return { address: config.ADVERTISE_ADDRESS, port };
+    },
+    status,
+    close(reason = 'shutdown') {
+      // Ordered: refuse new work and leave the balancers' lists, drain, deregister, close pools.
+      closing ??= (async () => {
+        app.log.info({ reason }, `${name} closing`);
+        state = 'draining';
+        await registration?.fail(`draining: ${reason}`);
+        await app.close();
+        await registration?.stop();
+        for (const watcher of watchers.values()) watcher.stop();
+        for (const closer of closers.reverse()) {
+          try {
+            await closer();
+          } catch (error) {
+            app.log.error({ err: error }, 'close step failed');
+          }
+        }
+        consul.destroy();
+        loop.stop();
+        state = 'closed';
+        app.log.info(`${name} closed`);
+      })();
+      return closing;
+    },
+  };
+  return service;
+}

@@ -1,0 +1,36 @@
+// Process entry for a service: listen, then close gracefully on SIGTERM/SIGINT or when the launcher goes away.
+import type { Service } from './create-service.ts';
+
+/**
+ * Starts `service` and owns the process's lifetime: a signal (or the parent launcher's IPC channel
+ * closing) closes it in order; a close that outlives SHUTDOWN_TIMEOUT_MS exits anyway.
+ */
+export async function runService(service: Service): Promise<void> {
+  let stopping = false;
+  const stop = (reason: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    const timer = setTimeout(() => {
+      service.log.error({ timeoutMs: service.config.SHUTDOWN_TIMEOUT_MS }, 'graceful shutdown timed out; exiting');
+      process.exit(1);
+    }, service.config.SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    service.close(reason).then(
+      () => process.exit(code),
+      (error: unknown) => {
+        service.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  // Started by the launcher with an IPC channel: if the launcher dies, so do we (no orphans).
+  if (process.send) process.once('disconnect', () => stop('launcher went away'));
+  try {
+    await service.listen();
+  } catch (error) {
+    service.log.fatal({ err: error }, `${service.name} failed to start`);
+    stop('start failed', 1);
+  }
+}

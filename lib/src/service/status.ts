@@ -1,0 +1,77 @@
+// The /status snapshot: who this instance is, how it is doing, and the state of what it depends on.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export type DependencyState = 'up' | 'down' | 'degraded' | 'unknown';
+
+export interface DependencyReport {
+  state: DependencyState;
+  /** A required dependency that is down makes /health answer 503. */
+  required: boolean;
+  detail?: string;
+}
+
+export type DependencyCheck = () => Promise<Omit<DependencyReport, 'required'>> | Omit<DependencyReport, 'required'>;
+
+export type Lifecycle = 'starting' | 'ready' | 'draining' | 'closed';
+
+export interface StatusSnapshot {
+  service: string;
+  instanceId: string;
+  version: string;
+  state: Lifecycle;
+  pid: number;
+  node: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  memory: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number };
+  eventLoopLagMs: { mean: number; p99: number; max: number };
+  inFlightRequests: number;
+  discovery: { url: string; registered: boolean };
+  dependencies: Record<string, DependencyReport>;
+}
+
+/** Samples event-loop delay continuously (10 ms resolution) so /status can report lag. */
+export class EventLoopMonitor {
+  private readonly histogram = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor() {
+    this.histogram.enable();
+  }
+
+  /** Milliseconds of lag beyond the sampling resolution, since the last reset. */
+  read(): { mean: number; p99: number; max: number } {
+    const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - 10) * 100) / 100);
+    const reading = { mean: ms(this.histogram.mean), p99: ms(this.histogram.percentile(99)), max: ms(this.histogram.max) };
+    this.histogram.reset();
+    return reading;
+  }
+
+  stop(): void {
+    this.histogram.disable();
+  }
+}
+
+/** Runs every dependency check with a time limit; a check that throws or hangs reports `down`. */
+export async function checkDependencies(
+  checks: Map<string, { check: DependencyCheck; required: boolean }>,
+  timeoutMs = 2_000,
+): Promise<Record<string, DependencyReport>> {
+  const entries = await Promise.all(
+    [...checks].map(async ([name, { check, required }]) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`check timed out after ${timeoutMs} ms`)), timeoutMs);
+          timer.unref();
+        });
+        const report = await Promise.race([Promise.resolve(check()), timeout]);
+        return [name, { ...report, required }] as const;
+      } catch (error) {
+        return [name, { state: 'down' as const, required, detail: (error as Error).message }] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}

@@ -33,6 +33,7 @@ export function baseConfigShape(defaults: { port: number }) {
     DISCOVERY_REGISTER: env.bool(true, 'Register this instance with discovery at start'),
     HEALTH_TTL_MS: env.int(10_000, 'TTL of the discovery health check; refreshed at a third of it', 1_000),
     DEREGISTER_CRITICAL_AFTER_MS: env.int(60_000, 'Discovery reaps this instance after it has been critical this long', 1_000),
+    DRAIN_DELAY_MS: env.int(500, 'On shutdown, keep serving this long after leaving discovery so callers’ watches catch up'),
     SHUTDOWN_TIMEOUT_MS: env.int(10_000, 'Longest graceful shutdown before the process exits anyway', 100),
     BODY_LIMIT_BYTES: env.int(1_048_576, 'Largest request body accepted', 1_024),
     LOG_LEVEL: env.logLevel(),

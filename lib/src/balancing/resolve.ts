@@ -1,5 +1,5 @@
 // Strategy lookup by name; an unknown name fails loudly rather than falling back silently.
-import { BalancingStrategy } from './base.ts';
+import type { BalancingStrategy } from './base.ts';
 import { RandomStrategy } from './random.ts';
 import { RoundRobinStrategy } from './round-robin.ts';
 

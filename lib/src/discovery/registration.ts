@@ -18,6 +18,8 @@ export interface RegistrationOptions {
 /** The registration of one instance; `start` registers and begins the heartbeat, `stop` deregisters. */
 export class Registration {
   private timer: NodeJS.Timeout | undefined;
+  /** The heartbeat under way, if any: a fail or deregister waits for it so they land after it. */
+  private beating: Promise<void> | undefined;
   private stopped = false;
   private registered = false;
   private readonly checkId: string;
@@ -70,7 +72,9 @@ export class Registration {
     // A third of the TTL, ±10% jitter so a fleet started together does not beat in step.
     const base = this.options.ttlMs / 3;
     const delay = base * (0.9 + Math.random() * 0.2);
-    this.timer = setTimeout(() => void this.beat(), delay);
+    this.timer = setTimeout(() => {
+      this.beating = this.beat();
+    }, delay);
     this.timer.unref();
   }
 
@@ -91,8 +95,12 @@ export class Registration {
     this.schedule();
   }
 
-  /** Marks the check critical at once so watchers stop choosing this instance (draining). */
+  /** Stops the heartbeat and marks the check critical at once, so watchers stop choosing this instance (draining). */
   async fail(note: string): Promise<void> {
+    // No heartbeat may turn it passing again while we drain.
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.beating;
     if (!this.registered) return;
     try {
       await this.consul.agent.check.fail({ id: this.checkId, note });
@@ -105,6 +113,7 @@ export class Registration {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.beating;
     if (!this.registered) return;
     this.registered = false;
     try {

@@ -1,6 +1,7 @@
 // The service factory: fastify with pino logs, errors, health, metrics, status, dashboard,
 // discovery registration and an ordered graceful close. Every service is built on it.
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BaseConfig } from '../config.ts';
@@ -215,7 +216,12 @@ export function createService(options: ServiceOptions): Service {
       closing ??= (async () => {
         app.log.info({ reason }, `${name} closing`);
         state = 'draining';
-        await registration?.fail(`draining: ${reason}`);
+        if (registration?.isRegistered) {
+          await registration.fail(`draining: ${reason}`);
+          // Callers learn of the failed check through their watches within milliseconds; until
+          // they have, they may still pick us, so go on accepting for a moment.
+          await sleep(config.DRAIN_DELAY_MS);
+        }
         await app.close();
         await registration?.stop();
         for (const watcher of watchers.values()) watcher.stop();

@@ -2,10 +2,10 @@
 import type { Service } from './create-service.ts';
 
 /**
- * Starts `service` and owns the process's lifetime: a signal (or the parent launcher's IPC channel
+ * Starts `service` (through `listen`, when starting takes more than the kit's listen) and owns the process's lifetime: a signal (or the parent launcher's IPC channel
  * closing) closes it in order; a close that outlives SHUTDOWN_TIMEOUT_MS exits anyway.
  */
-export async function runService(service: Service): Promise<void> {
+export async function runService(service: Service, listen: () => Promise<unknown> = () => service.listen()): Promise<void> {
   let stopping = false;
   const stop = (reason: string, code = 0) => {
     if (stopping) return;
@@ -28,7 +28,7 @@ export async function runService(service: Service): Promise<void> {
   // Started by the launcher with an IPC channel: if the launcher dies, so do we (no orphans).
   if (process.send) process.once('disconnect', () => stop('launcher went away'));
   try {
-    await service.listen();
+    await listen();
   } catch (error) {
     service.log.fatal({ err: error }, `${service.name} failed to start`);
     stop('start failed', 1);

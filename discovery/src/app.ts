@@ -1,0 +1,62 @@
+// buildApp(config): the discovery service on the shared kit, serving the Consul HTTP API subset
+// over an in-memory registry. Wires plugins and routes; never listens.
+import { createService, type Service } from '@notify/lib';
+import type { Config } from './config.ts';
+import { parseServiceDefinition, Registry } from './registry/index.ts';
+import { consulApi } from './routes/index.ts';
+
+export interface DiscoveryService {
+  service: Service;
+  registry: Registry;
+  /** Listens, then lists discovery itself in its own catalog (as Consul lists "consul"). */
+  listen(): Promise<{ address: string; port: number }>;
+}
+
+export async function buildApp(config: Readonly<Config>): Promise<DiscoveryService> {
+  const service = createService({
+    name: 'discovery',
+    config: {
+      ...config,
+      // The kit's registration and watches are for clients of a registry; discovery is the registry.
+      DISCOVERY_URL: `http://127.0.0.1:${config.PORT}`,
+      DISCOVERY_REGISTER: false,
+      HEALTH_TTL_MS: config.SELF_CHECK_INTERVAL_MS,
+      DEREGISTER_CRITICAL_AFTER_MS: 60_000,
+    },
+    register: false,
+  });
+  const registry = new Registry({
+    datacenter: config.DATACENTER,
+    nodeName: config.NODE_NAME,
+    nodeAddress: config.ADVERTISE_ADDRESS,
+    logger: service.log,
+  });
+  await service.app.register(consulApi, { registry });
+  service.addDependency('registry', () => ({ state: 'up', detail: `${Object.keys(registry.agentServices()).length} instances` }));
+
+  return {
+    service,
+    registry,
+    async listen() {
+      const bound = await service.listen();
+      // The same path an HTTP registration takes, with an HTTP check on our own /health.
+      const self = parseServiceDefinition({
+        ID: service.instanceId,
+        Name: 'discovery',
+        Address: bound.address,
+        Port: bound.port,
+        Tags: ['registry'],
+        Meta: { version: '0.1.0' },
+        Check: {
+          HTTP: `http://${bound.address}:${bound.port}/health`,
+          Interval: `${config.SELF_CHECK_INTERVAL_MS}ms`,
+          Timeout: '2s',
+          Status: 'passing',
+        },
+      });
+      if (!self.ok) throw new Error(`discovery's own registration is invalid: ${self.message}`);
+      registry.register(self.value);
+      return bound;
+    },
+  };
+}

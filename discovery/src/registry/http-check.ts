@@ -1,0 +1,121 @@
+// Runs one HTTP check: requests the URL every Interval and maps the answer to a status as Consul does.
+import type { CheckStatus } from './consul-types.ts';
+import { CHECK_OUTPUT_MAX_BYTES } from './service-definition.ts';
+
+export interface HttpCheckTarget {
+  url: string;
+  method: string;
+  header: Record<string, string[]>;
+  body: string;
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+export type HttpCheckListener = (status: CheckStatus, output: string) => void;
+
+/** 2xx is passing, 429 Too Many Requests is warning, anything else critical (Consul's rule). */
+export function statusForHttpCode(code: number): CheckStatus {
+  if (code >= 200 && code <= 299) return 'passing';
+  if (code === 429) return 'warning';
+  return 'critical';
+}
+
+/** Reads at most the output cap from a response body, then stops the download. */
+async function readCapped(response: Response): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < CHECK_OUTPUT_MAX_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).subarray(0, CHECK_OUTPUT_MAX_BYTES).toString();
+}
+
+/** Go's error text starts with the capitalised method and the quoted URL: `Get "http://…": …`. */
+function describeFailure(target: HttpCheckTarget, error: unknown, timedOut: boolean): string {
+  const verb = target.method.charAt(0) + target.method.slice(1).toLowerCase();
+  const prefix = `${verb} ${JSON.stringify(target.url)}`;
+  if (timedOut) return `${prefix}: request timed out after ${target.timeoutMs} ms`;
+  const cause = (error as { cause?: { message?: string } }).cause?.message;
+  return `${prefix}: ${cause ?? (error as Error).message}`;
+}
+
+/**
+ * Polls one URL. The first probe runs at once rather than after Consul's random stagger,
+ * so a freshly registered instance turns passing within one request instead of one interval.
+ */
+export class HttpCheck {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: AbortController | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly target: HttpCheckTarget,
+    private readonly onResult: HttpCheckListener,
+  ) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Stops polling and abandons a probe in flight; no result is reported after this. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.inFlight?.abort();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.probe(), delayMs);
+    this.timer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    const { target } = this;
+    const controller = new AbortController();
+    this.inFlight = controller;
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, target.timeoutMs);
+    deadline.unref();
+    let status: CheckStatus;
+    let output: string;
+    try {
+      const headers = new Headers({ 'user-agent': 'Consul Health Check', accept: 'text/plain, text/*, */*' });
+      for (const [name, values] of Object.entries(target.header)) {
+        headers.delete(name);
+        for (const value of values) headers.append(name, value);
+      }
+      const hasBody = target.body !== '' && target.method !== 'GET' && target.method !== 'HEAD';
+      const response = await fetch(target.url, {
+        method: target.method,
+        headers,
+        ...(hasBody ? { body: target.body } : {}),
+        signal: controller.signal,
+      });
+      const text = await readCapped(response);
+      status = statusForHttpCode(response.status);
+      output = `HTTP ${target.method} ${target.url}: ${response.status} ${response.statusText} Output: ${text}`;
+    } catch (error) {
+      status = 'critical';
+      output = describeFailure(target, error, timedOut);
+    } finally {
+      clearTimeout(deadline);
+      this.inFlight = undefined;
+    }
+    if (this.stopped) return;
+    this.onResult(status, output);
+    this.schedule(target.intervalMs);
+  }
+}

@@ -1,0 +1,38 @@
+// The Consul HTTP API subset as one encapsulated fastify plugin: registers every /v1 route and
+// gives them Consul's body handling and text/plain errors without touching the host app's own.
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import { agentRoutes } from './agent.ts';
+import { catalogRoutes } from './catalog.ts';
+import { sendText, type ConsulRoutesOptions } from './consul-http.ts';
+import { healthRoutes } from './health.ts';
+import { statusRoutes } from './status.ts';
+
+/** 1 MiB: the largest registration body accepted. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export const consulApi: FastifyPluginAsync<ConsulRoutesOptions> = async (app, { registry }) => {
+  // Consul decodes a body as JSON whatever its Content-Type (curl --data sends a form type),
+  // so every body arrives as a string and the routes decode it themselves.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendText(reply, 400, `Request decode failed: body larger than ${MAX_BODY_BYTES} bytes`);
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) return sendText(reply, status, error.message);
+    request.log.error({ err: error }, 'consul api request failed');
+    return sendText(reply, 500, error.message);
+  });
+
+  // A blocking read holds its request open for up to 10 minutes; release them all before the
+  // server waits for in-flight requests (preClose, not onClose), and stop every check timer.
+  app.addHook('preClose', async () => registry.close());
+
+  const options = { registry };
+  await app.register(agentRoutes, options);
+  await app.register(catalogRoutes, options);
+  await app.register(healthRoutes, options);
+  await app.register(statusRoutes, options);
+};

@@ -1,0 +1,11 @@
+// CLI: generate a service's Prisma client offline. From a service's package.json:
+//   "generate": "node --import tsx ../lib/scripts/prisma-generate.ts prisma/schema.prisma"
+import { generatePrismaClient } from '../src/db/prisma-generate.ts';
+
+const schema = process.argv[2] ?? 'prisma/schema.prisma';
+try {
+  await generatePrismaClient({ schema });
+} catch (error) {
+  console.error((error as Error).message);
+  process.exitCode = 1;
+}

@@ -1,0 +1,11 @@
+// Test helpers services share (package subpath @notify/lib/testing); never imported by production code.
+export {
+  startTestPostgres,
+  testDatabase,
+  TEST_DATABASE_URL_ENV,
+  type StartTestPostgresOptions,
+  type TestDatabase,
+  type TestDatabaseOptions,
+  type TestDatabaseOwner,
+} from './postgres.ts';
+export { spawnService, type ServiceProcess, type SpawnServiceOptions } from './service-process.ts';

@@ -1,0 +1,92 @@
+// Test helper: a service as a real child process, ready once it logs that it listens.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+export interface ServiceProcess {
+  readonly process: ChildProcess;
+  readonly port: number;
+  readonly url: string;
+  /** Every log line so far, parsed when JSON. */
+  readonly logs: Record<string, unknown>[];
+  /** Resolves with the exit code (or signal) once the process is gone. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` (default SIGTERM) and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Waits for a log line matching `predicate`. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+export interface SpawnServiceOptions {
+  /** Entry point relative to the repository root, e.g. "discovery/src/server.ts". */
+  entry: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/**
+ * Spawns `entry` with `node --import tsx` on a free port (PORT=0 unless given) and resolves
+ * when it logs `"<name> listening"` with its port. Killed after the test when `t` is given.
+ */
+export async function spawnService(options: SpawnServiceOptions, t?: TestContext): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', options.entry], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const listeners = new Set<(line: Record<string, unknown>) => void>();
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (text) => {
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        line = { msg: text, raw: true };
+      }
+      logs.push(line);
+      for (const listener of listeners) listener(line);
+    });
+  }
+
+  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = options.timeoutMs ?? 20_000) =>
+    new Promise<Record<string, unknown>>((resolveLine, reject) => {
+      const seen = logs.find(predicate);
+      if (seen) return resolveLine(seen);
+      const timer = setTimeout(() => {
+        listeners.delete(listener);
+        reject(new Error(`${options.entry}: no matching log line within ${timeoutMs} ms; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`));
+      }, timeoutMs);
+      const listener = (line: Record<string, unknown>) => {
+        if (!predicate(line)) return;
+        clearTimeout(timer);
+        listeners.delete(listener);
+        resolveLine(line);
+      };
+      listeners.add(listener);
+      void exited.then(({ code, signal }) => {
+        if (!listeners.has(listener)) return;
+        clearTimeout(timer);
+        listeners.delete(listener);
+        reject(new Error(`${options.entry} exited (${signal ?? code}) before the expected log line; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`));
+      });
+    });
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  t?.after(() => stop('SIGKILL'));
+
+  const ready = await waitForLog((line) => typeof line.msg === 'string' && line.msg.endsWith(' listening') && typeof line.port === 'number');
+  const port = ready.port as number;
+  return { process: child, port, url: `http://127.0.0.1:${port}`, logs, exited, stop, waitForLog };
+}

@@ -1,0 +1,13 @@
+// The launcher's own environment: where the database and data live, and how ports are placed.
+import { z } from 'zod';
+import { env, loadConfigOrExit } from '../../lib/src/config.ts';
+
+export const launcherConfigSchema = z.object({
+  DATABASE_URL: env.optionalUrl('A PostgreSQL server to use instead of the embedded one; each service gets its own database on it'),
+  EMBEDDED_POSTGRES_PORT: env.port(5433, 'Port of the embedded PostgreSQL'),
+  NOTIFY_DATA_DIR: env.string('.data', 'Folder (git-ignored) for the embedded PostgreSQL data and other local state'),
+  PORT_OFFSET: z.coerce.number().int().min(0).max(50_000).default(0).describe('Added to every port, to run a second system beside the first'),
+  ADVERTISE_ADDRESS: env.string('127.0.0.1', 'Address the instances advertise and the banner prints'),
+});
+
+export const launcherConfig = loadConfigOrExit(launcherConfigSchema);

@@ -1,0 +1,29 @@
+// What `npm start` runs: every service instance, its port, its database and how a person reaches it.
+// A new service adds its instances here.
+
+export interface InstanceSpec {
+  /** Service name in discovery. */
+  service: string;
+  /** Instance id in discovery and label in logs, e.g. "auth-2". */
+  id: string;
+  /** Entry point, relative to the repository root. */
+  entry: string;
+  port: number;
+  /** Name of the service's own database on the shared server, when it owns one. */
+  database?: string;
+  /** Extra environment for this instance. */
+  env?: Record<string, string>;
+  /** What the banner says this instance is for. */
+  title: string;
+}
+
+export const DISCOVERY: InstanceSpec = {
+  service: 'discovery',
+  id: 'discovery-1',
+  entry: 'discovery/src/server.ts',
+  port: 8000,
+  title: 'service registry (Consul HTTP API)',
+};
+
+/** Instances started after discovery, in order. */
+export const SERVICES: InstanceSpec[] = [];

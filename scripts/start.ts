@@ -1,0 +1,166 @@
+// `npm start`: the whole system on one machine. Embedded PostgreSQL (unless DATABASE_URL is set),
+// discovery, then every service instance as its own process; a ready banner once all are passing;
+// Ctrl-C (or SIGTERM) stops everything, services first, PostgreSQL last.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createDatabase, databaseUrl } from '../lib/src/db/database-admin.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/src/db/embedded-postgres.ts';
+import { Child } from './launcher/child-process.ts';
+import { launcherConfig } from './launcher/config.ts';
+import { DISCOVERY, SERVICES, type InstanceSpec } from './launcher/topology.ts';
+
+const root = resolve(import.meta.dirname, '..');
+process.chdir(root);
+
+const STOP_GRACE_MS = 10_000;
+const READY_TIMEOUT_MS = 120_000;
+const host = launcherConfig.ADVERTISE_ADDRESS;
+const portOf = (spec: InstanceSpec) => spec.port + launcherConfig.PORT_OFFSET;
+const dataRoot = resolve(root, launcherConfig.NOTIFY_DATA_DIR);
+const discoveryUrl = `http://${host}:${portOf(DISCOVERY)}`;
+const log = (message: string) => process.stdout.write(`${'launcher'.padEnd(width())} | ${message}\n`);
+
+function width(): number {
+  return Math.max('launcher'.length, 'postgres'.length, ...[DISCOVERY, ...SERVICES].map((spec) => spec.id.length));
+}
+
+let postgres: EmbeddedPostgres | undefined;
+const children: Child[] = [];
+let shuttingDown: Promise<void> | undefined;
+
+async function shutdown(reason: string, code: number): Promise<never> {
+  shuttingDown ??= (async () => {
+    log(`stopping everything (${reason})`);
+    for (const child of children) child.expectExit();
+    // Services first, in reverse start order, so nothing loses its registry or database mid-request.
+    for (const child of [...children].reverse()) await child.stop(STOP_GRACE_MS);
+    if (postgres) {
+      await postgres.stop();
+      log('postgres stopped');
+    }
+    log('all stopped');
+  })();
+  await shuttingDown;
+  process.exit(code);
+}
+
+function onUnexpectedExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
+  // Nothing is restarted silently: one instance down means the system is not what the banner said.
+  log(`!! ${child.spec.label} exited unexpectedly (${signal ?? `code ${code}`}); see its lines above`);
+  void shutdown(`${child.spec.label} died`, 1);
+}
+
+async function startDatabase(): Promise<{ serverUrl: string; description: string }> {
+  if (launcherConfig.DATABASE_URL) {
+    return { serverUrl: launcherConfig.DATABASE_URL, description: 'DATABASE_URL (external)' };
+  }
+  const dataDir = resolve(dataRoot, 'postgres');
+  mkdirSync(dataRoot, { recursive: true });
+  const port = launcherConfig.EMBEDDED_POSTGRES_PORT + launcherConfig.PORT_OFFSET;
+  postgres = await startEmbeddedPostgres({ dataDir, port, log: (message) => process.stdout.write(`${'postgres'.padEnd(width())} | ${message}\n`) });
+  return { serverUrl: postgres.url, description: `embedded, data in ${dataDir}` };
+}
+
+function spawnInstance(spec: InstanceSpec, extraEnv: NodeJS.ProcessEnv): Child {
+  const child = new Child(
+    {
+      label: spec.id,
+      entry: spec.entry,
+      env: {
+        ...process.env,
+        PORT: String(portOf(spec)),
+        INSTANCE_ID: spec.id,
+        DISCOVERY_URL: discoveryUrl,
+        ADVERTISE_ADDRESS: host,
+        ...extraEnv,
+        ...spec.env,
+      },
+    },
+    children.length,
+    width(),
+    onUnexpectedExit,
+  );
+  children.push(child);
+  child.start();
+  return child;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (shuttingDown) await shuttingDown;
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await sleep(100);
+  }
+  throw new Error(`${what} not ready within ${READY_TIMEOUT_MS / 1000} s`);
+}
+
+/** Resolves once discovery lists every instance of `SERVICES` as passing. */
+async function allPassing(): Promise<void> {
+  const byService = Map.groupBy(SERVICES, (spec) => spec.service);
+  await waitFor('services', async () => {
+    for (const [service, specs] of byService) {
+      const response = await fetch(`${discoveryUrl}/v1/health/service/${service}?passing`);
+      const entries = (await response.json()) as { Service: { ID: string } }[];
+      const passing = new Set(entries.map((entry) => entry.Service.ID));
+      if (!specs.every((spec) => passing.has(spec.id))) return undefined;
+    }
+    return true;
+  });
+}
+
+function banner(started: number, database: string): string {
+  const rows = [DISCOVERY, ...SERVICES].map(
+    (spec) => `  ${spec.id.padEnd(width())}  http://${host}:${portOf(spec)}  ${spec.title}`,
+  );
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  return [
+    '',
+    `  notify platform is up in ${seconds} s: ${SERVICES.length + 1} instances registered and passing`,
+    '',
+    ...rows,
+    `  ${'postgres'.padEnd(width())}  ${database}`,
+    '',
+    `  registry:   curl ${discoveryUrl}/v1/catalog/services`,
+    `  dashboards: http://${host}:<port>/dashboard   metrics: /metrics   status: /status`,
+    '  Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  process.once('SIGINT', () => void shutdown('Ctrl-C', 0));
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+
+  const { serverUrl, description } = await startDatabase();
+  const databases = new Map<string, string>();
+  for (const spec of SERVICES) {
+    if (spec.database && !databases.has(spec.database)) {
+      await createDatabase(serverUrl, spec.database);
+      databases.set(spec.database, databaseUrl(serverUrl, spec.database));
+    }
+  }
+
+  spawnInstance(DISCOVERY, {});
+  await waitFor('discovery', async () => ((await fetch(`${discoveryUrl}/health`)).ok ? true : undefined));
+  for (const spec of SERVICES) {
+    spawnInstance(spec, spec.database ? { DATABASE_URL: databases.get(spec.database) } : {});
+  }
+  await allPassing();
+  process.stdout.write(`${banner(started, `${redact(serverUrl)} (${description})`)}\n`);
+}
+
+/** A connection URL with its password hidden, for printing. */
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+main().catch((error: unknown) => {
+  log(`!! start failed: ${(error as Error).message}`);
+  void shutdown('start failed', 1);
+});

@@ -1,0 +1,41 @@
+// `npm run test:all`: one PostgreSQL for the whole run, then node's test runner over every test file.
+// Arguments narrow the run to the given files: `npm run test:all -- lib/test/config.test.ts`.
+import { spawn } from 'node:child_process';
+import { globSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { startTestPostgres } from '../lib/src/testing/postgres.ts';
+
+const root = resolve(import.meta.dirname, '..');
+process.chdir(root);
+
+// Test files of every workspace and the system-level ones; node 20's runner would not expand these.
+const PATTERNS = ['*/test/**/*.test.ts', 'test/**/*.test.ts'];
+const requested = process.argv.slice(2);
+const files = requested.length
+  ? requested
+  : PATTERNS.flatMap((pattern) => globSync(pattern, { exclude: (name) => name.includes('node_modules') })).sort();
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+
+// Test files mostly wait on sockets and child processes, so more run at once than there are cores.
+const concurrency = process.env.TEST_CONCURRENCY ?? '4';
+
+const postgres = await startTestPostgres();
+let code = 1;
+try {
+  code = await new Promise<number>((done) => {
+    const runner = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+      { stdio: 'inherit', env: { ...process.env, TEST_DATABASE_URL: postgres.url } },
+    );
+    const forward = (signal: NodeJS.Signals) => runner.kill(signal);
+    process.on('SIGINT', forward).on('SIGTERM', forward);
+    runner.on('exit', (exitCode, signal) => done(exitCode ?? (signal ? 1 : 0)));
+  });
+} finally {
+  await postgres.stop();
+}
+process.exit(code);

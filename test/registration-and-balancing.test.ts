@@ -1,0 +1,104 @@
+// The kit against a real discovery process and real service processes: registration through the
+// consul client, TTL heartbeat, SIGTERM deregistration, and round-robin over the live list.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { createConsulClient } from '../lib/src/discovery/consul-client.ts';
+import { ServiceWatcher } from '../lib/src/discovery/service-watcher.ts';
+import { resolveStrategy } from '../lib/src/balancing/resolve.ts';
+import { Upstream } from '../lib/src/balancing/upstream.ts';
+import { spawnService } from '../lib/src/testing/service-process.ts';
+
+type Entry = { Service: { ID: string; Port: number }; Checks: { CheckID: string; Status: string }[] };
+
+test('instances register, stay passing past their TTL, share round-robin calls and deregister on SIGTERM', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const env = { DISCOVERY_URL: discovery.url, HEALTH_TTL_MS: '1000', DEREGISTER_CRITICAL_AFTER_MS: '2000' };
+  const echoes = await Promise.all([1, 2, 3].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}` } }, t)));
+
+  const consul = createConsulClient(discovery.url);
+  t.after(() => consul.destroy());
+  const watcher = new ServiceWatcher(consul, 'echo', { waitMs: 5_000 }).start();
+  t.after(() => watcher.stop());
+  await watcher.until((list) => list.length === 3);
+
+  // Three TTLs later every instance is still passing: the heartbeat works.
+  await sleep(3_000);
+  const entries = (await consul.health.service({ service: 'echo', passing: true })) as Entry[];
+  assert.deepEqual(entries.map((entry) => entry.Service.ID).sort(), ['echo-1', 'echo-2', 'echo-3']);
+  assert.ok(entries.every((entry) => entry.Checks.some((check) => check.CheckID === `service:${entry.Service.ID}` && check.Status === 'passing')));
+
+  // 3,000 round-robin calls over three instances: each within ±5% of a third.
+  const upstream = new Upstream(watcher, resolveStrategy('round-robin'));
+  const call = async () => {
+    const instance = upstream.pick();
+    const response = await fetch(`http://${instance.address}:${instance.port}/whoami`);
+    const { id } = (await response.json()) as { id: string };
+    assert.equal(id, instance.id, 'the instance answering is the one picked');
+    return id;
+  };
+  const counts = new Map<string, number>();
+  for (let batch = 0; batch < 30; batch += 1) {
+    for (const id of await Promise.all(Array.from({ length: 100 }, call))) counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  for (const id of ['echo-1', 'echo-2', 'echo-3']) {
+    const share = counts.get(id) ?? 0;
+    assert.ok(share >= 950 && share <= 1050, `${id} got ${share} of 3000 calls`);
+  }
+
+  // SIGTERM one instance while calls keep flowing: no call fails, it leaves the list, it deregisters.
+  const removed = 'echo-2';
+  let failures = 0;
+  let picksAfterRemoval = 0;
+  let removedSeen = false;
+  watcher.on('change', (list) => {
+    if (!list.some((instance) => instance.id === removed)) removedSeen = true;
+  });
+  const traffic = (async () => {
+    const deadline = Date.now() + 3_000;
+    while (Date.now() < deadline) {
+      const results = await Promise.allSettled(Array.from({ length: 10 }, async () => {
+        const removedBefore = removedSeen;
+        const id = await call();
+        if (removedBefore && id === removed) picksAfterRemoval += 1;
+      }));
+      failures += results.filter((result) => result.status === 'rejected').length;
+    }
+  })();
+  await sleep(300);
+  const exit = await echoes[1]!.stop('SIGTERM');
+  await traffic;
+  assert.deepEqual(exit, { code: 0, signal: null }, 'a graceful exit');
+  assert.ok(removedSeen, 'the watcher saw the instance leave');
+  assert.equal(picksAfterRemoval, 0, 'a removed instance is never handed out');
+  assert.equal(failures, 0, 'draining loses no call');
+  const services = (await consul.agent.service.list()) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(services).filter((id) => id.startsWith('echo')).sort(), ['echo-1', 'echo-3']);
+  assert.ok(echoes[1]!.logs.some((line) => line.msg === 'deregistered from discovery'));
+});
+
+test('an instance killed with SIGKILL leaves passing within its TTL and is reaped later', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const env = { DISCOVERY_URL: discovery.url, HEALTH_TTL_MS: '1000', DEREGISTER_CRITICAL_AFTER_MS: '1000' };
+  const victim = await spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: 'echo-victim' } }, t);
+  const consul = createConsulClient(discovery.url);
+  t.after(() => consul.destroy());
+  const watcher = new ServiceWatcher(consul, 'echo', { waitMs: 5_000 }).start();
+  t.after(() => watcher.stop());
+  await watcher.until((list) => list.length === 1);
+
+  const killedAt = Date.now();
+  await victim.stop('SIGKILL');
+  await watcher.until((list) => list.length === 0, 5_000);
+  const gone = Date.now() - killedAt;
+  assert.ok(gone <= 1_000 + 250, `left passing ${gone} ms after the kill (TTL 1000 ms)`);
+  assert.ok('echo-victim' in ((await consul.agent.service.list()) as object), 'still registered, critical, until reaped');
+
+  const deadline = Date.now() + 5_000;
+  while ('echo-victim' in ((await consul.agent.service.list()) as object)) {
+    assert.ok(Date.now() < deadline, 'reaped after DeregisterCriticalServiceAfter');
+    await sleep(100);
+  }
+  const reaped = Date.now() - killedAt;
+  assert.ok(reaped >= 1_800, `reaped ${reaped} ms after the kill: TTL then 1 s critical`);
+});

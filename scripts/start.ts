@@ -73,6 +73,7 @@ function spawnInstance(spec: InstanceSpec, extraEnv: NodeJS.ProcessEnv): Child {
         INSTANCE_ID: spec.id,
         DISCOVERY_URL: discoveryUrl,
         ADVERTISE_ADDRESS: host,
+        HOST: launcherConfig.HOST,
         ...extraEnv,
         ...spec.env,
       },
@@ -118,7 +119,7 @@ function banner(started: number, database: string): string {
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   return [
     '',
-    `  notify platform is up in ${seconds} s: ${SERVICES.length + 1} instances registered and passing`,
+    `  notify platform is up in ${seconds} s: ${SERVICES.length + 1} instance(s) registered and passing`,
     '',
     ...rows,
     `  ${'postgres'.padEnd(width())}  ${database}`,

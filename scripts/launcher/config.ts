@@ -8,6 +8,7 @@ export const launcherConfigSchema = z.object({
   NOTIFY_DATA_DIR: env.string('.data', 'Folder (git-ignored) for the embedded PostgreSQL data and other local state'),
   PORT_OFFSET: z.coerce.number().int().min(0).max(50_000).default(0).describe('Added to every port, to run a second system beside the first'),
   ADVERTISE_ADDRESS: env.string('127.0.0.1', 'Address the instances advertise and the banner prints'),
+  HOST: env.string('127.0.0.1', 'Interface every instance listens on (0.0.0.0 to reach them from other machines)'),
 });
 
 export const launcherConfig = loadConfigOrExit(launcherConfigSchema);

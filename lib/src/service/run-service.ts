@@ -26,7 +26,14 @@ export async function runService(service: Service, listen: () => Promise<unknown
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   // Started by the launcher with an IPC channel: if the launcher dies, so do we (no orphans).
-  if (process.send) process.once('disconnect', () => stop('launcher went away'));
+  if (process.send) {
+    process.once('disconnect', () => {
+      // Our stdout is the launcher's pipe, and nobody reads it any more: a log write could block
+      // for ever, so close without logging.
+      service.log.level = 'silent';
+      stop('launcher went away');
+    });
+  }
   try {
     await listen();
   } catch (error) {

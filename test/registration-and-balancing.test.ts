@@ -28,6 +28,14 @@ test('instances register, stay passing past their TTL, share round-robin calls a
   assert.deepEqual(entries.map((entry) => entry.Service.ID).sort(), ['echo-1', 'echo-2', 'echo-3']);
   assert.ok(entries.every((entry) => entry.Checks.some((check) => check.CheckID === `service:${entry.Service.ID}` && check.Status === 'passing')));
 
+  // Both sides export what they see: discovery its instances and open watches, an instance its registration.
+  const registryMetrics = await (await fetch(`${discovery.url}/metrics`)).text();
+  assert.match(registryMetrics, /^discovery_registry_instances\{target="echo",status="passing",service="discovery"\} 3$/m);
+  const blocking = Number(/^discovery_blocking_queries\{service="discovery"\} (\d+)$/m.exec(registryMetrics)?.[1]);
+  assert.ok(blocking >= 1, `our watcher holds a blocking query open (${blocking})`);
+  const echoMetrics = await (await fetch(`${echoes[0]!.url}/metrics`)).text();
+  assert.match(echoMetrics, /^discovery_registered\{service="echo"\} 1$/m);
+
   // 3,000 round-robin calls over three instances: each within ±5% of a third.
   const upstream = new Upstream(watcher, resolveStrategy('round-robin'));
   const call = async () => {

@@ -4,6 +4,7 @@ import { createService, type Service } from '@notify/lib';
 import type { Config } from './config.ts';
 import { parseServiceDefinition, Registry } from './registry/index.ts';
 import { consulApi } from './routes/index.ts';
+import { registerDiscoveryMetrics } from './metrics.ts';
 
 export interface DiscoveryService {
   service: Service;
@@ -32,6 +33,7 @@ export async function buildApp(config: Readonly<Config>): Promise<DiscoveryServi
     logger: service.log,
   });
   await service.app.register(consulApi, { registry });
+  registerDiscoveryMetrics(service.metrics, registry);
   service.addDependency('registry', () => ({ state: 'up', detail: `${Object.keys(registry.agentServices()).length} instances` }));
 
   return {

@@ -25,6 +25,8 @@ export interface ServiceWatcherOptions {
   /** Cap of the retry backoff when discovery is unreachable, in ms. */
   backoffMaxMs?: number;
   log?: FastifyBaseLogger;
+  /** Called on every failed watch round (for metrics). */
+  onError?: (error: Error) => void;
 }
 
 /**
@@ -59,6 +61,7 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
     this.watch.on('change', (data: ServiceEntry[]) => this.update(data));
     this.watch.on('error', (error: Error) => {
       this.errors += 1;
+      this.options.onError?.(error);
       // Log the first failure of a run loudly and the rest quietly: a restarting registry is routine.
       const level = this.errors === 1 ? 'warn' : 'debug';
       this.options.log?.[level]({ err: error, service: this.service }, 'discovery watch failed; retrying');

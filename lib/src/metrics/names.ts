@@ -9,7 +9,7 @@ export const METRIC = {
   discoveryHeartbeatFailuresTotal: 'discovery_heartbeat_failures_total',
   discoveryWatchInstances: 'discovery_watch_instances',
   discoveryWatchErrorsTotal: 'discovery_watch_errors_total',
-  discoveryRegistryServices: 'discovery_registry_instances',
+  discoveryRegistryInstances: 'discovery_registry_instances',
   discoveryBlockingQueries: 'discovery_blocking_queries',
 } as const;
 

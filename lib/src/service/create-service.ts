@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BaseConfig } from '../config.ts';
 import { createConsulClient, type Consul } from '../discovery/consul-client.ts';
 import { Registration } from '../discovery/registration.ts';
@@ -116,6 +116,27 @@ export function createService(options: ServiceOptions): Service {
     },
   });
 
+  const heartbeatFailures = new Counter({
+    name: METRIC.discoveryHeartbeatFailuresTotal,
+    help: 'Discovery heartbeats that failed (each is followed by a fresh registration)',
+    registers: [metrics],
+  });
+  const watchErrors = new Counter({
+    name: METRIC.discoveryWatchErrorsTotal,
+    help: 'Failed discovery watch rounds, by watched service',
+    labelNames: ['target'] as const,
+    registers: [metrics],
+  });
+  new Gauge({
+    name: METRIC.discoveryWatchInstances,
+    help: 'Passing instances of each watched service, as last seen',
+    labelNames: ['target'] as const,
+    registers: [metrics],
+    collect() {
+      for (const [target, watcher] of watchers) this.set({ target }, watcher.instances().length);
+    },
+  });
+
   async function status(): Promise<StatusSnapshot> {
     const memory = process.memoryUsage();
     return {
@@ -176,7 +197,7 @@ export function createService(options: ServiceOptions): Service {
       if (!upstream) {
         let watcher = watchers.get(target);
         if (!watcher) {
-          watcher = new ServiceWatcher(consul, target, { log: app.log }).start();
+          watcher = new ServiceWatcher(consul, target, { log: app.log, onError: () => watchErrors.inc({ target }) }).start();
           watchers.set(target, watcher);
         }
         upstream = new Upstream(watcher, resolveStrategy(strategy));
@@ -203,6 +224,7 @@ export function createService(options: ServiceOptions): Service {
             deregisterCriticalAfterMs: config.DEREGISTER_CRITICAL_AFTER_MS,
           },
           app.log,
+          () => heartbeatFailures.inc(),
         );
         await registration.start();
       }

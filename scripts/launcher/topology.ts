@@ -26,4 +26,13 @@ export const DISCOVERY: InstanceSpec = {
 };
 
 /** Instances started after discovery, in order. */
-export const SERVICES: InstanceSpec[] = [];
+export const SERVICES: InstanceSpec[] = [
+  ...[1, 2].map((n) => ({
+    service: 'auth',
+    id: `auth-${n}`,
+    entry: 'auth/src/server.ts',
+    port: 4999 + n,
+    database: 'auth',
+    title: 'users, passwords, sessions (REST; replicated session cache)',
+  })),
+];

@@ -11,6 +11,12 @@ export const METRIC = {
   discoveryWatchErrorsTotal: 'discovery_watch_errors_total',
   discoveryRegistryInstances: 'discovery_registry_instances',
   discoveryBlockingQueries: 'discovery_blocking_queries',
+  authLoginsTotal: 'auth_logins_total',
+  authRegistrationsTotal: 'auth_registrations_total',
+  authCacheRequestsTotal: 'auth_cache_requests_total',
+  authReplicationMessagesTotal: 'auth_replication_messages_total',
+  authReplicationLag: 'auth_replication_lag_seconds',
+  authReplicationPublish: 'auth_replication_publish_seconds',
 } as const;
 
 /** Seconds; spans a fast in-process answer (1 ms) to a slow upstream call (10 s). */

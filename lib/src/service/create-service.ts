@@ -34,6 +34,8 @@ export interface ServiceOptions {
   register?: boolean;
   /** A pino destination for tests that assert on logs; default stdout. */
   logStream?: NodeJS.WritableStream;
+  /** Proxies whose X-Forwarded-For names the client (fastify's trustProxy); default none. */
+  trustProxy?: string | boolean;
 }
 
 export interface Service {
@@ -83,6 +85,7 @@ export function createService(options: ServiceOptions): Service {
     logger: loggerOptions,
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    trustProxy: options.trustProxy ?? false,
     forceCloseConnections: 'idle',
     // Request ids come from the caller when given, so one id follows a call across services.
     requestIdHeader: 'x-request-id',

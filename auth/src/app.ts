@@ -1,0 +1,80 @@
+// buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never listens.
+import { join } from 'node:path';
+import { createService, type Service } from '@notify/lib';
+import { applyMigrations } from '@notify/lib/db';
+import { Accounts } from './accounts.ts';
+import { AuthCache } from './cache/auth-cache.ts';
+import { Replicator } from './cache/replication.ts';
+import type { Config } from './config.ts';
+import { PasswordHasher } from './domain/credentials.ts';
+import { noHooks, type AuthHooks } from './hooks.ts';
+import { createAuthMetrics } from './metrics.ts';
+import { replicationRoutes } from './routes/replication.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { userRoutes } from './routes/users.ts';
+import { openDatabase } from './store/database.ts';
+import { LoginThrottleStore } from './store/login-throttle.ts';
+import { SessionStore } from './store/sessions.ts';
+import { UserStore } from './store/users.ts';
+
+const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
+
+export interface AuthApp {
+  service: Service;
+  accounts: Accounts;
+  /** Applies migrations, then listens and registers. */
+  start(): Promise<{ address: string; port: number }>;
+}
+
+export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks; logStream?: NodeJS.WritableStream } = {}): AuthApp {
+  const service = createService({
+    name: 'auth',
+    config,
+    trustProxy: config.TRUST_PROXY,
+    ...(options.logStream ? { logStream: options.logStream } : {}),
+  });
+  const metrics = createAuthMetrics(service.metrics);
+  const db = openDatabase(config.DATABASE_URL, config.DB_POOL_SIZE, (error) => service.log.warn({ err: error }, 'database connection lost'));
+  service.onClose(() => db.$disconnect());
+  service.addDependency('database', async () => {
+    await db.$queryRaw`SELECT 1`;
+    return { state: 'up' };
+  });
+
+  const cache = new AuthCache({ ttlMs: config.CACHE_TTL_MS, maxEntries: config.CACHE_MAX_ENTRIES }, metrics);
+  const replicator = new Replicator({
+    selfId: () => service.instanceId,
+    peers: service.upstream('auth'),
+    cache,
+    timeoutMs: config.REPLICATION_TIMEOUT_MS,
+    metrics,
+    log: service.log,
+  });
+  const accounts = new Accounts({
+    users: new UserStore(db),
+    sessions: new SessionStore(db),
+    throttle: new LoginThrottleStore(db, config.LOGIN_FAILURE_WINDOW_MS),
+    hasher: new PasswordHasher({ memoryKib: config.PASSWORD_MEMORY_KIB, iterations: config.PASSWORD_ITERATIONS }),
+    cache,
+    replicator,
+    hooks: options.hooks ?? noHooks,
+    metrics,
+    log: service.log,
+    sessionTtlMs: config.SESSION_TTL_MS,
+    maxFailures: config.LOGIN_MAX_FAILURES,
+  });
+
+  void service.app.register(userRoutes, { accounts });
+  void service.app.register(sessionRoutes, { accounts });
+  void service.app.register(replicationRoutes, { replicator });
+
+  return {
+    service,
+    accounts,
+    async start() {
+      const { applied } = await applyMigrations({ connectionString: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR });
+      if (applied.length) service.log.info({ applied }, 'database migrations applied');
+      return service.listen();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+// auth's environment: the kit's base keys plus database, sessions, cache, replication and rate limits.
+import { z } from 'zod';
+import { baseConfigShape, env } from '@notify/lib';
+
+export const configSchema = z.object({
+  ...baseConfigShape({ port: 5000 }),
+  BODY_LIMIT_BYTES: env.int(16_384, 'Largest request body accepted (auth bodies are small)', 1_024),
+  DATABASE_URL: z.url().describe('PostgreSQL database of auth (users, sessions); required'),
+  DB_POOL_SIZE: env.int(10, 'Connections in the database pool', 1),
+  SESSION_TTL_MS: env.int(7 * 24 * 3600_000, 'How long a session token lives after login', 60_000),
+  CACHE_TTL_MS: env.int(5_000, 'Longest a cached session or user is served without the database: bounds a missed invalidation', 100),
+  CACHE_MAX_ENTRIES: env.int(100_000, 'Entries each local cache holds at most (oldest evicted first)', 100),
+  REPLICATION_TIMEOUT_MS: env.int(100, 'Longest a write waits for the other auth nodes to apply it', 10),
+  LOGIN_MAX_FAILURES: env.int(5, 'Failed logins per email or per client within the window before 429', 1),
+  LOGIN_FAILURE_WINDOW_MS: env.int(15 * 60_000, 'Window of the failed-login count', 1_000),
+  PASSWORD_MEMORY_KIB: env.int(19_456, 'argon2id memory cost in KiB (19 MiB: OWASP’s minimum)', 1_024),
+  PASSWORD_ITERATIONS: env.int(2, 'argon2id time cost (passes over memory)', 1),
+  TRUST_PROXY: env.string('loopback,linklocal,uniquelocal', 'Proxies whose X-Forwarded-For names the client (the gateway), as fastify trustProxy'),
+});
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,16 @@
+// Extension points for what other services do after auth's writes.
+
+import type { PublicUser } from './domain/schemas.ts';
+
+export interface AuthHooks {
+  /**
+   * After a user is registered and committed. The mailer (issue 6) hangs the welcome email here;
+   * a hook's failure is logged and never undoes the registration.
+   */
+  userRegistered(user: PublicUser): Promise<void>;
+}
+
+/** No other service is wired in yet: registration completes with no follow-up. */
+export const noHooks: AuthHooks = {
+  async userRegistered() {},
+};

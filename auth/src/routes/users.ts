@@ -1,0 +1,19 @@
+// /api/users: register, read a user by id, change one's own profile.
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from '@notify/lib';
+import type { Accounts } from '../accounts.ts';
+import { profileBody, registerBody, userIdParams } from '../domain/schemas.ts';
+import { bearerToken } from './bearer.ts';
+
+export async function userRoutes(app: FastifyInstance, { accounts }: { accounts: Accounts }): Promise<void> {
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+
+  typed.post('/api/users', { schema: { body: registerBody } }, async (request, reply) => {
+    reply.code(201);
+    return accounts.register(request.body);
+  });
+
+  typed.get('/api/users/:id', { schema: { params: userIdParams } }, async (request) => accounts.userById(request.params.id));
+
+  typed.patch('/api/users/me', { schema: { body: profileBody } }, async (request) => accounts.rename(bearerToken(request), request.body.name));
+}

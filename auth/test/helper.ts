@@ -1,0 +1,76 @@
+// A real auth cluster for tests: a discovery process and auth processes on one fresh database.
+import type { TestContext } from 'node:test';
+import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
+
+export interface AuthCluster {
+  discovery: ServiceProcess;
+  nodes: ServiceProcess[];
+  databaseUrl: string;
+  /** Starts one more auth node (e.g. to replace a killed one). */
+  startNode(): Promise<ServiceProcess>;
+  /** Every log line of every auth node started so far. */
+  logs(): Record<string, unknown>[];
+}
+
+export async function startAuthCluster(t: TestContext, options: { nodes?: number; env?: Record<string, string> } = {}): Promise<AuthCluster> {
+  const db = await testDatabase(t);
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const started: ServiceProcess[] = [];
+  const startNode = async () => {
+    const node = await spawnService(
+      { entry: 'auth/src/server.ts', env: { DATABASE_URL: db.url, DISCOVERY_URL: discovery.url, ...options.env } },
+      t,
+    );
+    started.push(node);
+    return node;
+  };
+  // The first node applies the migrations; the rest start together (they would also wait on the lock).
+  const nodes = [await startNode()];
+  nodes.push(...(await Promise.all(Array.from({ length: (options.nodes ?? 2) - 1 }, startNode))));
+  // Each node must see the others before a write can reach them.
+  await waitFor(async () => {
+    const entries = (await (await fetch(`${discovery.url}/v1/health/service/auth?passing`)).json()) as unknown[];
+    return entries.length === nodes.length;
+  });
+  return { discovery, nodes, databaseUrl: db.url, startNode, logs: () => started.flatMap((node) => node.logs) };
+}
+
+export async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface Reply<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+/** JSON request to a node; `token` goes in Authorization, `client` in X-Forwarded-For. */
+export async function call<T = Record<string, unknown>>(
+  node: ServiceProcess,
+  method: string,
+  path: string,
+  options: { body?: unknown; rawBody?: string; token?: string; client?: string } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = {};
+  if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.client) headers['x-forwarded-for'] = options.client;
+  const response = await fetch(`${node.url}${path}`, {
+    method,
+    headers,
+    ...(options.rawBody !== undefined ? { body: options.rawBody } : options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+/** The value of one sample line of a node's /metrics, or 0. */
+export async function metric(node: ServiceProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{`) && wanted.every((label) => candidate.includes(label)));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}

@@ -1,20 +1,23 @@
-# One image recipe for every service: `docker build --build-arg WORKSPACE=discovery .`
+# One image recipe for every service: `docker build --build-arg WORKSPACE=auth .`
 # Services run from their TypeScript source through tsx, exactly as `npm start` runs them.
-FROM node:24-slim AS deps
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY lib/package.json lib/
 COPY discovery/package.json discovery/
-# Runtime dependencies only: the image brings its own Node 24, so the `node` devDependency is left out.
-RUN npm ci --omit=dev --no-audit --no-fund
+COPY auth/package.json auth/
+RUN npm ci --no-audit --no-fund
+COPY . .
+# Prisma clients are generated, never committed; then the tools go (the image brings its own Node 24).
+RUN npm run generate && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-slim
 ARG WORKSPACE
 ENV NODE_ENV=production WORKSPACE=${WORKSPACE}
 WORKDIR /app
-COPY --from=deps /app/node_modules node_modules
-COPY package.json tsconfig.base.json ./
-COPY lib lib
-COPY ${WORKSPACE} ${WORKSPACE}
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/package.json /app/tsconfig.base.json ./
+COPY --from=build /app/lib lib
+COPY --from=build /app/${WORKSPACE} ${WORKSPACE}
 USER node
 CMD ["sh", "-c", "exec node --import tsx ${WORKSPACE}/src/server.ts"]

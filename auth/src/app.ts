@@ -1,7 +1,7 @@
 // buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never listens.
 import { join } from 'node:path';
 import { createService, type Service } from '@notify/lib';
-import { applyMigrations } from '@notify/lib/db';
+import { applyMigrations, ensureDatabase } from '@notify/lib/db';
 import { Accounts } from './accounts.ts';
 import { AuthCache } from './cache/auth-cache.ts';
 import { Replicator } from './cache/replication.ts';
@@ -22,7 +22,7 @@ const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
 export interface AuthApp {
   service: Service;
   accounts: Accounts;
-  /** Applies migrations, then listens and registers. */
+  /** Creates the database if it is missing, applies migrations, then listens and registers. */
   start(): Promise<{ address: string; port: number }>;
 }
 
@@ -72,6 +72,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     service,
     accounts,
     async start() {
+      if (await ensureDatabase(config.DATABASE_URL)) service.log.info('database created');
       const { applied } = await applyMigrations({ connectionString: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR });
       if (applied.length) service.log.info({ applied }, 'database migrations applied');
       return service.listen();

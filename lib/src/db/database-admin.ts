@@ -1,8 +1,11 @@
 // Server-level database administration by URL: per-database URLs, idempotent create, drop.
 import pg from 'pg';
 
-/** PostgreSQL's "database already exists" SQLSTATE, raised when two creators race. */
-const DUPLICATE_DATABASE = '42P04';
+/**
+ * What two racing creators get: "database already exists" (42P04), or, when both passed the
+ * catalog check at once, a unique violation on pg_database (23505).
+ */
+const ALREADY_CREATED = new Set(['42P04', '23505']);
 
 /** The URL of database `name` on the server that `serverUrl` points at (same credentials, host, port, query). */
 export function databaseUrl(serverUrl: string, name: string): string {
@@ -25,10 +28,29 @@ export async function createDatabase(serverUrl: string, name: string): Promise<b
       return true;
     } catch (error) {
       // Another process created it between our check and our CREATE: the outcome we wanted.
-      if ((error as { code?: string }).code === DUPLICATE_DATABASE) return false;
+      if (ALREADY_CREATED.has((error as { code?: string }).code ?? '')) return false;
       throw error;
     }
   });
+}
+
+/** PostgreSQL's "database does not exist" SQLSTATE. */
+const INVALID_CATALOG_NAME = '3D000';
+
+/**
+ * Makes sure the database `url` names exists, creating it through the server's `postgres` database
+ * when it does not (a fresh server, as in docker compose). A database that exists is never touched.
+ * @returns true when this call created it.
+ */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  try {
+    await withClient(url, async () => {});
+    return false;
+  } catch (error) {
+    if ((error as { code?: string }).code !== INVALID_CATALOG_NAME) throw error;
+  }
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  return createDatabase(databaseUrl(url, 'postgres'), name);
 }
 
 export interface DropDatabaseOptions {

@@ -11,4 +11,4 @@ export { readMigrations, scriptMatchesChecksum, type MigrationFile } from './mig
 export { createPrismaAdapter, createPrismaClient, type PrismaClientClass, type PrismaClientOptions } from './prisma.ts';
 export { generatePrismaClient, type GeneratePrismaClientOptions } from './prisma-generate.ts';
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.ts';
-export { createDatabase, databaseUrl, dropDatabase, type DropDatabaseOptions } from './database-admin.ts';
+export { createDatabase, databaseUrl, dropDatabase, ensureDatabase, type DropDatabaseOptions } from './database-admin.ts';

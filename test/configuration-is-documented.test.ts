@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { z } from 'zod';
 import { baseConfigShape } from '../lib/src/config.ts';
 import { configSchema as discoveryConfig } from '../discovery/src/config.ts';
+import { configSchema as authConfig } from '../auth/src/config.ts';
 import { launcherConfigSchema } from '../scripts/launcher/config.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -12,6 +13,7 @@ const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const documented: [string, z.ZodObject, string | undefined][] = [
   ['every service (base keys)', z.object(baseConfigShape({ port: 0 })), undefined],
   ['discovery', discoveryConfig, 'discovery/.env.example'],
+  ['auth', authConfig, 'auth/.env.example'],
   ['npm start', launcherConfigSchema, undefined],
 ];
 

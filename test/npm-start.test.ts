@@ -33,7 +33,9 @@ async function gone(pid: number, timeoutMs: number): Promise<boolean> {
 async function npmStart(t: TestContext): Promise<{ npm: ChildProcess; output: () => string; offset: number; postgresPid: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'notify-start-'));
   chmodSync(dataDir, 0o777); // PostgreSQL runs as the `postgres` user when we are root
-  const offset = 20_000 + Math.floor(Math.random() * 20_000);
+  // Every port (2000-9000 plus the offset) stays below Linux's ephemeral range (32768+), where
+  // other tests' port-0 servers and outgoing connections would collide with it.
+  const offset = 10_000 + Math.floor(Math.random() * 13_000);
   const npm = spawn('npm', ['start'], {
     cwd: ROOT,
     detached: true,

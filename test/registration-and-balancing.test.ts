@@ -5,8 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { createConsulClient } from '../lib/src/discovery/consul-client.ts';
 import { ServiceWatcher } from '../lib/src/discovery/service-watcher.ts';
-import { resolveStrategy } from '../lib/src/balancing/resolve.ts';
-import { Upstream } from '../lib/src/balancing/upstream.ts';
+import { createService } from '../lib/src/service/create-service.ts';
+import { testConfig } from '../lib/test/helper.ts';
 import { spawnService } from '../lib/src/testing/service-process.ts';
 
 type Entry = { Service: { ID: string; Port: number }; Checks: { CheckID: string; Status: string }[] };
@@ -16,11 +16,15 @@ test('instances register, stay passing past their TTL, share round-robin calls a
   const env = { DISCOVERY_URL: discovery.url, HEALTH_TTL_MS: '1000', DEREGISTER_CRITICAL_AFTER_MS: '2000' };
   const echoes = await Promise.all([1, 2, 3].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}` } }, t)));
 
+  // The caller: a kit service in this process, balancing over the echo instances through discovery.
+  const caller = createService({ name: 'caller', config: testConfig({ DISCOVERY_URL: discovery.url }) });
+  t.after(() => caller.close());
+  const upstream = caller.upstream('echo');
+  const watcher = upstream.watcher;
+  await watcher.ready();
+  await watcher.until((list) => list.length === 3);
   const consul = createConsulClient(discovery.url);
   t.after(() => consul.destroy());
-  const watcher = new ServiceWatcher(consul, 'echo', { waitMs: 5_000 }).start();
-  t.after(() => watcher.stop());
-  await watcher.until((list) => list.length === 3);
 
   // Three TTLs later every instance is still passing: the heartbeat works.
   await sleep(3_000);
@@ -37,7 +41,7 @@ test('instances register, stay passing past their TTL, share round-robin calls a
   assert.match(echoMetrics, /^discovery_registered\{service="echo"\} 1$/m);
 
   // 3,000 round-robin calls over three instances: each within ±5% of a third.
-  const upstream = new Upstream(watcher, resolveStrategy('round-robin'));
+  assert.match(await caller.metrics.metrics(), /^discovery_watch_instances\{target="echo",service="caller"\} 3$/m);
   const call = async () => {
     const instance = upstream.pick();
     const response = await fetch(`http://${instance.address}:${instance.port}/whoami`);
@@ -74,7 +78,16 @@ test('instances register, stay passing past their TTL, share round-robin calls a
     }
   })();
   await sleep(300);
-  const exit = await echoes[1]!.stop('SIGTERM');
+  const draining = echoes[1]!;
+  draining.process.kill('SIGTERM');
+  // While it drains it still answers, with /health 503 so no one new picks it.
+  let healthWhileDraining = 0;
+  for (let i = 0; i < 20 && healthWhileDraining !== 503; i += 1) {
+    healthWhileDraining = await fetch(`${draining.url}/health`).then((response) => response.status, () => -1);
+    await sleep(20);
+  }
+  assert.equal(healthWhileDraining, 503);
+  const exit = await draining.exited;
   await traffic;
   assert.deepEqual(exit, { code: 0, signal: null }, 'a graceful exit');
   assert.ok(removedSeen, 'the watcher saw the instance leave');
@@ -109,4 +122,20 @@ test('an instance killed with SIGKILL leaves passing within its TTL and is reape
   }
   const reaped = Date.now() - killedAt;
   assert.ok(reaped >= 1_800, `reaped ${reaped} ms after the kill: TTL then 1 s critical`);
+});
+
+test('a service closed while it is still registering leaves no entry behind', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const service = createService({
+    name: 'hasty',
+    config: testConfig({ DISCOVERY_URL: discovery.url, DISCOVERY_REGISTER: 'true', DRAIN_DELAY_MS: '0' }),
+  });
+  const listening = service.listen();
+  await service.close('closed during start');
+  await listening;
+  assert.equal(service.state, 'closed');
+  const consul = createConsulClient(discovery.url);
+  t.after(() => consul.destroy());
+  const services = (await consul.agent.service.list()) as Record<string, { Service: string }>;
+  assert.deepEqual(Object.values(services).filter((entry) => entry.Service === 'hasty'), []);
 });

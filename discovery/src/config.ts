@@ -15,7 +15,7 @@ export const configSchema = z.object({
     .default('dc1')
     .describe('Datacenter name reported to clients (Prometheus reads it from /v1/agent/self)'),
   NODE_NAME: env.string(hostname(), 'Node name reported for every instance (default: the host name)'),
-  SELF_CHECK_INTERVAL_MS: env.int(10_000, 'How often discovery checks its own /health for its own catalog entry', 100),
+  SELF_CHECK_INTERVAL_MS: env.int(10_000, 'How often discovery checks its own /health for its own catalog entry (1 s at least, as for every HTTP check)', 1_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

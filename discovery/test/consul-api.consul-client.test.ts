@@ -244,6 +244,12 @@ describe('discovery as a child process, through the consul client', () => {
       ['{"Name": "x", "Check": {"TTL": "5s", "Status": "ok"}}', "Status for checks must 'passing', 'warning', 'critical'"],
       // Same id as the registered instance: a bad body must not replace it either.
       ['{"ID": "keep-1", "Name": "keep", "Port": 99999}', /^Request decode failed: Port: /],
+      // Longer than a Node timer can hold (2^31-1 ms): refused rather than firing at once.
+      ['{"ID": "keep-1", "Name": "keep", "Check": {"TTL": "720h"}}', 'Invalid check: TTL must be <= 596h31m23.647s'],
+      [
+        '{"ID": "keep-1", "Name": "keep", "Check": {"TTL": "30s", "DeregisterCriticalServiceAfter": "720h"}}',
+        'Invalid check: DeregisterCriticalServiceAfter must be <= 596h31m23.647s',
+      ],
       [JSON.stringify({ Name: 'big', Tags: ['x'.repeat(1024 * 1024)] }), /^Request decode failed: body larger than 1048576 bytes$/],
     ];
     for (const [body, expected] of bodies) {

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Registry } from '../src/registry/registry.ts';
+import { Registry, RegistryClosedError, type RegistryLogger } from '../src/registry/registry.ts';
 import { parseServiceDefinition, type ServiceDefinition } from '../src/registry/service-definition.ts';
 
 function definition(body: Record<string, unknown>): ServiceDefinition {
@@ -231,27 +231,49 @@ async function statusServer(t: TestContext): Promise<{ server: Server; url: stri
 test('HTTP checks: 2xx passing, 429 warning, anything else critical, with Consul-style output', async (t) => {
   const registry = newRegistry(t);
   const target = await statusServer(t);
-  registry.register(definition({ ID: 'api-1', Name: 'api', Check: { HTTP: target.url, Interval: '50ms', Timeout: '1s' } }));
+  registry.register(definition({ ID: 'api-1', Name: 'api', Check: { HTTP: target.url, Interval: '1s', Timeout: '1s' } }));
 
   await eventually(() => checkStatus(registry, 'api', 'api-1') === 'passing', 1_000, 'passing');
   const check = () => registry.agentChecks()['service:api-1']!;
   assert.equal(check().Output, `HTTP GET ${target.url}: 200 OK Output: status 200`);
   assert.equal(check().Type, 'http');
-  assert.equal(check().Interval, '50ms');
+  assert.equal(check().Interval, '1s');
   assert.equal(check().Timeout, '1s');
 
   target.setStatus(429);
-  await eventually(() => checkStatus(registry, 'api', 'api-1') === 'warning', 1_000, 'warning');
+  await eventually(() => checkStatus(registry, 'api', 'api-1') === 'warning', 2_000, 'warning');
   target.setStatus(503);
-  await eventually(() => checkStatus(registry, 'api', 'api-1') === 'critical', 1_000, 'critical');
+  await eventually(() => checkStatus(registry, 'api', 'api-1') === 'critical', 2_000, 'critical');
   assert.match(check().Output, /: 503 Service Unavailable Output: status 503$/);
 
   target.server.closeAllConnections();
   await new Promise<void>((resolve) => target.server.close(() => resolve()));
   target.setStatus(200);
-  registry.register(definition({ ID: 'api-1', Name: 'api', Tags: ['moved'], Check: { HTTP: target.url, Interval: '50ms', Timeout: '1s' } }));
+  registry.register(definition({ ID: 'api-1', Name: 'api', Tags: ['moved'], Check: { HTTP: target.url, Interval: '1s', Timeout: '1s' } }));
   await eventually(() => /^Get ".*": /.test(check().Output), 1_000, 'a connection error as output');
   assert.equal(check().Status, 'critical');
+});
+
+test('an HTTP check runs at most once a second (Consul\'s MinInterval), with a warning', async (t) => {
+  const warnings: string[] = [];
+  const logger: RegistryLogger = { info: () => {}, warn: (_details, message) => warnings.push(message) };
+  const registry = new Registry({ datacenter: 'dc1', nodeName: 'node-a', nodeAddress: '127.0.0.1', logger });
+  t.after(() => registry.close());
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    res.end('ok');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+  registry.register(definition({ ID: 'api-1', Name: 'api', Check: { HTTP: url, Interval: '1ns', Timeout: '1s' } }));
+  await eventually(() => checkStatus(registry, 'api', 'api-1') === 'passing', 1_000, 'the first probe');
+  await sleep(400);
+  assert.equal(requests, 1, 'no second probe before 1 s');
+  assert.deepEqual(warnings, ['check has interval below minimum of 1s']);
 });
 
 test('an HTTP check that does not answer within Timeout is critical', async (t) => {
@@ -270,7 +292,7 @@ test('an HTTP check that does not answer within Timeout is critical', async (t) 
   assert.match(registry.agentChecks()['service:api-1']!.Output, /timed out after 100 ms/);
 });
 
-test('close releases blocked reads and stops every timer', async (t) => {
+test('close releases blocked reads, stops every timer and refuses writes', async (t) => {
   const registry = newRegistry(t);
   registry.register(definition({ ID: 'api-1', Name: 'api', Check: { TTL: '100ms', Status: 'passing' } }));
   const index = registry.serviceIndex('api');
@@ -279,5 +301,8 @@ test('close releases blocked reads and stops every timer', async (t) => {
   assert.equal(await pending, 'closed');
   await sleep(200);
   assert.equal(registry.serviceIndex('api'), index, 'the TTL timer was cleared');
-  assert.throws(() => registry.register(definition({ Name: 'late' })), /closed/);
+  assert.throws(() => registry.register(definition({ Name: 'late' })), RegistryClosedError);
+  assert.throws(() => registry.deregister('api-1'), RegistryClosedError);
+  assert.throws(() => registry.updateTtlCheck('service:api-1', 'passing', ''), RegistryClosedError);
+  assert.deepEqual(Object.keys(registry.agentServices()), ['api-1'], 'reads still answer');
 });

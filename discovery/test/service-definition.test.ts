@@ -108,6 +108,23 @@ test('rejects bad registrations with Consul-style messages', () => {
   for (const [body, expected] of cases) assert.match(rejected(body), expected, JSON.stringify(body));
 });
 
+test('refuses check durations a Node timer cannot hold (over 2^31-1 ms), accepting the longest it can', () => {
+  const longest = (2 ** 31 - 1) * 1e6; // in nanoseconds, exact
+  const cases: [Record<string, unknown>, string][] = [
+    [{ TTL: '720h' }, 'TTL'],
+    [{ TTL: '30s', DeregisterCriticalServiceAfter: '720h' }, 'DeregisterCriticalServiceAfter'],
+    [{ HTTP: 'http://x/', Interval: '720h' }, 'Interval'],
+    [{ HTTP: 'http://x/', Interval: '10s', Timeout: '720h' }, 'Timeout'],
+    [{ TTL: longest + 1e6 }, 'TTL'],
+  ];
+  for (const [check, field] of cases) {
+    assert.equal(rejected({ Name: 'api', Check: check }), `Invalid check: ${field} must be <= 596h31m23.647s`, JSON.stringify(check));
+  }
+  const check = ok({ Name: 'api', Check: { TTL: longest, DeregisterCriticalServiceAfter: longest } }).checks[0]!;
+  assert.equal(check.type === 'ttl' && check.ttlMs, 2 ** 31 - 1);
+  assert.equal(check.deregisterCriticalAfterMs, 2 ** 31 - 1);
+});
+
 test('reads check updates ({Status, Output}) and rejects unknown statuses', () => {
   assert.deepEqual(parseCheckUpdateJson('{"Status":"warning","Output":"slow"}'), { ok: true, value: { status: 'warning', output: 'slow' } });
   assert.deepEqual(parseCheckUpdateJson('{"status":"passing"}'), { ok: true, value: { status: 'passing', output: '' } });

@@ -13,15 +13,24 @@ test('round-robin visits every instance in turn', () => {
   assert.deepEqual(picked, ['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c']);
 });
 
-test('round-robin only ever returns a member of the list it is given, as the list changes', () => {
+test('round-robin only ever returns a member of the list it is given, and stays fair as the list changes', () => {
   const strategy = resolveStrategy('round-robin');
   let list = ['a', 'b', 'c', 'd'].map(instance);
-  const counts = new Map<string, number>();
+  let segment = new Map<string, number>();
+  const checkSegment = () => {
+    // Within one unchanged list every member is picked equally often, give or take one.
+    const shares = list.map((member) => segment.get(member.id) ?? 0);
+    assert.ok(Math.max(...shares) - Math.min(...shares) <= 1, `fair shares ${JSON.stringify(shares)}`);
+  };
   for (let call = 0; call < 10_000; call += 1) {
-    if (call % 97 === 0) list = list.length > 1 ? list.slice(1) : ['a', 'b', 'c', 'd', 'e'].map(instance);
+    if (call % 97 === 0) {
+      if (call > 0) checkSegment();
+      list = list.length > 1 ? list.slice(1) : ['a', 'b', 'c', 'd', 'e'].map(instance);
+      segment = new Map();
+    }
     const chosen = strategy.pick(list);
     assert.ok(chosen && list.includes(chosen), `call ${call} picked a member`);
-    counts.set(chosen.id, (counts.get(chosen.id) ?? 0) + 1);
+    segment.set(chosen.id, (segment.get(chosen.id) ?? 0) + 1);
   }
   assert.equal(strategy.pick([]), undefined);
 });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { z } from 'zod';
 import { createError } from '../src/errors.ts';
 import type { ZodTypeProvider } from '../src/service/validation.ts';
+import { createService } from '../src/service/create-service.ts';
 import { LogSink, startService, testConfig } from './helper.ts';
 
 test('health, status, metrics and dashboard answer while ready', async (t) => {
@@ -139,4 +140,39 @@ test('close drains an in-flight request, then refuses new connections and runs c
   assert.equal(service.state, 'closed');
   assert.deepEqual(order, ['client', 'pool']);
   await assert.rejects(fetch(`${url}/health`), 'no longer accepting connections');
+});
+
+test('/health is 503 until the service listens', async (t) => {
+  const service = createService({ name: 'early', config: testConfig() });
+  t.after(() => service.close());
+  const early = await service.app.inject({ method: 'GET', url: '/health' });
+  assert.equal(early.statusCode, 503);
+  assert.deepEqual(early.json(), { status: 'starting' });
+  await service.listen();
+  assert.equal((await service.app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+});
+
+test('requests the client abandons leave the in-flight count, and lag readings stay numbers', async (t) => {
+  const { url, service } = await startService(t, {
+    configure: ({ app }) => {
+      app.get('/hang', async (request) => {
+        await new Promise((resolve) => request.raw.once('close', resolve));
+        return { late: true };
+      });
+    },
+  });
+  for (let i = 0; i < 3; i += 1) {
+    const controller = new AbortController();
+    const pending = fetch(`${url}/hang`, { signal: controller.signal }).catch(() => 'aborted');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    controller.abort();
+    assert.equal(await pending, 'aborted');
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const first = await service.status();
+  const second = await service.status();
+  assert.equal(first.inFlightRequests, 0, 'no abandoned request is still counted');
+  for (const reading of [first.eventLoopLagMs, second.eventLoopLagMs]) {
+    for (const value of Object.values(reading)) assert.ok(Number.isFinite(value), `lag ${JSON.stringify(reading)}`);
+  }
 });

@@ -11,6 +11,9 @@ export interface HttpCheckTarget {
   timeoutMs: number;
 }
 
+/** 1 s, Consul's checks.MinInterval: no check runs more often, lest it hammer its target. */
+export const MIN_CHECK_INTERVAL_MS = 1_000;
+
 export type HttpCheckListener = (status: CheckStatus, output: string) => void;
 
 /** 2xx is passing, 429 Too Many Requests is warning, anything else critical (Consul's rule). */

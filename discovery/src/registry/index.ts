@@ -1,15 +1,5 @@
-// The registry's public surface.
-export { ChangeFeed, type WaitOutcome } from './change-feed.ts';
-export * from './consul-types.ts';
-export { DurationError, formatDuration, parseDuration } from './duration.ts';
-export { HttpCheck, statusForHttpCode, type HttpCheckTarget } from './http-check.ts';
-export { Registry, type CheckUpdateResult, type RegistryLogger, type RegistryOptions } from './registry.ts';
-export {
-  parseCheckUpdateJson,
-  parseServiceDefinition,
-  parseServiceDefinitionJson,
-  truncateOutput,
-  type CheckDefinition,
-  type ParseResult,
-  type ServiceDefinition,
-} from './service-definition.ts';
+// The registry's public surface: what the routes and the app use.
+export type { CheckStatus } from './consul-types.ts';
+export { parseDuration } from './duration.ts';
+export { Registry, RegistryClosedError, type CheckUpdateResult } from './registry.ts';
+export { parseCheckUpdateJson, parseServiceDefinition, parseServiceDefinitionJson } from './service-definition.ts';

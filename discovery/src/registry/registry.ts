@@ -14,7 +14,8 @@ import {
   type NodeIdentity,
 } from './consul-shapes.ts';
 import type { AgentService, CatalogService, CheckStatus, HealthCheck, NodeInfo, ServiceEntry } from './consul-types.ts';
-import { HttpCheck } from './http-check.ts';
+import { formatDuration } from './duration.ts';
+import { HttpCheck, MIN_CHECK_INTERVAL_MS } from './http-check.ts';
 import { truncateOutput, type ServiceDefinition } from './service-definition.ts';
 
 /** The subset of a pino logger the registry uses. */
@@ -34,6 +35,14 @@ export interface RegistryOptions {
 }
 
 export type CheckUpdateResult = 'updated' | 'unknown-check' | 'not-ttl';
+
+/** Thrown by writes once the registry is closed (the service is shutting down). */
+export class RegistryClosedError extends Error {
+  constructor() {
+    super('Registry is shutting down');
+    this.name = 'RegistryClosedError';
+  }
+}
 
 interface CheckState extends CheckRecord {
   /** What the service last reported, kept for the "TTL expired" message. */
@@ -57,9 +66,12 @@ function uuidFromName(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+/** Ascending order of two keys, as Consul sorts ids and map keys. */
+const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Go encodes maps with sorted keys; so does Consul's JSON. */
 function sortedRecord<T>(entries: Iterable<[string, T]>): Record<string, T> {
-  return Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries([...entries].sort(([a], [b]) => compareKeys(a, b)));
 }
 
 /**
@@ -217,6 +229,7 @@ export class Registry {
 
   /** Removes an instance and its checks; false when the id is unknown. */
   deregister(serviceId: string): boolean {
+    this.assertOpen();
     const instance = this.instances.get(serviceId);
     if (!instance) return false;
     this.removeInstance(instance);
@@ -229,6 +242,7 @@ export class Registry {
    * Moves the service's index only when the status changes, so heartbeats do not wake watchers.
    */
   updateTtlCheck(checkId: string, status: CheckStatus, output: string): CheckUpdateResult {
+    this.assertOpen();
     const found = this.findCheck(checkId);
     if (!found) return 'unknown-check';
     const { instance, check } = found;
@@ -240,7 +254,7 @@ export class Registry {
     return 'updated';
   }
 
-  /** Stops every timer and probe and releases blocked reads. The registry accepts no writes after. */
+  /** Stops every timer and probe and releases blocked reads. Writes after this throw RegistryClosedError. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -249,7 +263,7 @@ export class Registry {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('registry is closed');
+    if (this.closed) throw new RegistryClosedError();
   }
 
   private findCheck(checkId: string): { instance: Instance; check: CheckState } | undefined {
@@ -278,8 +292,16 @@ export class Registry {
     if (def.type === 'ttl') {
       this.armTtl(instance, check);
     } else {
+      // As Consul's agent: an interval below the minimum runs at the minimum, with a warning.
+      const intervalMs = Math.max(def.intervalMs, MIN_CHECK_INTERVAL_MS);
+      if (intervalMs !== def.intervalMs) {
+        this.logger?.warn(
+          { checkId: def.checkId, intervalMs: def.intervalMs },
+          `check has interval below minimum of ${formatDuration(MIN_CHECK_INTERVAL_MS)}`,
+        );
+      }
       check.http = new HttpCheck(
-        { url: def.http, method: def.method, header: def.header, body: def.body, intervalMs: def.intervalMs, timeoutMs: def.timeoutMs },
+        { url: def.http, method: def.method, header: def.header, body: def.body, intervalMs, timeoutMs: def.timeoutMs },
         (status, output) => {
           if (this.isLive(instance, check)) this.applyResult(instance, check, status, truncateOutput(output));
         },
@@ -412,6 +434,6 @@ export class Registry {
   private instancesOf(name: string, tags: readonly string[]): Instance[] {
     return [...this.instances.values()]
       .filter((i) => i.def.name === name && tags.every((tag) => i.def.tags.includes(tag)))
-      .sort((a, b) => (a.def.id < b.def.id ? -1 : a.def.id > b.def.id ? 1 : 0));
+      .sort((a, b) => compareKeys(a.def.id, b.def.id));
   }
 }

@@ -46,6 +46,12 @@ export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
 /** 4 KiB, Consul's cap on a check's stored output. */
 export const CHECK_OUTPUT_MAX_BYTES = 4 * 1024;
 
+/**
+ * 2^31-1 ms (about 24.8 days), the longest delay a Node timer keeps: a longer one fires after 1 ms.
+ * Consul takes any Go duration; check durations beyond this are refused rather than mistimed.
+ */
+export const MAX_CHECK_DURATION_MS = 2 ** 31 - 1;
+
 const decodeFailed = (detail: string) => `Request decode failed: ${detail}`;
 
 /**
@@ -214,6 +220,12 @@ function resolveCheck(raw: RawCheck): ParseResult<CheckShape> {
   if (UNSUPPORTED_CHECK_KEYS.some((key) => raw[key] !== undefined && raw[key] !== '' && raw[key] !== false)) {
     return { ok: false, message: 'Invalid check: only TTL and HTTP checks are supported by this registry' };
   }
+  const timed = { TTL: raw.ttl, Interval: raw.interval, Timeout: raw.timeout, DeregisterCriticalServiceAfter: raw.deregistercriticalserviceafter };
+  for (const [field, ms] of Object.entries(timed)) {
+    if (ms !== undefined && ms > MAX_CHECK_DURATION_MS) {
+      return { ok: false, message: `Invalid check: ${field} must be <= ${formatDuration(MAX_CHECK_DURATION_MS)}` };
+    }
+  }
   const ttlMs = raw.ttl ?? 0;
   const intervalMs = raw.interval ?? 0;
   const isHttp = raw.http !== undefined && raw.http !== '';
@@ -331,28 +343,29 @@ export function parseServiceDefinition(value: unknown): ParseResult<ServiceDefin
   };
 }
 
-/** Decodes and validates a raw request body; an empty body is Go's io.EOF. */
-export function parseServiceDefinitionJson(body: string): ParseResult<ServiceDefinition> {
-  if (body.trim() === '') return { ok: false, message: decodeFailed('EOF') };
-  let value: unknown;
+/**
+ * Decodes a raw request body as JSON. An empty body is Go's io.EOF unless `whenEmpty` stands in for it.
+ */
+function decodeJsonBody(body: string, whenEmpty?: unknown): ParseResult<unknown> {
+  if (body.trim() === '') return whenEmpty === undefined ? { ok: false, message: decodeFailed('EOF') } : { ok: true, value: whenEmpty };
   try {
-    value = JSON.parse(body);
+    return { ok: true, value: JSON.parse(body) as unknown };
   } catch (error) {
     return { ok: false, message: decodeFailed((error as Error).message) };
   }
-  return parseServiceDefinition(value);
 }
 
-/** The body of PUT /v1/agent/check/update/:id: `{Status, Output}`. */
+/** Decodes and validates a raw request body; an empty body is Go's io.EOF. */
+export function parseServiceDefinitionJson(body: string): ParseResult<ServiceDefinition> {
+  const decoded = decodeJsonBody(body);
+  return decoded.ok ? parseServiceDefinition(decoded.value) : decoded;
+}
+
+/** The body of PUT /v1/agent/check/update/:id: `{Status, Output}`; an empty body reads as `{}`. */
 export function parseCheckUpdateJson(body: string): ParseResult<{ status: CheckStatus; output: string }> {
-  let value: unknown = {};
-  if (body.trim() !== '') {
-    try {
-      value = JSON.parse(body);
-    } catch (error) {
-      return { ok: false, message: decodeFailed((error as Error).message) };
-    }
-  }
+  const decoded = decodeJsonBody(body, {});
+  if (!decoded.ok) return decoded;
+  const value = decoded.value;
   if (!isPlainObject(value)) {
     return { ok: false, message: decodeFailed(`json: cannot unmarshal ${jsonKind(value)} into Go value of type agent.checkUpdate`) };
   }

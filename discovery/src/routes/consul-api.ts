@@ -1,6 +1,7 @@
 // The Consul HTTP API subset as one encapsulated fastify plugin: registers every /v1 route and
 // gives them Consul's body handling and text/plain errors without touching the host app's own.
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import { RegistryClosedError } from '../registry/index.ts';
 import { agentRoutes } from './agent.ts';
 import { catalogRoutes } from './catalog.ts';
 import { sendText, type ConsulRoutesOptions } from './consul-http.ts';
@@ -20,6 +21,8 @@ export const consulApi: FastifyPluginAsync<ConsulRoutesOptions> = async (app, { 
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendText(reply, 400, `Request decode failed: body larger than ${MAX_BODY_BYTES} bytes`);
     }
+    // A write that arrives while the service shuts down (the registry closes in preClose).
+    if (error instanceof RegistryClosedError) return sendText(reply, 503, error.message);
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) return sendText(reply, status, error.message);
     request.log.error({ err: error }, 'consul api request failed');

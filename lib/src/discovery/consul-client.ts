@@ -14,3 +14,10 @@ export function toConsulDuration(ms: number): string {
 }
 
 export type { Consul };
+
+declare module 'consul/lib/consul.js' {
+  interface CommonOptions {
+    /** Milliseconds (or a duration string) before the call is abandoned; the client honours it, its typings omit it. */
+    timeout?: number | string;
+  }
+}

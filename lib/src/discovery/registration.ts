@@ -24,6 +24,9 @@ export class Registration {
   private registered = false;
   private readonly checkId: string;
 
+  /** Every call to discovery gives up after this long (ms): a third of the TTL, so one stuck call cannot outlive it. */
+  private readonly callTimeoutMs: number;
+
   constructor(
     private readonly consul: Consul,
     private readonly options: RegistrationOptions,
@@ -32,6 +35,7 @@ export class Registration {
   ) {
     // Consul names a service's single check `service:<id>`.
     this.checkId = `service:${options.id}`;
+    this.callTimeoutMs = Math.max(500, Math.round(options.ttlMs / 3));
   }
 
   get isRegistered(): boolean {
@@ -53,6 +57,7 @@ export class Registration {
       port,
       tags,
       meta,
+      timeout: this.callTimeoutMs,
       check: {
         name: `${name} TTL`,
         ttl: toConsulDuration(ttlMs),
@@ -62,7 +67,7 @@ export class Registration {
       },
       // The client's typings demand `timeout` on every check; a TTL check has none.
     } as unknown as Exclude<Parameters<Consul['agent']['service']['register']>[0], string>);
-    await this.consul.agent.check.pass({ id: this.checkId, note: 'serving' });
+    await this.consul.agent.check.pass({ id: this.checkId, note: 'serving', timeout: this.callTimeoutMs });
     this.registered = true;
     this.log.info({ id, name, address, port }, 'registered with discovery');
   }
@@ -80,7 +85,7 @@ export class Registration {
 
   private async beat(): Promise<void> {
     try {
-      await this.consul.agent.check.pass({ id: this.checkId, note: 'serving' });
+      await this.consul.agent.check.pass({ id: this.checkId, note: 'serving', timeout: this.callTimeoutMs });
     } catch (error) {
       // The registry may have restarted (it keeps state in memory) or reaped us: register again.
       this.log.warn({ err: error }, 'discovery heartbeat failed; registering again');
@@ -103,7 +108,7 @@ export class Registration {
     await this.beating;
     if (!this.registered) return;
     try {
-      await this.consul.agent.check.fail({ id: this.checkId, note });
+      await this.consul.agent.check.fail({ id: this.checkId, note, timeout: this.callTimeoutMs });
     } catch (error) {
       this.log.warn({ err: error }, 'could not mark check failing');
     }
@@ -117,7 +122,7 @@ export class Registration {
     if (!this.registered) return;
     this.registered = false;
     try {
-      await this.consul.agent.service.deregister({ id: this.options.id });
+      await this.consul.agent.service.deregister({ id: this.options.id, timeout: this.callTimeoutMs });
       this.log.info({ id: this.options.id }, 'deregistered from discovery');
     } catch (error) {
       this.log.warn({ err: error }, 'deregistration failed; discovery will reap this instance');

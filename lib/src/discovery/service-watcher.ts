@@ -38,6 +38,7 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
   private current: readonly Instance[] = [];
   private watch: ReturnType<Consul['watch']> | undefined;
   private answered = false;
+  private stopped = false;
   private errors = 0;
 
   constructor(
@@ -51,6 +52,7 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
   /** Starts watching; idempotent. */
   start(): this {
     if (this.watch) return this;
+    this.stopped = false;
     const wait = Math.max(1, Math.round((this.options.waitMs ?? 30_000) / 1000));
     this.watch = this.consul.watch({
       method: this.consul.health.service,
@@ -58,8 +60,20 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
       backoffFactor: 50,
       backoffMax: this.options.backoffMaxMs ?? 2_000,
     });
-    this.watch.on('change', (data: ServiceEntry[]) => this.update(data));
-    this.watch.on('error', (error: Error) => {
+    const watch = this.watch;
+    watch.on('change', (data: ServiceEntry[]) => this.update(data));
+    // The client's watch ends itself on a 400 or an answer without X-Consul-Index; a list that
+    // silently froze would be worse than none, so start a new watch after a pause.
+    watch.on('end', () => {
+      if (this.watch !== watch) return; // stopped by us
+      this.watch = undefined;
+      this.options.log?.warn({ service: this.service }, 'discovery watch ended; restarting');
+      const timer = setTimeout(() => {
+        if (!this.stopped) this.start();
+      }, this.options.backoffMaxMs ?? 2_000);
+      timer.unref();
+    });
+    watch.on('error', (error: Error) => {
       this.errors += 1;
       this.options.onError?.(error);
       // Log the first failure of a run loudly and the rest quietly: a restarting registry is routine.
@@ -118,7 +132,9 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
   }
 
   stop(): void {
-    this.watch?.end();
+    this.stopped = true;
+    const watch = this.watch;
     this.watch = undefined;
+    watch?.end();
   }
 }

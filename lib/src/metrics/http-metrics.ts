@@ -30,12 +30,16 @@ export function instrumentHttp(app: FastifyInstance, registry: Registry): { inFl
     },
   });
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     inFlight += 1;
+    // 'close' fires once whether the response completed or the client went away (where
+    // onResponse never runs), so the gauge cannot drift upwards.
+    reply.raw.once('close', () => {
+      inFlight -= 1;
+    });
     started.set(request, process.hrtime.bigint());
   });
   app.addHook('onResponse', async (request, reply) => {
-    inFlight -= 1;
     const start = started.get(request);
     // Unmatched URLs share one label so a scanner cannot blow up the series count.
     const route = request.routeOptions.url ?? 'unmatched';

@@ -174,6 +174,36 @@ export function createService(options: ServiceOptions): Service {
   app.get('/dashboard', async (_request, reply) => reply.type('text/html; charset=utf-8').send(renderDashboard(await status())));
 
   let closing: Promise<void> | undefined;
+  let starting: Promise<unknown> | undefined;
+
+  async function start(): Promise<{ address: string; port: number }> {
+    await app.listen({ host: config.HOST, port: config.PORT });
+    const bound = app.server.address();
+    const port = typeof bound === 'object' && bound ? bound.port : config.PORT;
+    if (!config.INSTANCE_ID) instanceId = `${name}-${hostname()}-${port}`;
+    if (shouldRegister) {
+      registration = new Registration(
+        consul,
+        {
+          id: instanceId,
+          name,
+          address: config.ADVERTISE_ADDRESS,
+          port,
+          tags: options.tags ?? [],
+          meta: { version, ...options.meta },
+          ttlMs: config.HEALTH_TTL_MS,
+          deregisterCriticalAfterMs: config.DEREGISTER_CRITICAL_AFTER_MS,
+        },
+        app.log,
+        () => heartbeatFailures.inc(),
+      );
+      await registration.start();
+    }
+    // A close() that began while we started wins: it waits for us, then drains and deregisters.
+    if (state === 'starting') state = 'ready';
+    app.log.info({ instanceId, address: config.ADVERTISE_ADDRESS, port, url: `http://${config.ADVERTISE_ADDRESS}:${port}` }, `${name} listening`);
+    return { address: config.ADVERTISE_ADDRESS, port };
+  }
 
   const service: Service = {
     name,
@@ -208,32 +238,10 @@ export function createService(options: ServiceOptions): Service {
       }
       return upstream;
     },
-    async listen() {
-      await app.listen({ host: config.HOST, port: config.PORT });
-      const bound = app.server.address();
-      const port = typeof bound === 'object' && bound ? bound.port : config.PORT;
-      if (!config.INSTANCE_ID) instanceId = `${name}-${hostname()}-${port}`;
-      if (shouldRegister) {
-        registration = new Registration(
-          consul,
-          {
-            id: instanceId,
-            name,
-            address: config.ADVERTISE_ADDRESS,
-            port,
-            tags: options.tags ?? [],
-            meta: { version, ...options.meta },
-            ttlMs: config.HEALTH_TTL_MS,
-            deregisterCriticalAfterMs: config.DEREGISTER_CRITICAL_AFTER_MS,
-          },
-          app.log,
-          () => heartbeatFailures.inc(),
-        );
-        await registration.start();
-      }
-      state = 'ready';
-      app.log.info({ instanceId, address: config.ADVERTISE_ADDRESS, port, url: `http://${config.ADVERTISE_ADDRESS}:${port}` }, `${name} listening`);
-      return { address: config.ADVERTISE_ADDRESS, port };
+    listen() {
+      const started = start();
+      starting = started.catch(() => {});
+      return started;
     },
     status,
     close(reason = 'shutdown') {
@@ -241,13 +249,18 @@ export function createService(options: ServiceOptions): Service {
       closing ??= (async () => {
         app.log.info({ reason }, `${name} closing`);
         state = 'draining';
+        // A start under way finishes first, so what it registered is deregistered below.
+        await starting;
         if (registration?.isRegistered) {
           await registration.fail(`draining: ${reason}`);
           // Callers learn of the failed check through their watches within milliseconds; until
           // they have, they may still pick us, so go on accepting for a moment.
           await sleep(config.DRAIN_DELAY_MS);
         }
-        await app.close();
+        // Drain, but not for ever: deregistering and closing pools must still happen in time.
+        const drainMs = Math.round(config.SHUTDOWN_TIMEOUT_MS / 2);
+        const drained = await Promise.race([app.close().then(() => true), sleep(drainMs).then(() => false)]);
+        if (!drained) app.log.warn({ drainMs }, 'requests still in flight after the drain limit; closing anyway');
         await registration?.stop();
         for (const watcher of watchers.values()) watcher.stop();
         for (const closer of closers.reverse()) {

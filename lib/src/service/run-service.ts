@@ -23,8 +23,9 @@ export async function runService(service: Service, listen: () => Promise<unknown
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  // `on`, not `once`: a second Ctrl-C must not fall back to the default action mid-shutdown.
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   // Started by the launcher with an IPC channel: if the launcher dies, so do we (no orphans).
   if (process.send) {
     process.once('disconnect', () => {

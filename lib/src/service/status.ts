@@ -30,23 +30,36 @@ export interface StatusSnapshot {
   dependencies: Record<string, DependencyReport>;
 }
 
-/** Samples event-loop delay continuously (10 ms resolution) so /status can report lag. */
+/**
+ * Samples event-loop delay continuously (10 ms resolution). Readings cover the current window,
+ * which restarts every `windowMs` on a timer, so readers (/status, /dashboard) never disturb each other.
+ */
 export class EventLoopMonitor {
   private readonly histogram = monitorEventLoopDelay({ resolution: 10 });
+  private last = { mean: 0, p99: 0, max: 0 };
+  private readonly timer: NodeJS.Timeout;
 
-  constructor() {
+  constructor(windowMs = 10_000) {
     this.histogram.enable();
+    this.timer = setInterval(() => {
+      this.last = this.snapshot();
+      this.histogram.reset();
+    }, windowMs);
+    this.timer.unref();
   }
 
-  /** Milliseconds of lag beyond the sampling resolution, since the last reset. */
+  /** Milliseconds of lag beyond the sampling resolution: the current window, or the last one while it is empty. */
   read(): { mean: number; p99: number; max: number } {
-    const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - 10) * 100) / 100);
-    const reading = { mean: ms(this.histogram.mean), p99: ms(this.histogram.percentile(99)), max: ms(this.histogram.max) };
-    this.histogram.reset();
-    return reading;
+    return this.histogram.count > 0 ? this.snapshot() : this.last;
+  }
+
+  private snapshot(): { mean: number; p99: number; max: number } {
+    const ms = (ns: number) => (Number.isFinite(ns) ? Math.max(0, Math.round((ns / 1e6 - 10) * 100) / 100) : 0);
+    return { mean: ms(this.histogram.mean), p99: ms(this.histogram.percentile(99)), max: ms(this.histogram.max) };
   }
 
   stop(): void {
+    clearInterval(this.timer);
     this.histogram.disable();
   }
 }

@@ -8,7 +8,8 @@ import { call, metric, startAuthCluster, waitFor } from './helper.ts';
 type Grant = { user: { id: string; email: string; name: string }; token: string; expiresAt: string };
 
 test('register, login, resolve and logout across two nodes; logout on A is refused on B at once', async (t) => {
-  const cluster = await startAuthCluster(t);
+  // Debug level: every request is logged too, so the secrets check below covers request logs.
+  const cluster = await startAuthCluster(t, { env: { LOG_LEVEL: 'debug' } });
   const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
   const password = 'pa55-word-for-ada';
 

@@ -1,7 +1,7 @@
 // buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never listens.
 import { join } from 'node:path';
 import { createService, type Service } from '@notify/lib';
-import { applyMigrations, ensureDatabase } from '@notify/lib/db';
+import { prepareDatabase } from '@notify/lib/db';
 import { Accounts } from './accounts.ts';
 import { AuthCache } from './cache/auth-cache.ts';
 import { Replicator } from './cache/replication.ts';
@@ -72,9 +72,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     service,
     accounts,
     async start() {
-      if (await ensureDatabase(config.DATABASE_URL)) service.log.info('database created');
-      const { applied } = await applyMigrations({ connectionString: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR });
-      if (applied.length) service.log.info({ applied }, 'database migrations applied');
+      await prepareDatabase({ url: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR, log: service.log });
       return service.listen();
     },
   };

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createError, ERROR_CODES, fromErrorBody, hasErrorCode, statusToCode } from '../src/errors.ts';
+import { toAppError } from '../src/service/error-handler.ts';
 
 test('each code keeps its contract status', () => {
   assert.deepEqual(ERROR_CODES, {
@@ -30,4 +31,19 @@ test('errors cross the wire as plain bodies and are recognised by code', () => {
   assert.ok(!hasErrorCode(new Error('plain')));
   assert.equal(fromErrorBody('garbage', 502).code, 'INTERNAL');
   assert.equal(createError({ code: 'UNAVAILABLE', message: 'x' }).retryable, true);
+});
+
+test('an unreachable database or peer maps to UNAVAILABLE (503), anything unknown to INTERNAL', () => {
+  const prismaDown = Object.assign(new Error('Can’t reach database server'), {
+    code: 'P2010',
+    meta: { driverAdapterError: { name: 'DriverAdapterError', cause: { kind: 'DatabaseNotReachable', host: '127.0.0.1', port: 1 } } },
+  });
+  for (const error of [prismaDown, Object.assign(new Error('x'), { code: 'P1001' }), Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })]) {
+    const mapped = toAppError(error);
+    assert.equal(mapped.code, 'UNAVAILABLE');
+    assert.equal(mapped.statusCode, 503);
+    assert.equal(mapped.retryable, true);
+  }
+  assert.equal(toAppError(new Error('bug')).code, 'INTERNAL');
+  assert.equal(toAppError(Object.assign(new Error('unique'), { code: 'P2002' })).code, 'INTERNAL');
 });

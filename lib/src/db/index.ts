@@ -12,3 +12,4 @@ export { createPrismaAdapter, createPrismaClient, type PrismaClientClass, type P
 export { generatePrismaClient, type GeneratePrismaClientOptions } from './prisma-generate.ts';
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.ts';
 export { createDatabase, databaseUrl, dropDatabase, ensureDatabase, type DropDatabaseOptions } from './database-admin.ts';
+export { prepareDatabase } from './prepare-database.ts';

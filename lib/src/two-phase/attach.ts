@@ -1,0 +1,37 @@
+// Makes a kit service a two-phase-commit participant: the state machine, its routes, its metrics,
+// and the sweeper, started with the service and stopped before its database closes.
+import type { Service } from '../service/create-service.ts';
+import { createTwoPhaseMetrics } from './metrics.ts';
+import { Participant, type ParticipantAction, type SqlClient } from './participant.ts';
+import { participantRoutes } from './participant-routes.ts';
+
+export interface AttachParticipantOptions<Tx extends SqlClient> {
+  transaction: <R>(fn: (tx: Tx) => Promise<R>) => Promise<R>;
+  db: SqlClient;
+  actions: Record<string, ParticipantAction<Tx, never>>;
+  /** Discovery name of the coordinator (the gateway). */
+  coordinatorService: string;
+  sweepIntervalMs: number;
+  coordinatorTimeoutMs: number;
+}
+
+export function attachParticipant<Tx extends SqlClient>(service: Service, options: AttachParticipantOptions<Tx>): Participant<Tx> {
+  const participant: Participant<Tx> = new Participant<Tx>({
+    transaction: options.transaction,
+    db: options.db,
+    actions: options.actions,
+    // Resolved lazily: a participant that never has an overdue transaction never watches the coordinator.
+    coordinator: () => service.upstream(options.coordinatorService),
+    // Read at scrape time; by then `participant` exists.
+    metrics: createTwoPhaseMetrics(service.metrics, () => participant.inDoubt()),
+    log: service.log,
+    sweepIntervalMs: options.sweepIntervalMs,
+    coordinatorTimeoutMs: options.coordinatorTimeoutMs,
+  });
+  void service.app.register(participantRoutes<Tx>, { participant });
+  participant.startSweeper();
+  // Closers run in reverse order of adding: attach after opening the database, and the sweeper
+  // stops before the database closes.
+  service.onClose(() => participant.stop());
+  return participant;
+}

@@ -1,0 +1,288 @@
+// The participant half of two-phase commit, shared by every participant service: the durable
+// state table, idempotent prepare/commit/rollback, and the sweeper that asks the coordinator about
+// transactions held prepared past their timeout. A service supplies only its domain actions.
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { z } from 'zod';
+import { createError, hasErrorCode } from '../errors.ts';
+import type { Upstream } from '../balancing/upstream.ts';
+import { coordinatorAnswer, PARTICIPANT_TABLE, type ParticipantState, type ParticipantTransaction, type PrepareRequest } from './protocol.ts';
+import type { TwoPhaseMetrics } from './metrics.ts';
+
+/** The SQL a participant needs from a client or a transaction (Prisma's clients have both). */
+export interface SqlClient {
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
+  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
+}
+
+export interface ActionContext {
+  txId: string;
+}
+
+/** One domain action: how to stage, apply and discard it inside the participant's transaction. */
+export interface ParticipantAction<Tx extends SqlClient, P> {
+  payload: z.ZodType<P>;
+  /** Stores the change durably but invisibly (locked). Throw a contract error to vote no. */
+  prepare(tx: Tx, payload: P, context: ActionContext): Promise<void>;
+  /** Makes the prepared change visible. Runs once per transaction. */
+  commit(tx: Tx, payload: P, context: ActionContext): Promise<void>;
+  /** Discards the prepared change. Runs once per transaction. */
+  rollback(tx: Tx, payload: P, context: ActionContext): Promise<void>;
+}
+
+/** Lets TypeScript infer an action's payload type from its schema. */
+export function defineAction<Tx extends SqlClient, P>(action: ParticipantAction<Tx, P>): ParticipantAction<Tx, P> {
+  return action;
+}
+
+export interface ParticipantOptions<Tx extends SqlClient> {
+  /** Runs `fn` in one database transaction. */
+  transaction: <R>(fn: (tx: Tx) => Promise<R>) => Promise<R>;
+  /** For reads outside a transaction (state look-ups, the sweeper). */
+  db: SqlClient;
+  actions: Record<string, ParticipantAction<Tx, never>>;
+  /** The coordinator's instances (the gateway), asked about transactions past their timeout. */
+  coordinator: () => Upstream;
+  metrics: TwoPhaseMetrics;
+  log: FastifyBaseLogger;
+  /** How often (ms) to look for transactions past their timeout. */
+  sweepIntervalMs: number;
+  /** Longest (ms) a question to the coordinator may take. */
+  coordinatorTimeoutMs: number;
+}
+
+interface Row {
+  tx_id: string;
+  request_id: string;
+  action: string | null;
+  payload: unknown;
+  state: ParticipantState;
+  prepared_at: Date;
+  decided_at: Date | null;
+  reason: string | null;
+}
+
+const COLUMNS = 'tx_id, request_id, action, payload, state, prepared_at, decided_at, reason';
+
+function toTransaction(row: Row): ParticipantTransaction {
+  return {
+    txId: row.tx_id,
+    requestId: row.request_id,
+    action: row.action,
+    state: row.state,
+    preparedAt: row.prepared_at.toISOString(),
+    decidedAt: row.decided_at?.toISOString() ?? null,
+    reason: row.reason,
+  };
+}
+
+export class Participant<Tx extends SqlClient> {
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+
+  constructor(private readonly o: ParticipantOptions<Tx>) {}
+
+  /**
+   * Phase 1. Votes yes (resolving) once the change is durably stored and locked; votes no by
+   * throwing a contract error, after recording the transaction as aborted so that neither a
+   * repeated prepare nor a commit can succeed later. A repeated prepare of a live transaction is yes again.
+   */
+  async prepare(request: PrepareRequest): Promise<{ vote: 'yes'; requestId: string }> {
+    const action = this.o.actions[request.action];
+    if (!action) {
+      this.o.metrics.prepares.inc({ action: 'unknown', vote: 'no' });
+      throw createError({ code: 'INVALID_ARGUMENT', message: `unknown action "${request.action}"`, details: { known: Object.keys(this.o.actions) } });
+    }
+    const parsed = action.payload.safeParse(request.payload);
+    if (!parsed.success) {
+      this.o.metrics.prepares.inc({ action: request.action, vote: 'no' });
+      const issues = parsed.error.issues.map((issue) => ({ path: ['payload', ...issue.path.map(String)].join('.'), message: issue.message }));
+      throw createError({ code: 'INVALID_ARGUMENT', message: issues.map((i) => `${i.path}: ${i.message}`).join('; '), details: { issues } });
+    }
+    const context = { txId: request.txId };
+    try {
+      const requestId = await this.o.transaction(async (tx) => {
+        const claimed = await tx.$queryRawUnsafe<{ request_id: string }[]>(
+          `INSERT INTO ${PARTICIPANT_TABLE} (tx_id, request_id, action, payload, state, timeout_ms)
+           VALUES ($1, $2, $3, $4::jsonb, 'prepared', $5)
+           ON CONFLICT (tx_id) DO NOTHING RETURNING request_id`,
+          request.txId,
+          randomUUID(),
+          request.action,
+          JSON.stringify(parsed.data),
+          request.timeoutMs,
+        );
+        if (claimed[0]) {
+          await action.prepare(tx, parsed.data as never, context);
+          return claimed[0].request_id;
+        }
+        // The same transaction again (a retried prepare): answer as the first time did.
+        const [existing] = await tx.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1`, request.txId);
+        if (!existing || existing.state === 'aborted' || existing.action !== request.action) {
+          throw createError({ code: 'CONFLICT', message: `transaction ${request.txId} is ${existing?.state ?? 'unknown'}`, details: { txId: request.txId } });
+        }
+        return existing.request_id;
+      });
+      this.o.metrics.prepares.inc({ action: request.action, vote: 'yes' });
+      return { vote: 'yes', requestId };
+    } catch (error) {
+      this.o.metrics.prepares.inc({ action: request.action, vote: 'no' });
+      await this.tombstone(request.txId, request.action, describe(error));
+      throw error;
+    }
+  }
+
+  /** Phase 2, commit. Idempotent; after a rollback it is CONFLICT and changes nothing. */
+  async commit(txId: string): Promise<ParticipantTransaction> {
+    return this.decide(txId, 'committed');
+  }
+
+  /** Phase 2, abort. Idempotent; an unknown transaction is acknowledged (presumed abort) and remembered as aborted. */
+  async rollback(txId: string): Promise<ParticipantTransaction> {
+    return this.decide(txId, 'aborted');
+  }
+
+  async state(txId: string): Promise<ParticipantTransaction | undefined> {
+    const [row] = await this.o.db.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1`, txId);
+    return row ? toTransaction(row) : undefined;
+  }
+
+  /** The transaction id behind a seed-route request_id. */
+  async txIdOf(requestId: string): Promise<string> {
+    const [row] = await this.o.db.$queryRawUnsafe<{ tx_id: string }[]>(`SELECT tx_id FROM ${PARTICIPANT_TABLE} WHERE request_id = $1`, requestId);
+    if (!row) throw createError({ code: 'NOT_FOUND', message: 'no transaction with this request_id', details: { request_id: requestId } });
+    return row.tx_id;
+  }
+
+  private async decide(txId: string, outcome: 'committed' | 'aborted'): Promise<ParticipantTransaction> {
+    const row = await this.o.transaction(async (tx) => {
+      const [current] = await tx.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1 FOR UPDATE`, txId);
+      if (!current) {
+        if (outcome === 'committed') throw createError({ code: 'NOT_FOUND', message: `no prepared transaction ${txId}`, details: { txId } });
+        // Presumed abort: remember it, so a prepare that arrives late votes no.
+        const [inserted] = await tx.$queryRawUnsafe<Row[]>(
+          `INSERT INTO ${PARTICIPANT_TABLE} (tx_id, request_id, state, timeout_ms, decided_at, reason)
+           VALUES ($1, $2, 'aborted', 0, now(), 'rolled back before any prepare')
+           ON CONFLICT (tx_id) DO NOTHING RETURNING ${COLUMNS}`,
+          txId,
+          randomUUID(),
+        );
+        if (inserted) return inserted;
+        // A prepare claimed it meanwhile and has committed its row: decide on that.
+        return this.decideRow(tx, txId, outcome);
+      }
+      return this.decideRow(tx, txId, outcome, current);
+    });
+    return toTransaction(row);
+  }
+
+  private async decideRow(tx: Tx, txId: string, outcome: 'committed' | 'aborted', locked?: Row): Promise<Row> {
+    const current = locked ?? (await tx.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1 FOR UPDATE`, txId))[0]!;
+    if (current.state === outcome) return current;
+    if (current.state !== 'prepared') {
+      throw createError({
+        code: 'CONFLICT',
+        message: `transaction ${txId} is already ${current.state}`,
+        details: { txId, state: current.state },
+      });
+    }
+    const action = current.action ? this.o.actions[current.action] : undefined;
+    if (!action) throw createError({ code: 'INTERNAL', message: `transaction ${txId} has unknown action ${current.action}` });
+    const context = { txId };
+    if (outcome === 'committed') await action.commit(tx, current.payload as never, context);
+    else await action.rollback(tx, current.payload as never, context);
+    const [updated] = await tx.$queryRawUnsafe<Row[]>(
+      `UPDATE ${PARTICIPANT_TABLE} SET state = $2, decided_at = now() WHERE tx_id = $1 RETURNING ${COLUMNS}`,
+      txId,
+      outcome,
+    );
+    (outcome === 'committed' ? this.o.metrics.commits : this.o.metrics.rollbacks).inc({ action: current.action ?? 'unknown' });
+    return updated!;
+  }
+
+  /** Records a no vote; never throws (the vote itself is what the caller needs). */
+  private async tombstone(txId: string, action: string, reason: string): Promise<void> {
+    try {
+      await this.o.db.$executeRawUnsafe(
+        `INSERT INTO ${PARTICIPANT_TABLE} (tx_id, request_id, action, state, timeout_ms, decided_at, reason)
+         VALUES ($1, $2, $3, 'aborted', 0, now(), $4) ON CONFLICT (tx_id) DO NOTHING`,
+        txId,
+        randomUUID(),
+        action,
+        reason.slice(0, 500),
+      );
+    } catch (error) {
+      // The vote is no either way; without the record a late duplicate prepare could vote yes,
+      // which the coordinator (having decided abort) then rolls back.
+      this.o.log.error({ err: error, txId }, 'could not record a no vote');
+    }
+  }
+
+  /** Starts the sweeper: every `sweepIntervalMs`, resolves transactions prepared past their timeout. */
+  startSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      this.sweeping ??= this.sweep()
+        .then(() => undefined, (error: unknown) => this.o.log.warn({ err: error }, 'sweep failed; next one in a moment'))
+        .finally(() => {
+          this.sweeping = undefined;
+        });
+    }, this.o.sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    await this.sweeping;
+  }
+
+  /** One sweep; returns how many transactions it resolved. */
+  async sweep(): Promise<number> {
+    const overdue = await this.o.db.$queryRawUnsafe<{ tx_id: string }[]>(
+      `SELECT tx_id FROM ${PARTICIPANT_TABLE}
+       WHERE state = 'prepared' AND prepared_at + timeout_ms * interval '1 millisecond' < now()
+       ORDER BY prepared_at LIMIT 100`,
+    );
+    let resolved = 0;
+    for (const { tx_id: overdueTx } of overdue) {
+      try {
+        const outcome = await this.askCoordinator(overdueTx);
+        if (outcome === 'pending') continue;
+        if (outcome === 'committed') await this.commit(overdueTx);
+        else await this.rollback(overdueTx);
+        this.o.metrics.resolved.inc({ outcome });
+        this.o.log.info({ txId: overdueTx, outcome }, 'in-doubt transaction resolved with the coordinator');
+        resolved += 1;
+      } catch (error) {
+        // No coordinator reachable: stay prepared (deciding alone could contradict its decision).
+        this.o.log.warn({ err: error, txId: overdueTx }, 'in-doubt transaction not resolved yet');
+      }
+    }
+    return resolved;
+  }
+
+  /** The coordinator's decision; a 404 (no record) means abort. */
+  private async askCoordinator(id: string): Promise<'pending' | 'committed' | 'aborted'> {
+    const instance = this.o.coordinator().pick();
+    const response = await fetch(`http://${instance.address}:${instance.port}/api/2pc/${encodeURIComponent(id)}`, {
+      signal: AbortSignal.timeout(this.o.coordinatorTimeoutMs),
+    });
+    if (response.status === 404) return 'aborted';
+    if (!response.ok) throw createError({ code: 'UNAVAILABLE', message: `coordinator answered ${response.status}` });
+    return coordinatorAnswer.parse(await response.json()).state;
+  }
+
+  /** In-doubt figures for metrics: prepared transactions and the age (s) of the oldest. */
+  async inDoubt(): Promise<{ count: number; oldestSeconds: number }> {
+    const [row] = await this.o.db.$queryRawUnsafe<{ count: number; oldest: number | null }[]>(
+      `SELECT count(*)::int AS count, EXTRACT(EPOCH FROM now() - min(prepared_at))::float8 AS oldest
+       FROM ${PARTICIPANT_TABLE} WHERE state = 'prepared'`,
+    );
+    return { count: row?.count ?? 0, oldestSeconds: row?.oldest ?? 0 };
+  }
+}
+
+function describe(error: unknown): string {
+  return hasErrorCode(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+}

@@ -6,6 +6,7 @@ COPY package.json package-lock.json ./
 COPY lib/package.json lib/
 COPY discovery/package.json discovery/
 COPY auth/package.json auth/
+COPY counter/package.json counter/
 RUN npm ci --no-audit --no-fund
 COPY . .
 # Prisma clients are generated, never committed; then the tools go (the image brings its own Node 24).

@@ -35,4 +35,12 @@ export const SERVICES: InstanceSpec[] = [
     database: 'auth',
     title: 'users, passwords, sessions (REST; replicated session cache)',
   })),
+  {
+    service: 'counter',
+    id: 'counter-1',
+    entry: 'counter/src/server.ts',
+    port: 2000,
+    database: 'counter',
+    title: 'unread counters (two-phase-commit participant)',
+  },
 ];

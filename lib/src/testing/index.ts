@@ -9,3 +9,4 @@ export {
   type TestDatabaseOwner,
 } from './postgres.ts';
 export { spawnService, type ServiceProcess, type SpawnServiceOptions } from './service-process.ts';
+export { startFakeCoordinator, type FakeCoordinator } from './fake-coordinator.ts';

@@ -8,7 +8,7 @@ import { participantRoutes } from './participant-routes.ts';
 export interface AttachParticipantOptions<Tx extends SqlClient> {
   transaction: <R>(fn: (tx: Tx) => Promise<R>) => Promise<R>;
   db: SqlClient;
-  actions: Record<string, ParticipantAction<Tx, never>>;
+  actions: Record<string, ParticipantAction<Tx, unknown>>;
   /** Discovery name of the coordinator (the gateway). */
   coordinatorService: string;
   sweepIntervalMs: number;

@@ -40,7 +40,7 @@ export interface ParticipantOptions<Tx extends SqlClient> {
   transaction: <R>(fn: (tx: Tx) => Promise<R>) => Promise<R>;
   /** For reads outside a transaction (state look-ups, the sweeper). */
   db: SqlClient;
-  actions: Record<string, ParticipantAction<Tx, never>>;
+  actions: Record<string, ParticipantAction<Tx, unknown>>;
   /** The coordinator's instances (the gateway), asked about transactions past their timeout. */
   coordinator: () => Upstream;
   metrics: TwoPhaseMetrics;
@@ -113,7 +113,7 @@ export class Participant<Tx extends SqlClient> {
           request.timeoutMs,
         );
         if (claimed[0]) {
-          await action.prepare(tx, parsed.data as never, context);
+          await action.prepare(tx, parsed.data, context);
           return claimed[0].request_id;
         }
         // The same transaction again (a retried prepare): answer as the first time did.
@@ -189,8 +189,8 @@ export class Participant<Tx extends SqlClient> {
     const action = current.action ? this.o.actions[current.action] : undefined;
     if (!action) throw createError({ code: 'INTERNAL', message: `transaction ${txId} has unknown action ${current.action}` });
     const context = { txId };
-    if (outcome === 'committed') await action.commit(tx, current.payload as never, context);
-    else await action.rollback(tx, current.payload as never, context);
+    if (outcome === 'committed') await action.commit(tx, current.payload, context);
+    else await action.rollback(tx, current.payload, context);
     const [updated] = await tx.$queryRawUnsafe<Row[]>(
       `UPDATE ${PARTICIPANT_TABLE} SET state = $2, decided_at = now() WHERE tx_id = $1 RETURNING ${COLUMNS}`,
       txId,

@@ -43,4 +43,12 @@ export const SERVICES: InstanceSpec[] = [
     database: 'counter',
     title: 'unread counters (two-phase-commit participant)',
   },
+  {
+    service: 'persist',
+    id: 'persist-1',
+    entry: 'persist/src/server.ts',
+    port: 6000,
+    database: 'persist',
+    title: 'topics, subscriptions, notifications (two-phase-commit participant)',
+  },
 ];

@@ -2,7 +2,7 @@
 CREATE TABLE "counters" (
     "user_id" TEXT NOT NULL,
     "unread" INTEGER NOT NULL,
-    "updated_at" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "counters_pkey" PRIMARY KEY ("user_id"),
     CONSTRAINT "counters_unread_not_negative" CHECK ("unread" >= 0)
@@ -25,8 +25,8 @@ CREATE TABLE "two_phase_transactions" (
     "payload" JSONB,
     "state" TEXT NOT NULL,
     "timeout_ms" INTEGER NOT NULL,
-    "prepared_at" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "decided_at" TIMESTAMP(3),
+    "prepared_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "decided_at" TIMESTAMPTZ(3),
     "reason" TEXT,
 
     CONSTRAINT "two_phase_transactions_pkey" PRIMARY KEY ("tx_id"),

@@ -1,0 +1,44 @@
+// buildApp(config): persist on the shared kit, a two-phase-commit participant. Never listens.
+import { join } from 'node:path';
+import { attachParticipant, createService, type Service } from '@notify/lib';
+import { prepareDatabase } from '@notify/lib/db';
+import type { Config } from './config.ts';
+import { ACTIONS } from './domain/actions.ts';
+import { notificationRoutes } from './routes/notifications.ts';
+import { topicRoutes } from './routes/topics.ts';
+import { openDatabase, type Tx } from './store/database.ts';
+
+const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
+
+export interface PersistApp {
+  service: Service;
+  /** Creates the database if missing, applies migrations, then listens and registers. */
+  start(): Promise<{ address: string; port: number }>;
+}
+
+export function buildApp(config: Readonly<Config>): PersistApp {
+  const service = createService({ name: 'persist', config });
+  const db = openDatabase(config.DATABASE_URL, config.DB_POOL_SIZE, (error) => service.log.warn({ err: error }, 'database connection lost'));
+  service.onClose(() => db.$disconnect());
+  service.addDependency('database', async () => {
+    await db.$queryRaw`SELECT 1`;
+    return { state: 'up' };
+  });
+  const participant = attachParticipant<Tx>(service, {
+    transaction: (fn) => db.$transaction(fn, { timeout: 10_000, maxWait: 5_000 }),
+    db,
+    actions: ACTIONS,
+    coordinatorService: config.COORDINATOR_SERVICE,
+    sweepIntervalMs: config.TWO_PC_SWEEP_INTERVAL_MS,
+    coordinatorTimeoutMs: config.COORDINATOR_TIMEOUT_MS,
+  });
+  void service.app.register(topicRoutes, { db });
+  void service.app.register(notificationRoutes, { db, participant });
+  return {
+    service,
+    async start() {
+      await prepareDatabase({ url: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR, log: service.log });
+      return service.listen();
+    },
+  };
+}

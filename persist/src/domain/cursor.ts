@@ -1,0 +1,32 @@
+// Opaque pagination cursors: the sort key of the last item returned, base64url-encoded JSON.
+import { z } from 'zod';
+import { createError } from '@notify/lib';
+
+const timeCursor = z.object({ t: z.iso.datetime(), id: z.string().min(1).max(128) });
+
+/** A cursor after an item ordered by (createdAt desc, id desc). */
+export function encodeTimeCursor(item: { createdAt: Date; id: string }): string {
+  return Buffer.from(JSON.stringify({ t: item.createdAt.toISOString(), id: item.id })).toString('base64url');
+}
+
+export function decodeTimeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const parsed = timeCursor.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    return { createdAt: new Date(parsed.t), id: parsed.id };
+  } catch {
+    throw createError({ code: 'INVALID_ARGUMENT', message: 'cursor is not one this service issued', details: { field: 'cursor' } });
+  }
+}
+
+/** Prisma `where` for "strictly after the cursor" in (createdAt desc, id desc) order. */
+export function afterTimeCursor(cursor: string | undefined): object {
+  if (!cursor) return {};
+  const { createdAt, id } = decodeTimeCursor(cursor);
+  return { OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] };
+}
+
+/** Takes `limit + 1` rows, returns `limit` of them and the cursor for the next page, if any. */
+export function page<T>(rows: T[], limit: number, cursorOf: (item: T) => string): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: rows.length > limit ? cursorOf(items[items.length - 1]!) : null };
+}

@@ -1,0 +1,56 @@
+// Request schemas and the shapes persist answers with; handler types derive from the schemas.
+import { z } from 'zod';
+
+/** User ids come from auth (uuid), passed by the gateway in X-User-Id; persist only needs them opaque. */
+export const userId = z.string().min(1).max(128);
+export const topicId = z.uuid({ message: 'must be a topic id (uuid)' });
+export const notificationId = z.uuid({ message: 'must be a notification id (uuid)' });
+
+const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+const limit = z.coerce.number().int().min(1).max(100).default(20);
+const cursor = z.string().min(1).max(500).optional();
+
+export const createTopicBody = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty').max(100),
+  description: z.string().trim().max(1_000).default(''),
+});
+export const topicParams = z.object({ id: topicId });
+export const notificationParams = z.object({ id: notificationId });
+export const listTopicsQuery = z.strictObject({ mine: flag.optional(), subscribed: flag.optional(), limit, cursor });
+export const pageQuery = z.strictObject({ limit, cursor });
+export const listNotificationsQuery = z.strictObject({ unreadOnly: flag.optional(), topicId: topicId.optional(), limit, cursor });
+export const userParams = z.object({ userId });
+export const eventBody = z.strictObject({
+  type: z.enum(['delivered', 'emailed']),
+  recipientId: userId,
+  detail: z.record(z.string(), z.union([z.string().max(500), z.number(), z.boolean()])).optional(),
+});
+
+export const createNotificationPayload = z.strictObject({
+  notificationId,
+  topicId,
+  publisherId: userId,
+  title: z.string().trim().min(1, 'must not be empty').max(200),
+  body: z.string().max(10_000),
+  email: z.boolean().default(false),
+  recipients: z
+    .array(userId)
+    .max(100_000)
+    .refine((ids) => new Set(ids).size === ids.length, 'recipients must not repeat'),
+});
+export type CreateNotificationPayload = z.infer<typeof createNotificationPayload>;
+
+export const ackPayload = z.strictObject({ notificationId, userId });
+export type AckPayload = z.infer<typeof ackPayload>;
+
+export interface TopicView {
+  id: string;
+  name: string;
+  description: string;
+  creatorId: string;
+  createdAt: string;
+}
+
+export function topicView(topic: { id: string; name: string; description: string; creatorId: string; createdAt: Date }): TopicView {
+  return { id: topic.id, name: topic.name, description: topic.description, creatorId: topic.creatorId, createdAt: topic.createdAt.toISOString() };
+}

@@ -1,0 +1,108 @@
+// Notification reads (a user's feed, one notification's trace), lifecycle events reported by the
+// gateway and the mailer, and the seed's 2PC routes for creating a notification.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { createError, sendNoVote, txId, type Participant, type ZodTypeProvider } from '@notify/lib';
+import { randomUUID } from 'node:crypto';
+import { encodeTimeCursor, decodeTimeCursor, page } from '../domain/cursor.ts';
+import { createNotificationPayload, eventBody, listNotificationsQuery, notificationParams, userParams } from '../domain/schemas.ts';
+import type { Database, Tx } from '../store/database.ts';
+import { actingUser } from './identity.ts';
+
+const seedPrepareBody = createNotificationPayload.extend({
+  is_2pc_locked: z.literal(true, { message: 'only locked (two-phase) creation is supported: is_2pc_locked must be true' }),
+  txId: txId.optional(),
+  timeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),
+});
+const seedDecisionBody = z.strictObject({ request_id: z.uuid({ message: 'must be a request_id returned by prepare' }) });
+
+export async function notificationRoutes(app: FastifyInstance, { db, participant }: { db: Database; participant: Participant<Tx> }): Promise<void> {
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+
+  /** A user's committed notifications, newest first; unreadOnly leaves out acknowledged ones. */
+  typed.get('/api/users/:userId/notifications', { schema: { params: userParams, querystring: listNotificationsQuery } }, async (request) => {
+    const user = actingUser(request);
+    if (user !== request.params.userId) throw createError({ code: 'FORBIDDEN', message: 'a user reads only their own notifications' });
+    const { unreadOnly, topicId, limit, cursor } = request.query;
+    const after = cursor ? decodeTimeCursor(cursor) : undefined;
+    const rows = await db.delivery.findMany({
+      where: {
+        recipientId: user,
+        ...(unreadOnly ? { ackState: { not: 'acked' } } : {}),
+        notification: {
+          state: 'committed',
+          ...(topicId ? { topicId } : {}),
+          ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
+        },
+      },
+      include: { notification: true },
+      orderBy: [{ notification: { createdAt: 'desc' } }, { notification: { id: 'desc' } }],
+      take: limit + 1,
+    });
+    const { items, nextCursor } = page(rows, limit, (row) => encodeTimeCursor(row.notification));
+    return {
+      notifications: items.map(({ notification, ackState, ackedAt }) => ({
+        id: notification.id,
+        topicId: notification.topicId,
+        publisherId: notification.publisherId,
+        title: notification.title,
+        body: notification.body,
+        email: notification.email,
+        createdAt: notification.createdAt.toISOString(),
+        read: ackState === 'acked',
+        ackedAt: ackedAt?.toISOString() ?? null,
+      })),
+      nextCursor,
+    };
+  });
+
+  /** The lifecycle of one notification, for its publisher or one of its recipients. */
+  typed.get('/api/notifications/:id/trace', { schema: { params: notificationParams } }, async (request) => {
+    const user = actingUser(request);
+    const notification = await db.notification.findUnique({ where: { id: request.params.id } });
+    if (!notification || notification.state !== 'committed') throw createError({ code: 'NOT_FOUND', message: 'no such notification', details: { notificationId: request.params.id } });
+    const recipient = await db.delivery.findUnique({ where: { notificationId_recipientId: { notificationId: notification.id, recipientId: user } } });
+    if (notification.publisherId !== user && !recipient) throw createError({ code: 'FORBIDDEN', message: 'only its publisher and recipients may trace a notification' });
+    const events = await db.notificationEvent.findMany({ where: { notificationId: notification.id }, orderBy: { id: 'asc' } });
+    return {
+      notificationId: notification.id,
+      events: events.map((event) => ({ type: event.type, at: event.at.toISOString(), recipientId: event.recipientId, detail: event.detail })),
+    };
+  });
+
+  /** Delivered (by the gateway, per connection) and emailed (by the mailer) events, for the trace. */
+  typed.post('/api/notifications/:id/events', { schema: { params: notificationParams, body: eventBody } }, async (request, reply) => {
+    const delivery = await db.delivery.findUnique({
+      where: { notificationId_recipientId: { notificationId: request.params.id, recipientId: request.body.recipientId } },
+      include: { notification: { select: { state: true } } },
+    });
+    if (!delivery || delivery.notification.state !== 'committed') {
+      throw createError({ code: 'NOT_FOUND', message: 'no committed notification for this recipient', details: { notificationId: request.params.id } });
+    }
+    await db.notificationEvent.create({
+      data: { notificationId: request.params.id, type: request.body.type, recipientId: request.body.recipientId, ...(request.body.detail ? { detail: request.body.detail } : {}) },
+    });
+    reply.code(201);
+    return { ok: true };
+  });
+
+  // The seed's routes, kept for its callers: prepare returns a request_id; commit and rollback take it.
+  typed.post('/api/notifications', { schema: { body: seedPrepareBody } }, async (request, reply) => {
+    const { is_2pc_locked: _locked, txId: given, timeoutMs, ...payload } = request.body;
+    try {
+      const { requestId } = await participant.prepare({ txId: given ?? randomUUID(), action: 'notification.create', payload, timeoutMs });
+      reply.code(201);
+      return { vote: 'yes', request_id: requestId, notificationId: payload.notificationId };
+    } catch (error) {
+      return sendNoVote(reply, error);
+    }
+  });
+  typed.post('/api/notifications/commit_2pc', { schema: { body: seedDecisionBody } }, async (request) => ({
+    ack: true,
+    transaction: await participant.commit(await participant.txIdOf(request.body.request_id)),
+  }));
+  typed.delete('/api/notifications/rollback_2pc', { schema: { body: seedDecisionBody } }, async (request) => ({
+    ack: true,
+    transaction: await participant.rollback(await participant.txIdOf(request.body.request_id)),
+  }));
+}

@@ -1,0 +1,97 @@
+// /api/topics: create, list (all, mine, subscribed), read, delete (creator only), subscribe,
+// unsubscribe, and a topic's subscribers. The acting user comes from X-User-Id.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { createError, type ZodTypeProvider } from '@notify/lib';
+import { afterTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
+import { createTopicBody, listTopicsQuery, pageQuery, topicParams, topicView } from '../domain/schemas.ts';
+import { isUniqueViolation, type Database } from '../store/database.ts';
+import { actingUser } from './identity.ts';
+
+export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }): Promise<void> {
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+
+  const liveTopic = async (id: string) => {
+    const topic = await db.topic.findUnique({ where: { id } });
+    if (!topic || topic.deletedAt) throw createError({ code: 'NOT_FOUND', message: 'no such topic', details: { topicId: id } });
+    return topic;
+  };
+
+  typed.post('/api/topics', { schema: { body: createTopicBody } }, async (request, reply) => {
+    const creatorId = actingUser(request);
+    try {
+      const topic = await db.topic.create({ data: { id: randomUUID(), name: request.body.name, description: request.body.description, creatorId } });
+      reply.code(201);
+      return topicView(topic);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw createError({ code: 'CONFLICT', message: 'a topic with this name exists', details: { field: 'name' } });
+      throw error;
+    }
+  });
+
+  typed.get('/api/topics', { schema: { querystring: listTopicsQuery } }, async (request) => {
+    const user = actingUser(request);
+    const { mine, subscribed, limit, cursor } = request.query;
+    const rows = await db.topic.findMany({
+      where: {
+        deletedAt: null,
+        ...(mine ? { creatorId: user } : {}),
+        ...(subscribed ? { subscriptions: { some: { userId: user } } } : {}),
+        ...afterTimeCursor(cursor),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+    });
+    const { items, nextCursor } = page(rows, limit, encodeTimeCursor);
+    return { topics: items.map(topicView), nextCursor };
+  });
+
+  typed.get('/api/topics/:id', { schema: { params: topicParams } }, async (request) => topicView(await liveTopic(request.params.id)));
+
+  typed.delete('/api/topics/:id', { schema: { params: topicParams } }, async (request) => {
+    const user = actingUser(request);
+    const topic = await liveTopic(request.params.id);
+    if (topic.creatorId !== user) throw createError({ code: 'FORBIDDEN', message: 'only the topic’s creator may delete it', details: { topicId: topic.id } });
+    // Soft delete: its notifications stay readable and ackable, so unread counts stay true.
+    await db.$transaction([
+      db.topic.update({ where: { id: topic.id }, data: { deletedAt: new Date() } }),
+      db.subscription.deleteMany({ where: { topicId: topic.id } }),
+    ]);
+    return { ok: true };
+  });
+
+  typed.post('/api/topics/:id/subscriptions', { schema: { params: topicParams } }, async (request, reply) => {
+    const user = actingUser(request);
+    const topic = await liveTopic(request.params.id);
+    const existing = await db.subscription.findUnique({ where: { topicId_userId: { topicId: topic.id, userId: user } } });
+    const subscription =
+      existing ??
+      (await db.subscription.upsert({
+        where: { topicId_userId: { topicId: topic.id, userId: user } },
+        create: { topicId: topic.id, userId: user },
+        update: {},
+      }));
+    reply.code(existing ? 200 : 201);
+    return { topicId: subscription.topicId, userId: subscription.userId, createdAt: subscription.createdAt.toISOString() };
+  });
+
+  typed.delete('/api/topics/:id/subscriptions', { schema: { params: topicParams } }, async (request) => {
+    const user = actingUser(request);
+    const { count } = await db.subscription.deleteMany({ where: { topicId: request.params.id, userId: user } });
+    if (count === 0) throw createError({ code: 'NOT_FOUND', message: 'not subscribed to this topic', details: { topicId: request.params.id } });
+    return { ok: true };
+  });
+
+  typed.get('/api/topics/:id/subscribers', { schema: { params: topicParams, querystring: pageQuery } }, async (request) => {
+    await liveTopic(request.params.id);
+    const { limit, cursor } = request.query;
+    const rows = await db.subscription.findMany({
+      where: { topicId: request.params.id, ...(cursor ? { userId: { gt: cursor } } : {}) },
+      orderBy: { userId: 'asc' },
+      take: limit + 1,
+      select: { userId: true },
+    });
+    const { items, nextCursor } = page(rows, limit, (row) => row.userId);
+    return { subscribers: items.map((row) => row.userId), nextCursor };
+  });
+}

@@ -1,11 +1,12 @@
 // buildApp(config): counter on the shared kit, a two-phase-commit participant. Never listens.
 import { join } from 'node:path';
 import { attachParticipant, createService, type Service } from '@notify/lib';
-import { prepareDatabase } from '@notify/lib/db';
+import { attachDatabase } from '@notify/lib/db';
+import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { ACTIONS } from './domain/actions.ts';
 import { counterRoutes } from './routes/counters.ts';
-import { openDatabase, type Tx } from './store/database.ts';
+import type { Tx } from './store/database.ts';
 
 const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
 
@@ -17,11 +18,11 @@ export interface CounterApp {
 
 export function buildApp(config: Readonly<Config>): CounterApp {
   const service = createService({ name: 'counter', config });
-  const db = openDatabase(config.DATABASE_URL, config.DB_POOL_SIZE, (error) => service.log.warn({ err: error }, 'database connection lost'));
-  service.onClose(() => db.$disconnect());
-  service.addDependency('database', async () => {
-    await db.$queryRaw`SELECT 1`;
-    return { state: 'up' };
+  const { db, start } = attachDatabase(service, {
+    PrismaClient,
+    url: config.DATABASE_URL,
+    poolSize: config.DB_POOL_SIZE,
+    migrationsDir: MIGRATIONS_DIR,
   });
   attachParticipant<Tx>(service, {
     transaction: (fn) => db.$transaction(fn, { timeout: 10_000, maxWait: 5_000 }),
@@ -32,11 +33,5 @@ export function buildApp(config: Readonly<Config>): CounterApp {
     coordinatorTimeoutMs: config.COORDINATOR_TIMEOUT_MS,
   });
   void service.app.register(counterRoutes, { db });
-  return {
-    service,
-    async start() {
-      await prepareDatabase({ url: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR, log: service.log });
-      return service.listen();
-    },
-  };
+  return { service, start };
 }

@@ -1,12 +1,13 @@
 // buildApp(config): persist on the shared kit, a two-phase-commit participant. Never listens.
 import { join } from 'node:path';
 import { attachParticipant, createService, type Service } from '@notify/lib';
-import { prepareDatabase } from '@notify/lib/db';
+import { attachDatabase } from '@notify/lib/db';
+import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { ACTIONS } from './domain/actions.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { topicRoutes } from './routes/topics.ts';
-import { openDatabase, type Tx } from './store/database.ts';
+import type { Tx } from './store/database.ts';
 
 const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
 
@@ -18,11 +19,11 @@ export interface PersistApp {
 
 export function buildApp(config: Readonly<Config>): PersistApp {
   const service = createService({ name: 'persist', config });
-  const db = openDatabase(config.DATABASE_URL, config.DB_POOL_SIZE, (error) => service.log.warn({ err: error }, 'database connection lost'));
-  service.onClose(() => db.$disconnect());
-  service.addDependency('database', async () => {
-    await db.$queryRaw`SELECT 1`;
-    return { state: 'up' };
+  const { db, start } = attachDatabase(service, {
+    PrismaClient,
+    url: config.DATABASE_URL,
+    poolSize: config.DB_POOL_SIZE,
+    migrationsDir: MIGRATIONS_DIR,
   });
   const participant = attachParticipant<Tx>(service, {
     transaction: (fn) => db.$transaction(fn, { timeout: 10_000, maxWait: 5_000 }),
@@ -34,11 +35,5 @@ export function buildApp(config: Readonly<Config>): PersistApp {
   });
   void service.app.register(topicRoutes, { db });
   void service.app.register(notificationRoutes, { db, participant });
-  return {
-    service,
-    async start() {
-      await prepareDatabase({ url: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR, log: service.log });
-      return service.listen();
-    },
-  };
+  return { service, start };
 }

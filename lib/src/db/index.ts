@@ -13,3 +13,4 @@ export { generatePrismaClient, type GeneratePrismaClientOptions } from './prisma
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.ts';
 export { createDatabase, databaseUrl, dropDatabase, ensureDatabase, type DropDatabaseOptions } from './database-admin.ts';
 export { prepareDatabase } from './prepare-database.ts';
+export { attachDatabase, databaseConfigShape, type ServiceDatabase } from './service-database.ts';

@@ -1,9 +1,19 @@
 // Makes a kit service a two-phase-commit participant: the state machine, its routes, its metrics,
 // and the sweeper, started with the service and stopped before its database closes.
+import { env } from '../config.ts';
 import type { Service } from '../service/create-service.ts';
 import { createTwoPhaseMetrics } from './metrics.ts';
 import { Participant, type ParticipantAction, type SqlClient } from './participant.ts';
 import { participantRoutes } from './participant-routes.ts';
+
+/** The configuration keys of a two-phase-commit participant. */
+export function participantConfigShape() {
+  return {
+    COORDINATOR_SERVICE: env.string('gateway', 'Discovery name of the two-phase-commit coordinator'),
+    TWO_PC_SWEEP_INTERVAL_MS: env.int(1_000, 'How often prepared transactions past their timeout are resolved with the coordinator', 50),
+    COORDINATOR_TIMEOUT_MS: env.int(2_000, 'Longest a question to the coordinator may take', 50),
+  };
+}
 
 export interface AttachParticipantOptions<Tx extends SqlClient> {
   transaction: <R>(fn: (tx: Tx) => Promise<R>) => Promise<R>;

@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { baseConfigShape } from '../lib/src/config.ts';
 import { configSchema as discoveryConfig } from '../discovery/src/config.ts';
 import { configSchema as authConfig } from '../auth/src/config.ts';
+import { configSchema as counterConfig } from '../counter/src/config.ts';
+import { configSchema as persistConfig } from '../persist/src/config.ts';
 import { launcherConfigSchema } from '../scripts/launcher/config.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -14,6 +16,8 @@ const documented: [string, z.ZodObject, string | undefined][] = [
   ['every service (base keys)', z.object(baseConfigShape({ port: 0 })), undefined],
   ['discovery', discoveryConfig, 'discovery/.env.example'],
   ['auth', authConfig, 'auth/.env.example'],
+  ['counter', counterConfig, 'counter/.env.example'],
+  ['persist', persistConfig, 'persist/.env.example'],
   ['npm start', launcherConfigSchema, undefined],
 ];
 

@@ -1,16 +1,16 @@
 // Accounts: registration, login, session resolution, logout and profile changes, with the rules
-// that tie the stores, the password hasher, the rate limit, the cache and its replication together.
+// that tie the stores, the password hasher, the rate limits, the cache and its replication together.
 import { createError } from '@notify/lib';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuthCache } from './cache/auth-cache.ts';
 import type { Replicator } from './cache/replication.ts';
-import type { PasswordHasher} from './domain/credentials.ts';
+import type { PasswordHasher } from './domain/credentials.ts';
 import { hashToken, newSessionToken, normaliseEmail, SESSION_TOKEN_PATTERN } from './domain/credentials.ts';
 import { publicUser, type PublicUser, type RegisterBody } from './domain/schemas.ts';
 import type { AuthHooks } from './hooks.ts';
 import type { AuthMetrics } from './metrics.ts';
 import { isUniqueViolation } from './store/database.ts';
-import type { LoginThrottleStore } from './store/login-throttle.ts';
+import type { CountedAttempt, LoginThrottleStore } from './store/login-throttle.ts';
 import type { SessionStore } from './store/sessions.ts';
 import type { UserStore } from './store/users.ts';
 
@@ -31,53 +31,63 @@ export interface AccountsOptions {
   metrics: AuthMetrics;
   log: FastifyBaseLogger;
   sessionTtlMs: number;
+  /** Failed logins per email and per client in a window before 429. */
   maxFailures: number;
+  /** Registrations per client in a window before 429. */
+  maxRegistrationsPerClient: number;
+  /** Longest the userRegistered hook may run before it is logged as failed. Default 10 s. */
+  hookTimeoutMs?: number;
 }
 
 /** One message for every login failure, so a caller cannot tell a wrong password from an unknown email. */
 const BAD_CREDENTIALS = 'email or password is wrong';
+const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
 
 export class Accounts {
   constructor(private readonly o: AccountsOptions) {}
 
-  async register(input: RegisterBody): Promise<SessionGrant> {
+  /**
+   * Registers a user and logs them in: user and session are written in one transaction. Counted per
+   * client before the password is hashed; past REGISTER_MAX_PER_CLIENT in the window the answer is 429.
+   * The userRegistered hook runs after the answer is decided, never delaying or failing it.
+   */
+  async register(input: RegisterBody, client: string): Promise<SessionGrant> {
+    await this.admit([`register:${client}`], this.o.maxRegistrationsPerClient, 'too many registrations from this client; try again later');
     const email = normaliseEmail(input.email);
     const passwordHash = await this.o.hasher.hash(input.password);
-    let user;
+    const token = newSessionToken();
+    let created;
     try {
-      user = await this.o.users.create({ email, name: input.name, passwordHash });
+      created = await this.o.users.createWithSession({ email, name: input.name, passwordHash }, { tokenHash: hashToken(token), ttlMs: this.o.sessionTtlMs });
     } catch (error) {
       if (isUniqueViolation(error)) throw createError({ code: 'CONFLICT', message: 'a user with this email exists', details: { field: 'email' } });
       throw error;
     }
     this.o.metrics.registrations.inc();
-    const grant = await this.grant(publicUser(user));
-    try {
-      await this.o.hooks.userRegistered(grant.user);
-    } catch (error) {
-      this.o.log.error({ err: error, userId: user.id }, 'userRegistered hook failed');
-    }
-    return grant;
+    const user = publicUser(created.user);
+    this.runUserRegistered(user);
+    return { user, token, expiresAt: new Date(created.session.expiresAt).toISOString() };
   }
 
-  /** Logs in; failures count per email and per client, and past the limit the answer is 429 for both. */
+  /**
+   * Logs in. The attempt is counted per email and per client BEFORE the password is checked, in one
+   * atomic statement, so parallel guesses on any number of nodes get at most LOGIN_MAX_FAILURES
+   * checks per window; past that the answer is 429 without a check. A success takes its attempt
+   * back: the email's count is cleared, the client's decremented.
+   */
   async login(input: { email: string; password: string }, client: string): Promise<SessionGrant> {
     const email = normaliseEmail(input.email);
-    const keys = [`email:${email}`, `client:${client}`];
-    const counts = await Promise.all(keys.map((key) => this.o.throttle.current(key)));
-    const blocked = counts.filter((count) => count.failures >= this.o.maxFailures);
-    if (blocked.length) {
-      this.o.metrics.logins.inc({ result: 'rate_limited' });
-      const retryAfterSeconds = Math.max(1, Math.ceil((Math.max(...blocked.map((count) => count.resetsAt)) - Date.now()) / 1000));
-      throw createError({ code: 'RATE_LIMITED', message: 'too many failed logins; try again later', details: { retryAfterSeconds } });
-    }
+    const emailKey = `email:${email}`;
+    const attempts = await this.admit([emailKey, `client:${client}`], this.o.maxFailures, 'too many failed logins; try again later', () =>
+      this.o.metrics.logins.inc({ result: 'rate_limited' }),
+    );
     const user = await this.o.users.byEmail(email);
     if (!(await this.o.hasher.verify(user?.passwordHash, input.password)) || !user) {
       this.o.metrics.logins.inc({ result: 'failure' });
-      await Promise.all(keys.map((key) => this.o.throttle.fail(key)));
+      // The attempt stays counted: it was a failure.
       throw createError({ code: 'UNAUTHENTICATED', message: BAD_CREDENTIALS });
     }
-    await this.o.throttle.clear(keys[0]!);
+    await Promise.all([this.o.throttle.clear(emailKey), this.o.throttle.undo(attempts.filter((attempt) => attempt.key !== emailKey))]);
     this.o.metrics.logins.inc({ result: 'success' });
     return this.grant(publicUser(user));
   }
@@ -91,20 +101,24 @@ export class Accounts {
     return { user, expiresAt: new Date(session.expiresAt).toISOString() };
   }
 
-  /** Revokes the session on every auth node before answering. */
+  /**
+   * Revokes a live session in the database (the truth for every node), then drops it from this
+   * node's cache and from the caches of the other nodes that acknowledge within the timeout.
+   * An unknown, expired or already revoked token is 401 and publishes nothing.
+   */
   async logout(token: string | undefined): Promise<void> {
     const tokenHash = this.tokenHash(token);
-    const revoked = await this.o.sessions.revoke(tokenHash);
-    // Invalidate even when nothing was revoked: a peer may still hold the entry of a session
-    // another node revoked a moment ago.
+    if (!(await this.o.sessions.revoke(tokenHash))) throw createError({ code: 'UNAUTHENTICATED', message: 'session is not valid' });
     await this.o.replicator.publish([{ cache: 'session', key: tokenHash }]);
-    if (!revoked) throw createError({ code: 'UNAUTHENTICATED', message: 'session is not valid' });
   }
 
+  /** Changes one's name; the token is checked against the database, never a cache, as every write's is. */
   async rename(token: string | undefined, name: string): Promise<PublicUser> {
-    const { user } = await this.resolve(token);
-    const updated = publicUser(await this.o.users.rename(user.id, name));
-    await this.o.replicator.publish([{ cache: 'user', key: user.id }]);
+    const tokenHash = this.tokenHash(token);
+    const session = await this.o.sessions.live(tokenHash);
+    if (!session) throw createError({ code: 'UNAUTHENTICATED', message: 'session is not valid' });
+    const updated = publicUser(await this.o.users.rename(session.userId, name));
+    await this.o.replicator.publish([{ cache: 'user', key: session.userId }]);
     return updated;
   }
 
@@ -115,6 +129,33 @@ export class Accounts {
     });
     if (!user) throw createError({ code: 'NOT_FOUND', message: 'no such user', details: { id } });
     return user;
+  }
+
+  /**
+   * Counts one attempt on each key; when any key is past `max`, takes the attempt back (a refused
+   * attempt costs nothing) and refuses with 429 and the seconds until the latest blocking window ends.
+   */
+  private async admit(keys: string[], max: number, message: string, onRefused?: () => void): Promise<CountedAttempt[]> {
+    const attempts = await this.o.throttle.attempt(keys);
+    const blocked = attempts.filter((attempt) => attempt.count > max);
+    if (blocked.length === 0) return attempts;
+    await this.o.throttle.undo(attempts);
+    onRefused?.();
+    const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(...blocked.map((attempt) => attempt.secondsLeft))));
+    throw createError({ code: 'RATE_LIMITED', message, details: { retryAfterSeconds } });
+  }
+
+  /** Runs the hook off the response path: bounded by a timeout, failures and time-outs logged. */
+  private runUserRegistered(user: PublicUser): void {
+    const timeoutMs = this.o.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`userRegistered hook did not finish within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+    });
+    void Promise.race([Promise.resolve().then(() => this.o.hooks.userRegistered(user)), timeout])
+      .catch((error: unknown) => this.o.log.error({ err: error, userId: user.id }, 'userRegistered hook failed'))
+      .finally(() => clearTimeout(timer));
   }
 
   private async grant(user: PublicUser): Promise<SessionGrant> {

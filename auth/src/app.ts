@@ -1,6 +1,6 @@
 // buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never listens.
 import { join } from 'node:path';
-import { createService, type Service } from '@notify/lib';
+import { createService, ServiceWatcher, type Service } from '@notify/lib';
 import { prepareDatabase } from '@notify/lib/db';
 import { Accounts } from './accounts.ts';
 import { AuthCache } from './cache/auth-cache.ts';
@@ -18,6 +18,7 @@ import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
 
 const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
+const THROTTLE_SWEEP_MAX_INTERVAL_MS = 60_000;
 
 export interface AuthApp {
   service: Service;
@@ -42,18 +43,24 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
   });
 
   const cache = new AuthCache({ ttlMs: config.CACHE_TTL_MS, maxEntries: config.CACHE_MAX_ENTRIES }, metrics);
+  // Every registered auth instance, passing or not: a draining node still answers from its cache,
+  // so it must still hear of invalidations.
+  const peers = new ServiceWatcher(service.consul, 'auth', { passingOnly: false, log: service.log }).start();
+  service.onClose(() => peers.stop());
   const replicator = new Replicator({
     selfId: () => service.instanceId,
-    peers: service.upstream('auth'),
+    peers,
     cache,
     timeoutMs: config.REPLICATION_TIMEOUT_MS,
+    secret: config.REPLICATION_SECRET,
     metrics,
     log: service.log,
   });
+  const throttle = new LoginThrottleStore(db, config.LOGIN_FAILURE_WINDOW_MS);
   const accounts = new Accounts({
     users: new UserStore(db),
     sessions: new SessionStore(db),
-    throttle: new LoginThrottleStore(db, config.LOGIN_FAILURE_WINDOW_MS),
+    throttle,
     hasher: new PasswordHasher({ memoryKib: config.PASSWORD_MEMORY_KIB, iterations: config.PASSWORD_ITERATIONS }),
     cache,
     replicator,
@@ -62,17 +69,29 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     log: service.log,
     sessionTtlMs: config.SESSION_TTL_MS,
     maxFailures: config.LOGIN_MAX_FAILURES,
+    maxRegistrationsPerClient: config.REGISTER_MAX_PER_CLIENT,
   });
 
   void service.app.register(userRoutes, { accounts });
   void service.app.register(sessionRoutes, { accounts });
-  void service.app.register(replicationRoutes, { replicator });
+  void service.app.register(replicationRoutes, { replicator, metrics });
+
+  // Rows of ended windows count nothing: swept once per window (at most a minute apart) by every node.
+  let sweeper: NodeJS.Timeout | undefined;
+  const startSweeping = () => {
+    sweeper = setInterval(() => {
+      throttle.sweep().catch((error: unknown) => service.log.warn({ err: error }, 'sweeping login_throttle failed'));
+    }, Math.min(config.LOGIN_FAILURE_WINDOW_MS, THROTTLE_SWEEP_MAX_INTERVAL_MS));
+    sweeper.unref();
+  };
+  service.onClose(() => clearInterval(sweeper));
 
   return {
     service,
     accounts,
     async start() {
       await prepareDatabase({ url: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR, log: service.log });
+      startSweeping();
       return service.listen();
     },
   };

@@ -4,8 +4,9 @@ import type { PublicUser } from './domain/schemas.ts';
 
 export interface AuthHooks {
   /**
-   * After a user is registered and committed. The mailer (issue 6) hangs the welcome email here;
-   * a hook's failure is logged and never undoes the registration.
+   * After a user is registered and committed. The mailer (issue 6) hangs the welcome email here.
+   * It runs off the response path (the registration answers without waiting for it) and is given
+   * 10 s; a failure or time-out is logged and never undoes the registration.
    */
   userRegistered(user: PublicUser): Promise<void>;
 }

@@ -25,13 +25,13 @@ export function createAuthMetrics(registry: Registry) {
     }),
     replication: new Counter({
       name: METRIC.authReplicationMessagesTotal,
-      help: 'Cache replication messages by direction (sent, received) and result (ok, failed, gap)',
+      help: 'Cache replication messages by direction (sent, received) and result (ok, failed, gap, unauthorized)',
       labelNames: ['direction', 'result'] as const,
       registers: [registry],
     }),
     lag: new Histogram({
       name: METRIC.authReplicationLag,
-      help: 'Seconds from a write on one node to its invalidation applied on another',
+      help: 'Seconds from a write on one node to its invalidation applied on another (messages of current peers only)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),

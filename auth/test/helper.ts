@@ -1,24 +1,41 @@
 // A real auth cluster for tests: a discovery process and auth processes on one fresh database.
 import type { TestContext } from 'node:test';
+import pg from 'pg';
 import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
 
 export interface AuthCluster {
   discovery: ServiceProcess;
   nodes: ServiceProcess[];
   databaseUrl: string;
-  /** Starts one more auth node (e.g. to replace a killed one). */
-  startNode(): Promise<ServiceProcess>;
+  /** Starts one more auth node (e.g. to replace a killed one); `env` adds to the cluster's. */
+  startNode(env?: Record<string, string>): Promise<ServiceProcess>;
   /** Every log line of every auth node started so far. */
   logs(): Record<string, unknown>[];
 }
 
-export async function startAuthCluster(t: TestContext, options: { nodes?: number; env?: Record<string, string> } = {}): Promise<AuthCluster> {
+export interface AuthClusterOptions {
+  nodes?: number;
+  env?: Record<string, string>;
+  /** The database's time zone (ALTER DATABASE … SET timezone), set before any node connects. */
+  timezone?: string;
+}
+
+export async function startAuthCluster(t: TestContext, options: AuthClusterOptions = {}): Promise<AuthCluster> {
   const db = await testDatabase(t);
+  if (options.timezone) {
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER DATABASE "${db.name}" SET timezone = '${options.timezone.replaceAll("'", "''")}'`);
+    } finally {
+      await admin.end();
+    }
+  }
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   const started: ServiceProcess[] = [];
-  const startNode = async () => {
+  const startNode = async (env: Record<string, string> = {}) => {
     const node = await spawnService(
-      { entry: 'auth/src/server.ts', env: { DATABASE_URL: db.url, DISCOVERY_URL: discovery.url, ...options.env } },
+      { entry: 'auth/src/server.ts', env: { DATABASE_URL: db.url, DISCOVERY_URL: discovery.url, ...options.env, ...env } },
       t,
     );
     started.push(node);
@@ -26,13 +43,21 @@ export async function startAuthCluster(t: TestContext, options: { nodes?: number
   };
   // The first node applies the migrations; the rest start together (they would also wait on the lock).
   const nodes = [await startNode()];
-  nodes.push(...(await Promise.all(Array.from({ length: (options.nodes ?? 2) - 1 }, startNode))));
+  nodes.push(...(await Promise.all(Array.from({ length: (options.nodes ?? 2) - 1 }, () => startNode()))));
   // Each node must see the others before a write can reach them.
   await waitFor(async () => {
     const entries = (await (await fetch(`${discovery.url}/v1/health/service/auth?passing`)).json()) as unknown[];
     return entries.length === nodes.length;
   });
   return { discovery, nodes, databaseUrl: db.url, startNode, logs: () => started.flatMap((node) => node.logs) };
+}
+
+/** A pg client on the cluster's database, closed after the test. */
+export async function sql(t: TestContext, cluster: AuthCluster): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: cluster.databaseUrl });
+  await client.connect();
+  t.after(() => client.end());
+  return client;
 }
 
 export async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -46,16 +71,21 @@ export async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 10_
 export interface Reply<T = Record<string, unknown>> {
   status: number;
   body: T;
+  headers: Headers;
+}
+
+export interface CallOptions {
+  body?: unknown;
+  rawBody?: string;
+  token?: string;
+  /** Sent as X-Forwarded-For: the client only for a node that trusts loopback proxies (TRUST_PROXY=loopback). */
+  client?: string;
+  headers?: Record<string, string>;
 }
 
 /** JSON request to a node; `token` goes in Authorization, `client` in X-Forwarded-For. */
-export async function call<T = Record<string, unknown>>(
-  node: ServiceProcess,
-  method: string,
-  path: string,
-  options: { body?: unknown; rawBody?: string; token?: string; client?: string } = {},
-): Promise<Reply<T>> {
-  const headers: Record<string, string> = {};
+export async function call<T = Record<string, unknown>>(node: ServiceProcess, method: string, path: string, options: CallOptions = {}): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...options.headers };
   if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.client) headers['x-forwarded-for'] = options.client;
@@ -64,13 +94,19 @@ export async function call<T = Record<string, unknown>>(
     headers,
     ...(options.rawBody !== undefined ? { body: options.rawBody } : options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
   });
-  return { status: response.status, body: (await response.json()) as T };
+  return { status: response.status, body: (await response.json()) as T, headers: response.headers };
 }
 
 /** The value of one sample line of a node's /metrics, or 0. */
 export async function metric(node: ServiceProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
   const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{`) && wanted.every((label) => candidate.includes(label)));
+  const line = text.split('\n').find((candidate) => (candidate.startsWith(`${name}{`) || candidate.startsWith(`${name} `)) && wanted.every((label) => candidate.includes(label)));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

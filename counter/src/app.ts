@@ -25,12 +25,13 @@ export function buildApp(config: Readonly<Config>): CounterApp {
     migrationsDir: MIGRATIONS_DIR,
   });
   attachParticipant<Tx>(service, {
-    transaction: (fn) => db.$transaction(fn, { timeout: 10_000, maxWait: 5_000 }),
+    transaction: (fn) => db.$transaction(fn, { timeout: config.TWO_PC_DB_TIMEOUT_MS, maxWait: config.TWO_PC_DB_TIMEOUT_MS }),
     db,
     actions: ACTIONS,
     coordinatorService: config.COORDINATOR_SERVICE,
     sweepIntervalMs: config.TWO_PC_SWEEP_INTERVAL_MS,
     coordinatorTimeoutMs: config.COORDINATOR_TIMEOUT_MS,
+    retentionMs: config.TWO_PC_RETENTION_MS,
   });
   void service.app.register(counterRoutes, { db });
   return { service, start };

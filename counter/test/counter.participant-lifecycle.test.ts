@@ -9,7 +9,8 @@ import { send, startCounter, unread } from './helper.ts';
 type Vote = { vote: 'yes' | 'no'; request_id?: string; error?: { code: string; message: string } };
 
 test('counter participates in two-phase commits correctly', async (t) => {
-  const { counter, databaseUrl } = await startCounter(t);
+  // A 1 MiB body limit keeps the oversized case small: the server refuses it before reading it all.
+  const { counter, databaseUrl } = await startCounter(t, { BODY_LIMIT_BYTES: '1048576' });
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   t.after(() => db.end());
@@ -28,6 +29,9 @@ test('counter participates in two-phase commits correctly', async (t) => {
     assert.equal((await send<{ state: string }>(counter, 'GET', '/api/2pc/tx-create-1')).body.state, 'prepared');
     const again = await create('tx-create-1', ['ada', 'bob']);
     assert.deepEqual(again.body, vote.body, 'a repeated prepare answers as the first');
+    const different = await create('tx-create-1', ['ada', 'bob', 'cy']);
+    assert.equal(different.status, 409, 'the same txId with another payload is a conflict');
+    assert.equal(different.body.vote, 'no');
 
     assert.equal((await send(counter, 'POST', '/api/commit_2pc', { txId: 'tx-create-1' })).status, 200);
     assert.deepEqual([await unread(counter, 'ada'), await unread(counter, 'bob')], [1, 1]);
@@ -86,13 +90,19 @@ test('counter participates in two-phase commits correctly', async (t) => {
       ['POST', '/api/commit_2pc', {}],
       ['POST', '/api/commit_2pc', { txId: 42 }],
       ['DELETE', '/api/rollback_2pc', { txId: '' }],
-      // Over the 1 MiB body limit.
+      // Over the body limit (1 MiB here).
       ['POST', '/api/prepare_2pc', { txId: 'tx-bad-5', action: 'notification.create', payload: { notificationId: 'n', recipients: Array.from({ length: 30_000 }, (_, i) => `user-with-a-rather-long-identifier-${i}`) }, timeoutMs: 1000 }],
+      ['POST', '/api/prepare_2pc', { txId: 'tx-bad-6', action: 'notification.create', payload: { notificationId: 'n', recipients: Array.from({ length: 100_001 }, (_, i) => `u${i}`) }, timeoutMs: 1000 }],
+      ['GET', `/api/counters/${'x'.repeat(200)}`, undefined],
     ];
     for (const [method, path, body] of cases) {
       const response = await send<{ vote?: string; error: { code: string } }>(counter, method, path, body);
-      assert.equal(response.status, 400, `${method} ${path} ${JSON.stringify(body).slice(0, 120)}`);
+      assert.equal(response.status, 400, `${method} ${path} ${JSON.stringify(body)?.slice(0, 120)}`);
       assert.equal(response.body.error.code, 'INVALID_ARGUMENT');
+      // A prepare whose body parses but does not fit the schema is a no vote, in the vote's shape.
+      if (path === '/api/prepare_2pc' && typeof body === 'object' && JSON.stringify(body).length < 1_000_000) {
+        assert.equal(response.body.vote, 'no', 'a malformed prepare is a no vote');
+      }
     }
     const after = Number((await db.query('SELECT count(*) AS n FROM two_phase_transactions')).rows[0].n);
     assert.equal(after, before, 'no transaction recorded');

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { startFakeCoordinator } from '@notify/lib/testing';
+import { createService } from '@notify/lib';
+import { testConfig } from '../../lib/test/helper.ts';
 import { send, startCounter, unread } from './helper.ts';
 
 type State = { state: string };
@@ -39,6 +41,13 @@ test('prepared transactions survive SIGKILL and are resolved with the coordinato
   for (const txId of ['tx-commit', 'tx-forgotten', 'tx-pending']) assert.equal(await state(txId)(), 'prepared', `${txId} survived the kill`);
   await sleep(600);
   assert.equal(await state('tx-commit')(), 'prepared', 'without a coordinator nothing is decided');
+
+  // A "gateway" that lacks the route answers a bare 404: that is no answer, not "no record".
+  const impostor = createService({ name: 'gateway', config: testConfig({ DISCOVERY_URL: setup.discovery.url, DISCOVERY_REGISTER: 'true', DRAIN_DELAY_MS: '0' }) });
+  await impostor.listen();
+  await sleep(800);
+  assert.equal(await state('tx-forgotten')(), 'prepared', 'a bare 404 does not abort');
+  await impostor.close();
 
   const coordinator = await startFakeCoordinator(t, setup.discovery.url);
   coordinator.decide('tx-commit', 'committed');

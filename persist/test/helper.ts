@@ -1,7 +1,7 @@
 // persist (and counter) as real processes on fresh databases, with discovery, plus a minimal
 // test driver of two-phase commit standing in for the gateway's coordinator.
 import type { TestContext } from 'node:test';
-import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
+import { sendRaw, spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
 
 export interface Cluster {
   discovery: ServiceProcess;
@@ -12,11 +12,11 @@ export interface Cluster {
   restartPersist(): Promise<ServiceProcess>;
 }
 
-export async function startCluster(t: TestContext, options: { counter?: boolean } = {}): Promise<Cluster> {
+export async function startCluster(t: TestContext, options: { counter?: boolean; env?: Record<string, string> } = {}): Promise<Cluster> {
   const persistDb = await testDatabase(`${t.name}-persist`);
   const counterDb = options.counter === false ? undefined : await testDatabase(`${t.name}-counter`);
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
-  const common = { DISCOVERY_URL: discovery.url, TWO_PC_SWEEP_INTERVAL_MS: '100' };
+  const common = { DISCOVERY_URL: discovery.url, TWO_PC_SWEEP_INTERVAL_MS: '100', ...options.env };
   const startPersist = () => spawnService({ entry: 'persist/src/server.ts', env: { ...common, DATABASE_URL: persistDb.url } }, t);
   const [persist, counter] = await Promise.all([
     startPersist(),
@@ -51,6 +51,10 @@ export async function call<T = Record<string, unknown>>(
   const headers: Record<string, string> = {};
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.user) headers['x-user-id'] = options.user;
+  if (typeof options.body === 'string' && options.body.length > 1_000_000) {
+    // Oversized on purpose: the server refuses it before reading it all.
+    return (await sendRaw(`${node.url}${path}`, { method, headers, body: options.body })) as Reply<T>;
+  }
   const response = await fetch(`${node.url}${path}`, {
     method,
     headers,

@@ -53,7 +53,9 @@ test('notifications commit across persist and counter together, or not at all', 
     assert.deepEqual(votes.map((vote) => vote.body.vote), ['yes', 'yes']);
     assert.deepEqual((await feed(cluster, 'bob')).notifications, [], 'locked rows are invisible');
     assert.equal(await unread(cluster, 'bob'), 0);
-    for (const node of [cluster.persist, cluster.counter]) assert.equal((await call(node, 'POST', '/api/commit_2pc', { body: { txId: publication.txId } })).status, 200);
+    // Phase 2 goes to both at once, as a coordinator sends it.
+    const commits = await Promise.all([cluster.persist, cluster.counter].map((node) => call(node, 'POST', '/api/commit_2pc', { body: { txId: publication.txId } })));
+    assert.deepEqual(commits.map((commit) => commit.status), [200, 200]);
     assert.deepEqual((await feed(cluster, 'bob')).notifications.map((n) => [n.title, n.read]), [['first', false]]);
     assert.deepEqual([await unread(cluster, 'bob'), await unread(cluster, 'cy')], [1, 1]);
 
@@ -125,6 +127,7 @@ test('notifications commit across persist and counter together, or not at all', 
     assert.equal((await call(cluster.persist, 'DELETE', '/api/notifications/rollback_2pc', { body: { request_id: prepared.body.request_id } })).status, 409);
     assert.equal((await call(cluster.persist, 'POST', '/api/notifications', { body: { notificationId: randomUUID(), topicId, publisherId: 'ada', title: 't', body: 'b', recipients: [] } })).status, 400, 'is_2pc_locked is required');
     assert.equal((await call(cluster.persist, 'POST', '/api/notifications/commit_2pc', { body: { request_id: randomUUID() } })).status, 404);
+    assert.equal((await call(cluster.persist, 'DELETE', '/api/notifications/rollback_2pc', { body: { request_id: randomUUID() } })).status, 200, 'presumed abort');
     assert.equal((await call(cluster.persist, 'POST', '/api/notifications/commit_2pc', { body: { request_id: 'nope' } })).status, 400);
   });
 });
@@ -136,21 +139,28 @@ test('200 concurrent publications and acknowledgements leave every count equal t
   const subscribersOf = async (topicId: string) => (await call<{ subscribers: string[] }>(cluster.persist, 'GET', `/api/topics/${topicId}/subscribers?limit=100`, { user: 'publisher' })).body.subscribers;
   const recipientsByTopic = new Map(await Promise.all(topics.map(async (topicId) => [topicId, await subscribersOf(topicId)] as const)));
 
-  const published = await Promise.all(
+  // 200 publications, every tenth to a non-subscriber (persist votes no, so it aborts on both
+  // sides); each committed one is acknowledged by a third of its recipients as soon as it commits,
+  // some twice at once, while other publications are still being prepared and committed.
+  let acknowledged = 0;
+  const outcomes = await Promise.all(
     Array.from({ length: 200 }, async (_, i) => {
       const topicId = topics[i % topics.length]!;
-      const publication = publish(cluster, topicId, 'publisher', recipientsByTopic.get(topicId)!, `n${i}`);
-      const result = await publication.run();
-      return { ...publication, recipients: recipientsByTopic.get(topicId)!, committed: result.committed };
+      const subscribers = recipientsByTopic.get(topicId)!;
+      const recipients = i % 10 === 9 ? [...subscribers, 'not-a-subscriber'] : subscribers;
+      const publication = publish(cluster, topicId, 'publisher', recipients, `n${i}`);
+      const { committed } = await publication.run();
+      if (!committed) return { committed, expected: i % 10 === 9 };
+      const ackers = subscribers.filter((_, r) => (i + r) % 3 === 0);
+      const attempts = ackers.flatMap((user, k) => (k === 0 ? [user, user] : [user]));
+      const results = await Promise.all(attempts.map((user) => ack(cluster, publication.notificationId, user)));
+      acknowledged += results.filter((result) => result.committed).length;
+      assert.equal(results.filter((result) => result.committed).length, ackers.length, 'each delivery is acknowledged exactly once');
+      return { committed, expected: i % 10 !== 9 };
     }),
   );
-  assert.ok(published.every((p) => p.committed), 'every publication commits');
-
-  // Acknowledge about a third of the deliveries, some of them twice at once.
-  const acks = published.flatMap((p, i) => p.recipients.filter((_, r) => (i + r) % 3 === 0).map((user) => ({ notificationId: p.notificationId, user })));
-  const attempts = [...acks, ...acks.slice(0, 40)];
-  const results = await Promise.all(attempts.map(({ notificationId, user }) => ack(cluster, notificationId, user)));
-  assert.equal(results.filter((result) => result.committed).length, acks.length, 'each delivery is acknowledged exactly once');
+  assert.ok(outcomes.every((outcome) => outcome.expected), 'exactly the publications to non-subscribers aborted');
+  assert.ok(acknowledged > 100, `${acknowledged} acknowledgements committed`);
 
   const persistDb = new pg.Client({ connectionString: cluster.persistDatabaseUrl });
   await persistDb.connect();
@@ -159,6 +169,17 @@ test('200 concurrent publications and acknowledgements leave every count equal t
     const { rows } = await persistDb.query("SELECT count(*)::int AS n FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE d.recipient_id = $1 AND d.ack_state <> 'acked' AND n.state = 'committed'", [user]);
     assert.equal(await unread(cluster, user), rows[0].n, `${user}: counter equals unacknowledged deliveries`);
   }
-  const inDoubt = await (await fetch(`${cluster.persist.url}/metrics`)).text();
-  assert.match(inDoubt, /^twopc_participant_in_doubt\{service="persist"\} 0$/m);
+  const { rows: leftovers } = await persistDb.query("SELECT (SELECT count(*) FROM deliveries WHERE ack_state = 'pending')::int AS pending_acks, (SELECT count(*) FROM notifications WHERE state = 'pending')::int AS pending_notifications");
+  assert.deepEqual(leftovers[0], { pending_acks: 0, pending_notifications: 0 });
+  const counterDb = new pg.Client({ connectionString: cluster.counterDatabaseUrl });
+  await counterDb.connect();
+  t.after(() => counterDb.end());
+  assert.equal((await counterDb.query('SELECT count(*)::int AS n FROM staged_changes')).rows[0].n, 0, 'nothing left staged');
+  const persistMetrics = await (await fetch(`${cluster.persist.url}/metrics`)).text();
+  const counterMetrics = await (await fetch(`${cluster.counter.url}/metrics`)).text();
+  assert.match(persistMetrics, /^twopc_participant_in_doubt\{service="persist"\} 0$/m);
+  assert.match(counterMetrics, /^twopc_participant_in_doubt\{service="counter"\} 0$/m);
+  // The 20 aborted publications: persist voted no, counter rolled back what it had staged.
+  assert.match(persistMetrics, /^twopc_participant_prepares_total\{action="notification.create",vote="no",service="persist"\} 20$/m);
+  assert.match(counterMetrics, /^twopc_participant_rollbacks_total\{action="notification.create",service="counter"\} 20$/m);
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import pg from 'pg';
 import { startFakeCoordinator } from '@notify/lib/testing';
 import { call, startCluster } from './helper.ts';
 
@@ -33,5 +34,11 @@ test('a prepared notification survives SIGKILL and is resolved with the coordina
     await sleep(50);
   }
   const feed = await call<{ notifications: { id: string }[] }>(persist, 'GET', '/api/users/bob/notifications', { user: 'bob' });
-  assert.deepEqual(feed.body.notifications.map((n) => n.id), [kept], 'the committed one is visible, the aborted one gone');
+  assert.deepEqual(feed.body.notifications.map((n) => n.id), [kept], 'the committed one is visible');
+  const db = new pg.Client({ connectionString: cluster.persistDatabaseUrl });
+  await db.connect();
+  t.after(() => db.end());
+  const rows = await db.query('SELECT id::text, state FROM notifications ORDER BY id');
+  assert.deepEqual(rows.rows, [{ id: kept, state: 'committed' }], 'the aborted one is gone from the database, deliveries and all');
+  assert.equal((await db.query('SELECT count(*)::int AS n FROM deliveries WHERE notification_id = $1', [forgotten])).rows[0].n, 0);
 });

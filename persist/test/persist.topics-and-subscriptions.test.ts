@@ -10,14 +10,15 @@ type TopicPage = { topics: Topic[]; nextCursor: string | null };
 type ErrorBody = { error: { code: string; message: string } };
 
 test('topics and subscriptions', async (t) => {
-  const { persist, persistDatabaseUrl } = await startCluster(t, { counter: false });
+  // A 1 MiB body limit keeps the oversized case small: the server refuses it before reading it all.
+  const { persist, persistDatabaseUrl } = await startCluster(t, { counter: false, env: { BODY_LIMIT_BYTES: '1048576' } });
   const db = new pg.Client({ connectionString: persistDatabaseUrl });
   await db.connect();
   t.after(() => db.end());
   const rowCounts = async () =>
     (
       await db.query(
-        'SELECT (SELECT count(*) FROM topics)::int AS topics, (SELECT count(*) FROM subscriptions)::int AS subs, (SELECT count(*) FROM notifications)::int AS notifications, (SELECT count(*) FROM notification_events)::int AS events, (SELECT count(*) FROM two_phase_transactions)::int AS transactions',
+        'SELECT (SELECT count(*) FROM topics)::int AS topics, (SELECT count(*) FROM subscriptions)::int AS subs, (SELECT count(*) FROM notifications)::int AS notifications, (SELECT count(*) FROM deliveries)::int AS deliveries, (SELECT count(*) FROM notification_events)::int AS events, (SELECT count(*) FROM two_phase_transactions)::int AS transactions',
       )
     ).rows[0];
 
@@ -109,6 +110,13 @@ test('topics and subscriptions', async (t) => {
       ['POST', '/api/prepare_2pc', { body: { txId: 'tx-bad', action: 'notification.create', payload: { topicId: 'x' }, timeoutMs: 1000 } }, 400],
       ['POST', '/api/prepare_2pc', { body: { txId: 'tx-bad-2', action: 'notification.ack', payload: { notificationId: 'nope', userId: 'ada' }, timeoutMs: 1000 } }, 400],
       ['POST', '/api/notifications', { body: { is_2pc_locked: true, title: 'missing most fields' } }, 400],
+      ['POST', '/api/commit_2pc', { body: { txId: '' } }, 400],
+      ['POST', '/api/commit_2pc', { body: {} }, 400],
+      ['DELETE', '/api/rollback_2pc', { body: { txId: ['x'] } }, 400],
+      ['GET', '/api/2pc/has%20space', {}, 400],
+      ['DELETE', '/api/notifications/rollback_2pc', { body: { request_id: 7 } }, 400],
+      ['DELETE', '/api/topics/not-a-uuid/subscriptions', { user: 'ada' }, 400],
+      ['GET', '/api/topics/not-a-uuid/subscribers', { user: 'ada' }, 400],
     ];
     for (const [method, path, options, status] of cases) {
       const response = await call<ErrorBody>(persist, method, path, options);

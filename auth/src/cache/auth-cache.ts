@@ -1,5 +1,11 @@
 // The node-local caches of sessions and users (keyv on a bounded Map), read through to the database.
 // Entries live at most CACHE_TTL_MS, so a missed invalidation cannot outlive that.
+//
+// A read-through races with invalidations: a miss reads the database, an invalidation (a logout
+// here or on a peer) arrives while that read is in flight, and the read's answer, older than the
+// invalidation, must not be stored. Each cache has a generation, bumped by every invalidate() and
+// clear() before it deletes anything; a load stores its answer only if the generation it saw
+// before reading is still current, after the store as well as before.
 import Keyv from 'keyv';
 import type { PublicUser } from '../domain/schemas.ts';
 import type { AuthMetrics } from '../metrics.ts';
@@ -17,6 +23,7 @@ export interface Invalidation {
 export class AuthCache {
   private readonly sessions: Keyv<SessionRecord>;
   private readonly users: Keyv<PublicUser>;
+  private readonly generation: Record<CacheName, number> = { session: 0, user: 0 };
 
   private readonly ttlMs: number;
 
@@ -37,8 +44,9 @@ export class AuthCache {
       return cached;
     }
     this.metrics.cache.inc({ cache: 'session', result: 'miss' });
+    const seen = this.generation.session;
     const loaded = await load();
-    if (loaded) await this.sessions.set(tokenHash, loaded, Math.min(this.ttlMs, loaded.expiresAt - Date.now()));
+    if (loaded) await this.store('session', tokenHash, loaded, seen, Math.min(this.ttlMs, loaded.expiresAt - Date.now()));
     else if (cached) await this.sessions.delete(tokenHash);
     return loaded;
   }
@@ -50,17 +58,31 @@ export class AuthCache {
       return cached;
     }
     this.metrics.cache.inc({ cache: 'user', result: 'miss' });
+    const seen = this.generation.user;
     const loaded = await load();
-    if (loaded) await this.users.set(id, loaded);
+    if (loaded) await this.store('user', id, loaded, seen);
     return loaded;
   }
 
   async invalidate(invalidations: readonly Invalidation[]): Promise<void> {
+    // Bumped before any await: a load already in flight must not store what it read.
+    for (const { cache } of invalidations) this.generation[cache] += 1;
     await Promise.all(invalidations.map(({ cache, key }) => (cache === 'session' ? this.sessions : this.users).delete(key)));
   }
 
   /** Drops everything: after a replication gap nothing cached can be trusted. */
   async clear(): Promise<void> {
+    this.generation.session += 1;
+    this.generation.user += 1;
     await Promise.all([this.sessions.clear(), this.users.clear()]);
+  }
+
+  /** Stores a loaded value unless an invalidation came after the load began (checked before and after the write). */
+  private async store(cache: CacheName, key: string, value: SessionRecord | PublicUser, seen: number, ttlMs?: number): Promise<void> {
+    if (this.generation[cache] !== seen) return;
+    const store = (cache === 'session' ? this.sessions : this.users) as Keyv<SessionRecord | PublicUser>;
+    await store.set(key, value, ttlMs);
+    // An invalidation that arrived while the write was under way may have deleted before it landed.
+    if (this.generation[cache] !== seen) await store.delete(key);
   }
 }

@@ -1,15 +1,21 @@
-// Cache replication between auth nodes: a write invalidates locally, then on every other passing
-// auth node found through discovery, and waits (up to REPLICATION_TIMEOUT_MS) for them to apply it.
+// Cache replication between auth nodes: a write invalidates locally, then on every other REGISTERED
+// auth node found through discovery (passing or not: a draining node still serves from its cache),
+// and waits (up to REPLICATION_TIMEOUT_MS) for their acknowledgements. A peer that does not
+// acknowledge in time is logged and the write answers anyway: its entry expires within CACHE_TTL_MS.
 // A receiver that sees a gap in an origin's sequence, or an origin it cannot vouch for, clears its
-// cache: it may have missed something. What still slips through expires with CACHE_TTL_MS.
-import { randomUUID } from 'node:crypto';
+// cache: it may have missed something.
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Upstream } from '@notify/lib';
+import type { Instance } from '@notify/lib';
 import type { AuthMetrics } from '../metrics.ts';
 import type { AuthCache, Invalidation } from './auth-cache.ts';
 
 export const REPLICATION_PATH = '/internal/cache/invalidate';
+/** Header carrying REPLICATION_SECRET between auth nodes. */
+export const REPLICATION_SECRET_HEADER = 'x-replication-secret';
+/** Origins whose last sequence number is remembered; the least recently heard is forgotten first. */
+export const MAX_TRACKED_ORIGINS = 1_000;
 
 export const replicationMessage = z.strictObject({
   origin: z.string().min(1).max(200),
@@ -26,41 +32,68 @@ export const replicationMessage = z.strictObject({
 
 export type ReplicationMessage = z.infer<typeof replicationMessage>;
 
+/** The registered auth instances, as a discovery watcher (passingOnly: false) reports them. */
+export interface PeerSource {
+  instances(): readonly Instance[];
+  on(event: 'change', listener: (instances: Instance[]) => void): unknown;
+}
+
 export class Replicator {
   private readonly epoch = randomUUID();
   private seq = 0;
+  /** Last (epoch, seq) per origin, least recently heard first; bounded by MAX_TRACKED_ORIGINS. */
   private readonly seen = new Map<string, { epoch: string; seq: number }>();
+  /** Peers (id@address:port) a connection was opened to ahead of their first invalidation. */
+  private warmed = new Set<string>();
+  private readonly secretDigest: Buffer | undefined;
 
   constructor(
     private readonly options: {
       selfId: () => string;
-      peers: Upstream;
+      peers: PeerSource;
       cache: AuthCache;
       timeoutMs: number;
+      /** REPLICATION_SECRET: sent with every message, required on every message received. */
+      secret?: string | undefined;
       metrics: AuthMetrics;
       log: FastifyBaseLogger;
     },
-  ) {}
+  ) {
+    this.secretDigest = options.secret === undefined ? undefined : digest(options.secret);
+    options.peers.on('change', (instances) => this.warm(instances));
+    this.warm(options.peers.instances());
+  }
+
+  /** True when the request may deliver a message: no secret is configured, or it carries the right one. */
+  authorize(header: string | string[] | undefined): boolean {
+    if (!this.secretDigest) return true;
+    if (typeof header !== 'string') return false;
+    // Both sides hashed to 32 bytes, so the comparison takes as long whatever the guess's length.
+    return timingSafeEqual(digest(header), this.secretDigest);
+  }
 
   /** Invalidates here, then on every other auth node; resolves once all acked or the timeout passed. */
   async publish(invalidations: Invalidation[]): Promise<void> {
-    const { cache, peers, timeoutMs, metrics, log } = this.options;
+    const { cache, timeoutMs, metrics, log } = this.options;
     await cache.invalidate(invalidations);
-    const self = this.options.selfId();
-    const targets = peers.watcher.instances().filter((instance) => instance.id !== self);
+    const targets = this.targets();
     if (targets.length === 0) return;
     this.seq += 1;
-    const message: ReplicationMessage = { origin: self, epoch: this.epoch, seq: this.seq, sentAt: Date.now(), invalidations };
+    const message: ReplicationMessage = { origin: this.options.selfId(), epoch: this.epoch, seq: this.seq, sentAt: Date.now(), invalidations };
     const body = JSON.stringify(message);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.options.secret !== undefined) headers[REPLICATION_SECRET_HEADER] = this.options.secret;
     const stopTimer = metrics.publish.startTimer();
     const results = await Promise.allSettled(
       targets.map(async (peer) => {
         const response = await fetch(`http://${peer.address}:${peer.port}${REPLICATION_PATH}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers,
           body,
           signal: AbortSignal.timeout(timeoutMs),
         });
+        // Read to the end, so the connection goes back to the pool for the next message.
+        await response.arrayBuffer();
         if (!response.ok) throw new Error(`${peer.id} answered ${response.status}`);
       }),
     );
@@ -87,7 +120,48 @@ export class Replicator {
       await cache.invalidate(message.invalidations);
       metrics.replication.inc({ direction: 'received', result: 'ok' });
     }
-    if (!last || last.epoch !== message.epoch || message.seq > last.seq) this.seen.set(message.origin, { epoch: message.epoch, seq: message.seq });
-    metrics.lag.observe(Math.max(0, Date.now() - message.sentAt) / 1000);
+    this.remember(message, last);
+    // Only a current peer's clock says anything about replication lag.
+    if (this.options.peers.instances().some((instance) => instance.id === message.origin)) {
+      metrics.lag.observe(Math.max(0, Date.now() - message.sentAt) / 1000);
+    }
   }
+
+  /** Every registered auth instance but this one. */
+  private targets(): readonly Instance[] {
+    const self = this.options.selfId();
+    return this.options.peers.instances().filter((instance) => instance.id !== self);
+  }
+
+  private remember(message: ReplicationMessage, last: { epoch: string; seq: number } | undefined): void {
+    const newer = !last || last.epoch !== message.epoch || message.seq > last.seq;
+    const entry = newer ? { epoch: message.epoch, seq: message.seq } : last;
+    // Re-inserted so the Map's order is least recently heard first.
+    this.seen.delete(message.origin);
+    this.seen.set(message.origin, entry);
+    while (this.seen.size > MAX_TRACKED_ORIGINS) this.seen.delete(this.seen.keys().next().value!);
+  }
+
+  /**
+   * Opens a connection to each peer as soon as discovery reports it (a GET /health, errors ignored),
+   * so the first invalidation sent to it does not also pay for connection set-up.
+   */
+  private warm(instances: readonly Instance[]): void {
+    const self = this.options.selfId();
+    const current = new Set<string>();
+    for (const peer of instances) {
+      if (peer.id === self) continue;
+      const key = `${peer.id}@${peer.address}:${peer.port}`;
+      current.add(key);
+      if (this.warmed.has(key)) continue;
+      void fetch(`http://${peer.address}:${peer.port}/health`, { signal: AbortSignal.timeout(Math.max(1_000, this.options.timeoutMs * 10)) })
+        .then((response) => response.arrayBuffer())
+        .catch(() => {});
+    }
+    this.warmed = current;
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
 }

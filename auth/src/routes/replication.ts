@@ -1,12 +1,25 @@
-// The peer-to-peer route of cache replication; only invalidations travel, so a stray call can at
-// worst cost a cache miss.
+// The peer-to-peer route of cache replication. Only invalidations travel, so a message can at worst
+// cost cache misses; with REPLICATION_SECRET set, a message without the secret is refused (401)
+// before it is even parsed.
 import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from '@notify/lib';
-import { REPLICATION_PATH, replicationMessage, type Replicator } from '../cache/replication.ts';
+import { createError, type ZodTypeProvider } from '@notify/lib';
+import { REPLICATION_PATH, REPLICATION_SECRET_HEADER, replicationMessage, type Replicator } from '../cache/replication.ts';
+import type { AuthMetrics } from '../metrics.ts';
 
-export async function replicationRoutes(app: FastifyInstance, { replicator }: { replicator: Replicator }): Promise<void> {
-  app.withTypeProvider<ZodTypeProvider>().post(REPLICATION_PATH, { schema: { body: replicationMessage } }, async (request) => {
-    await replicator.receive(request.body);
-    return { ok: true };
-  });
+export async function replicationRoutes(app: FastifyInstance, { replicator, metrics }: { replicator: Replicator; metrics: AuthMetrics }): Promise<void> {
+  app.withTypeProvider<ZodTypeProvider>().post(
+    REPLICATION_PATH,
+    {
+      schema: { body: replicationMessage },
+      onRequest: async (request) => {
+        if (replicator.authorize(request.headers[REPLICATION_SECRET_HEADER])) return;
+        metrics.replication.inc({ direction: 'received', result: 'unauthorized' });
+        throw createError({ code: 'UNAUTHENTICATED', message: 'replication secret missing or wrong' });
+      },
+    },
+    async (request) => {
+      await replicator.receive(request.body);
+      return { ok: true };
+    },
+  );
 }

@@ -8,7 +8,8 @@ import { bearerToken } from './bearer.ts';
 export async function sessionRoutes(app: FastifyInstance, { accounts }: { accounts: Accounts }): Promise<void> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
-  // request.ip is the client named by a trusted proxy's X-Forwarded-For (the gateway), else the peer.
+  // request.ip is the client named in X-Forwarded-For by a proxy TRUST_PROXY trusts (the gateway),
+  // else the peer: with the default (no proxy trusted) a caller cannot pick its own client address.
   typed.post('/api/sessions', { schema: { body: loginBody } }, async (request) => accounts.login(request.body, request.ip));
 
   typed.get('/api/sessions/current', async (request) => accounts.resolve(bearerToken(request)));

@@ -9,8 +9,10 @@ export async function userRoutes(app: FastifyInstance, { accounts }: { accounts:
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
   typed.post('/api/users', { schema: { body: registerBody } }, async (request, reply) => {
+    // request.ip: the client named by a trusted proxy (TRUST_PROXY), else the peer.
+    const grant = await accounts.register(request.body, request.ip);
     reply.code(201);
-    return accounts.register(request.body);
+    return grant;
   });
 
   typed.get('/api/users/:id', { schema: { params: userIdParams } }, async (request) => accounts.userById(request.params.id));

@@ -17,7 +17,7 @@ export class SessionStore {
     return { userId, expiresAt: expiresAt.getTime() };
   }
 
-  /** The live session for a token hash: not revoked and not expired; null otherwise. */
+  /** The live session for a token hash: not revoked and not expired; null otherwise. Always the database. */
   async live(tokenHash: string): Promise<SessionRecord | null> {
     const session = await this.db.session.findFirst({
       where: { tokenHash, revokedAt: null, expiresAt: { gt: new Date() } },
@@ -28,10 +28,8 @@ export class SessionStore {
 
   /** Revokes a live session; false when there was none (already revoked, expired or unknown). */
   async revoke(tokenHash: string): Promise<boolean> {
-    const { count } = await this.db.session.updateMany({
-      where: { tokenHash, revokedAt: null },
-      data: { revokedAt: new Date() },
-    });
+    const count = await this.db.$executeRaw`
+      UPDATE sessions SET revoked_at = now() WHERE token_hash = ${tokenHash} AND revoked_at IS NULL AND expires_at > now()`;
     return count > 0;
   }
 }

@@ -1,6 +1,7 @@
 // Users table access.
 import { randomUUID } from 'node:crypto';
 import type { Database } from './database.ts';
+import type { SessionRecord } from './sessions.ts';
 
 export interface UserRow {
   id: string;
@@ -13,9 +14,21 @@ export interface UserRow {
 export class UserStore {
   constructor(private readonly db: Database) {}
 
-  /** Inserts a user; a taken email raises Prisma's P2002. */
-  create(input: { email: string; name: string; passwordHash: string }): Promise<UserRow> {
-    return this.db.user.create({ data: { id: randomUUID(), ...input } });
+  /**
+   * Inserts a user and its first session in one transaction: both or neither (a registration that
+   * fails half-way leaves no account without a token, and the email free). A taken email raises P2002.
+   */
+  async createWithSession(
+    input: { email: string; name: string; passwordHash: string },
+    session: { tokenHash: string; ttlMs: number },
+  ): Promise<{ user: UserRow; session: SessionRecord }> {
+    const expiresAt = new Date(Date.now() + session.ttlMs);
+    const user = await this.db.$transaction(async (tx) => {
+      const created = await tx.user.create({ data: { id: randomUUID(), ...input } });
+      await tx.session.create({ data: { id: randomUUID(), userId: created.id, tokenHash: session.tokenHash, expiresAt } });
+      return created;
+    });
+    return { user, session: { userId: user.id, expiresAt: expiresAt.getTime() } };
   }
 
   byEmail(email: string): Promise<UserRow | null> {

@@ -15,6 +15,7 @@ export const METRIC = {
   twoPhaseCommitsTotal: 'twopc_participant_commits_total',
   twoPhaseRollbacksTotal: 'twopc_participant_rollbacks_total',
   twoPhaseResolvedTotal: 'twopc_participant_resolved_total',
+  twoPhaseDecisionFailuresTotal: 'twopc_participant_decision_failures_total',
   twoPhaseInDoubt: 'twopc_participant_in_doubt',
   twoPhaseInDoubtOldest: 'twopc_participant_in_doubt_oldest_seconds',
   authLoginsTotal: 'auth_logins_total',

@@ -89,6 +89,8 @@ export function createService(options: ServiceOptions): Service {
     forceCloseConnections: 'idle',
     // Request ids come from the caller when given, so one id follows a call across services.
     requestIdHeader: 'x-request-id',
+    // Long path parameters reach the route's schema, which names the limit, instead of a bare 414.
+    routerOptions: { maxParamLength: 1_000 },
     // Per-request lines (health checks, scrapes) only at debug level and below.
     logController: new LogController({ disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace' }),
   });

@@ -29,7 +29,8 @@ export async function startFakeCoordinator(t: TestContext, discoveryUrl: string,
     const { txId } = request.params;
     questions.set(txId, (questions.get(txId) ?? 0) + 1);
     const state = decisions.get(txId);
-    if (!state) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no record of ${txId}`, details: {} } });
+    // The coordinator's "no record": a 404 naming the transaction (a bare 404 is no answer).
+    if (!state) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no record of ${txId}`, details: { txId } } });
     return { txId, state };
   });
   await service.listen();

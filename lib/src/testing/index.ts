@@ -10,3 +10,4 @@ export {
 } from './postgres.ts';
 export { spawnService, type ServiceProcess, type SpawnServiceOptions } from './service-process.ts';
 export { startFakeCoordinator, type FakeCoordinator } from './fake-coordinator.ts';
+export { sendRaw } from './http.ts';

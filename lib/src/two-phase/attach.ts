@@ -12,6 +12,8 @@ export function participantConfigShape() {
     COORDINATOR_SERVICE: env.string('gateway', 'Discovery name of the two-phase-commit coordinator'),
     TWO_PC_SWEEP_INTERVAL_MS: env.int(1_000, 'How often prepared transactions past their timeout are resolved with the coordinator', 50),
     COORDINATOR_TIMEOUT_MS: env.int(2_000, 'Longest a question to the coordinator may take', 50),
+    TWO_PC_DB_TIMEOUT_MS: env.int(10_000, 'Longest one prepare, commit or rollback may hold its database transaction', 100),
+    TWO_PC_RETENTION_MS: env.int(7 * 24 * 3600_000, 'How long decided transactions are remembered (idempotent replies, late prepares)', 60_000),
   };
 }
 
@@ -23,6 +25,7 @@ export interface AttachParticipantOptions<Tx extends SqlClient> {
   coordinatorService: string;
   sweepIntervalMs: number;
   coordinatorTimeoutMs: number;
+  retentionMs: number;
 }
 
 export function attachParticipant<Tx extends SqlClient>(service: Service, options: AttachParticipantOptions<Tx>): Participant<Tx> {
@@ -37,9 +40,11 @@ export function attachParticipant<Tx extends SqlClient>(service: Service, option
     log: service.log,
     sweepIntervalMs: options.sweepIntervalMs,
     coordinatorTimeoutMs: options.coordinatorTimeoutMs,
+    retentionMs: options.retentionMs,
   });
   void service.app.register(participantRoutes<Tx>, { participant });
-  participant.startSweeper();
+  // Once listening, that is after migrations: the sweeper needs the state table and the coordinator.
+  service.app.addHook('onListen', async () => participant.startSweeper());
   // Closers run in reverse order of adding: attach after opening the database, and the sweeper
   // stops before the database closes.
   service.onClose(() => participant.stop());

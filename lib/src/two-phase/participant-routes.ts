@@ -7,17 +7,23 @@ import type { ZodTypeProvider } from '../service/validation.ts';
 import { decisionRequest, prepareRequest, txId } from './protocol.ts';
 import type { Participant, SqlClient } from './participant.ts';
 
-/** A no vote: the contract's 409 (or the error's own 4xx/5xx) with `{vote:"no", error}`. */
+/**
+ * A no vote, always a 4xx as the contract says: the error's own 4xx, else 409 (a participant that
+ * could not stage the change, for whatever reason, votes no; the body's code says why).
+ */
 export function sendNoVote(reply: FastifyReply, error: unknown): FastifyReply {
   const appError = toAppError(error);
-  if (appError.code === 'INTERNAL') reply.log.error({ err: error }, 'prepare failed');
-  return reply.code(appError.statusCode).send({ vote: 'no', error: appError.toJSON().error });
+  if (appError.code === 'INTERNAL' || appError.code === 'UNAVAILABLE') reply.log.error({ err: error }, 'prepare failed');
+  const status = appError.statusCode >= 400 && appError.statusCode < 500 ? appError.statusCode : 409;
+  return reply.code(status).send({ vote: 'no', error: appError.toJSON().error });
 }
 
 export async function participantRoutes<Tx extends SqlClient>(app: FastifyInstance, { participant }: { participant: Participant<Tx> }): Promise<void> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
-  typed.post('/api/prepare_2pc', { schema: { body: prepareRequest } }, async (request, reply) => {
+  // A malformed prepare is a no vote too, in the vote's shape.
+  typed.post('/api/prepare_2pc', { schema: { body: prepareRequest }, attachValidation: true }, async (request, reply) => {
+    if (request.validationError) return sendNoVote(reply, request.validationError);
     try {
       const { requestId } = await participant.prepare(request.body);
       return { vote: 'yes', request_id: requestId };

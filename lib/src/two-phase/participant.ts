@@ -49,7 +49,12 @@ export interface ParticipantOptions<Tx extends SqlClient> {
   sweepIntervalMs: number;
   /** Longest (ms) a question to the coordinator may take. */
   coordinatorTimeoutMs: number;
+  /** How long (ms) decided transactions are kept (for idempotent replies and late prepares). */
+  retentionMs: number;
 }
+
+/** 60 s: how often the sweeper purges decided transactions past the retention. */
+const PURGE_EVERY_MS = 60_000;
 
 interface Row {
   tx_id: string;
@@ -79,6 +84,8 @@ function toTransaction(row: Row): ParticipantTransaction {
 export class Participant<Tx extends SqlClient> {
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  private stopped = false;
+  private lastPurge = 0;
 
   constructor(private readonly o: ParticipantOptions<Tx>) {}
 
@@ -116,10 +123,17 @@ export class Participant<Tx extends SqlClient> {
           await action.prepare(tx, parsed.data, context);
           return claimed[0].request_id;
         }
-        // The same transaction again (a retried prepare): answer as the first time did.
-        const [existing] = await tx.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1`, request.txId);
-        if (!existing || existing.state === 'aborted' || existing.action !== request.action) {
-          throw createError({ code: 'CONFLICT', message: `transaction ${request.txId} is ${existing?.state ?? 'unknown'}`, details: { txId: request.txId } });
+        // The same transaction again (a retried prepare): answer as the first time did, if it is
+        // the same request; a different action or payload under one txId is a conflict.
+        const [existing] = await tx.$queryRawUnsafe<(Row & { same: boolean })[]>(
+          `SELECT ${COLUMNS}, (action = $2 AND payload = $3::jsonb) AS same FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1`,
+          request.txId,
+          request.action,
+          JSON.stringify(parsed.data),
+        );
+        if (!existing || existing.state === 'aborted' || !existing.same) {
+          const why = !existing ? 'unknown' : existing.state === 'aborted' ? 'aborted' : 'prepared with a different request';
+          throw createError({ code: 'CONFLICT', message: `transaction ${request.txId} is ${why}`, details: { txId: request.txId } });
         }
         return existing.request_id;
       });
@@ -128,6 +142,10 @@ export class Participant<Tx extends SqlClient> {
     } catch (error) {
       this.o.metrics.prepares.inc({ action: request.action, vote: 'no' });
       await this.tombstone(request.txId, request.action, describe(error));
+      // A unique violation while staging means the change collides with one already stored.
+      if ((error as { code?: unknown }).code === 'P2002') {
+        throw createError({ code: 'CONFLICT', message: 'the change collides with one already stored', details: { txId: request.txId }, cause: error });
+      }
       throw error;
     }
   }
@@ -155,9 +173,11 @@ export class Participant<Tx extends SqlClient> {
   }
 
   private async decide(txId: string, outcome: 'committed' | 'aborted'): Promise<ParticipantTransaction> {
-    const row = await this.o.transaction(async (tx) => {
-      const [current] = await tx.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1 FOR UPDATE`, txId);
-      if (!current) {
+    let decided: { row: Row; applied: boolean };
+    try {
+      decided = await this.o.transaction(async (tx) => {
+        const [current] = await tx.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1 FOR UPDATE`, txId);
+        if (current) return this.decideRow(tx, txId, outcome, current);
         if (outcome === 'committed') throw createError({ code: 'NOT_FOUND', message: `no prepared transaction ${txId}`, details: { txId } });
         // Presumed abort: remember it, so a prepare that arrives late votes no.
         const [inserted] = await tx.$queryRawUnsafe<Row[]>(
@@ -167,18 +187,22 @@ export class Participant<Tx extends SqlClient> {
           txId,
           randomUUID(),
         );
-        if (inserted) return inserted;
+        if (inserted) return { row: inserted, applied: false };
         // A prepare claimed it meanwhile and has committed its row: decide on that.
-        return this.decideRow(tx, txId, outcome);
-      }
-      return this.decideRow(tx, txId, outcome, current);
-    });
-    return toTransaction(row);
+        const [claimed] = await tx.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1 FOR UPDATE`, txId);
+        return this.decideRow(tx, txId, outcome, claimed!);
+      });
+    } catch (error) {
+      if (!hasErrorCode(error) || error.code === 'INTERNAL' || error.code === 'UNAVAILABLE') this.o.metrics.failures.inc({ outcome });
+      throw error;
+    }
+    // Counted once the database has committed the decision, not before.
+    if (decided.applied) (outcome === 'committed' ? this.o.metrics.commits : this.o.metrics.rollbacks).inc({ action: decided.row.action ?? 'unknown' });
+    return toTransaction(decided.row);
   }
 
-  private async decideRow(tx: Tx, txId: string, outcome: 'committed' | 'aborted', locked?: Row): Promise<Row> {
-    const current = locked ?? (await tx.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1 FOR UPDATE`, txId))[0]!;
-    if (current.state === outcome) return current;
+  private async decideRow(tx: Tx, txId: string, outcome: 'committed' | 'aborted', current: Row): Promise<{ row: Row; applied: boolean }> {
+    if (current.state === outcome) return { row: current, applied: false };
     if (current.state !== 'prepared') {
       throw createError({
         code: 'CONFLICT',
@@ -196,8 +220,7 @@ export class Participant<Tx extends SqlClient> {
       txId,
       outcome,
     );
-    (outcome === 'committed' ? this.o.metrics.commits : this.o.metrics.rollbacks).inc({ action: current.action ?? 'unknown' });
-    return updated!;
+    return { row: updated!, applied: true };
   }
 
   /** Records a no vote; never throws (the vote itself is what the caller needs). */
@@ -221,6 +244,7 @@ export class Participant<Tx extends SqlClient> {
   /** Starts the sweeper: every `sweepIntervalMs`, resolves transactions prepared past their timeout. */
   startSweeper(): void {
     if (this.sweeper) return;
+    this.stopped = false;
     this.sweeper = setInterval(() => {
       this.sweeping ??= this.sweep()
         .then(() => undefined, (error: unknown) => this.o.log.warn({ err: error }, 'sweep failed; next one in a moment'))
@@ -232,23 +256,32 @@ export class Participant<Tx extends SqlClient> {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.sweeper);
     this.sweeper = undefined;
     await this.sweeping;
   }
 
-  /** One sweep; returns how many transactions it resolved. */
+  /**
+   * One sweep; returns how many transactions it resolved. The least recently asked come first
+   * (`checked_at`), so transactions the coordinator keeps answering `pending` about cannot starve
+   * the others. Decided transactions older than the retention are purged.
+   */
   async sweep(): Promise<number> {
     const overdue = await this.o.db.$queryRawUnsafe<{ tx_id: string }[]>(
       `SELECT tx_id FROM ${PARTICIPANT_TABLE}
        WHERE state = 'prepared' AND prepared_at + timeout_ms * interval '1 millisecond' < now()
-       ORDER BY prepared_at LIMIT 100`,
+       ORDER BY checked_at NULLS FIRST, prepared_at LIMIT 100`,
     );
     let resolved = 0;
     for (const { tx_id: overdueTx } of overdue) {
+      if (this.stopped) break;
       try {
         const outcome = await this.askCoordinator(overdueTx);
-        if (outcome === 'pending') continue;
+        if (outcome === 'pending') {
+          await this.markChecked(overdueTx);
+          continue;
+        }
         if (outcome === 'committed') await this.commit(overdueTx);
         else await this.rollback(overdueTx);
         this.o.metrics.resolved.inc({ outcome });
@@ -256,10 +289,22 @@ export class Participant<Tx extends SqlClient> {
         resolved += 1;
       } catch (error) {
         // No coordinator reachable: stay prepared (deciding alone could contradict its decision).
+        await this.markChecked(overdueTx);
         this.o.log.warn({ err: error, txId: overdueTx }, 'in-doubt transaction not resolved yet');
       }
     }
+    if (Date.now() - this.lastPurge > PURGE_EVERY_MS) {
+      this.lastPurge = Date.now();
+      await this.o.db.$executeRawUnsafe(
+        `DELETE FROM ${PARTICIPANT_TABLE} WHERE state <> 'prepared' AND decided_at < now() - $1 * interval '1 millisecond'`,
+        this.o.retentionMs,
+      );
+    }
     return resolved;
+  }
+
+  private async markChecked(id: string): Promise<void> {
+    await this.o.db.$executeRawUnsafe(`UPDATE ${PARTICIPANT_TABLE} SET checked_at = now() WHERE tx_id = $1`, id);
   }
 
   /** The coordinator's decision; a 404 (no record) means abort. */
@@ -268,9 +313,14 @@ export class Participant<Tx extends SqlClient> {
     const response = await fetch(`http://${instance.address}:${instance.port}/api/2pc/${encodeURIComponent(id)}`, {
       signal: AbortSignal.timeout(this.o.coordinatorTimeoutMs),
     });
-    if (response.status === 404) return 'aborted';
+    const body = (await response.json().catch(() => undefined)) as { error?: { details?: { txId?: unknown } } } | undefined;
+    // Only the coordinator saying it has no record of this very transaction means abort; any other
+    // 404 (a wrong route, a proxy) is no answer at all.
+    if (response.status === 404 && body?.error?.details?.txId === id) return 'aborted';
     if (!response.ok) throw createError({ code: 'UNAVAILABLE', message: `coordinator answered ${response.status}` });
-    return coordinatorAnswer.parse(await response.json()).state;
+    const answer = coordinatorAnswer.parse(body);
+    if (answer.txId !== id) throw createError({ code: 'UNAVAILABLE', message: `coordinator answered about ${answer.txId}, not ${id}` });
+    return answer.state;
   }
 
   /** In-doubt figures for metrics: prepared transactions and the age (s) of the oldest. */

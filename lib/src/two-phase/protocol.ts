@@ -29,12 +29,37 @@ export interface ParticipantTransaction {
   reason: string | null;
 }
 
-/** What the coordinator answers at `GET /api/2pc/:txId`: still deciding, or its durable decision. 404: no record. */
+/**
+ * What the coordinator answers at `GET /api/2pc/:txId`: still deciding, or its durable decision.
+ * "No record" (which participants take as abort) is a 404 whose `error.details.txId` names the
+ * transaction asked about; any other answer leaves the transaction prepared.
+ */
 export const coordinatorAnswer = z.object({
   txId,
   state: z.enum(['pending', 'committed', 'aborted']),
 });
 export type CoordinatorAnswer = z.infer<typeof coordinatorAnswer>;
 
-/** The DDL of the participant state table; every participant's first migration creates it. */
 export const PARTICIPANT_TABLE = 'two_phase_transactions';
+
+/**
+ * The participant state table, exactly as every participant's migration creates it (a test checks
+ * each migration contains this text): the kit's queries depend on it.
+ */
+export const PARTICIPANT_TABLE_DDL = `CREATE TABLE "two_phase_transactions" (
+    "tx_id" TEXT NOT NULL,
+    "request_id" TEXT NOT NULL,
+    "action" TEXT,
+    "payload" JSONB,
+    "state" TEXT NOT NULL,
+    "timeout_ms" INTEGER NOT NULL,
+    "prepared_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "checked_at" TIMESTAMPTZ(3),
+    "decided_at" TIMESTAMPTZ(3),
+    "reason" TEXT,
+
+    CONSTRAINT "two_phase_transactions_pkey" PRIMARY KEY ("tx_id"),
+    CONSTRAINT "two_phase_transactions_state_check" CHECK ("state" IN ('prepared', 'committed', 'aborted'))
+);
+CREATE UNIQUE INDEX "two_phase_transactions_request_id_key" ON "two_phase_transactions"("request_id");
+CREATE INDEX "two_phase_transactions_state_prepared_at_idx" ON "two_phase_transactions"("state", "prepared_at");`;

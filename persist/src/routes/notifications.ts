@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createError, sendNoVote, txId, type Participant, type ZodTypeProvider } from '@notify/lib';
 import { randomUUID } from 'node:crypto';
-import { encodeTimeCursor, decodeTimeCursor, page } from '../domain/cursor.ts';
+import { afterTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
 import { createNotificationPayload, eventBody, listNotificationsQuery, notificationParams, userParams } from '../domain/schemas.ts';
 import type { Database, Tx } from '../store/database.ts';
 import { actingUser } from './identity.ts';
@@ -24,7 +24,6 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
     const user = actingUser(request);
     if (user !== request.params.userId) throw createError({ code: 'FORBIDDEN', message: 'a user reads only their own notifications' });
     const { unreadOnly, topicId, limit, cursor } = request.query;
-    const after = cursor ? decodeTimeCursor(cursor) : undefined;
     const rows = await db.delivery.findMany({
       where: {
         recipientId: user,
@@ -32,7 +31,7 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
         notification: {
           state: 'committed',
           ...(topicId ? { topicId } : {}),
-          ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
+          ...afterTimeCursor(cursor),
         },
       },
       include: { notification: true },
@@ -101,8 +100,10 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
     ack: true,
     transaction: await participant.commit(await participant.txIdOf(request.body.request_id)),
   }));
-  typed.delete('/api/notifications/rollback_2pc', { schema: { body: seedDecisionBody } }, async (request) => ({
-    ack: true,
-    transaction: await participant.rollback(await participant.txIdOf(request.body.request_id)),
-  }));
+  typed.delete('/api/notifications/rollback_2pc', { schema: { body: seedDecisionBody } }, async (request) => {
+    const txId = await participant.txIdOf(request.body.request_id).catch(() => undefined);
+    // Presumed abort: a request_id never prepared here is acknowledged, as for /api/rollback_2pc.
+    if (!txId) return { ack: true };
+    return { ack: true, transaction: await participant.rollback(txId) };
+  });
 }

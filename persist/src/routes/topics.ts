@@ -50,28 +50,32 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
 
   typed.delete('/api/topics/:id', { schema: { params: topicParams } }, async (request) => {
     const user = actingUser(request);
-    const topic = await liveTopic(request.params.id);
-    if (topic.creatorId !== user) throw createError({ code: 'FORBIDDEN', message: 'only the topic’s creator may delete it', details: { topicId: topic.id } });
-    // Soft delete: its notifications stay readable and ackable, so unread counts stay true.
-    await db.$transaction([
-      db.topic.update({ where: { id: topic.id }, data: { deletedAt: new Date() } }),
-      db.subscription.deleteMany({ where: { topicId: topic.id } }),
-    ]);
+    // Locked while deciding, so two deletes (or a delete and a subscribe) do not interleave.
+    await db.$transaction(async (tx) => {
+      const [topic] = await tx.$queryRawUnsafe<{ creator_id: string; deleted_at: Date | null }[]>(
+        'SELECT creator_id, deleted_at FROM topics WHERE id = $1::uuid FOR UPDATE',
+        request.params.id,
+      );
+      if (!topic || topic.deleted_at) throw createError({ code: 'NOT_FOUND', message: 'no such topic', details: { topicId: request.params.id } });
+      if (topic.creator_id !== user) throw createError({ code: 'FORBIDDEN', message: 'only the topic’s creator may delete it', details: { topicId: request.params.id } });
+      // Soft delete: its notifications stay readable and ackable, so unread counts stay true.
+      await tx.topic.update({ where: { id: request.params.id }, data: { deletedAt: new Date() } });
+      await tx.subscription.deleteMany({ where: { topicId: request.params.id } });
+    });
     return { ok: true };
   });
 
   typed.post('/api/topics/:id/subscriptions', { schema: { params: topicParams } }, async (request, reply) => {
     const user = actingUser(request);
-    const topic = await liveTopic(request.params.id);
-    const existing = await db.subscription.findUnique({ where: { topicId_userId: { topicId: topic.id, userId: user } } });
-    const subscription =
-      existing ??
-      (await db.subscription.upsert({
-        where: { topicId_userId: { topicId: topic.id, userId: user } },
-        create: { topicId: topic.id, userId: user },
-        update: {},
-      }));
-    reply.code(existing ? 200 : 201);
+    const { subscription, created } = await db.$transaction(async (tx) => {
+      const [topic] = await tx.$queryRawUnsafe<{ deleted_at: Date | null }[]>('SELECT deleted_at FROM topics WHERE id = $1::uuid FOR SHARE', request.params.id);
+      if (!topic || topic.deleted_at) throw createError({ code: 'NOT_FOUND', message: 'no such topic', details: { topicId: request.params.id } });
+      const key = { topicId_userId: { topicId: request.params.id, userId: user } };
+      const existing = await tx.subscription.findUnique({ where: key });
+      if (existing) return { subscription: existing, created: false };
+      return { subscription: await tx.subscription.upsert({ where: key, create: { topicId: request.params.id, userId: user }, update: {} }), created: true };
+    });
+    reply.code(created ? 201 : 200);
     return { topicId: subscription.topicId, userId: subscription.userId, createdAt: subscription.createdAt.toISOString() };
   });
 

@@ -60,21 +60,6 @@ CREATE TABLE "notification_events" (
     CONSTRAINT "notification_events_pkey" PRIMARY KEY ("id")
 );
 
--- CreateTable
-CREATE TABLE "two_phase_transactions" (
-    "tx_id" TEXT NOT NULL,
-    "request_id" TEXT NOT NULL,
-    "action" TEXT,
-    "payload" JSONB,
-    "state" TEXT NOT NULL,
-    "timeout_ms" INTEGER NOT NULL,
-    "prepared_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "decided_at" TIMESTAMPTZ(3),
-    "reason" TEXT,
-
-    CONSTRAINT "two_phase_transactions_pkey" PRIMARY KEY ("tx_id"),
-    CONSTRAINT "two_phase_transactions_state_check" CHECK ("state" IN ('prepared', 'committed', 'aborted'))
-);
 
 -- CreateIndex
 CREATE UNIQUE INDEX "topics_name_key" ON "topics"("name");
@@ -85,11 +70,27 @@ CREATE UNIQUE INDEX "notifications_tx_id_key" ON "notifications"("tx_id");
 CREATE INDEX "notifications_topic_id_created_at_idx" ON "notifications"("topic_id", "created_at");
 CREATE INDEX "deliveries_recipient_id_ack_state_idx" ON "deliveries"("recipient_id", "ack_state");
 CREATE INDEX "notification_events_notification_id_id_idx" ON "notification_events"("notification_id", "id");
-CREATE UNIQUE INDEX "two_phase_transactions_request_id_key" ON "two_phase_transactions"("request_id");
-CREATE INDEX "two_phase_transactions_state_prepared_at_idx" ON "two_phase_transactions"("state", "prepared_at");
-
 -- AddForeignKey
 ALTER TABLE "subscriptions" ADD CONSTRAINT "subscriptions_topic_id_fkey" FOREIGN KEY ("topic_id") REFERENCES "topics"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 ALTER TABLE "notifications" ADD CONSTRAINT "notifications_topic_id_fkey" FOREIGN KEY ("topic_id") REFERENCES "topics"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 ALTER TABLE "deliveries" ADD CONSTRAINT "deliveries_notification_id_fkey" FOREIGN KEY ("notification_id") REFERENCES "notifications"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 ALTER TABLE "notification_events" ADD CONSTRAINT "notification_events_notification_id_fkey" FOREIGN KEY ("notification_id") REFERENCES "notifications"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- Two-phase-commit participant state (PARTICIPANT_TABLE_DDL in @notify/lib)
+CREATE TABLE "two_phase_transactions" (
+    "tx_id" TEXT NOT NULL,
+    "request_id" TEXT NOT NULL,
+    "action" TEXT,
+    "payload" JSONB,
+    "state" TEXT NOT NULL,
+    "timeout_ms" INTEGER NOT NULL,
+    "prepared_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "checked_at" TIMESTAMPTZ(3),
+    "decided_at" TIMESTAMPTZ(3),
+    "reason" TEXT,
+
+    CONSTRAINT "two_phase_transactions_pkey" PRIMARY KEY ("tx_id"),
+    CONSTRAINT "two_phase_transactions_state_check" CHECK ("state" IN ('prepared', 'committed', 'aborted'))
+);
+CREATE UNIQUE INDEX "two_phase_transactions_request_id_key" ON "two_phase_transactions"("request_id");
+CREATE INDEX "two_phase_transactions_state_prepared_at_idx" ON "two_phase_transactions"("state", "prepared_at");

@@ -20,4 +20,4 @@ export * from './two-phase/protocol.ts';
 export { Participant, defineAction, type ActionContext, type ParticipantAction, type ParticipantOptions, type SqlClient } from './two-phase/participant.ts';
 export { participantRoutes, sendNoVote } from './two-phase/participant-routes.ts';
 export { createTwoPhaseMetrics, type TwoPhaseMetrics } from './two-phase/metrics.ts';
-export { attachParticipant, participantConfigShape, type AttachParticipantOptions } from './two-phase/attach.ts';
+export { attachParticipant, participantConfigShape, type AttachParticipantOptions, type ParticipantConfig, type ParticipantDatabase } from './two-phase/attach.ts';

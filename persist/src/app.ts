@@ -25,15 +25,8 @@ export function buildApp(config: Readonly<Config>): PersistApp {
     poolSize: config.DB_POOL_SIZE,
     migrationsDir: MIGRATIONS_DIR,
   });
-  const participant = attachParticipant<Tx>(service, {
-    transaction: (fn) => db.$transaction(fn, { timeout: config.TWO_PC_DB_TIMEOUT_MS, maxWait: config.TWO_PC_DB_TIMEOUT_MS }),
-    db,
-    actions: ACTIONS,
-    coordinatorService: config.COORDINATOR_SERVICE,
-    sweepIntervalMs: config.TWO_PC_SWEEP_INTERVAL_MS,
-    coordinatorTimeoutMs: config.COORDINATOR_TIMEOUT_MS,
-    retentionMs: config.TWO_PC_RETENTION_MS,
-  });
+  const participant = attachParticipant<Tx>(service, { db, actions: ACTIONS, config });
+
   void service.app.register(topicRoutes, { db });
   void service.app.register(notificationRoutes, { db, participant });
   return { service, start };

@@ -1,5 +1,9 @@
 // What `npm start` runs: every service instance, its port, its database and how a person reaches it.
 // A new service adds its instances here.
+import { randomBytes } from 'node:crypto';
+
+/** Shared by the auth nodes of one run to authenticate their cache replication to each other. */
+const AUTH_REPLICATION_SECRET = randomBytes(24).toString('base64url');
 
 export interface InstanceSpec {
   /** Service name in discovery. */
@@ -33,6 +37,7 @@ export const SERVICES: InstanceSpec[] = [
     entry: 'auth/src/server.ts',
     port: 4999 + n,
     database: 'auth',
+    env: { REPLICATION_SECRET: AUTH_REPLICATION_SECRET },
     title: 'users, passwords, sessions (REST; replicated session cache)',
   })),
   {

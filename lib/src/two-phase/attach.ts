@@ -1,5 +1,6 @@
 // Makes a kit service a two-phase-commit participant: the state machine, its routes, its metrics,
 // and the sweeper, started with the service and stopped before its database closes.
+import type { z } from 'zod';
 import { env } from '../config.ts';
 import type { Service } from '../service/create-service.ts';
 import { createTwoPhaseMetrics } from './metrics.ts';
@@ -17,30 +18,32 @@ export function participantConfigShape() {
   };
 }
 
-export interface AttachParticipantOptions<Tx extends SqlClient> {
-  transaction: <R>(fn: (tx: Tx) => Promise<R>) => Promise<R>;
-  db: SqlClient;
-  actions: Record<string, ParticipantAction<Tx, unknown>>;
-  /** Discovery name of the coordinator (the gateway). */
-  coordinatorService: string;
-  sweepIntervalMs: number;
-  coordinatorTimeoutMs: number;
-  retentionMs: number;
+export type ParticipantConfig = z.infer<z.ZodObject<ReturnType<typeof participantConfigShape>>>;
+
+/** A generated Prisma client, as far as a participant uses it. */
+export interface ParticipantDatabase<Tx extends SqlClient> extends SqlClient {
+  $transaction<R>(fn: (tx: Tx) => Promise<R>, options?: { timeout?: number; maxWait?: number }): Promise<R>;
 }
 
-export function attachParticipant<Tx extends SqlClient>(service: Service, options: AttachParticipantOptions<Tx>): Participant<Tx> {
+export interface AttachParticipantOptions<Tx extends SqlClient> {
+  db: ParticipantDatabase<Tx>;
+  actions: Record<string, ParticipantAction<Tx, unknown>>;
+  config: Readonly<ParticipantConfig>;
+}
+
+export function attachParticipant<Tx extends SqlClient>(service: Service, { db, actions, config }: AttachParticipantOptions<Tx>): Participant<Tx> {
   const participant: Participant<Tx> = new Participant<Tx>({
-    transaction: options.transaction,
-    db: options.db,
-    actions: options.actions,
+    transaction: (fn) => db.$transaction(fn, { timeout: config.TWO_PC_DB_TIMEOUT_MS, maxWait: config.TWO_PC_DB_TIMEOUT_MS }),
+    db,
+    actions,
     // Resolved lazily: a participant that never has an overdue transaction never watches the coordinator.
-    coordinator: () => service.upstream(options.coordinatorService),
+    coordinator: () => service.upstream(config.COORDINATOR_SERVICE),
     // Read at scrape time; by then `participant` exists.
     metrics: createTwoPhaseMetrics(service.metrics, () => participant.inDoubt()),
     log: service.log,
-    sweepIntervalMs: options.sweepIntervalMs,
-    coordinatorTimeoutMs: options.coordinatorTimeoutMs,
-    retentionMs: options.retentionMs,
+    sweepIntervalMs: config.TWO_PC_SWEEP_INTERVAL_MS,
+    coordinatorTimeoutMs: config.COORDINATOR_TIMEOUT_MS,
+    retentionMs: config.TWO_PC_RETENTION_MS,
   });
   void service.app.register(participantRoutes<Tx>, { participant });
   // Once listening, that is after migrations: the sweeper needs the state table and the coordinator.

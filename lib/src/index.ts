@@ -16,6 +16,7 @@ export { RoundRobinStrategy } from './balancing/round-robin.ts';
 export { RandomStrategy } from './balancing/random.ts';
 export { resolveStrategy, STRATEGY_NAMES } from './balancing/resolve.ts';
 export { Upstream } from './balancing/upstream.ts';
+export { UpstreamClient, DEFAULT_BREAKER, type BreakerOptions, type UpstreamRequest, type UpstreamResponse } from './balancing/upstream-client.ts';
 export * from './two-phase/protocol.ts';
 export { Participant, defineAction, type ActionContext, type ParticipantAction, type ParticipantOptions, type SqlClient } from './two-phase/participant.ts';
 export { participantRoutes, sendNoVote } from './two-phase/participant-routes.ts';

@@ -262,7 +262,11 @@ export function createService(options: ServiceOptions): Service {
         // Drain, but not for ever: deregistering and closing pools must still happen in time.
         const drainMs = Math.round(config.SHUTDOWN_TIMEOUT_MS / 2);
         const drained = await Promise.race([app.close().then(() => true), sleep(drainMs).then(() => false)]);
-        if (!drained) app.log.warn({ drainMs }, 'requests still in flight after the drain limit; closing anyway');
+        if (!drained) {
+          app.log.warn({ drainMs }, 'requests still in flight after the drain limit; closing anyway');
+          // Whatever is still open would keep the server (and the process) alive until keep-alive expires.
+          app.server.closeAllConnections();
+        }
         await registration?.stop();
         for (const watcher of watchers.values()) watcher.stop();
         for (const closer of closers.reverse()) {

@@ -1,0 +1,232 @@
+// Calls to another service's instances: round-robin over the live list, a circuit breaker
+// (opossum) per instance, a deadline per call, and a retry on another instance for calls that
+// are safe to repeat. When every instance is open or gone the caller gets UNAVAILABLE at once.
+import CircuitBreaker from 'opossum';
+import type { FastifyBaseLogger } from 'fastify';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { createError, fromErrorBody, hasErrorCode, type AppError } from '../errors.ts';
+import { isUnreachable } from '../service/error-handler.ts';
+import type { Instance } from '../discovery/service-watcher.ts';
+import { METRIC } from '../metrics/names.ts';
+import type { Upstream } from './upstream.ts';
+
+export interface BreakerOptions {
+  /** Failure share (%) over the rolling window that opens a breaker. */
+  errorThresholdPercentage: number;
+  /** How long (ms) a breaker stays open before one trial call (half-open). */
+  resetTimeoutMs: number;
+  /** Calls in the window before the failure share counts. */
+  volumeThreshold: number;
+  /** Length (ms) of the rolling window. */
+  rollingWindowMs: number;
+}
+
+export const DEFAULT_BREAKER: BreakerOptions = { errorThresholdPercentage: 50, resetTimeoutMs: 5_000, volumeThreshold: 3, rollingWindowMs: 10_000 };
+
+export interface UpstreamRequest {
+  method: string;
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** The whole call, retries included, ends by then (ms from now). */
+  deadlineMs: number;
+  /** Safe to repeat on another instance after a failure (reads, idempotent writes). */
+  idempotent: boolean;
+}
+
+export interface UpstreamResponse<T> {
+  status: number;
+  body: T;
+  instance: string;
+}
+
+/** An upstream answer that is the caller's problem (4xx), not the instance's: it does not trip the breaker. */
+class UpstreamRefusal extends Error {
+  constructor(readonly status: number, readonly body: unknown) {
+    super(`upstream refused with ${status}`);
+  }
+}
+
+type Attempt = (instance: Instance, request: UpstreamRequest, timeoutMs: number) => Promise<{ status: number; body: unknown }>;
+
+const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const;
+
+export class UpstreamClient {
+  private readonly breakers = new Map<string, CircuitBreaker<Parameters<Attempt>, { status: number; body: unknown }>>();
+  private readonly metrics: { requests: Counter<'target' | 'outcome'>; duration: Histogram<'target'>; state: Gauge<'target' | 'instance'> };
+
+  constructor(
+    private readonly upstream: Upstream,
+    private readonly options: { breaker?: Partial<BreakerOptions>; metrics: Registry; log: FastifyBaseLogger },
+  ) {
+    this.metrics = upstreamMetrics(options.metrics);
+    // Breakers of instances that left discovery go with them.
+    upstream.watcher.on('change', (instances) => {
+      const live = new Set(instances.map((instance) => instance.id));
+      for (const [id, breaker] of this.breakers) {
+        if (!live.has(id)) {
+          breaker.shutdown();
+          this.breakers.delete(id);
+          this.metrics.state.remove({ target: upstream.service, instance: id });
+        }
+      }
+    });
+  }
+
+  /** The state of each instance's breaker, for /status. */
+  states(): Record<string, 'closed' | 'half-open' | 'open'> {
+    return Object.fromEntries([...this.breakers].map(([id, breaker]) => [id, breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed']));
+  }
+
+  async request<T>(request: UpstreamRequest): Promise<UpstreamResponse<T>> {
+    const deadline = Date.now() + request.deadlineMs;
+    const tried = new Set<string>();
+    const stop = this.metrics.duration.startTimer({ target: this.upstream.service });
+    try {
+      for (;;) {
+        const instance = this.pickClosed(tried);
+        tried.add(instance.id);
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw createError({ code: 'TIMEOUT', message: `${this.upstream.service} did not answer in ${request.deadlineMs} ms` });
+        try {
+          const answer = await this.breaker(instance).fire(instance, request, remaining);
+          this.metrics.requests.inc({ target: this.upstream.service, outcome: 'ok' });
+          return { ...answer, body: answer.body as T, instance: instance.id };
+        } catch (error) {
+          if (error instanceof UpstreamRefusal) {
+            this.metrics.requests.inc({ target: this.upstream.service, outcome: 'refused' });
+            throw fromErrorBody(error.body, error.status);
+          }
+          const failure = this.describeFailure(error, request.deadlineMs);
+          this.options.log.warn({ target: this.upstream.service, instance: instance.id, code: failure.code, reason: failure.message }, 'upstream call failed');
+          // Only a call safe to repeat moves on to another instance, and only while time is left.
+          if (!request.idempotent || Date.now() >= deadline || !this.hasOther(tried)) {
+            this.metrics.requests.inc({ target: this.upstream.service, outcome: failure.code === 'TIMEOUT' ? 'timeout' : 'failed' });
+            throw failure;
+          }
+          this.metrics.requests.inc({ target: this.upstream.service, outcome: 'retried' });
+        }
+      }
+    } finally {
+      stop();
+    }
+  }
+
+  /** The next instance whose breaker is not open, skipping `tried`; UNAVAILABLE when none is left. */
+  private pickClosed(tried: ReadonlySet<string>): Instance {
+    const skip = new Set(tried);
+    for (const [id, breaker] of this.breakers) if (breaker.opened) skip.add(id);
+    try {
+      return this.upstream.pick(skip);
+    } catch {
+      throw createError({ code: 'UNAVAILABLE', message: `no available instance of ${this.upstream.service}`, retryable: true });
+    }
+  }
+
+  private hasOther(tried: ReadonlySet<string>): boolean {
+    return this.upstream.watcher.instances().some((instance) => !tried.has(instance.id) && !this.breakers.get(instance.id)?.opened);
+  }
+
+  private describeFailure(error: unknown, deadlineMs: number): AppError {
+    if ((error as { code?: unknown }).code === 'EOPENBREAKER') return createError({ code: 'UNAVAILABLE', message: `${this.upstream.service} instance is open`, retryable: true });
+    if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') {
+      return createError({ code: 'TIMEOUT', message: `${this.upstream.service} did not answer in ${deadlineMs} ms` });
+    }
+    if (hasErrorCode(error)) return error as AppError;
+    if (isUnreachable(error) || error instanceof TypeError) {
+      return createError({ code: 'UNAVAILABLE', message: `${this.upstream.service} unreachable`, retryable: true, cause: error });
+    }
+    return createError({ code: 'UNAVAILABLE', message: `${this.upstream.service} failed`, retryable: true, cause: error });
+  }
+
+  private breaker(instance: Instance) {
+    let breaker = this.breakers.get(instance.id);
+    if (breaker) return breaker;
+    const options = { ...DEFAULT_BREAKER, ...this.options.breaker };
+    breaker = new CircuitBreaker(attempt, {
+      // The deadline is enforced by the attempt's own abort signal, so the request really stops.
+      timeout: false,
+      errorThresholdPercentage: options.errorThresholdPercentage,
+      resetTimeout: options.resetTimeoutMs,
+      volumeThreshold: options.volumeThreshold,
+      rollingCountTimeout: options.rollingWindowMs,
+      // A refusal (4xx) is the caller's mistake, not the instance's failure.
+      errorFilter: (error: unknown) => error instanceof UpstreamRefusal,
+      name: `${this.upstream.service}/${instance.id}`,
+    });
+    const labels = { target: this.upstream.service, instance: instance.id };
+    this.metrics.state.set(labels, BREAKER_STATE.closed);
+    breaker.on('open', () => {
+      this.metrics.state.set(labels, BREAKER_STATE.open);
+      this.options.log.warn(labels, 'circuit breaker opened');
+    });
+    breaker.on('halfOpen', () => this.metrics.state.set(labels, BREAKER_STATE.halfOpen));
+    breaker.on('close', () => {
+      this.metrics.state.set(labels, BREAKER_STATE.closed);
+      this.options.log.info(labels, 'circuit breaker closed');
+    });
+    this.breakers.set(instance.id, breaker);
+    return breaker;
+  }
+
+  close(): void {
+    for (const breaker of this.breakers.values()) breaker.shutdown();
+    this.breakers.clear();
+  }
+}
+
+/** One HTTP attempt against one instance; 5xx and network failures reject (breaker failures), 4xx is a refusal. */
+const attempt: Attempt = async (instance, request, timeoutMs) => {
+  const response = await fetch(`http://${instance.address}:${instance.port}${request.path}`, {
+    method: request.method,
+    headers: { ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
+    ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = text;
+  }
+  if (response.status >= 500) throw fromErrorBody(body, response.status);
+  if (response.status >= 400) throw new UpstreamRefusal(response.status, body);
+  return { status: response.status, body };
+};
+
+const registered = new WeakMap<Registry, ReturnType<typeof createUpstreamMetrics>>();
+
+/** One set of upstream metrics per registry, shared by every client of the service. */
+function upstreamMetrics(registry: Registry) {
+  let metrics = registered.get(registry);
+  if (!metrics) {
+    metrics = createUpstreamMetrics(registry);
+    registered.set(registry, metrics);
+  }
+  return metrics;
+}
+
+function createUpstreamMetrics(registry: Registry) {
+  return {
+    requests: new Counter({
+      name: METRIC.upstreamRequestsTotal,
+      help: 'Calls to other services by target and outcome (ok, refused, retried, failed, timeout)',
+      labelNames: ['target', 'outcome'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: METRIC.upstreamRequestDuration,
+      help: 'Seconds a call to another service took, retries included',
+      labelNames: ['target'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    state: new Gauge({
+      name: METRIC.circuitBreakerState,
+      help: 'Circuit breaker of each upstream instance: 0 closed, 1 half-open, 2 open',
+      labelNames: ['target', 'instance'] as const,
+      registers: [registry],
+    }),
+  };
+}

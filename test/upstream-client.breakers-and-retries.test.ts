@@ -1,0 +1,128 @@
+// The kit's upstream client against real instances found through a real discovery process:
+// round-robin, a breaker per instance that opens on failures and closes after a good trial,
+// retries on another instance only for calls safe to repeat, deadlines, and refusals passed through.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test, type TestContext } from 'node:test';
+import { createError } from '../lib/src/errors.ts';
+import { UpstreamClient } from '../lib/src/balancing/upstream-client.ts';
+import { createService, type Service } from '../lib/src/service/create-service.ts';
+import { spawnService } from '../lib/src/testing/service-process.ts';
+import { testConfig } from '../lib/test/helper.ts';
+
+/** An in-process instance of "target" whose behaviour the test switches. */
+async function instance(t: TestContext, discoveryUrl: string, id: string) {
+  const control = { mode: 'ok' as 'ok' | 'fail' | 'slow', hits: 0 };
+  const service = createService({
+    name: 'target',
+    config: testConfig({ DISCOVERY_URL: discoveryUrl, DISCOVERY_REGISTER: 'true', INSTANCE_ID: id, DRAIN_DELAY_MS: '0', LOG_LEVEL: 'silent' }),
+  });
+  service.app.get('/work', async () => {
+    control.hits += 1;
+    if (control.mode === 'fail') throw new Error('broken on purpose');
+    if (control.mode === 'slow') await sleep(500);
+    return { id };
+  });
+  service.app.get('/missing', async () => {
+    control.hits += 1;
+    throw createError({ code: 'NOT_FOUND', message: 'no such thing', details: { id } });
+  });
+  await service.listen();
+  t.after(() => service.close());
+  return { service, control };
+}
+
+async function caller(t: TestContext, discoveryUrl: string, expected: number): Promise<{ client: UpstreamClient; service: Service }> {
+  const service = createService({ name: 'caller', config: testConfig({ DISCOVERY_URL: discoveryUrl, LOG_LEVEL: 'silent' }) });
+  t.after(() => service.close());
+  const upstream = service.upstream('target');
+  await upstream.watcher.until((list) => list.length === expected);
+  const client = new UpstreamClient(upstream, {
+    breaker: { resetTimeoutMs: 500, volumeThreshold: 3, errorThresholdPercentage: 50 },
+    metrics: service.metrics,
+    log: service.log,
+  });
+  t.after(() => client.close());
+  return { client, service };
+}
+
+const work = { method: 'GET', path: '/work', deadlineMs: 2_000, idempotent: true };
+
+test('breakers open on a failing instance, calls flow to the healthy one, and close after a good trial', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const a = await instance(t, discovery.url, 'target-a');
+  const b = await instance(t, discovery.url, 'target-b');
+  const { client, service } = await caller(t, discovery.url, 2);
+
+  const seen = new Set<string>();
+  for (let i = 0; i < 4; i += 1) seen.add((await client.request<{ id: string }>(work)).body.id);
+  assert.deepEqual([...seen].sort(), ['target-a', 'target-b'], 'round-robin over both');
+
+  b.control.mode = 'fail';
+  for (let i = 0; i < 20; i += 1) assert.equal((await client.request<{ id: string }>(work)).body.id, 'target-a', 'every idempotent call succeeds');
+  assert.equal(client.states()['target-b'], 'open');
+  const hitsWhileOpen = b.control.hits;
+  for (let i = 0; i < 10; i += 1) await client.request(work);
+  assert.equal(b.control.hits, hitsWhileOpen, 'an open breaker keeps calls away from its instance');
+  assert.match(await service.metrics.metrics(), /^circuit_breaker_state\{target="target",instance="target-b",service="caller"\} 2$/m);
+
+  b.control.mode = 'ok';
+  await sleep(600); // past resetTimeout: the next call to b is the half-open trial
+  const after = new Set<string>();
+  for (let i = 0; i < 6; i += 1) after.add((await client.request<{ id: string }>(work)).body.id);
+  assert.ok(after.has('target-b'), 'b serves again after a good trial');
+  assert.equal(client.states()['target-b'], 'closed');
+  void a;
+});
+
+test('a call not safe to repeat is tried once; refusals pass through untouched; deadlines hold; none left is UNAVAILABLE', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const only = await instance(t, discovery.url, 'target-only');
+  const { client } = await caller(t, discovery.url, 1);
+
+  only.control.mode = 'fail';
+  await assert.rejects(client.request({ ...work, idempotent: false }), (error: { code: string }) => error.code === 'INTERNAL');
+  assert.equal(only.control.hits, 1, 'not repeated');
+
+  only.control.mode = 'ok';
+  await assert.rejects(client.request({ ...work, path: '/missing' }), (error: { code: string; details: { id: string } }) => error.code === 'NOT_FOUND' && error.details.id === 'target-only');
+  assert.equal(client.states()['target-only'], 'closed', 'a refusal does not count against the instance');
+
+  only.control.mode = 'slow';
+  const started = Date.now();
+  await assert.rejects(client.request({ ...work, deadlineMs: 100 }), (error: { code: string }) => error.code === 'TIMEOUT');
+  assert.ok(Date.now() - started < 400, `the deadline held (${Date.now() - started} ms)`);
+
+  only.control.mode = 'fail';
+  for (let i = 0; i < 5; i += 1) await client.request(work).catch(() => undefined);
+  assert.equal(client.states()['target-only'], 'open');
+  const fast = Date.now();
+  await assert.rejects(client.request(work), (error: { code: string }) => error.code === 'UNAVAILABLE');
+  assert.ok(Date.now() - fast < 50, 'with every instance open the answer is immediate');
+});
+
+test('an instance killed with SIGKILL has its breaker open within a second and calls flow to the rest', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const env = { DISCOVERY_URL: discovery.url, HEALTH_TTL_MS: '10000' };
+  const echoes = await Promise.all([1, 2].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}` } }, t)));
+  const service = createService({ name: 'caller', config: testConfig({ DISCOVERY_URL: discovery.url, LOG_LEVEL: 'silent' }) });
+  t.after(() => service.close());
+  const upstream = service.upstream('echo');
+  await upstream.watcher.until((list) => list.length === 2);
+  const client = new UpstreamClient(upstream, { metrics: service.metrics, log: service.log });
+  t.after(() => client.close());
+  const whoami = { method: 'GET', path: '/whoami', deadlineMs: 1_000, idempotent: true };
+  for (let i = 0; i < 4; i += 1) await client.request(whoami);
+
+  await echoes[1]!.stop('SIGKILL');
+  const killedAt = Date.now();
+  let failures = 0;
+  while (client.states()['echo-2'] !== 'open') {
+    assert.ok(Date.now() - killedAt < 1_000, 'the breaker opened within a second');
+    const answer = await client.request<{ id: string }>(whoami).catch(() => undefined);
+    if (!answer) failures += 1;
+  }
+  t.diagnostic(`breaker open ${Date.now() - killedAt} ms after SIGKILL (discovery still lists it: TTL 10 s)`);
+  assert.equal(failures, 0, 'no call failed: each was retried on the live instance');
+  for (let i = 0; i < 10; i += 1) assert.equal((await client.request<{ id: string }>(whoami)).body.id, 'echo-1');
+});

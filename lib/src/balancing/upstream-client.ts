@@ -8,6 +8,7 @@ import { createError, fromErrorBody, hasErrorCode, type AppError } from '../erro
 import { isUnreachable } from '../service/error-handler.ts';
 import type { Instance } from '../discovery/service-watcher.ts';
 import { METRIC } from '../metrics/names.ts';
+import { perRegistry } from '../metrics/per-registry.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface BreakerOptions {
@@ -195,17 +196,8 @@ const attempt: Attempt = async (instance, request, timeoutMs) => {
   return { status: response.status, body };
 };
 
-const registered = new WeakMap<Registry, ReturnType<typeof createUpstreamMetrics>>();
-
 /** One set of upstream metrics per registry, shared by every client of the service. */
-function upstreamMetrics(registry: Registry) {
-  let metrics = registered.get(registry);
-  if (!metrics) {
-    metrics = createUpstreamMetrics(registry);
-    registered.set(registry, metrics);
-  }
-  return metrics;
-}
+const upstreamMetrics = perRegistry((registry: Registry) => createUpstreamMetrics(registry));
 
 function createUpstreamMetrics(registry: Registry) {
   return {

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createError, hasErrorCode } from '../errors.ts';
 import type { UpstreamClient } from '../balancing/upstream-client.ts';
 import { METRIC } from '../metrics/names.ts';
+import { perRegistry } from '../metrics/per-registry.ts';
 import type { SqlClient } from './participant.ts';
 
 export const COORDINATOR_TABLE = 'coordinator_transactions';
@@ -187,17 +188,8 @@ export class Coordinator {
 }
 
 type CoordinatorMetrics = ReturnType<typeof createCoordinatorMetrics>;
-const registered = new WeakMap<Registry, CoordinatorMetrics>();
-
 /** One set of coordinator metrics per registry, whichever coordinator instance records into it. */
-function coordinatorMetrics(registry: Registry): CoordinatorMetrics {
-  let metrics = registered.get(registry);
-  if (!metrics) {
-    metrics = createCoordinatorMetrics(registry);
-    registered.set(registry, metrics);
-  }
-  return metrics;
-}
+const coordinatorMetrics = perRegistry((registry: Registry) => createCoordinatorMetrics(registry));
 
 function createCoordinatorMetrics(registry: Registry) {
   const live = new Set<Map<string, Promise<void>>>();

@@ -9,7 +9,7 @@ import { hashToken, newSessionToken, normaliseEmail, SESSION_TOKEN_PATTERN } fro
 import { publicUser, type PublicUser, type RegisterBody } from './domain/schemas.ts';
 import type { AuthHooks } from './hooks.ts';
 import type { AuthMetrics } from './metrics.ts';
-import { isUniqueViolation } from './store/database.ts';
+import { isUniqueViolation } from '@notify/lib/db';
 import type { CountedAttempt, LoginThrottleStore } from './store/login-throttle.ts';
 import type { SessionStore } from './store/sessions.ts';
 import type { UserStore } from './store/users.ts';

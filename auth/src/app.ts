@@ -1,7 +1,8 @@
 // buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never listens.
 import { join } from 'node:path';
 import { createService, ServiceWatcher, type Service } from '@notify/lib';
-import { prepareDatabase } from '@notify/lib/db';
+import { attachDatabase } from '@notify/lib/db';
+import { PrismaClient } from '../generated/prisma/client.ts';
 import { Accounts } from './accounts.ts';
 import { AuthCache } from './cache/auth-cache.ts';
 import { Replicator } from './cache/replication.ts';
@@ -12,7 +13,6 @@ import { createAuthMetrics } from './metrics.ts';
 import { replicationRoutes } from './routes/replication.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
-import { openDatabase } from './store/database.ts';
 import { LoginThrottleStore } from './store/login-throttle.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
@@ -35,12 +35,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     ...(options.logStream ? { logStream: options.logStream } : {}),
   });
   const metrics = createAuthMetrics(service.metrics);
-  const db = openDatabase(config.DATABASE_URL, config.DB_POOL_SIZE, (error) => service.log.warn({ err: error }, 'database connection lost'));
-  service.onClose(() => db.$disconnect());
-  service.addDependency('database', async () => {
-    await db.$queryRaw`SELECT 1`;
-    return { state: 'up' };
-  });
+  const { db, start } = attachDatabase(service, { PrismaClient, url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, migrationsDir: MIGRATIONS_DIR });
 
   const cache = new AuthCache({ ttlMs: config.CACHE_TTL_MS, maxEntries: config.CACHE_MAX_ENTRIES }, metrics);
   // Every registered auth instance, passing or not: a draining node still answers from its cache,
@@ -77,22 +72,15 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
   void service.app.register(replicationRoutes, { replicator, metrics });
 
   // Rows of ended windows count nothing: swept once per window (at most a minute apart) by every node.
+  // Started once listening, that is after migrations.
   let sweeper: NodeJS.Timeout | undefined;
-  const startSweeping = () => {
+  service.app.addHook('onListen', async () => {
     sweeper = setInterval(() => {
       throttle.sweep().catch((error: unknown) => service.log.warn({ err: error }, 'sweeping login_throttle failed'));
     }, Math.min(config.LOGIN_FAILURE_WINDOW_MS, THROTTLE_SWEEP_MAX_INTERVAL_MS));
     sweeper.unref();
-  };
+  });
   service.onClose(() => clearInterval(sweeper));
 
-  return {
-    service,
-    accounts,
-    async start() {
-      await prepareDatabase({ url: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR, log: service.log });
-      startSweeping();
-      return service.listen();
-    },
-  };
+  return { service, accounts, start };
 }

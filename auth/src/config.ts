@@ -1,6 +1,7 @@
 // auth's environment: the kit's base keys plus database, sessions, cache, replication and rate limits.
 import { z } from 'zod';
 import { baseConfigShape, env } from '@notify/lib';
+import { databaseConfigShape } from '@notify/lib/db';
 
 /**
  * TRUST_PROXY as fastify's trustProxy: "false" (or unset) trusts no proxy, so the client is the
@@ -17,8 +18,7 @@ export function parseTrustProxy(value: string): string | boolean {
 export const configSchema = z.object({
   ...baseConfigShape({ port: 5000 }),
   BODY_LIMIT_BYTES: env.int(16_384, 'Largest request body accepted (auth bodies are small)', 1_024),
-  DATABASE_URL: z.url().describe('PostgreSQL database of auth (users, sessions); required'),
-  DB_POOL_SIZE: env.int(10, 'Connections in the database pool', 1),
+  ...databaseConfigShape('auth (users, sessions)'),
   SESSION_TTL_MS: env.int(7 * 24 * 3600_000, 'How long a session token lives after login', 60_000),
   CACHE_TTL_MS: env.int(5_000, 'Longest a cached session or user is served without the database: bounds a missed invalidation', 100),
   CACHE_MAX_ENTRIES: env.int(100_000, 'Entries each local cache holds at most (oldest evicted first)', 100),

@@ -11,6 +11,6 @@ export { readMigrations, scriptMatchesChecksum, type MigrationFile } from './mig
 export { createPrismaAdapter, createPrismaClient, type PrismaClientClass, type PrismaClientOptions } from './prisma.ts';
 export { generatePrismaClient, type GeneratePrismaClientOptions } from './prisma-generate.ts';
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.ts';
-export { createDatabase, databaseUrl, dropDatabase, ensureDatabase, type DropDatabaseOptions } from './database-admin.ts';
+export { createDatabase, databaseUrl, dropDatabase, ensureDatabase, isUniqueViolation, type DropDatabaseOptions } from './database-admin.ts';
 export { prepareDatabase } from './prepare-database.ts';
 export { attachDatabase, databaseConfigShape, type ServiceDatabase } from './service-database.ts';

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { z } from 'zod';
 import { createError, hasErrorCode } from '../errors.ts';
+import { isUniqueViolation } from '../db/database-admin.ts';
 import type { Upstream } from '../balancing/upstream.ts';
 import { coordinatorAnswer, PARTICIPANT_TABLE, type ParticipantState, type ParticipantTransaction, type PrepareRequest } from './protocol.ts';
 import type { TwoPhaseMetrics } from './metrics.ts';
@@ -143,7 +144,7 @@ export class Participant<Tx extends SqlClient> {
       this.o.metrics.prepares.inc({ action: request.action, vote: 'no' });
       await this.tombstone(request.txId, request.action, describe(error));
       // A unique violation while staging means the change collides with one already stored.
-      if ((error as { code?: unknown }).code === 'P2002') {
+      if (isUniqueViolation(error)) {
         throw createError({ code: 'CONFLICT', message: 'the change collides with one already stored', details: { txId: request.txId }, cause: error });
       }
       throw error;

@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { createError, type ZodTypeProvider } from '@notify/lib';
 import { afterTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
 import { createTopicBody, listTopicsQuery, pageQuery, topicParams, topicView } from '../domain/schemas.ts';
-import { isUniqueViolation, type Database } from '../store/database.ts';
+import { isUniqueViolation } from '@notify/lib/db';
+import type { Database } from '../store/database.ts';
 import { actingUser } from './identity.ts';
 
 export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }): Promise<void> {

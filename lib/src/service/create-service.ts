@@ -261,7 +261,8 @@ export function createService(options: ServiceOptions): Service {
         }
         // Drain, but not for ever: deregistering and closing pools must still happen in time.
         const drainMs = Math.round(config.SHUTDOWN_TIMEOUT_MS / 2);
-        const drained = await Promise.race([app.close().then(() => true), sleep(drainMs).then(() => false)]);
+        // The limit's timer is unref'd: once drained, it must not hold a closed service's process open.
+        const drained = await Promise.race([app.close().then(() => true), sleep(drainMs, false, { ref: false })]);
         if (!drained) {
           app.log.warn({ drainMs }, 'requests still in flight after the drain limit; closing anyway');
           // Whatever is still open would keep the server (and the process) alive until keep-alive expires.

@@ -13,6 +13,7 @@ import { Upstream } from '../balancing/upstream.ts';
 import { instrumentHttp } from '../metrics/http-metrics.ts';
 import { METRIC } from '../metrics/names.ts';
 import { renderDashboard } from './dashboard.ts';
+import { processLogDestination } from './log-destination.ts';
 import { installErrorHandling } from './error-handler.ts';
 import {
   checkDependencies,
@@ -79,7 +80,7 @@ export function createService(options: ServiceOptions): Service {
       paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', 'password', 'token'],
       censor: '[redacted]',
     },
-    ...(options.logStream ? { stream: options.logStream } : {}),
+    stream: options.logStream ?? processLogDestination,
   };
   const app = Fastify({
     logger: loggerOptions,

@@ -1,5 +1,6 @@
 // Process entry for a service: listen, then close gracefully on SIGTERM/SIGINT or when the launcher goes away.
 import type { Service } from './create-service.ts';
+import { processLogDestination } from './log-destination.ts';
 
 /**
  * Starts `service` (through `listen`, when starting takes more than the kit's listen) and owns the process's lifetime: a signal (or the parent launcher's IPC channel
@@ -30,8 +31,8 @@ export async function runService(service: Service, listen: () => Promise<unknown
   if (process.send) {
     process.once('disconnect', () => {
       // Our stdout is the launcher's pipe, and nobody reads it any more: a log write could block
-      // for ever, so close without logging.
-      service.log.level = 'silent';
+      // for ever, so every logger of the process goes quiet before closing.
+      processLogDestination.mute();
       stop('launcher went away');
     });
   }

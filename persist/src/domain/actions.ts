@@ -1,5 +1,6 @@
 // persist's two-phase-commit actions. notification.create stores the notification and one
-// delivery per recipient as `pending` (invisible to reads) and publishes it at commit;
+// delivery per recipient as `pending` (invisible to reads) and publishes it at commit (with
+// `audience: 'subscribers'` only if the recipients are still all of the topic's subscribers);
 // notification.ack marks one delivery `pending` ack and makes it `acked` at commit.
 import { createError, defineAction } from '@notify/lib';
 import type { Tx } from '../store/database.ts';
@@ -27,6 +28,7 @@ export const notificationCreate = defineAction<Tx, CreateNotificationPayload>({
         throw createError({ code: 'CONFLICT', message: 'some recipients are not subscribed to the topic', details: { topicId: payload.topicId } });
       }
     }
+    if (payload.audience === 'subscribers') await assertWholeAudience(tx, payload.topicId, payload.recipients.length);
     await tx.notification.create({
       data: {
         id: payload.notificationId,
@@ -53,6 +55,25 @@ export const notificationCreate = defineAction<Tx, CreateNotificationPayload>({
     await tx.notification.deleteMany({ where: { id: payload.notificationId, state: 'pending' } });
   },
 });
+
+/**
+ * For `audience: 'subscribers'`: every recipient is a subscriber (checked above), so the list is
+ * the whole audience exactly when the topic has as many subscriptions. A subscription made after
+ * the publisher read the list makes it stale: vote no, so the gateway reads the list again rather
+ * than silently leaving someone out. A subscription committed after this count (subscribing is not
+ * blocked by the share lock on the topic) simply comes after the publication.
+ */
+async function assertWholeAudience(tx: Tx, topicId: string, recipients: number): Promise<void> {
+  const [row] = await tx.$queryRawUnsafe<{ n: number }[]>('SELECT count(*)::int AS n FROM subscriptions WHERE topic_id = $1::uuid', topicId);
+  const subscribers = row?.n ?? 0;
+  if (subscribers !== recipients) {
+    throw createError({
+      code: 'CONFLICT',
+      message: 'the topic’s subscribers changed; read them again',
+      details: { topicId, reason: 'SUBSCRIBERS_CHANGED', subscribers },
+    });
+  }
+}
 
 export const notificationAck = defineAction<Tx, AckPayload>({
   payload: ackPayload,

@@ -17,7 +17,8 @@ export const createTopicBody = z.strictObject({
 export const topicParams = z.object({ id: topicId });
 export const notificationParams = z.object({ id: notificationId });
 export const listTopicsQuery = z.strictObject({ mine: flag.optional(), subscribed: flag.optional(), limit, cursor });
-export const pageQuery = z.strictObject({ limit, cursor });
+/** The gateway reads a topic's whole subscriber list before publishing, so its pages may be large. */
+export const subscribersQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(20), cursor });
 export const listNotificationsQuery = z.strictObject({ unreadOnly: flag.optional(), topicId: topicId.optional(), limit, cursor });
 export const userParams = z.object({ userId });
 export const eventBody = z.strictObject({
@@ -25,6 +26,9 @@ export const eventBody = z.strictObject({
   recipientId: userId,
   detail: z.record(z.string(), z.union([z.string().max(500), z.number(), z.boolean()])).optional(),
 });
+export type EventBody = z.infer<typeof eventBody>;
+/** The gateway reports the deliveries of one notification to all its connections at once. */
+export const eventBatchBody = z.strictObject({ events: z.array(eventBody).min(1).max(10_000) });
 
 export const createNotificationPayload = z.strictObject({
   notificationId,
@@ -37,6 +41,10 @@ export const createNotificationPayload = z.strictObject({
     .array(userId)
     .max(100_000)
     .refine((ids) => new Set(ids).size === ids.length, 'recipients must not repeat'),
+  // `subscribers`: the publisher claims recipients is the topic's whole subscriber list, and
+  // prepare votes no if it no longer is (so a cached, stale list aborts instead of missing someone).
+  // `listed`: recipients is any subset of the subscribers.
+  audience: z.enum(['subscribers', 'listed']).default('listed'),
 });
 export type CreateNotificationPayload = z.infer<typeof createNotificationPayload>;
 

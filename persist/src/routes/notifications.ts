@@ -1,11 +1,19 @@
 // Notification reads (a user's feed, one notification's trace), lifecycle events reported by the
-// gateway and the mailer, and the seed's 2PC routes for creating a notification.
+// gateway and the mailer (one at a time or in batches), and the seed's 2PC routes for creating a notification.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createError, sendNoVote, txId, type Participant, type ZodTypeProvider } from '@notify/lib';
 import { randomUUID } from 'node:crypto';
 import { afterTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
-import { createNotificationPayload, eventBody, listNotificationsQuery, notificationParams, userParams } from '../domain/schemas.ts';
+import {
+  createNotificationPayload,
+  eventBatchBody,
+  eventBody,
+  listNotificationsQuery,
+  notificationParams,
+  userParams,
+  type EventBody,
+} from '../domain/schemas.ts';
 import type { Database, Tx } from '../store/database.ts';
 import { actingUser } from './identity.ts';
 
@@ -78,11 +86,29 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
     if (!delivery || delivery.notification.state !== 'committed') {
       throw createError({ code: 'NOT_FOUND', message: 'no committed notification for this recipient', details: { notificationId: request.params.id } });
     }
-    await db.notificationEvent.create({
-      data: { notificationId: request.params.id, type: request.body.type, recipientId: request.body.recipientId, ...(request.body.detail ? { detail: request.body.detail } : {}) },
-    });
+    await db.notificationEvent.create({ data: eventRow(request.params.id, request.body) });
     reply.code(201);
     return { ok: true };
+  });
+
+  /**
+   * Many delivered/emailed events of one notification in one insert, all or nothing: one unknown
+   * recipient (or a notification not committed) records none. No transaction is needed between the
+   * check and the insert: a committed notification and its deliveries are never deleted.
+   */
+  typed.post('/api/notifications/:id/events/batch', { schema: { params: notificationParams, body: eventBatchBody } }, async (request, reply) => {
+    const { events } = request.body;
+    const unknown = await unknownRecipients(db, request.params.id, events.map((event) => event.recipientId));
+    if (unknown.length) {
+      throw createError({
+        code: 'NOT_FOUND',
+        message: 'no committed notification for some recipients; nothing was recorded',
+        details: { notificationId: request.params.id, recipients: unknown.slice(0, 20), unknownCount: unknown.length },
+      });
+    }
+    const { count } = await db.notificationEvent.createMany({ data: events.map((event) => eventRow(request.params.id, event)) });
+    reply.code(201);
+    return { recorded: count };
   });
 
   // The seed's routes, kept for its callers: prepare returns a request_id; commit and rollback take it.
@@ -106,4 +132,22 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
     if (!txId) return { ack: true };
     return { ack: true, transaction: await participant.rollback(txId) };
   });
+}
+
+/** One notification_events row for a delivered/emailed event. */
+function eventRow(notificationId: string, event: EventBody) {
+  return { notificationId, type: event.type, recipientId: event.recipientId, ...(event.detail ? { detail: event.detail } : {}) };
+}
+
+/** The given recipients (each once, in order) without a delivery of the notification, or all of them unless it is committed. */
+async function unknownRecipients(db: Database, notificationId: string, recipientIds: string[]): Promise<string[]> {
+  const wanted = [...new Set(recipientIds)];
+  const found = await db.$queryRawUnsafe<{ recipient_id: string }[]>(
+    `SELECT d.recipient_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+     WHERE d.notification_id = $1::uuid AND n.state = 'committed' AND d.recipient_id = ANY($2::text[])`,
+    notificationId,
+    wanted,
+  );
+  const known = new Set(found.map((row) => row.recipient_id));
+  return wanted.filter((id) => !known.has(id));
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createError, type ZodTypeProvider } from '@notify/lib';
 import { afterTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
-import { createTopicBody, listTopicsQuery, pageQuery, topicParams, topicView } from '../domain/schemas.ts';
+import { createTopicBody, listTopicsQuery, subscribersQuery, topicParams, topicView } from '../domain/schemas.ts';
 import { isUniqueViolation } from '@notify/lib/db';
 import type { Database } from '../store/database.ts';
 import { actingUser } from './identity.ts';
@@ -87,7 +87,8 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
     return { ok: true };
   });
 
-  typed.get('/api/topics/:id/subscribers', { schema: { params: topicParams, querystring: pageQuery } }, async (request) => {
+  // Pages of up to 10,000 (not 100): the gateway reads every subscriber before it publishes.
+  typed.get('/api/topics/:id/subscribers', { schema: { params: topicParams, querystring: subscribersQuery } }, async (request) => {
     await liveTopic(request.params.id);
     const { limit, cursor } = request.query;
     const rows = await db.subscription.findMany({

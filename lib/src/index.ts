@@ -24,3 +24,4 @@ export { createTwoPhaseMetrics, type TwoPhaseMetrics } from './two-phase/metrics
 export { attachParticipant, participantConfigShape, type AttachParticipantOptions, type ParticipantConfig, type ParticipantDatabase } from './two-phase/attach.ts';
 export { Coordinator, COORDINATOR_TABLE, COORDINATOR_TABLE_DDL, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';
 export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
+export { BoundedMap } from './cache/bounded-map.ts';

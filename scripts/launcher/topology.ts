@@ -37,7 +37,8 @@ export const SERVICES: InstanceSpec[] = [
     entry: 'auth/src/server.ts',
     port: 4999 + n,
     database: 'auth',
-    env: { REPLICATION_SECRET: AUTH_REPLICATION_SECRET },
+    // Clients reach auth through the gateway on this machine: its X-Forwarded-For names them.
+    env: { REPLICATION_SECRET: AUTH_REPLICATION_SECRET, TRUST_PROXY: 'loopback' },
     title: 'users, passwords, sessions (REST; replicated session cache)',
   })),
   {
@@ -55,5 +56,13 @@ export const SERVICES: InstanceSpec[] = [
     port: 6000,
     database: 'persist',
     title: 'topics, subscriptions, notifications (two-phase-commit participant)',
+  },
+  {
+    service: 'gateway',
+    id: 'gateway-1',
+    entry: 'gateway/src/server.ts',
+    port: 4000,
+    database: 'gateway',
+    title: 'the clients’ door: socket.io at /socket.io/, JSON-RPC at ws://…/ws (2PC coordinator, pushes)',
   },
 ];

@@ -10,7 +10,7 @@ import Keyv from 'keyv';
 import type { PublicUser } from '../domain/schemas.ts';
 import type { AuthMetrics } from '../metrics.ts';
 import type { SessionRecord } from '../store/sessions.ts';
-import { BoundedMap } from './bounded-map.ts';
+import { BoundedMap } from '@notify/lib';
 
 export type CacheName = 'session' | 'user';
 

@@ -30,6 +30,14 @@ export const METRIC = {
   authReplicationMessagesTotal: 'auth_replication_messages_total',
   authReplicationLag: 'auth_replication_lag_seconds',
   authReplicationPublish: 'auth_replication_publish_seconds',
+  gatewayConnections: 'gateway_connections',
+  gatewayConnectionsRefusedTotal: 'gateway_connections_refused_total',
+  gatewayRpcTotal: 'gateway_rpc_requests_total',
+  gatewayRpcDuration: 'gateway_rpc_duration_seconds',
+  gatewayPushesTotal: 'gateway_pushes_total',
+  gatewayPushFanout: 'gateway_push_fanout_seconds',
+  gatewayCacheRequestsTotal: 'gateway_cache_requests_total',
+  gatewayDeliveryRecordFailuresTotal: 'gateway_delivery_record_failures_total',
 } as const;
 
 /** Seconds; spans a fast in-process answer (1 ms) to a slow upstream call (10 s). */

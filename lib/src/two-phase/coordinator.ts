@@ -57,10 +57,15 @@ export interface CoordinatorOptions {
   retryMaxMs: number;
   /** Test seam: runs after the decision is durable and before phase 2 (to simulate a crash there). */
   afterDecision?: (txId: string) => Promise<void> | void;
+  /**
+   * Runs once every participant acknowledged phase 2, for transactions run here and recovered
+   * alike (the gateway pushes committed notifications from here). Not awaited by phase 2.
+   */
+  onComplete?: (txId: string, outcome: 'committed' | 'aborted', branches: Branch[]) => Promise<void> | void;
 }
 
 export class Coordinator {
-  private readonly finishing = new Map<string, Promise<void>>();
+  private readonly finishing = new Map<string, Promise<boolean>>();
   private stopped = false;
   private readonly metrics: CoordinatorMetrics;
 
@@ -69,8 +74,12 @@ export class Coordinator {
     this.metrics.live.add(this.finishing);
   }
 
-  /** Runs one transaction; resolves once the decision is durable (phase 2 goes on in the background). */
-  async run(branches: Branch[], txId = randomUUID()): Promise<{ txId: string; committed: boolean; votes: Vote[]; done: Promise<void> }> {
+  /**
+   * Runs one transaction; resolves once the decision is durable (phase 2 goes on in the background).
+   * `done` resolves true once every participant acknowledged phase 2, false if the coordinator
+   * stopped first (the next start's `recover()` finishes it).
+   */
+  async run(branches: Branch[], txId = randomUUID()): Promise<{ txId: string; committed: boolean; votes: Vote[]; done: Promise<boolean> }> {
     if (branches.length === 0) throw createError({ code: 'INVALID_ARGUMENT', message: 'a transaction needs at least one branch' });
     const stop = this.metrics.duration.startTimer();
     // Recorded before any prepare: a participant asking meanwhile hears `pending`, not "no record".
@@ -115,16 +124,26 @@ export class Coordinator {
   }
 
   /** Phase 2 until every branch acknowledges; marks the transaction complete. One run per txId. */
-  private finish(txId: string, outcome: 'committed' | 'aborted', branches: Branch[]): Promise<void> {
+  private finish(txId: string, outcome: 'committed' | 'aborted', branches: Branch[]): Promise<boolean> {
     let running = this.finishing.get(txId);
     if (running) return running;
     running = (async () => {
       await Promise.all(branches.map((branch) => this.decideBranch(txId, outcome, branch)));
-      if (this.stopped) return;
+      if (this.stopped) return false;
       await this.o.db.$executeRawUnsafe(`UPDATE ${COORDINATOR_TABLE} SET completed_at = now() WHERE tx_id = $1`, txId);
+      void this.completed(txId, outcome, branches);
+      return true;
     })().finally(() => this.finishing.delete(txId));
     this.finishing.set(txId, running);
     return running;
+  }
+
+  private async completed(txId: string, outcome: 'committed' | 'aborted', branches: Branch[]): Promise<void> {
+    try {
+      await this.o.onComplete?.(txId, outcome, branches);
+    } catch (error) {
+      this.o.log.error({ err: error, txId }, 'onComplete failed after phase 2');
+    }
   }
 
   private async decideBranch(txId: string, outcome: 'committed' | 'aborted', branch: Branch): Promise<void> {
@@ -192,7 +211,7 @@ type CoordinatorMetrics = ReturnType<typeof createCoordinatorMetrics>;
 const coordinatorMetrics = perRegistry((registry: Registry) => createCoordinatorMetrics(registry));
 
 function createCoordinatorMetrics(registry: Registry) {
-  const live = new Set<Map<string, Promise<void>>>();
+  const live = new Set<Map<string, Promise<boolean>>>();
   return {
     live,
     outcomes: new Counter({ name: METRIC.coordinatorTransactionsTotal, help: 'Transactions decided, by outcome', labelNames: ['outcome'] as const, registers: [registry] }),

@@ -1,0 +1,104 @@
+// buildApp(config): the gateway on the shared kit. Both transports on one port and one method
+// table, upstream clients, the two-phase-commit coordinator on the gateway's own database, the
+// push bus shared by every gateway instance. Never listens by itself.
+import { join } from 'node:path';
+import websocket from '@fastify/websocket';
+import pg from 'pg';
+import { Coordinator, coordinatorRoutes, createService, type Service } from '@notify/lib';
+import { attachDatabase, prepareDatabase } from '@notify/lib/db';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import type { Config } from './config.ts';
+import { ConnectionRegistry } from './connections.ts';
+import { createGatewayMetrics } from './metrics.ts';
+import { PushBus } from './push/bus.ts';
+import { Fanout, type BusMessage } from './push/fanout.ts';
+import { Dispatcher } from './rpc/dispatcher.ts';
+import { methodTable } from './rpc/methods.ts';
+import { Sessions } from './sessions.ts';
+import { SubscribersCache } from './subscribers-cache.ts';
+import { Transactions } from './transactions.ts';
+import { jsonRpcRoutes } from './transports/json-rpc.ts';
+import { attachSocketIo } from './transports/socket-io.ts';
+import { Upstreams } from './upstreams.ts';
+
+const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
+
+export interface GatewayApp {
+  service: Service;
+  connections: ConnectionRegistry;
+  /** Creates the database if missing, applies migrations, joins the push bus, listens, then finishes transactions left in doubt. */
+  start(): Promise<{ address: string; port: number }>;
+}
+
+export function buildApp(config: Readonly<Config>): GatewayApp {
+  const service = createService({ name: 'gateway', config });
+  const { db } = attachDatabase(service, { PrismaClient, url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, migrationsDir: MIGRATIONS_DIR });
+  // The bus's own small pool: NOTIFY and the outbox never queue behind the coordinator's log writes.
+  const busPool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
+  busPool.on('error', (error) => service.log.warn({ err: error }, 'push bus pool connection lost'));
+
+  const connections = new ConnectionRegistry();
+  const metrics = createGatewayMetrics(service.metrics, connections);
+  const upstreams = new Upstreams(service, config);
+  const sessions = new Sessions(upstreams, config, metrics);
+  const subscribers = new SubscribersCache(upstreams, config, metrics);
+  const fanout = new Fanout({ instanceId: () => service.instanceId, connections, sessions, subscribers, upstreams, metrics, log: service.log });
+  const bus = new PushBus<BusMessage>({ url: config.DATABASE_URL, channel: config.PUSH_CHANNEL, pool: busPool, log: service.log, onMessage: fanout.handle });
+  const publish = (message: BusMessage) => bus.publish(message);
+
+  const coordinator: Coordinator = new Coordinator({
+    db,
+    participant: (name) => upstreams.client(name),
+    log: service.log,
+    metrics: service.metrics,
+    prepareTimeoutMs: config.TWO_PC_PREPARE_TIMEOUT_MS,
+    decisionTimeoutMs: config.TWO_PC_DECISION_TIMEOUT_MS,
+    retryMaxMs: config.TWO_PC_RETRY_MAX_MS,
+    // Called after phase 2 only, long after `transactions` below exists.
+    onComplete: (txId, outcome, branches) => transactions.completed(txId, outcome, branches),
+    ...(config.FAULT_KILL_AFTER_DECISION ? { afterDecision: killSelf(service) } : {}),
+  });
+  const transactions: Transactions = new Transactions({ coordinator: () => coordinator, upstreams, subscribers, publish, config, log: service.log });
+  const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, transactions, publish }), {
+    maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,
+    metrics,
+    log: service.log,
+  });
+
+  service.addDependency('push-bus', () => (bus.isConnected ? { state: 'up' } : { state: 'down', detail: 'not listening; pushes from other gateways are missed' }), {
+    required: false,
+  });
+  service.onClose(async () => {
+    await bus.close();
+    await busPool.end();
+  });
+  service.onClose(() => coordinator.stop());
+
+  const transport = { dispatcher, connections, sessions, metrics, maxConnections: config.MAX_CONNECTIONS };
+  void service.app.register(websocket, { options: { maxPayload: config.MAX_FRAME_BYTES } });
+  void service.app.register(async (app) => jsonRpcRoutes(app, transport));
+  attachSocketIo(service.app, { ...transport, maxFrameBytes: config.MAX_FRAME_BYTES });
+  void service.app.register(async (app) => coordinatorRoutes(app, { coordinator }));
+
+  return {
+    service,
+    connections,
+    async start() {
+      await prepareDatabase({ url: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR, log: service.log });
+      await bus.start();
+      await upstreams.ready();
+      const address = await service.listen();
+      const inDoubt = await coordinator.recover();
+      if (inDoubt) service.log.info({ inDoubt }, 'finishing transactions left in doubt by the previous run');
+      return address;
+    },
+  };
+}
+
+/** FAULT_KILL_AFTER_DECISION: dies like a crash (no close, no flush) once a decision is durable. */
+function killSelf(service: Service) {
+  return (txId: string) => {
+    service.log.warn({ txId }, 'FAULT_KILL_AFTER_DECISION: SIGKILL between decision and phase 2');
+    process.kill(process.pid, 'SIGKILL');
+  };
+}

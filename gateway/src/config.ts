@@ -1,0 +1,31 @@
+// The gateway's environment: the kit's base keys, its database (2PC log, push bus), connection
+// limits, cache lifetimes, upstream deadlines and breakers, and the coordinator's timings.
+import { z } from 'zod';
+import { baseConfigShape, env } from '@notify/lib';
+import { databaseConfigShape } from '@notify/lib/db';
+
+export const configSchema = z.object({
+  ...baseConfigShape({ port: 4000 }),
+  ...databaseConfigShape('gateway'),
+  // 1 MiB: a publication naming 10,000 recipients in `to` (about 400 KB of ids) fits.
+  MAX_FRAME_BYTES: env.int(1_048_576, 'Largest WebSocket message a client may send (larger: the connection is closed, code 1009)', 1_024),
+  MAX_INFLIGHT_PER_CONNECTION: env.int(64, 'Calls one connection may have unanswered at once; more are refused with RATE_LIMITED', 1),
+  MAX_CONNECTIONS: env.int(50_000, 'Connections this instance accepts at once (both transports); more are refused', 1),
+  TOKEN_CACHE_TTL_MS: env.int(5_000, 'How long a token resolved by auth is trusted without asking again (logout through any gateway evicts it at once)', 0),
+  SUBSCRIBERS_CACHE_TTL_MS: env.int(30_000, 'How long a topic’s subscriber list is reused; changes through any gateway evict it, and persist refuses a stale list', 0),
+  CACHE_MAX_ENTRIES: env.int(100_000, 'Entries each gateway cache holds at most (oldest evicted first)', 1),
+  UPSTREAM_TIMEOUT_MS: env.int(5_000, 'Deadline of one call to auth, persist or counter, retries included', 1),
+  BREAKER_ERROR_THRESHOLD_PERCENT: env.int(50, 'Failure share (%) over the window that opens an instance’s circuit breaker', 1),
+  BREAKER_VOLUME_THRESHOLD: env.int(3, 'Calls in the window before the failure share counts', 1),
+  BREAKER_RESET_MS: env.int(5_000, 'How long a breaker stays open before one trial call (half-open)', 1),
+  BREAKER_WINDOW_MS: env.int(10_000, 'Length of the breaker’s rolling window', 100),
+  TWO_PC_PREPARE_TIMEOUT_MS: env.int(5_000, 'Deadline of each prepare; a participant holding a prepared transaction longer asks the gateway', 1),
+  TWO_PC_DECISION_TIMEOUT_MS: env.int(2_000, 'Deadline of one phase-2 call (retried with backoff until acknowledged)', 1),
+  TWO_PC_RETRY_MAX_MS: env.int(5_000, 'Longest pause between phase-2 retries', 1),
+  TWO_PC_REPLY_WAIT_MS: env.int(2_000, 'Longest a publish or ack waits for phase 2 before answering (the push still follows phase 2)', 0),
+  PUSH_CHANNEL: env.string('gateway_push', 'PostgreSQL NOTIFY channel the gateway instances share pushes and invalidations on'),
+  AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of avatar URLs given to clients (the gateway proxies it to the avatar service)'),
+  FAULT_KILL_AFTER_DECISION: env.bool(false, 'Testing only: SIGKILL this process right after the first commit decision is durable, before phase 2'),
+});
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,86 @@
+// One call, whichever transport brought it: the method must exist, the connection must have a
+// user unless the method is public, the connection must be under its in-flight limit, and the
+// params must match the method's schema. Every failure becomes a contract error; an unexpected
+// one is logged and answered as INTERNAL without its internals.
+import type { FastifyBaseLogger } from 'fastify';
+import { createError, hasErrorCode, type AppError } from '@notify/lib';
+import { PUBLIC_METHODS, RPC_PARAMS, type RpcError, type RpcMethod } from '@notify/lib/rpc';
+import type { Connection } from '../connections.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { CallContext, MethodTable } from './methods.ts';
+
+/** `details.reason` of the errors JSON-RPC gives its own numbers to. */
+export const UNKNOWN_METHOD = 'UNKNOWN_METHOD';
+export const INVALID_PARAMS = 'INVALID_PARAMS';
+
+export class Dispatcher {
+  constructor(
+    private readonly methods: MethodTable,
+    private readonly options: { maxInflight: number; metrics: GatewayMetrics; log: FastifyBaseLogger },
+  ) {}
+
+  /** Runs one call; resolves to the result or rejects with an AppError, never anything else. */
+  async call(connection: Connection, method: unknown, params: unknown): Promise<unknown> {
+    const label = isMethod(method) ? method : '(unknown)';
+    const stop = this.options.metrics.rpcDuration.startTimer({ method: label });
+    connection.inflight += 1;
+    try {
+      const result = await this.run(connection, method, params);
+      this.options.metrics.rpc.inc({ method: label, transport: connection.transport, outcome: 'ok' });
+      return result;
+    } catch (error) {
+      const failure = this.describe(error, label);
+      this.options.metrics.rpc.inc({ method: label, transport: connection.transport, outcome: failure.code });
+      throw failure;
+    } finally {
+      connection.inflight -= 1;
+      stop();
+    }
+  }
+
+  private async run(connection: Connection, method: unknown, params: unknown): Promise<unknown> {
+    if (!isMethod(method)) {
+      throw createError({
+        code: 'NOT_FOUND',
+        message: typeof method === 'string' ? `unknown method "${method.slice(0, 100)}"` : 'the method must be a string naming one of the API’s methods',
+        details: { reason: UNKNOWN_METHOD },
+      });
+    }
+    // The call being run counts: the limit is on calls in flight including this one.
+    if (connection.inflight > this.options.maxInflight) {
+      throw createError({ code: 'RATE_LIMITED', message: `at most ${this.options.maxInflight} calls may be in flight on one connection`, details: { retryAfterSeconds: 1 } });
+    }
+    const session = connection.session;
+    if (!session && !PUBLIC_METHODS.has(method)) {
+      throw createError({ code: 'UNAUTHENTICATED', message: 'log in first (users.login or users.register), or connect with a token' });
+    }
+    const parsed = RPC_PARAMS[method].safeParse(params ?? {});
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 10).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+      const first = issues[0];
+      throw createError({
+        code: 'INVALID_ARGUMENT',
+        message: first ? `invalid params for ${method}: ${first.path || 'params'} ${first.message}` : `invalid params for ${method}`,
+        details: { reason: INVALID_PARAMS, issues },
+      });
+    }
+    const context: CallContext = { connection, session };
+    const handler = this.methods[method] as (params: unknown, context: CallContext) => Promise<unknown>;
+    return handler(parsed.data, context);
+  }
+
+  private describe(error: unknown, method: string): AppError {
+    if (hasErrorCode(error)) return error as AppError;
+    this.options.log.error({ err: error, method }, 'RPC handler failed unexpectedly');
+    return createError({ code: 'INTERNAL', message: 'internal error', cause: error });
+  }
+}
+
+/** The error as clients see it (no stack, no cause). */
+export function rpcError(error: AppError): RpcError {
+  return { code: error.code, message: error.message, ...(Object.keys(error.details).length ? { details: error.details } : {}) };
+}
+
+function isMethod(method: unknown): method is RpcMethod {
+  return typeof method === 'string' && Object.hasOwn(RPC_PARAMS, method);
+}

@@ -1,0 +1,127 @@
+// Who a connection is: tokens resolved through auth and cached (keyv) for TOKEN_CACHE_TTL_MS,
+// registration, login and logout forwarded to auth with the client's address (auth's per-client
+// limits see the real client). A logout evicts the token from every gateway's cache.
+//
+// A resolve racing a logout must not store the answer it read before the logout: the cache has a
+// generation, bumped by every eviction; a resolve stores only if the generation it started with
+// is still current.
+import { createHash } from 'node:crypto';
+import Keyv from 'keyv';
+import { BoundedMap, createError, hasErrorCode } from '@notify/lib';
+import type { RpcParams, User } from '@notify/lib/rpc';
+import type { Config } from './config.ts';
+import type { Session } from './connections.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import type { Upstreams } from './upstreams.ts';
+
+interface AuthUser {
+  id: string;
+  email: string;
+  name: string;
+}
+
+interface CachedSession {
+  user: User;
+  expiresAt: number;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export class Sessions {
+  private readonly cache: Keyv<CachedSession>;
+  private generation = 0;
+
+  constructor(
+    private readonly upstreams: Upstreams,
+    private readonly config: Readonly<Config>,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    this.cache = new Keyv<CachedSession>({ store: new BoundedMap(config.CACHE_MAX_ENTRIES), namespace: 'token', ttl: config.TOKEN_CACHE_TTL_MS });
+  }
+
+  /** The session of a token; UNAUTHENTICATED when auth does not know it (unknown, expired, logged out). */
+  async resolve(token: string): Promise<Session> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 512) {
+      throw createError({ code: 'UNAUTHENTICATED', message: 'the token is malformed' });
+    }
+    const tokenHash = hashToken(token);
+    const cached = this.config.TOKEN_CACHE_TTL_MS > 0 ? await this.cache.get(tokenHash) : undefined;
+    if (cached && cached.expiresAt > Date.now()) {
+      this.metrics.cache.inc({ cache: 'token', result: 'hit' });
+      return { token, tokenHash, user: cached.user };
+    }
+    this.metrics.cache.inc({ cache: 'token', result: 'miss' });
+    const seen = this.generation;
+    const answer = await this.upstreams.call<{ user: AuthUser; expiresAt: string }>('auth', {
+      method: 'GET',
+      path: '/api/sessions/current',
+      headers: { authorization: `Bearer ${token}` },
+      idempotent: true,
+    });
+    const session = { token, tokenHash, user: this.publicUser(answer.user) };
+    await this.remember(session, Date.parse(answer.expiresAt), seen);
+    return session;
+  }
+
+  async register(params: RpcParams<'users.register'>, clientAddress: string): Promise<Session> {
+    const answer = await this.upstreams.call<{ user: AuthUser; token: string; expiresAt: string }>('auth', {
+      method: 'POST',
+      path: '/api/users',
+      body: params,
+      headers: { 'x-forwarded-for': clientAddress },
+      idempotent: false,
+    });
+    return this.opened(answer);
+  }
+
+  async login(params: RpcParams<'users.login'>, clientAddress: string): Promise<Session> {
+    const answer = await this.upstreams.call<{ user: AuthUser; token: string; expiresAt: string }>('auth', {
+      method: 'POST',
+      path: '/api/sessions',
+      body: params,
+      headers: { 'x-forwarded-for': clientAddress },
+      idempotent: false,
+    });
+    return this.opened(answer);
+  }
+
+  /** Revokes the session at auth. A token auth no longer knows counts as logged out already. */
+  async logout(session: Session): Promise<void> {
+    try {
+      await this.upstreams.call('auth', {
+        method: 'DELETE',
+        path: '/api/sessions/current',
+        headers: { authorization: `Bearer ${session.token}` },
+        idempotent: true,
+      });
+    } catch (error) {
+      if (!(hasErrorCode(error) && error.code === 'UNAUTHENTICATED')) throw error;
+    }
+  }
+
+  /** Forgets a token (a logout here or on another gateway). */
+  async evict(tokenHash: string): Promise<void> {
+    this.generation += 1;
+    await this.cache.delete(tokenHash);
+  }
+
+  publicUser(user: AuthUser): User {
+    return { id: user.id, email: user.email, name: user.name, avatarUrl: `${this.config.AVATAR_BASE_PATH}/${encodeURIComponent(user.id)}.png` };
+  }
+
+  private async opened(answer: { user: AuthUser; token: string; expiresAt: string }): Promise<Session> {
+    const session = { token: answer.token, tokenHash: hashToken(answer.token), user: this.publicUser(answer.user) };
+    await this.remember(session, Date.parse(answer.expiresAt), this.generation);
+    return session;
+  }
+
+  private async remember(session: Session, expiresAt: number, seen: number): Promise<void> {
+    const ttl = Math.min(this.config.TOKEN_CACHE_TTL_MS, expiresAt - Date.now());
+    if (ttl <= 0 || seen !== this.generation) return;
+    await this.cache.set(session.tokenHash, { user: session.user, expiresAt }, ttl);
+    // An eviction may have run while the set was in flight: it wins.
+    if (seen !== this.generation) await this.cache.delete(session.tokenHash);
+  }
+}

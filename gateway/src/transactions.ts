@@ -1,0 +1,156 @@
+// The gateway's two-phase-commit actions, each a list of participant branches for the kit's
+// Coordinator: a publication (persist stores the notification and its deliveries, counter adds
+// one unread per recipient) and an acknowledgement (persist marks the delivery acked, counter
+// takes one off). Pushes follow phase 2, for transactions run here and recovered after a crash.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import { createError, isErrorCode, type AppError, type Branch, type Coordinator, type Vote } from '@notify/lib';
+import type { Notification, RpcParams, RpcResults, Topic } from '@notify/lib/rpc';
+import type { Config } from './config.ts';
+import type { Session } from './connections.ts';
+import type { BusMessage } from './push/fanout.ts';
+import type { SubscribersCache } from './subscribers-cache.ts';
+import type { Upstreams } from './upstreams.ts';
+
+interface CreatePayload {
+  notificationId: string;
+  topicId: string;
+  publisherId: string;
+  title: string;
+  body: string;
+  email: boolean;
+  recipients: string[];
+  audience: 'subscribers' | 'listed';
+}
+
+interface AckPayload {
+  notificationId: string;
+  userId: string;
+}
+
+export class Transactions {
+  constructor(
+    private readonly d: {
+      coordinator: () => Coordinator;
+      upstreams: Upstreams;
+      subscribers: SubscribersCache;
+      publish: (message: BusMessage) => Promise<void>;
+      config: Readonly<Config>;
+      log: FastifyBaseLogger;
+    },
+  ) {}
+
+  async publish(session: Session, params: RpcParams<'notifications.publish'>): Promise<RpcResults['notifications.publish']> {
+    const publisherId = session.user.id;
+    const topic = await this.d.upstreams.call<Topic>('persist', { method: 'GET', path: `/api/topics/${params.topicId}`, userId: publisherId, idempotent: true });
+    if (topic.creatorId !== publisherId) {
+      throw createError({ code: 'FORBIDDEN', message: 'only the topic’s creator may publish to it', details: { topicId: topic.id } });
+    }
+    // A cached subscriber list may be stale: one more try with a fresh one, then the refusal stands.
+    for (let attempt = 0; ; attempt += 1) {
+      const last = attempt === 1;
+      const subscribers = await this.d.subscribers.get(topic.id, publisherId, { fresh: attempt > 0 });
+      let recipients = subscribers;
+      if (params.to) {
+        const known = new Set(subscribers);
+        const strangers = params.to.filter((userId) => !known.has(userId));
+        if (strangers.length) {
+          if (!last) continue;
+          throw createError({ code: 'INVALID_ARGUMENT', message: '`to` names users who do not follow the topic', details: { notSubscribed: strangers.slice(0, 20) } });
+        }
+        recipients = params.to;
+      }
+      const payload: CreatePayload = {
+        notificationId: randomUUID(),
+        topicId: topic.id,
+        publisherId,
+        title: params.title,
+        body: params.body,
+        email: params.email ?? false,
+        recipients,
+        audience: params.to ? 'listed' : 'subscribers',
+      };
+      const tx = await this.d.coordinator().run([
+        { service: 'persist', action: 'notification.create', payload },
+        { service: 'counter', action: 'notification.create', payload: { notificationId: payload.notificationId, recipients } },
+      ]);
+      if (!tx.committed) {
+        const refusal = refusalOf(tx.votes);
+        // Persist's CONFLICT on a publication means the recipients and the subscriptions disagree
+        // (someone subscribed or unsubscribed since the list was read): read them again, once.
+        if (!last && refusal.code === 'CONFLICT' && refusal.details.participant === 'persist') {
+          await this.d.subscribers.evict(topic.id);
+          continue;
+        }
+        throw refusal;
+      }
+      await this.settle(tx.done);
+      return { notification: notificationView(payload, new Date()), recipients };
+    }
+  }
+
+  async ack(session: Session, params: RpcParams<'notifications.ack'>): Promise<RpcResults['notifications.ack']> {
+    const payload: AckPayload = { notificationId: params.notificationId, userId: session.user.id };
+    const tx = await this.d.coordinator().run([
+      { service: 'persist', action: 'notification.ack', payload },
+      { service: 'counter', action: 'notification.ack', payload },
+    ]);
+    if (!tx.committed) throw refusalOf(tx.votes);
+    await this.settle(tx.done);
+    return { ok: true, unread: await this.unread(session.user.id) };
+  }
+
+  async unread(userId: string): Promise<number> {
+    const answer = await this.d.upstreams.call<{ unread: number }>('counter', { method: 'GET', path: `/api/counters/${encodeURIComponent(userId)}`, idempotent: true });
+    return answer.unread;
+  }
+
+  /** The coordinator's onComplete: pushes what a committed transaction changed. */
+  readonly completed = async (_txId: string, outcome: 'committed' | 'aborted', branches: Branch[]): Promise<void> => {
+    if (outcome !== 'committed') return;
+    const persist = branches.find((branch) => branch.service === 'persist');
+    if (persist?.action === 'notification.create') {
+      const payload = persist.payload as CreatePayload;
+      const committedAt = Date.now();
+      await this.d.publish({ kind: 'notification', notification: notificationView(payload, new Date(committedAt)), recipients: payload.recipients, committedAt });
+    } else if (persist?.action === 'notification.ack') {
+      const { userId } = persist.payload as AckPayload;
+      await this.d.publish({ kind: 'counter', userId, unread: await this.unread(userId) });
+    }
+  };
+
+  /** Waits for phase 2 (so the change is readable when the caller hears back), at most TWO_PC_REPLY_WAIT_MS. */
+  private async settle(done: Promise<boolean>): Promise<void> {
+    const abort = new AbortController();
+    const waited = sleep(this.d.config.TWO_PC_REPLY_WAIT_MS, undefined, { signal: abort.signal }).catch(() => undefined);
+    await Promise.race([done.catch((error: unknown) => this.d.log.error({ err: error }, 'phase 2 bookkeeping failed')), waited]);
+    abort.abort();
+  }
+}
+
+function notificationView(payload: CreatePayload, at: Date): Notification {
+  return {
+    id: payload.notificationId,
+    topicId: payload.topicId,
+    publisherId: payload.publisherId,
+    title: payload.title,
+    body: payload.body,
+    email: payload.email,
+    createdAt: at.toISOString(),
+    read: false,
+    ackedAt: null,
+  };
+}
+
+/** The error a refused transaction answers with: persist's reason first (it knows the domain), else counter's. */
+function refusalOf(votes: Vote[]): AppError {
+  const no = votes.find((vote) => vote.vote === 'no' && vote.service === 'persist') ?? votes.find((vote) => vote.vote === 'no');
+  const error = no?.error;
+  return createError({
+    code: error && isErrorCode(error.code) ? error.code : 'INTERNAL',
+    message: error?.message ?? 'the transaction was aborted',
+    details: { ...error?.details, participant: no?.service, aborted: true },
+  });
+}
+

@@ -1,0 +1,81 @@
+// The services behind the gateway: one UpstreamClient per service (round-robin over discovery's
+// passing instances, a circuit breaker per instance, a deadline per call, retries only for calls
+// safe to repeat), and one `call` that names the acting user the way every service expects.
+import { UpstreamClient, type Service } from '@notify/lib';
+import type { Config } from './config.ts';
+
+export const UPSTREAM_SERVICES = ['auth', 'persist', 'counter'] as const;
+export type UpstreamService = (typeof UPSTREAM_SERVICES)[number];
+
+export interface Call {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  body?: unknown;
+  /** Acting user, sent as X-User-Id (persist's identity header). */
+  userId?: string;
+  headers?: Record<string, string>;
+  /** Safe to repeat on another instance after a failure. */
+  idempotent: boolean;
+}
+
+export class Upstreams {
+  private readonly clients = new Map<string, UpstreamClient>();
+
+  constructor(
+    private readonly service: Service,
+    private readonly config: Readonly<Config>,
+  ) {
+    for (const name of UPSTREAM_SERVICES) {
+      const client = this.client(name);
+      service.addDependency(name, () => {
+        const live = service.upstream(name).watcher.instances().length;
+        const breakers = Object.values(client.states());
+        const open = breakers.filter((state) => state === 'open').length;
+        if (live === 0) return { state: 'down', detail: 'no passing instance in discovery' };
+        if (open >= live) return { state: 'down', detail: `every breaker open (${open})` };
+        return { state: open ? 'degraded' : 'up', detail: `${live} instance(s), ${open} breaker(s) open` };
+      }, { required: false });
+    }
+    service.onClose(() => {
+      for (const client of this.clients.values()) client.close();
+    });
+  }
+
+  /** Waits (bounded) for discovery's first answer about each service, so the first calls find instances. */
+  async ready(timeoutMs = 5_000): Promise<void> {
+    const answers = await Promise.allSettled(UPSTREAM_SERVICES.map((name) => this.service.upstream(name).watcher.ready(timeoutMs)));
+    for (const answer of answers) if (answer.status === 'rejected') this.service.log.warn({ err: answer.reason }, 'starting without an answer from discovery');
+  }
+
+  /** The client of one service (created on first use; the coordinator asks for participants by name). */
+  client(name: string): UpstreamClient {
+    let client = this.clients.get(name);
+    if (!client) {
+      client = new UpstreamClient(this.service.upstream(name), {
+        metrics: this.service.metrics,
+        log: this.service.log,
+        breaker: {
+          errorThresholdPercentage: this.config.BREAKER_ERROR_THRESHOLD_PERCENT,
+          volumeThreshold: this.config.BREAKER_VOLUME_THRESHOLD,
+          resetTimeoutMs: this.config.BREAKER_RESET_MS,
+          rollingWindowMs: this.config.BREAKER_WINDOW_MS,
+        },
+      });
+      this.clients.set(name, client);
+    }
+    return client;
+  }
+
+  async call<T>(service: UpstreamService, call: Call): Promise<T> {
+    const headers = { ...call.headers, ...(call.userId ? { 'x-user-id': call.userId } : {}) };
+    const response = await this.client(service).request<T>({
+      method: call.method,
+      path: call.path,
+      body: call.body,
+      headers,
+      deadlineMs: this.config.UPSTREAM_TIMEOUT_MS,
+      idempotent: call.idempotent,
+    });
+    return response.body;
+  }
+}

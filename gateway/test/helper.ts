@@ -1,0 +1,194 @@
+// Gateway tests: the whole system as real processes (discovery, auth ×2, persist, counter, gateway
+// on one test PostgreSQL) and real clients over both transports.
+import { once } from 'node:events';
+import type { TestContext } from 'node:test';
+import { io, type Socket } from 'socket.io-client';
+import WebSocket from 'ws';
+import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
+import type { PushEvent, PushEvents, RpcError, RpcMethod, RpcParams, RpcResults } from '@notify/lib/rpc';
+
+export interface System {
+  discovery: ServiceProcess;
+  persist: ServiceProcess[];
+  counter: ServiceProcess;
+  gateways: ServiceProcess[];
+  gatewayDatabaseUrl: string;
+  /** Starts one more gateway on the same database (env added to the usual). */
+  startGateway(env?: Record<string, string>): Promise<ServiceProcess>;
+}
+
+export async function startSystem(t: TestContext, options: { persistInstances?: number; gateways?: number; gatewayEnv?: Record<string, string> } = {}): Promise<System> {
+  const [authDb, persistDb, counterDb, gatewayDb] = await Promise.all(['a', 'p', 'c', 'g'].map((suffix) => testDatabase(`${t.name}-${suffix}`)));
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const common = { DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0', TWO_PC_SWEEP_INTERVAL_MS: '200' };
+  // Cheap password hashing: these tests are about the gateway, not argon2's cost.
+  const authEnv = { ...common, DATABASE_URL: authDb!.url, TRUST_PROXY: 'loopback', PASSWORD_MEMORY_KIB: '1024', PASSWORD_ITERATIONS: '1' };
+  const [persist, counter] = await Promise.all([
+    Promise.all(
+      Array.from({ length: options.persistInstances ?? 1 }, (_, i) =>
+        spawnService({ entry: 'persist/src/server.ts', env: { ...common, DATABASE_URL: persistDb!.url, INSTANCE_ID: `persist-${i + 1}` } }, t),
+      ),
+    ),
+    spawnService({ entry: 'counter/src/server.ts', env: { ...common, DATABASE_URL: counterDb!.url } }, t),
+    spawnService({ entry: 'auth/src/server.ts', env: { ...authEnv, INSTANCE_ID: 'auth-1' } }, t),
+    spawnService({ entry: 'auth/src/server.ts', env: { ...authEnv, INSTANCE_ID: 'auth-2' } }, t),
+  ]);
+  const gateways: ServiceProcess[] = [];
+  const startGateway = async (env: Record<string, string> = {}) => {
+    const gateway = await spawnService({ entry: 'gateway/src/server.ts', env: { ...common, DATABASE_URL: gatewayDb!.url, ...options.gatewayEnv, ...env } }, t);
+    gateways.push(gateway);
+    return gateway;
+  };
+  for (let i = 0; i < (options.gateways ?? 1); i += 1) await startGateway({ INSTANCE_ID: `gateway-${i + 1}` });
+  return { discovery, persist, counter, gateways, gatewayDatabaseUrl: gatewayDb!.url, startGateway };
+}
+
+/** A failed call: the contract error, and for JSON-RPC the error number. */
+export class CallError extends Error {
+  constructor(
+    readonly error: RpcError,
+    readonly rpcCode?: number,
+  ) {
+    super(`${error.code}: ${error.message}`);
+  }
+}
+
+/** What both client kinds offer the tests. */
+export interface Client {
+  call<M extends RpcMethod>(method: M, params?: RpcParams<M>): Promise<RpcResults[M]>;
+  /** Resolves with the next push of `event` matching `predicate` (pushes already received count). */
+  next<E extends PushEvent>(event: E, predicate?: (data: PushEvents[E]) => boolean, timeoutMs?: number): Promise<PushEvents[E]>;
+  pushes: { event: string; data: unknown }[];
+  close(): Promise<void>;
+}
+
+class PushLog {
+  readonly pushes: { event: string; data: unknown }[] = [];
+  private readonly waiters = new Set<() => void>();
+
+  add(event: string, data: unknown): void {
+    this.pushes.push({ event, data });
+    for (const waiter of this.waiters) waiter();
+  }
+
+  next<E extends PushEvent>(event: E, predicate: (data: PushEvents[E]) => boolean = () => true, timeoutMs = 10_000): Promise<PushEvents[E]> {
+    let seen = 0;
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        for (; seen < this.pushes.length; seen += 1) {
+          const push = this.pushes[seen]!;
+          if (push.event === event && predicate(push.data as PushEvents[E])) {
+            this.waiters.delete(check);
+            clearTimeout(timer);
+            resolve(push.data as PushEvents[E]);
+            return;
+          }
+        }
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`no "${event}" push within ${timeoutMs} ms; got ${JSON.stringify(this.pushes.map((p) => p.event))}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+}
+
+/** A JSON-RPC 2.0 client over plain WebSocket at /ws. */
+export async function jsonRpcClient(gateway: ServiceProcess, token?: string, t?: TestContext): Promise<Client & { socket: WebSocket; send(raw: string): void; replies: unknown[] }> {
+  const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+  const log = new PushLog();
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  const replies: unknown[] = [];
+  let nextId = 1;
+  socket.on('message', (data) => {
+    const message = JSON.parse(String(data)) as { id?: number | null; method?: string; params?: unknown; result?: unknown; error?: { code: number; message: string; data: RpcError } };
+    if (message.method !== undefined && message.id === undefined) return log.add(message.method, message.params);
+    replies.push(message);
+    const waiter = typeof message.id === 'number' ? pending.get(message.id) : undefined;
+    if (!waiter) return;
+    pending.delete(message.id as number);
+    if (message.error) waiter.reject(new CallError({ ...message.error.data, message: message.error.message }, message.error.code));
+    else waiter.resolve(message.result);
+  });
+  await once(socket, 'open');
+  const client = {
+    socket,
+    replies,
+    pushes: log.pushes,
+    send: (raw: string) => socket.send(raw),
+    call<M extends RpcMethod>(method: M, params?: RpcParams<M>) {
+      const id = nextId++;
+      return new Promise<RpcResults[M]>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+        socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params: params ?? {} }));
+      });
+    },
+    next: log.next.bind(log),
+    async close() {
+      if (socket.readyState === WebSocket.CLOSED) return;
+      socket.close();
+      await once(socket, 'close');
+    },
+  };
+  t?.after(() => client.close());
+  return client;
+}
+
+/** A socket.io client (websocket transport). */
+export async function socketIoClient(gateway: ServiceProcess, token?: string, t?: TestContext): Promise<Client & { socket: Socket }> {
+  const socket = io(`http://127.0.0.1:${gateway.port}`, { transports: ['websocket'], auth: token ? { token } : {}, reconnection: false });
+  const log = new PushLog();
+  socket.onAny((event: string, data: unknown) => log.add(event, data));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  const client = {
+    socket,
+    pushes: log.pushes,
+    call<M extends RpcMethod>(method: M, params?: RpcParams<M>) {
+      return new Promise<RpcResults[M]>((resolve, reject) => {
+        socket.emit(method, params ?? {}, (reply: { result?: RpcResults[M]; error?: RpcError }) => {
+          if (reply.error) reject(new CallError(reply.error));
+          else resolve(reply.result as RpcResults[M]);
+        });
+      });
+    },
+    next: log.next.bind(log),
+    async close() {
+      socket.disconnect();
+    },
+  };
+  t?.after(() => client.close());
+  return client;
+}
+
+/** Registers a fresh user through `client`; returns its id and token. */
+export async function register(client: Client, name: string): Promise<{ id: string; token: string; email: string }> {
+  const email = `${name}-${Math.random().toString(36).slice(2)}@example.test`;
+  const { user, token } = await client.call('users.register', { email, password: 'correct horse battery', name });
+  return { id: user.id, token, email };
+}
+
+/** The contract error of a call expected to fail. */
+export async function failure(promise: Promise<unknown>): Promise<CallError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof CallError) return error;
+    throw error;
+  }
+  throw new Error('the call succeeded; a failure was expected');
+}
+
+/** One metric sample from a service's /metrics. */
+export async function metric(service: ServiceProcess, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const text = await (await fetch(`${service.url}/metrics`)).text();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}

@@ -1,0 +1,154 @@
+// The gateway's client API as code: every RPC method's params schema, its result type, and the
+// server pushes. The gateway validates with these schemas and the React client compiles against
+// the same types, so a contract change breaks both builds. Browser-safe: imports zod only.
+import { z } from 'zod';
+
+export const ERROR_CODE_NAMES = [
+  'INVALID_ARGUMENT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'TIMEOUT',
+] as const;
+export type RpcErrorCode = (typeof ERROR_CODE_NAMES)[number];
+
+/** An error as the client sees it (socket.io ack `{error}`, JSON-RPC `error.data`). */
+export interface RpcError {
+  code: RpcErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+const id = (what: string) => z.uuid({ message: `must be a ${what} id (uuid)` });
+const limit = z.number().int().min(1).max(100).optional();
+const cursor = z.string().min(1).max(500).optional();
+const email = z.string().trim().max(254).pipe(z.email({ message: 'must be an email address' }));
+
+/** Params of every method; `{}` when a method takes none (extra keys are refused everywhere). */
+export const RPC_PARAMS = {
+  'users.register': z.strictObject({
+    email,
+    password: z.string().min(8, 'must be at least 8 characters').max(1024),
+    name: z.string().trim().min(1, 'must not be empty').max(100),
+  }),
+  'users.login': z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(1024) }),
+  'users.logout': z.strictObject({}),
+  'users.me': z.strictObject({}),
+  'topics.create': z.strictObject({
+    name: z.string().trim().min(1, 'must not be empty').max(100),
+    description: z.string().trim().max(1_000).optional(),
+  }),
+  'topics.list': z.strictObject({ mine: z.boolean().optional(), subscribed: z.boolean().optional(), limit, cursor }),
+  'topics.delete': z.strictObject({ topicId: id('topic') }),
+  'topics.subscribe': z.strictObject({ topicId: id('topic') }),
+  'topics.unsubscribe': z.strictObject({ topicId: id('topic') }),
+  'notifications.publish': z.strictObject({
+    topicId: id('topic'),
+    title: z.string().trim().min(1, 'must not be empty').max(200),
+    body: z.string().max(10_000),
+    email: z.boolean().optional(),
+    to: z
+      .array(z.string().min(1).max(128))
+      .min(1, 'must name at least one subscriber (leave it out to reach all)')
+      .max(10_000)
+      .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a user')
+      .optional(),
+  }),
+  'notifications.list': z.strictObject({ unreadOnly: z.boolean().optional(), topicId: id('topic').optional(), limit, cursor }),
+  'notifications.ack': z.strictObject({ notificationId: id('notification') }),
+  'notifications.trace': z.strictObject({ notificationId: id('notification') }),
+  'counters.get': z.strictObject({}),
+} as const;
+
+export type RpcMethod = keyof typeof RPC_PARAMS;
+export const RPC_METHODS = Object.keys(RPC_PARAMS) as RpcMethod[];
+/** Methods a connection may call before it belongs to a user. */
+export const PUBLIC_METHODS: ReadonlySet<RpcMethod> = new Set(['users.register', 'users.login']);
+export type RpcParams<M extends RpcMethod> = z.input<(typeof RPC_PARAMS)[M]>;
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  /** Gateway path of the user's avatar (`/avatars/<id>.png`). */
+  avatarUrl: string;
+}
+
+export interface Topic {
+  id: string;
+  name: string;
+  description: string;
+  creatorId: string;
+  createdAt: string;
+}
+
+export interface Subscription {
+  topicId: string;
+  userId: string;
+  createdAt: string;
+}
+
+export interface Notification {
+  id: string;
+  topicId: string;
+  publisherId: string;
+  title: string;
+  body: string;
+  email: boolean;
+  createdAt: string;
+  read: boolean;
+  ackedAt: string | null;
+}
+
+export interface TraceEvent {
+  type: 'prepared' | 'committed' | 'delivered' | 'emailed' | 'acked';
+  at: string;
+  recipientId: string | null;
+  detail: unknown;
+}
+
+export interface RpcResults {
+  'users.register': { user: User; token: string };
+  'users.login': { user: User; token: string };
+  'users.logout': { ok: true };
+  'users.me': User;
+  'topics.create': Topic;
+  'topics.list': { topics: Topic[]; nextCursor: string | null };
+  'topics.delete': { ok: true };
+  'topics.subscribe': Subscription;
+  'topics.unsubscribe': { ok: true };
+  'notifications.publish': { notification: Notification; recipients: string[] };
+  'notifications.list': { notifications: Notification[]; nextCursor: string | null };
+  'notifications.ack': { ok: true; unread: number };
+  'notifications.trace': { notificationId: string; events: TraceEvent[] };
+  'counters.get': { unread: number };
+}
+
+/** Server pushes, to every connection of the user concerned. */
+export interface PushEvents {
+  /** A committed notification on a topic the user follows. */
+  notification: Notification;
+  /** The user's unread count after any change. */
+  counter: { unread: number };
+  /** The connection lost its user (logout on any connection with the same token). */
+  'session.ended': { reason: string };
+}
+export type PushEvent = keyof PushEvents;
+
+/** socket.io acks carry one of these. */
+export type AckReply<M extends RpcMethod> = { result: RpcResults[M] } | { error: RpcError };
+
+/** JSON-RPC 2.0 error numbers the gateway uses; the contract's string code is in `error.data.code`. */
+export const JSON_RPC_ERRORS = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+  /** Any application error (see `data.code`). */
+  applicationError: -32000,
+} as const;

@@ -13,11 +13,13 @@ export interface System {
   counter: ServiceProcess;
   gateways: ServiceProcess[];
   gatewayDatabaseUrl: string;
+  persistDatabaseUrl: string;
+  counterDatabaseUrl: string;
   /** Starts one more gateway on the same database (env added to the usual). */
   startGateway(env?: Record<string, string>): Promise<ServiceProcess>;
 }
 
-export async function startSystem(t: TestContext, options: { persistInstances?: number; gateways?: number; gatewayEnv?: Record<string, string> } = {}): Promise<System> {
+export async function startSystem(t: TestContext, options: { persistInstances?: number; gateways?: number; gatewayEnv?: Record<string, string>; counterEnv?: Record<string, string> } = {}): Promise<System> {
   const [authDb, persistDb, counterDb, gatewayDb] = await Promise.all(['a', 'p', 'c', 'g'].map((suffix) => testDatabase(`${t.name}-${suffix}`)));
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   const common = { DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0', TWO_PC_SWEEP_INTERVAL_MS: '200' };
@@ -29,7 +31,7 @@ export async function startSystem(t: TestContext, options: { persistInstances?: 
         spawnService({ entry: 'persist/src/server.ts', env: { ...common, DATABASE_URL: persistDb!.url, INSTANCE_ID: `persist-${i + 1}` } }, t),
       ),
     ),
-    spawnService({ entry: 'counter/src/server.ts', env: { ...common, DATABASE_URL: counterDb!.url } }, t),
+    spawnService({ entry: 'counter/src/server.ts', env: { ...common, DATABASE_URL: counterDb!.url, ...options.counterEnv } }, t),
     spawnService({ entry: 'auth/src/server.ts', env: { ...authEnv, INSTANCE_ID: 'auth-1' } }, t),
     spawnService({ entry: 'auth/src/server.ts', env: { ...authEnv, INSTANCE_ID: 'auth-2' } }, t),
   ]);
@@ -40,7 +42,7 @@ export async function startSystem(t: TestContext, options: { persistInstances?: 
     return gateway;
   };
   for (let i = 0; i < (options.gateways ?? 1); i += 1) await startGateway({ INSTANCE_ID: `gateway-${i + 1}` });
-  return { discovery, persist, counter, gateways, gatewayDatabaseUrl: gatewayDb!.url, startGateway };
+  return { discovery, persist, counter, gateways, gatewayDatabaseUrl: gatewayDb!.url, persistDatabaseUrl: persistDb!.url, counterDatabaseUrl: counterDb!.url, startGateway };
 }
 
 /** A failed call: the contract error, and for JSON-RPC the error number. */

@@ -8,6 +8,7 @@ COPY discovery/package.json discovery/
 COPY auth/package.json auth/
 COPY counter/package.json counter/
 COPY persist/package.json persist/
+COPY gateway/package.json gateway/
 RUN npm ci --no-audit --no-fund
 COPY . .
 # Prisma clients are generated, never committed; then the tools go (the image brings its own Node 24).

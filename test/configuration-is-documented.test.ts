@@ -8,6 +8,7 @@ import { configSchema as discoveryConfig } from '../discovery/src/config.ts';
 import { configSchema as authConfig } from '../auth/src/config.ts';
 import { configSchema as counterConfig } from '../counter/src/config.ts';
 import { configSchema as persistConfig } from '../persist/src/config.ts';
+import { configSchema as gatewayConfig } from '../gateway/src/config.ts';
 import { launcherConfigSchema } from '../scripts/launcher/config.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -18,6 +19,7 @@ const documented: [string, z.ZodObject, string | undefined][] = [
   ['auth', authConfig, 'auth/.env.example'],
   ['counter', counterConfig, 'counter/.env.example'],
   ['persist', persistConfig, 'persist/.env.example'],
+  ['gateway', gatewayConfig, 'gateway/.env.example'],
   ['npm start', launcherConfigSchema, undefined],
 ];
 

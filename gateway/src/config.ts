@@ -24,8 +24,8 @@ export const configSchema = z.object({
   TWO_PC_RETRY_MAX_MS: env.int(5_000, 'Longest pause between phase-2 retries', 1),
   TWO_PC_REPLY_WAIT_MS: env.int(2_000, 'Longest a publish or ack waits for phase 2 before answering (the push still follows phase 2)', 0),
   PUSH_CHANNEL: env.string('gateway_push', 'PostgreSQL NOTIFY channel the gateway instances share pushes and invalidations on'),
-  AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of avatar URLs given to clients (the gateway proxies it to the avatar service)'),
-  FAULT_KILL_AFTER_DECISION: env.bool(false, 'Testing only: SIGKILL this process right after the first commit decision is durable, before phase 2'),
+  AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with (the avatar service, issue 6, serves them through the gateway)'),
+  FAULT_KILL_AFTER_DECISION: env.bool(false, 'Testing only: SIGKILL this process right after its first decision is durable, before phase 2'),
 });
 
 export type Config = z.infer<typeof configSchema>;

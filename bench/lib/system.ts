@@ -1,0 +1,222 @@
+// The benchmark's own system on 127.0.0.1: a throw-away embedded PostgreSQL (own temp data dir,
+// free port), discovery, auth ×2, persist, counter and one gateway as child processes on free
+// ports, all killed at the end, on error and on Ctrl-C. Also per-process CPU and memory readings
+// from /proc, which say which process limits a phase.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '@notify/lib/db';
+import { spawnService, type ServiceProcess } from '@notify/lib/testing';
+
+export interface BenchSystem {
+  postgres: EmbeddedPostgres;
+  discovery: ServiceProcess;
+  auth: ServiceProcess[];
+  persist: ServiceProcess;
+  counter: ServiceProcess;
+  gateway: ServiceProcess;
+  /** The gateway's inspector (DevTools protocol) WebSocket URL, for forced GC and CPU profiles. */
+  gatewayInspectorUrl: string;
+  /** Every process to watch, by label (postgres counts the postmaster and all its children). */
+  processes(): { label: string; pid: number; tree: boolean }[];
+}
+
+export interface StartOptions {
+  /** fsync and synchronous_commit on (a durable server) instead of the test suite's fast settings. */
+  durablePostgres: boolean;
+  log: (message: string) => void;
+}
+
+const children: ServiceProcess[] = [];
+let postgres: EmbeddedPostgres | undefined;
+let dataParent: string | undefined;
+let stopping: Promise<void> | undefined;
+
+/** Starts everything; on any failure what was started is stopped before the error propagates. */
+export async function startSystem(options: StartOptions): Promise<BenchSystem> {
+  installExitHandlers();
+  const began = Date.now();
+  // mkdtemp under the OS temp dir (world-writable, sticky): the postgres user can reach its data dir.
+  dataParent = await mkdtemp(join(tmpdir(), 'notify-bench-'));
+  const settings = options.durablePostgres
+    ? { max_connections: 300 }
+    : { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: 300 };
+  postgres = await startEmbeddedPostgres({ dataDir: join(dataParent, 'pg'), ephemeral: true, settings });
+  options.log(`postgres on port ${postgres.port} (${options.durablePostgres ? 'durable: fsync on' : 'fsync off, synchronous_commit off'})`);
+
+  const db = (name: string) => postgres!.urlFor(`bench_${name}`);
+  const spawn = async (entry: string, env: Record<string, string>) => {
+    const child = await spawnService({ entry, env, timeoutMs: 60_000 });
+    children.push(child);
+    return child;
+  };
+  const discovery = await spawn('discovery/src/server.ts', {});
+  const common = { DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0' };
+  // Cheap argon2 and no registration limit: 10,000 users are created from one address.
+  const authEnv = {
+    ...common,
+    DATABASE_URL: db('auth'),
+    TRUST_PROXY: 'loopback',
+    PASSWORD_MEMORY_KIB: '1024',
+    PASSWORD_ITERATIONS: '1',
+    REGISTER_MAX_PER_CLIENT: '1000000000',
+  };
+  const [auth1, auth2, persist, counter] = await Promise.all([
+    spawn('auth/src/server.ts', { ...authEnv, INSTANCE_ID: 'auth-1' }),
+    spawn('auth/src/server.ts', { ...authEnv, INSTANCE_ID: 'auth-2' }),
+    spawn('persist/src/server.ts', { ...common, DATABASE_URL: db('persist'), INSTANCE_ID: 'persist-1' }),
+    spawn('counter/src/server.ts', { ...common, DATABASE_URL: db('counter'), INSTANCE_ID: 'counter-1' }),
+  ]);
+  // The inspector on a random loopback port: the bench forces GC before memory readings and can
+  // take CPU profiles without restarting the gateway.
+  const gateway = await spawn('gateway/src/server.ts', {
+    ...common,
+    DATABASE_URL: db('gateway'),
+    INSTANCE_ID: 'gateway-1',
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim(),
+  });
+  const inspectorLine = await gateway.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('Debugger listening on ws://'), 5_000);
+  const gatewayInspectorUrl = String(inspectorLine.msg).slice('Debugger listening on '.length).trim();
+  await waitForUpstreams(gateway);
+  options.log(`system up in ${((Date.now() - began) / 1000).toFixed(1)} s (gateway ${gateway.url})`);
+
+  const pg = postgres;
+  return {
+    postgres: pg,
+    discovery,
+    auth: [auth1, auth2],
+    persist,
+    counter,
+    gateway,
+    gatewayInspectorUrl,
+    processes: () => [
+      { label: 'gateway', pid: gateway.process.pid!, tree: false },
+      { label: 'counter', pid: counter.process.pid!, tree: false },
+      { label: 'persist', pid: persist.process.pid!, tree: false },
+      { label: 'auth-1', pid: auth1.process.pid!, tree: false },
+      { label: 'auth-2', pid: auth2.process.pid!, tree: false },
+      { label: 'postgres', pid: pg.pid, tree: true },
+      { label: 'bench', pid: process.pid, tree: false },
+    ],
+  };
+}
+
+/** The gateway's /status until every upstream reports passing instances (discovery's watch has caught up). */
+async function waitForUpstreams(gateway: ServiceProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const status = (await (await fetch(`${gateway.url}/status`)).json()) as { dependencies: Record<string, { state: string }> };
+    if (['auth', 'persist', 'counter'].every((name) => status.dependencies[name]?.state === 'up')) return;
+    if (Date.now() > deadline) throw new Error(`gateway upstreams not ready: ${JSON.stringify(status.dependencies)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Stops the services (SIGTERM, then SIGKILL after 5 s), then PostgreSQL, then removes the temp dir. Idempotent. */
+export function stopSystem(): Promise<void> {
+  stopping ??= (async () => {
+    await Promise.all(
+      children.map(async (child) => {
+        const timer = setTimeout(() => child.process.kill('SIGKILL'), 5_000);
+        await child.stop('SIGTERM');
+        clearTimeout(timer);
+      }),
+    );
+    await postgres?.stop();
+    if (dataParent) await rm(dataParent, { recursive: true, force: true });
+  })();
+  return stopping;
+}
+
+let handlersInstalled = false;
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping the benchmark's processes`);
+    void stopSystem().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  // Last resort (process.exit from anywhere, a crash): no service outlives the bench. PostgreSQL
+  // has its own watchdog that stops it and deletes its data directory when we are gone.
+  process.once('exit', () => {
+    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+  });
+}
+
+// ---- /proc readings ----
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) one process has used; 0 once it is gone. */
+async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+async function childrenOf(): Promise<Map<number, number[]>> {
+  const byParent = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = byParent.get(ppid) ?? [];
+      list.push(Number(entry));
+      byParent.set(ppid, list);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return byParent;
+}
+
+/** CPU seconds of each watched process (for `tree`, the process and all its descendants). */
+export async function cpuSnapshot(processes: { label: string; pid: number; tree: boolean }[]): Promise<Map<string, number>> {
+  const tree = processes.some((p) => p.tree) ? await childrenOf() : new Map<number, number[]>();
+  const result = new Map<string, number>();
+  for (const { label, pid, tree: whole } of processes) {
+    const pids = [pid];
+    if (whole) for (let i = 0; i < pids.length; i += 1) pids.push(...(tree.get(pids[i]!) ?? []));
+    let total = 0;
+    for (const one of pids) total += await cpuSeconds(one);
+    result.set(label, total);
+  }
+  return result;
+}
+
+/** Share of one core (100 = one full core) each process used between two snapshots. */
+export function cpuShare(before: Map<string, number>, after: Map<string, number>, seconds: number): Map<string, number> {
+  const share = new Map<string, number>();
+  for (const [label, end] of after) share.set(label, (100 * (end - (before.get(label) ?? 0))) / seconds);
+  return share;
+}
+
+/** Resident set size of a process in bytes (/proc/<pid>/status VmRSS). */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** The soft and hard limits on open files of this process. */
+export async function openFileLimits(): Promise<{ soft: number; hard: number }> {
+  const limits = await readFile('/proc/self/limits', 'utf8');
+  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(limits);
+  const parse = (value: string | undefined) => (value === undefined || value === 'unlimited' ? Number.POSITIVE_INFINITY : Number(value));
+  return { soft: parse(match?.[1]), hard: parse(match?.[2]) };
+}

@@ -2,6 +2,7 @@
 // register, create a topic, subscribe, publish, live pushes to every connection of the
 // subscriber, ack, the trace; creator-only publishing; logout ending every connection of a token.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { failure, jsonRpcClient, metric, register, socketIoClient, startSystem } from './helper.ts';
@@ -111,7 +112,7 @@ test('a logout ends every connection of that token on every gateway at once; the
   // The dead token is refused at the handshake on both transports.
   await assert.rejects(socketIoClient(two!, b.token), (error: Error & { data?: { code: string } }) => error.data?.code === 'UNAUTHENTICATED');
   const refused = await jsonRpcClient(one!, b.token);
-  const [code] = (await new Promise((resolve) => refused.socket.once('close', (...args) => resolve(args)))) as [number];
+  const [code] = (await once(refused.socket, 'close')) as [number];
   assert.equal(code, 4401);
 });
 

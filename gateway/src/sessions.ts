@@ -66,25 +66,11 @@ export class Sessions {
   }
 
   async register(params: RpcParams<'users.register'>, clientAddress: string): Promise<Session> {
-    const answer = await this.upstreams.call<{ user: AuthUser; token: string; expiresAt: string }>('auth', {
-      method: 'POST',
-      path: '/api/users',
-      body: params,
-      headers: { 'x-forwarded-for': clientAddress },
-      idempotent: false,
-    });
-    return this.opened(answer);
+    return this.open('/api/users', params, clientAddress);
   }
 
   async login(params: RpcParams<'users.login'>, clientAddress: string): Promise<Session> {
-    const answer = await this.upstreams.call<{ user: AuthUser; token: string; expiresAt: string }>('auth', {
-      method: 'POST',
-      path: '/api/sessions',
-      body: params,
-      headers: { 'x-forwarded-for': clientAddress },
-      idempotent: false,
-    });
-    return this.opened(answer);
+    return this.open('/api/sessions', params, clientAddress);
   }
 
   /** Revokes the session at auth. A token auth no longer knows counts as logged out already. */
@@ -111,7 +97,15 @@ export class Sessions {
     return { id: user.id, email: user.email, name: user.name, avatarUrl: `${this.config.AVATAR_BASE_PATH}/${encodeURIComponent(user.id)}.png` };
   }
 
-  private async opened(answer: { user: AuthUser; token: string; expiresAt: string }): Promise<Session> {
+  /** Registration or login at auth (never retried: either may have happened), then cached. */
+  private async open(path: string, body: unknown, clientAddress: string): Promise<Session> {
+    const answer = await this.upstreams.call<{ user: AuthUser; token: string; expiresAt: string }>('auth', {
+      method: 'POST',
+      path,
+      body,
+      headers: { 'x-forwarded-for': clientAddress },
+      idempotent: false,
+    });
     const session = { token: answer.token, tokenHash: hashToken(answer.token), user: this.publicUser(answer.user) };
     await this.remember(session, Date.parse(answer.expiresAt), this.generation);
     return session;

@@ -3,7 +3,7 @@
 // ports, all killed at the end, on error and on Ctrl-C. Also per-process CPU and memory readings
 // from /proc, which say which process limits a phase.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@notify/lib/db';
@@ -16,8 +16,8 @@ export interface BenchSystem {
   persist: ServiceProcess;
   counter: ServiceProcess;
   gateway: ServiceProcess;
-  /** The gateway's inspector (DevTools protocol) WebSocket URL, for forced GC and CPU profiles. */
-  gatewayInspectorUrl: string;
+  /** Each service's inspector (DevTools protocol) WebSocket URL, by label (gateway, counter, persist, auth-1, ...). */
+  inspectorUrls: Map<string, string>;
   /** Every process to watch, by label (postgres counts the postmaster and all its children). */
   processes(): { label: string; pid: number; tree: boolean }[];
 }
@@ -37,21 +37,28 @@ let stopping: Promise<void> | undefined;
 export async function startSystem(options: StartOptions): Promise<BenchSystem> {
   installExitHandlers();
   const began = Date.now();
-  // mkdtemp under the OS temp dir (world-writable, sticky): the postgres user can reach its data dir.
+  // mkdtemp makes the directory 0700; run as root, PostgreSQL runs as the postgres user, which
+  // must be able to walk down to its data directory inside.
   dataParent = await mkdtemp(join(tmpdir(), 'notify-bench-'));
-  const settings = options.durablePostgres
+  await chmod(dataParent, 0o711);
+  const settings: Record<string, string | number> = options.durablePostgres
     ? { max_connections: 300 }
     : { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: 300 };
   postgres = await startEmbeddedPostgres({ dataDir: join(dataParent, 'pg'), ephemeral: true, settings });
   options.log(`postgres on port ${postgres.port} (${options.durablePostgres ? 'durable: fsync on' : 'fsync off, synchronous_commit off'})`);
 
   const db = (name: string) => postgres!.urlFor(`bench_${name}`);
-  const spawn = async (entry: string, env: Record<string, string>) => {
-    const child = await spawnService({ entry, env, timeoutMs: 60_000 });
+  const inspectorUrls = new Map<string, string>();
+  // Every service gets an inspector on a random loopback port: the bench forces GC before memory
+  // readings and takes CPU profiles (--profile) without restarting anything.
+  const spawn = async (label: string, entry: string, env: Record<string, string>) => {
+    const child = await spawnService({ entry, env: { ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() }, timeoutMs: 60_000 });
     children.push(child);
+    const line = await child.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Debugger listening on ws://'), 5_000);
+    inspectorUrls.set(label, String(line.msg).slice('Debugger listening on '.length).trim());
     return child;
   };
-  const discovery = await spawn('discovery/src/server.ts', {});
+  const discovery = await spawn('discovery', 'discovery/src/server.ts', {});
   const common = { DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0' };
   // Cheap argon2 and no registration limit: 10,000 users are created from one address.
   const authEnv = {
@@ -63,21 +70,12 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
     REGISTER_MAX_PER_CLIENT: '1000000000',
   };
   const [auth1, auth2, persist, counter] = await Promise.all([
-    spawn('auth/src/server.ts', { ...authEnv, INSTANCE_ID: 'auth-1' }),
-    spawn('auth/src/server.ts', { ...authEnv, INSTANCE_ID: 'auth-2' }),
-    spawn('persist/src/server.ts', { ...common, DATABASE_URL: db('persist'), INSTANCE_ID: 'persist-1' }),
-    spawn('counter/src/server.ts', { ...common, DATABASE_URL: db('counter'), INSTANCE_ID: 'counter-1' }),
+    spawn('auth-1', 'auth/src/server.ts', { ...authEnv, INSTANCE_ID: 'auth-1' }),
+    spawn('auth-2', 'auth/src/server.ts', { ...authEnv, INSTANCE_ID: 'auth-2' }),
+    spawn('persist', 'persist/src/server.ts', { ...common, DATABASE_URL: db('persist'), INSTANCE_ID: 'persist-1' }),
+    spawn('counter', 'counter/src/server.ts', { ...common, DATABASE_URL: db('counter'), INSTANCE_ID: 'counter-1' }),
   ]);
-  // The inspector on a random loopback port: the bench forces GC before memory readings and can
-  // take CPU profiles without restarting the gateway.
-  const gateway = await spawn('gateway/src/server.ts', {
-    ...common,
-    DATABASE_URL: db('gateway'),
-    INSTANCE_ID: 'gateway-1',
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim(),
-  });
-  const inspectorLine = await gateway.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('Debugger listening on ws://'), 5_000);
-  const gatewayInspectorUrl = String(inspectorLine.msg).slice('Debugger listening on '.length).trim();
+  const gateway = await spawn('gateway', 'gateway/src/server.ts', { ...common, DATABASE_URL: db('gateway'), INSTANCE_ID: 'gateway-1' });
   await waitForUpstreams(gateway);
   options.log(`system up in ${((Date.now() - began) / 1000).toFixed(1)} s (gateway ${gateway.url})`);
 
@@ -89,7 +87,7 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
     persist,
     counter,
     gateway,
-    gatewayInspectorUrl,
+    inspectorUrls,
     processes: () => [
       { label: 'gateway', pid: gateway.process.pid!, tree: false },
       { label: 'counter', pid: counter.process.pid!, tree: false },
@@ -111,6 +109,11 @@ async function waitForUpstreams(gateway: ServiceProcess): Promise<void> {
     if (Date.now() > deadline) throw new Error(`gateway upstreams not ready: ${JSON.stringify(status.dependencies)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** True once the system is being stopped (Ctrl-C, SIGTERM or the end of the run). */
+export function isStopping(): boolean {
+  return stopping !== undefined;
 }
 
 /** Stops the services (SIGTERM, then SIGKILL after 5 s), then PostgreSQL, then removes the temp dir. Idempotent. */

@@ -78,18 +78,32 @@ function jsonRpcConnection(socket: WebSocket, remoteAddress: string): Connection
     session: undefined as Session | undefined,
     inflight: 0,
     push(event, data) {
-      send(socket, { jsonrpc: '2.0', method: event, params: data });
+      sendText(socket, encodePush(event, data));
     },
   };
 }
 
 function send(socket: WebSocket, message: unknown): void {
+  sendText(socket, JSON.stringify(message));
+}
+
+function sendText(socket: WebSocket, text: string): void {
   if (socket.readyState !== socket.OPEN) return;
   if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
     socket.close(1008, 'client is not reading its messages');
     return;
   }
-  socket.send(JSON.stringify(message));
+  socket.send(text);
+}
+
+/** A fan-out pushes one data object to thousands of connections: it is serialised once. */
+const encoded = new WeakMap<object, { event: string; text: string }>();
+function encodePush(event: string, data: object): string {
+  const cached = encoded.get(data);
+  if (cached?.event === event) return cached.text;
+  const text = JSON.stringify({ jsonrpc: '2.0', method: event, params: data });
+  encoded.set(data, { event, text });
+  return text;
 }
 
 function rawText(data: Buffer | ArrayBuffer | Buffer[]): string {

@@ -64,8 +64,11 @@ export class ConnectionRegistry {
     return this.byUser.get(userId) ?? EMPTY;
   }
 
-  hasUser(userId: string): boolean {
-    return this.byUser.has(userId);
+  /** Sends one push to every connection of a user; answers how many got it. */
+  pushTo<E extends PushEvent>(userId: string, event: E, data: PushEvents[E]): number {
+    const connections = this.ofUser(userId);
+    for (const connection of connections) connection.push(event, data);
+    return connections.size;
   }
 
   /** Takes the user away from every connection of a token (a logout) and tells each one. */

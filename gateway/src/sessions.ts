@@ -1,16 +1,13 @@
 // Who a connection is: tokens resolved through auth and cached (keyv) for TOKEN_CACHE_TTL_MS,
 // registration, login and logout forwarded to auth with the client's address (auth's per-client
 // limits see the real client). A logout evicts the token from every gateway's cache.
-//
-// A resolve racing a logout must not store the answer it read before the logout: the cache has a
-// generation, bumped by every eviction; a resolve stores only if the generation it started with
-// is still current.
+// A resolve racing a logout never stores what it read before the logout (GuardedCache).
 import { createHash } from 'node:crypto';
-import Keyv from 'keyv';
-import { BoundedMap, createError, hasErrorCode } from '@notify/lib';
+import { createError, hasErrorCode } from '@notify/lib';
 import type { RpcParams, User } from '@notify/lib/rpc';
 import type { Config } from './config.ts';
 import type { Session } from './connections.ts';
+import { GuardedCache } from './guarded-cache.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { Upstreams } from './upstreams.ts';
 
@@ -30,15 +27,14 @@ export function hashToken(token: string): string {
 }
 
 export class Sessions {
-  private readonly cache: Keyv<CachedSession>;
-  private generation = 0;
+  private readonly cache: GuardedCache<CachedSession>;
 
   constructor(
     private readonly upstreams: Upstreams,
     private readonly config: Readonly<Config>,
     private readonly metrics: GatewayMetrics,
   ) {
-    this.cache = new Keyv<CachedSession>({ store: new BoundedMap(config.CACHE_MAX_ENTRIES), namespace: 'token', ttl: config.TOKEN_CACHE_TTL_MS });
+    this.cache = new GuardedCache('token', { ttlMs: config.TOKEN_CACHE_TTL_MS, maxEntries: config.CACHE_MAX_ENTRIES });
   }
 
   /** The session of a token; UNAUTHENTICATED when auth does not know it (unknown, expired, logged out). */
@@ -47,13 +43,13 @@ export class Sessions {
       throw createError({ code: 'UNAUTHENTICATED', message: 'the token is malformed' });
     }
     const tokenHash = hashToken(token);
-    const cached = this.config.TOKEN_CACHE_TTL_MS > 0 ? await this.cache.get(tokenHash) : undefined;
+    const cached = await this.cache.get(tokenHash);
     if (cached && cached.expiresAt > Date.now()) {
       this.metrics.cache.inc({ cache: 'token', result: 'hit' });
       return { token, tokenHash, user: cached.user };
     }
     this.metrics.cache.inc({ cache: 'token', result: 'miss' });
-    const seen = this.generation;
+    const seen = this.cache.stamp();
     const answer = await this.upstreams.call<{ user: AuthUser; expiresAt: string }>('auth', {
       method: 'GET',
       path: '/api/sessions/current',
@@ -89,8 +85,7 @@ export class Sessions {
 
   /** Forgets a token (a logout here or on another gateway). */
   async evict(tokenHash: string): Promise<void> {
-    this.generation += 1;
-    await this.cache.delete(tokenHash);
+    await this.cache.evict(tokenHash);
   }
 
   publicUser(user: AuthUser): User {
@@ -107,15 +102,12 @@ export class Sessions {
       idempotent: false,
     });
     const session = { token: answer.token, tokenHash: hashToken(answer.token), user: this.publicUser(answer.user) };
-    await this.remember(session, Date.parse(answer.expiresAt), this.generation);
+    await this.remember(session, Date.parse(answer.expiresAt), this.cache.stamp());
     return session;
   }
 
-  private async remember(session: Session, expiresAt: number, seen: number): Promise<void> {
-    const ttl = Math.min(this.config.TOKEN_CACHE_TTL_MS, expiresAt - Date.now());
-    if (ttl <= 0 || seen !== this.generation) return;
-    await this.cache.set(session.tokenHash, { user: session.user, expiresAt }, ttl);
-    // An eviction may have run while the set was in flight: it wins.
-    if (seen !== this.generation) await this.cache.delete(session.tokenHash);
+  /** Cached no longer than the session lives. */
+  private async remember(session: Session, expiresAt: number, stamp: number): Promise<void> {
+    await this.cache.store(session.tokenHash, { user: session.user, expiresAt }, stamp, expiresAt - Date.now());
   }
 }

@@ -2,9 +2,8 @@
 // SUBSCRIBERS_CACHE_TTL_MS and evicted on every gateway when a subscription changes. A stale list
 // is never silently used: a publication to "all subscribers" tells persist so, and persist votes
 // no when the list it is given is not the whole current one (the publication then reads again).
-import Keyv from 'keyv';
-import { BoundedMap } from '@notify/lib';
 import type { Config } from './config.ts';
+import { GuardedCache } from './guarded-cache.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { Upstreams } from './upstreams.ts';
 
@@ -12,20 +11,19 @@ import type { Upstreams } from './upstreams.ts';
 const PAGE = 10_000;
 
 export class SubscribersCache {
-  private readonly cache: Keyv<string[]>;
-  private generation = 0;
+  private readonly cache: GuardedCache<string[]>;
 
   constructor(
     private readonly upstreams: Upstreams,
-    private readonly config: Readonly<Config>,
+    config: Readonly<Config>,
     private readonly metrics: GatewayMetrics,
   ) {
-    this.cache = new Keyv<string[]>({ store: new BoundedMap(config.CACHE_MAX_ENTRIES), namespace: 'subscribers', ttl: config.SUBSCRIBERS_CACHE_TTL_MS });
+    this.cache = new GuardedCache('subscribers', { ttlMs: config.SUBSCRIBERS_CACHE_TTL_MS, maxEntries: config.CACHE_MAX_ENTRIES });
   }
 
   /** Every subscriber of a live topic, from cache unless `fresh`; NOT_FOUND for an unknown topic. */
   async get(topicId: string, actingUserId: string, options: { fresh?: boolean } = {}): Promise<string[]> {
-    if (!options.fresh && this.config.SUBSCRIBERS_CACHE_TTL_MS > 0) {
+    if (!options.fresh) {
       const cached = await this.cache.get(topicId);
       if (cached) {
         this.metrics.cache.inc({ cache: 'subscribers', result: 'hit' });
@@ -33,7 +31,7 @@ export class SubscribersCache {
       }
     }
     this.metrics.cache.inc({ cache: 'subscribers', result: 'miss' });
-    const seen = this.generation;
+    const stamp = this.cache.stamp();
     const subscribers: string[] = [];
     let cursor: string | null = null;
     do {
@@ -47,15 +45,11 @@ export class SubscribersCache {
       subscribers.push(...page.subscribers);
       cursor = page.nextCursor;
     } while (cursor);
-    if (seen === this.generation && this.config.SUBSCRIBERS_CACHE_TTL_MS > 0) {
-      await this.cache.set(topicId, subscribers);
-      if (seen !== this.generation) await this.cache.delete(topicId);
-    }
+    await this.cache.store(topicId, subscribers, stamp);
     return subscribers;
   }
 
   async evict(topicId: string): Promise<void> {
-    this.generation += 1;
-    await this.cache.delete(topicId);
+    await this.cache.evict(topicId);
   }
 }

@@ -37,8 +37,7 @@ export class Fanout {
       case 'notification':
         return this.notification(message.notification, message.recipients, message.committedAt);
       case 'counter':
-        for (const connection of this.d.connections.ofUser(message.userId)) connection.push('counter', { unread: message.unread });
-        this.d.metrics.pushes.inc({ event: 'counter' }, this.d.connections.ofUser(message.userId).size);
+        this.d.metrics.pushes.inc({ event: 'counter' }, this.d.connections.pushTo(message.userId, 'counter', { unread: message.unread }));
         return;
       case 'logout':
         await this.d.sessions.evict(message.tokenHash);
@@ -80,9 +79,7 @@ export class Fanout {
         });
         for (const userId of batch) {
           const unread = counters[userId];
-          if (unread === undefined) continue;
-          for (const connection of this.d.connections.ofUser(userId)) connection.push('counter', { unread });
-          this.d.metrics.pushes.inc({ event: 'counter' }, this.d.connections.ofUser(userId).size);
+          if (unread !== undefined) this.d.metrics.pushes.inc({ event: 'counter' }, this.d.connections.pushTo(userId, 'counter', { unread }));
         }
       } catch (error) {
         // The notification went out; its count follows with the next change or counters.get.

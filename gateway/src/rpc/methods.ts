@@ -48,11 +48,7 @@ export function methodTable(d: Dependencies): MethodTable {
     'users.me': async (_params, { session }) => session.user,
 
     'topics.create': async (params, { session }) => persist<Topic>('POST', '/api/topics', session, false, params),
-    'topics.list': async (params, { session }) => {
-      const query = new URLSearchParams();
-      for (const [key, value] of Object.entries(params)) if (value !== undefined) query.set(key, String(value));
-      return persist('GET', `/api/topics?${query}`, session, true);
-    },
+    'topics.list': async (params, { session }) => persist('GET', `/api/topics?${queryOf(params)}`, session, true),
     'topics.delete': async ({ topicId }, { session }) => {
       const answer = await persist<{ ok: true }>('DELETE', `/api/topics/${topicId}`, session, false);
       await d.publish({ kind: 'subscribers-changed', topicId });
@@ -71,13 +67,17 @@ export function methodTable(d: Dependencies): MethodTable {
     },
 
     'notifications.publish': async (params, { session }) => d.transactions.publish(session, params),
-    'notifications.list': async (params, { session }) => {
-      const query = new URLSearchParams();
-      for (const [key, value] of Object.entries(params)) if (value !== undefined) query.set(key, String(value));
-      return persist('GET', `/api/users/${encodeURIComponent(session.user.id)}/notifications?${query}`, session, true);
-    },
+    'notifications.list': async (params, { session }) =>
+      persist('GET', `/api/users/${encodeURIComponent(session.user.id)}/notifications?${queryOf(params)}`, session, true),
     'notifications.ack': async (params, { session }) => d.transactions.ack(session, params),
     'notifications.trace': async ({ notificationId }, { session }) => persist('GET', `/api/notifications/${notificationId}/trace`, session, true),
     'counters.get': async (_params, { session }) => ({ unread: await d.transactions.unread(session.user.id) }),
   };
+}
+
+/** A list method's params as persist's query string (booleans and numbers as text; unset keys left out). */
+function queryOf(params: Record<string, string | number | boolean | undefined>): URLSearchParams {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) query.set(key, String(value));
+  return query;
 }

@@ -1,20 +1,11 @@
 // The gateway's client API as code: every RPC method's params schema, its result type, and the
 // server pushes. The gateway validates with these schemas and the React client compiles against
-// the same types, so a contract change breaks both builds. Browser-safe: imports zod only.
+// the same types, so a contract change breaks both builds. Browser-safe: imports zod and the kit's error codes only.
 import { z } from 'zod';
+import type { ErrorCode } from '../errors.ts';
 
-export const ERROR_CODE_NAMES = [
-  'INVALID_ARGUMENT',
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'CONFLICT',
-  'RATE_LIMITED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'TIMEOUT',
-] as const;
-export type RpcErrorCode = (typeof ERROR_CODE_NAMES)[number];
+// errors.ts is plain TypeScript with no imports, so the browser gets the same list of codes.
+export type RpcErrorCode = ErrorCode;
 
 /** An error as the client sees it (socket.io ack `{error}`, JSON-RPC `error.data`). */
 export interface RpcError {

@@ -29,6 +29,8 @@ export interface ServiceWatcherOptions {
   onError?: (error: Error) => void;
   /** Only instances whose checks all pass (default). False: every registered instance, e.g. to reach draining ones too. */
   passingOnly?: boolean;
+  /** Only instances registered with this tag (Consul's `tag` filter). */
+  tag?: string;
 }
 
 /**
@@ -58,7 +60,12 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
     const wait = Math.max(1, Math.round((this.options.waitMs ?? 30_000) / 1000));
     this.watch = this.consul.watch({
       method: this.consul.health.service,
-      options: { service: this.service, ...(this.options.passingOnly === false ? {} : { passing: 'true' }), wait: `${wait}s` },
+      options: {
+        service: this.service,
+        ...(this.options.passingOnly === false ? {} : { passing: 'true' }),
+        ...(this.options.tag === undefined ? {} : { tag: this.options.tag }),
+        wait: `${wait}s`,
+      },
       backoffFactor: 50,
       backoffMax: this.options.backoffMaxMs ?? 2_000,
     });

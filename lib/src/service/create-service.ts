@@ -53,8 +53,11 @@ export interface Service {
   addDependency(name: string, check: DependencyCheck, options?: { required?: boolean }): void;
   /** Runs after the server has drained and deregistered, in reverse order of adding (pools, clients). */
   onClose(closer: () => Promise<void> | void): void;
-  /** A load-balanced view of another service's passing instances, shared per name. */
-  upstream(service: string, strategy?: string): Upstream;
+  /**
+   * A load-balanced view of another service's passing instances, shared per name, strategy and tag
+   * (`tag`: only instances registered with it, e.g. the mailer nodes that serve its REST API).
+   */
+  upstream(service: string, options?: { strategy?: string; tag?: string }): Upstream;
   listen(): Promise<{ address: string; port: number }>;
   status(): Promise<StatusSnapshot>;
   close(reason?: string): Promise<void>;
@@ -227,14 +230,15 @@ export function createService(options: ServiceOptions): Service {
     onClose(closer) {
       closers.push(closer);
     },
-    upstream(target, strategy = 'round-robin') {
-      const key = `${target}\u0000${strategy}`;
+    upstream(target, { strategy = 'round-robin', tag } = {}) {
+      const watched = tag === undefined ? target : `${target}\u0000${tag}`;
+      const key = `${watched}\u0000${strategy}`;
       let upstream = upstreams.get(key);
       if (!upstream) {
-        let watcher = watchers.get(target);
+        let watcher = watchers.get(watched);
         if (!watcher) {
-          watcher = new ServiceWatcher(consul, target, { log: app.log, onError: () => watchErrors.inc({ target }) }).start();
-          watchers.set(target, watcher);
+          watcher = new ServiceWatcher(consul, target, { log: app.log, tag, onError: () => watchErrors.inc({ target }) }).start();
+          watchers.set(watched, watcher);
         }
         upstream = new Upstream(watcher, resolveStrategy(strategy));
         upstreams.set(key, upstream);

@@ -59,9 +59,17 @@ export interface CoordinatorOptions {
   afterDecision?: (txId: string) => Promise<void> | void;
   /**
    * Runs once every participant acknowledged phase 2, for transactions run here and recovered
-   * alike (the gateway pushes committed notifications from here). Not awaited by phase 2.
+   * alike (the gateway pushes committed notifications from here). Not awaited: a failure is logged.
+   * A crash before the transaction is marked complete runs it again after recovery.
    */
   onComplete?: (txId: string, outcome: 'committed' | 'aborted', branches: Branch[]) => Promise<void> | void;
+  /**
+   * Work that must happen after phase 2 and must not be lost (the gateway hands committed
+   * notifications to the mailer here). Retried with phase 2's backoff until it resolves; the
+   * transaction is marked complete only then, so a crash meanwhile runs it again from `recover()`.
+   * It must therefore be safe to repeat.
+   */
+  followUp?: (txId: string, outcome: 'committed' | 'aborted', branches: Branch[]) => Promise<void>;
 }
 
 export class Coordinator {
@@ -130,8 +138,10 @@ export class Coordinator {
     running = (async () => {
       await Promise.all(branches.map((branch) => this.decideBranch(txId, outcome, branch)));
       if (this.stopped) return false;
-      await this.o.db.$executeRawUnsafe(`UPDATE ${COORDINATOR_TABLE} SET completed_at = now() WHERE tx_id = $1`, txId);
       void this.completed(txId, outcome, branches);
+      const followUp = this.o.followUp;
+      if (followUp && !(await this.untilDone(() => followUp(txId, outcome, branches), { txId, step: 'follow-up', outcome }))) return false;
+      await this.o.db.$executeRawUnsafe(`UPDATE ${COORDINATOR_TABLE} SET completed_at = now() WHERE tx_id = $1`, txId);
       return true;
     })().finally(() => this.finishing.delete(txId));
     this.finishing.set(txId, running);
@@ -147,7 +157,7 @@ export class Coordinator {
   }
 
   private async decideBranch(txId: string, outcome: 'committed' | 'aborted', branch: Branch): Promise<void> {
-    for (let attempt = 0; !this.stopped; attempt += 1) {
+    await this.untilDone(async () => {
       try {
         await this.o.participant(branch.service).request({
           method: outcome === 'committed' ? 'POST' : 'DELETE',
@@ -156,7 +166,6 @@ export class Coordinator {
           deadlineMs: this.o.decisionTimeoutMs,
           idempotent: true,
         });
-        return;
       } catch (error) {
         // A commit the participant never prepared (it voted no) or a conflicting decision is final:
         // retrying cannot change it, and it means that branch never held the change.
@@ -164,11 +173,24 @@ export class Coordinator {
           this.o.log.error({ txId, service: branch.service, outcome, code: error.code }, 'participant refused the decision');
           return;
         }
-        const pause = Math.min(this.o.retryMaxMs, 50 * 2 ** Math.min(attempt, 10));
-        this.o.log.warn({ txId, service: branch.service, outcome, err: error, retryInMs: pause }, 'phase 2 not acknowledged; retrying');
+        throw error;
+      }
+    }, { txId, step: 'phase 2', service: branch.service, outcome });
+  }
+
+  /** Runs `attempt` until it resolves, with capped exponential backoff; false if stopped first. */
+  private async untilDone(attempt: () => Promise<void>, context: Record<string, string>): Promise<boolean> {
+    for (let tries = 0; !this.stopped; tries += 1) {
+      try {
+        await attempt();
+        return true;
+      } catch (error) {
+        const pause = Math.min(this.o.retryMaxMs, 50 * 2 ** Math.min(tries, 10));
+        this.o.log.warn({ ...context, err: error, retryInMs: pause }, `${context.step} not done; retrying`);
         await sleep(pause * (0.8 + Math.random() * 0.4));
       }
     }
+    return false;
   }
 
   /** Finishes every transaction left in doubt: decided ones get phase 2 again; undecided ones abort. */

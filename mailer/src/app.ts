@@ -1,0 +1,61 @@
+// buildApp(config): a mailer node on the shared kit. Its workers take email jobs from the durable
+// queue (at most MAX_CONCURRENT_SENDS at once); with ENABLE_REST_API it also serves the API that
+// enqueues and inspects them, and registers with the `api` tag so callers find it. Never listens.
+import { Counter } from 'prom-client';
+import { createService, METRIC, UpstreamClient, type Service } from '@notify/lib';
+import type { Config } from './config.ts';
+import { MailQueue } from './queue/mail-queue.ts';
+import { emailRoutes } from './routes/emails.ts';
+import { Sender } from './sender.ts';
+import { traceRecorder } from './trace-recorder.ts';
+import { resolveTransport } from './transports/resolve.ts';
+
+/** The discovery tag of mailer nodes that serve the REST API. */
+export const MAILER_API_TAG = 'api';
+
+export interface MailerApp {
+  service: Service;
+  queue: MailQueue;
+  /** Prepares the queue, listens and registers, then starts the workers. */
+  start(): Promise<{ address: string; port: number }>;
+}
+
+export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS.WritableStream } = {}): MailerApp {
+  const service = createService({
+    name: 'mailer',
+    config,
+    tags: config.ENABLE_REST_API ? [MAILER_API_TAG] : ['worker'],
+    logStream: options.logStream,
+  });
+  const queue = new MailQueue(config, service.log, service.metrics);
+  const transport = resolveTransport(config.SMTP_URL);
+  const upstream = (name: string) => new UpstreamClient(service.upstream(name), { metrics: service.metrics, log: service.log });
+  const auth = upstream('auth');
+  const persist = upstream('persist');
+  const sender = new Sender({ config, transport, queue, auth, log: service.log, metrics: service.metrics, instanceId: () => service.instanceId });
+  const enqueued = new Counter({ name: METRIC.mailerEmailsEnqueuedTotal, help: 'Email jobs queued (duplicates not counted)', labelNames: ['kind'], registers: [service.metrics] });
+
+  service.addDependency('queue', async () => {
+    await queue.boss.getDb().executeSql('SELECT 1');
+    return { state: 'up' };
+  });
+  service.onClose(async () => {
+    await queue.stop();
+    auth.close();
+    persist.close();
+    transport.close();
+  });
+  if (config.ENABLE_REST_API) void service.app.register(emailRoutes, { queue, enqueued });
+
+  return {
+    service,
+    queue,
+    async start() {
+      await queue.start();
+      const address = await service.listen();
+      await queue.workEmails(config.MAX_CONCURRENT_SENDS, sender.handle);
+      await queue.workTrace(traceRecorder({ config, persist, log: service.log, metrics: service.metrics }));
+      return address;
+    },
+  };
+}

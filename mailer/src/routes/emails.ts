@@ -1,0 +1,40 @@
+// The REST API (ENABLE_REST_API): enqueue the welcome email and a notification's emails, and
+// inspect jobs. Enqueuing is idempotent: an email's key names its job, so a repeated request
+// (a caller retrying after a lost answer) queues nothing twice.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { createError, type ZodTypeProvider } from '@notify/lib';
+import { notificationJobs, notificationRequest, welcomeJob, welcomeRequest } from '../domain/jobs.ts';
+import type { MailQueue } from '../queue/mail-queue.ts';
+import type { Counter } from 'prom-client';
+
+const jobParams = z.object({ id: z.uuid() });
+const deadQuery = z.object({ limit: z.coerce.number().int().min(1).max(1_000).default(100) });
+
+export async function emailRoutes(app: FastifyInstance, { queue, enqueued }: { queue: MailQueue; enqueued: Counter<'kind'> }): Promise<void> {
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+
+  typed.post('/api/emails/welcome', { schema: { body: welcomeRequest } }, async (request, reply) => {
+    const result = await queue.enqueue([welcomeJob(request.body)]);
+    enqueued.inc({ kind: 'welcome' }, result.queued);
+    reply.code(202);
+    return { jobId: result.ids[0], queued: result.queued, duplicates: result.duplicates };
+  });
+
+  typed.post('/api/emails/notification', { schema: { body: notificationRequest } }, async (request, reply) => {
+    const result = await queue.enqueue(notificationJobs(request.body));
+    enqueued.inc({ kind: 'notification' }, result.queued);
+    reply.code(202);
+    return { jobIds: result.ids, queued: result.queued, duplicates: result.duplicates };
+  });
+
+  typed.get('/api/jobs/:id', { schema: { params: jobParams } }, async (request) => {
+    const job = await queue.job(request.params.id);
+    if (!job) throw createError({ code: 'NOT_FOUND', message: 'no such email job', details: { id: request.params.id } });
+    return job;
+  });
+
+  typed.get('/api/jobs/dead', { schema: { querystring: deadQuery } }, async (request) => ({ jobs: await queue.dead(request.query.limit) }));
+
+  typed.get('/api/queues', async () => ({ queues: await queue.counts() }));
+}

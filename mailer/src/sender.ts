@@ -1,0 +1,122 @@
+// Sends one email job: finds the recipient's address (auth), renders the email, hands it to the
+// transport within SEND_EMAIL_TIMEOUT_MS, and queues the `emailed` trace event. A permanent SMTP
+// refusal is dead-lettered at once; anything else fails the attempt and the queue retries it.
+import type { FastifyBaseLogger } from 'fastify';
+import type { JobResult, JobWithMetadata } from 'pg-boss';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { hasErrorCode, METRIC, type UpstreamClient } from '@notify/lib';
+import type { Config } from './config.ts';
+import { messageIdOf, type EmailJob } from './domain/jobs.ts';
+import { notificationEmail, welcomeEmail, type RenderedEmail } from './domain/templates.ts';
+import type { MailQueue } from './queue/mail-queue.ts';
+import { SendError, type MailTransport } from './transports/base.ts';
+
+interface Recipient {
+  email: string;
+  name: string;
+}
+
+export class Sender {
+  private inFlight = 0;
+  private peak = 0;
+  private readonly m;
+
+  constructor(
+    private readonly d: {
+      config: Readonly<Config>;
+      transport: MailTransport;
+      queue: MailQueue;
+      auth: UpstreamClient;
+      log: FastifyBaseLogger;
+      metrics: Registry;
+      instanceId: () => string;
+    },
+  ) {
+    const registers = [d.metrics];
+    const sender = this;
+    this.m = {
+      sent: new Counter({ name: METRIC.mailerEmailsSentTotal, help: 'Emails the SMTP server accepted', labelNames: ['kind'], registers }),
+      failed: new Counter({ name: METRIC.mailerEmailsFailedTotal, help: 'Send attempts that failed', labelNames: ['kind', 'reason'], registers }),
+      retried: new Counter({ name: METRIC.mailerEmailsRetriedTotal, help: 'Send attempts that were retries of an earlier one', labelNames: ['kind'], registers }),
+      dead: new Counter({ name: METRIC.mailerEmailsDeadTotal, help: 'Emails given up on (permanent refusal or last retry failed)', labelNames: ['kind'], registers }),
+      duration: new Histogram({
+        name: METRIC.mailerSendDuration,
+        help: 'Time to hand one email to the SMTP server, in seconds',
+        labelNames: ['outcome'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers,
+      }),
+    };
+    new Gauge({ name: METRIC.mailerSendsInFlight, help: 'Emails this node is sending now', registers, collect() { this.set(sender.inFlight); } });
+    new Gauge({ name: METRIC.mailerSendsInFlightPeak, help: 'Most emails this node has sent at once since it started', registers, collect() { this.set(sender.peak); } });
+    new Gauge({ name: METRIC.mailerSendConcurrencyLimit, help: 'MAX_CONCURRENT_SENDS of this node', registers }).set(d.config.MAX_CONCURRENT_SENDS);
+  }
+
+  readonly handle = async (job: JobWithMetadata<EmailJob>): Promise<JobResult> => {
+    const { kind } = job.data;
+    if (job.retryCount > 0) this.m.retried.inc({ kind });
+    this.inFlight += 1;
+    this.peak = Math.max(this.peak, this.inFlight);
+    const stop = this.m.duration.startTimer();
+    try {
+      const recipient = await this.recipient(job.data);
+      if (!recipient) {
+        stop({ outcome: 'skipped' });
+        return { id: job.id, status: 'completed', output: { skipped: 'the user no longer exists' } };
+      }
+      const rendered = this.render(job.data, recipient);
+      const messageId = messageIdOf(job.data.key);
+      const result = await this.d.transport.send(
+        {
+          from: this.d.config.MAIL_FROM,
+          to: recipient.email,
+          ...rendered,
+          messageId,
+          headers: { 'X-Idempotency-Key': job.data.key, 'X-Mailer-Node': this.d.instanceId() },
+        },
+        this.d.config.SEND_EMAIL_TIMEOUT_MS,
+      );
+      stop({ outcome: 'sent' });
+      this.m.sent.inc({ kind });
+      if (job.data.kind === 'notification') {
+        await this.d.queue.recordEmailed(job.data.key, { notificationId: job.data.notification.id, userId: job.data.userId, messageId, sentAt: new Date().toISOString() });
+      }
+      return { id: job.id, status: 'completed', output: { messageId, to: recipient.email, response: result.response, attempts: job.retryCount + 1 } };
+    } catch (error) {
+      stop({ outcome: 'failed' });
+      const permanent = error instanceof SendError && error.permanent;
+      const last = permanent || job.retryCount >= job.retryLimit;
+      this.m.failed.inc({ kind, reason: permanent ? 'refused' : error instanceof SendError ? 'smtp' : 'lookup' });
+      if (last) this.m.dead.inc({ kind });
+      this.d.log.warn({ err: error, jobId: job.id, key: job.data.key, attempt: job.retryCount + 1, permanent, last }, last ? 'email given up' : 'email send failed; will retry');
+      const output = { error: (error as Error).message, attempt: job.retryCount + 1 };
+      return { id: job.id, status: permanent ? 'deadletter' : 'failed', output };
+    } finally {
+      this.inFlight -= 1;
+    }
+  };
+
+  /** The address to send to; undefined when the user is gone (nothing to send, nothing to retry). */
+  private async recipient(job: EmailJob): Promise<Recipient | undefined> {
+    if (job.kind === 'welcome') return { email: job.to, name: job.name };
+    try {
+      const { body } = await this.d.auth.request<Recipient>({
+        method: 'GET',
+        path: `/api/users/${encodeURIComponent(job.userId)}`,
+        deadlineMs: this.d.config.UPSTREAM_TIMEOUT_MS,
+        idempotent: true,
+      });
+      return body;
+    } catch (error) {
+      if (hasErrorCode(error) && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  private render(job: EmailJob, to: Recipient): RenderedEmail {
+    const clientUrl = this.d.config.CLIENT_URL;
+    if (job.kind === 'welcome') return welcomeEmail({ name: to.name, clientUrl });
+    const { topic, title, body } = job.notification;
+    return notificationEmail({ name: to.name, topicName: topic.name, title, body, clientUrl });
+  }
+}

@@ -1,0 +1,9 @@
+// Entry point: config → buildApp → prepare the queue, listen, work; the kit closes it gracefully
+// on SIGTERM/SIGINT (jobs in hand finish first, within SEND_EMAIL_TIMEOUT_MS).
+import { loadConfigOrExit, runService } from '@notify/lib';
+import { buildApp } from './app.ts';
+import { configSchema } from './config.ts';
+
+const config = loadConfigOrExit(configSchema);
+const mailer = buildApp(config);
+await runService(mailer.service, () => mailer.start());

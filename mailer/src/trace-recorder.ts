@@ -1,0 +1,34 @@
+// Records `emailed` in a notification's trace (persist), from the `email-trace` queue: a persist
+// outage delays the record, never the email, and never sends the email again.
+import type { FastifyBaseLogger } from 'fastify';
+import type { Job } from 'pg-boss';
+import { Counter, type Registry } from 'prom-client';
+import { hasErrorCode, METRIC, type UpstreamClient } from '@notify/lib';
+import type { Config } from './config.ts';
+import type { TraceJob } from './domain/jobs.ts';
+
+export function traceRecorder(d: { config: Readonly<Config>; persist: UpstreamClient; log: FastifyBaseLogger; metrics: Registry }) {
+  const recorded = new Counter({ name: METRIC.mailerTraceEventsTotal, help: '`emailed` trace events by outcome', labelNames: ['outcome'], registers: [d.metrics] });
+  return async (job: Job<TraceJob>): Promise<void> => {
+    const { notificationId, userId, messageId, sentAt } = job.data;
+    try {
+      await d.persist.request({
+        method: 'POST',
+        path: `/api/notifications/${encodeURIComponent(notificationId)}/events`,
+        body: { type: 'emailed', recipientId: userId, detail: { messageId, sentAt } },
+        deadlineMs: d.config.UPSTREAM_TIMEOUT_MS,
+        idempotent: false,
+      });
+      recorded.inc({ outcome: 'recorded' });
+    } catch (error) {
+      // Persist knows no committed notification for this recipient: there is no trace to add to.
+      if (hasErrorCode(error) && error.code === 'NOT_FOUND') {
+        recorded.inc({ outcome: 'no-notification' });
+        d.log.warn({ notificationId, userId }, 'emailed event not recorded: persist knows no such delivery');
+        return;
+      }
+      recorded.inc({ outcome: 'failed' });
+      throw error;
+    }
+  };
+}

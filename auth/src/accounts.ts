@@ -35,6 +35,8 @@ export interface AccountsOptions {
   maxFailures: number;
   /** Registrations per client in a window before 429. */
   maxRegistrationsPerClient: number;
+  /** Write a welcome-email outbox row with each registration (relayed to the mailer). */
+  welcomeEmails: boolean;
   /** Longest the userRegistered hook may run before it is logged as failed. Default 10 s. */
   hookTimeoutMs?: number;
 }
@@ -58,7 +60,7 @@ export class Accounts {
     const token = newSessionToken();
     let created;
     try {
-      created = await this.o.users.createWithSession({ email, name: input.name, passwordHash }, { tokenHash: hashToken(token), ttlMs: this.o.sessionTtlMs });
+      created = await this.o.users.createWithSession({ email, name: input.name, passwordHash }, { tokenHash: hashToken(token), ttlMs: this.o.sessionTtlMs }, { welcomeEmail: this.o.welcomeEmails });
     } catch (error) {
       if (isUniqueViolation(error)) throw createError({ code: 'CONFLICT', message: 'a user with this email exists', details: { field: 'email' } });
       throw error;

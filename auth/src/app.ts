@@ -1,6 +1,6 @@
 // buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never listens.
 import { join } from 'node:path';
-import { createService, ServiceWatcher, type Service } from '@notify/lib';
+import { createService, ServiceWatcher, UpstreamClient, type Service } from '@notify/lib';
 import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { Accounts } from './accounts.ts';
@@ -15,7 +15,9 @@ import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
 import { LoginThrottleStore } from './store/login-throttle.ts';
 import { SessionStore } from './store/sessions.ts';
+import type { Database } from './store/database.ts';
 import { UserStore } from './store/users.ts';
+import { WelcomeRelay } from './welcome-relay.ts';
 
 const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
 const THROTTLE_SWEEP_MAX_INTERVAL_MS = 60_000;
@@ -52,6 +54,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     log: service.log,
   });
   const throttle = new LoginThrottleStore(db, config.LOGIN_FAILURE_WINDOW_MS);
+  const relay = config.WELCOME_EMAILS ? welcomeRelay(service, db, config) : undefined;
   const accounts = new Accounts({
     users: new UserStore(db),
     sessions: new SessionStore(db),
@@ -59,7 +62,8 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     hasher: new PasswordHasher({ memoryKib: config.PASSWORD_MEMORY_KIB, iterations: config.PASSWORD_ITERATIONS }),
     cache,
     replicator,
-    hooks: options.hooks ?? noHooks,
+    hooks: options.hooks ?? (relay ? { userRegistered: async () => relay.kick() } : noHooks),
+    welcomeEmails: config.WELCOME_EMAILS,
     metrics,
     log: service.log,
     sessionTtlMs: config.SESSION_TTL_MS,
@@ -83,4 +87,16 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
   service.onClose(() => clearInterval(sweeper));
 
   return { service, accounts, start };
+}
+
+/** The welcome-email relay to the mailer nodes that serve its API; started once listening (after migrations). */
+function welcomeRelay(service: Service, db: Database, config: Readonly<Config>): WelcomeRelay {
+  const mailer = new UpstreamClient(service.upstream('mailer', { tag: 'api' }), { metrics: service.metrics, log: service.log });
+  const relay = new WelcomeRelay({ db, mailer, log: service.log, intervalMs: config.WELCOME_RELAY_INTERVAL_MS, timeoutMs: config.MAILER_TIMEOUT_MS });
+  service.app.addHook('onListen', async () => relay.start());
+  service.onClose(async () => {
+    await relay.stop();
+    mailer.close();
+  });
+  return relay;
 }

@@ -31,6 +31,9 @@ export const configSchema = z.object({
   REGISTER_MAX_PER_CLIENT: env.int(20, 'Registrations per client within LOGIN_FAILURE_WINDOW_MS before 429', 1),
   PASSWORD_MEMORY_KIB: env.int(19_456, 'argon2id memory cost in KiB (19 MiB: OWASP’s minimum)', 1_024),
   PASSWORD_ITERATIONS: env.int(2, 'argon2id time cost (passes over memory)', 1),
+  WELCOME_EMAILS: env.bool(true, 'Send each new user a welcome email through the mailer (owed emails wait in an outbox table until the mailer takes them)'),
+  WELCOME_RELAY_INTERVAL_MS: env.int(5_000, 'How often owed welcome emails are offered to the mailer again (after an outage or a crash); each registration also sends at once', 100),
+  MAILER_TIMEOUT_MS: env.int(5_000, 'Deadline of one call to the mailer', 1),
   TRUST_PROXY: z
     .string()
     .default('false')

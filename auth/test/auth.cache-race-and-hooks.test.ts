@@ -89,6 +89,7 @@ test('registration answers without waiting for the userRegistered hook, whose fa
     hasher: { hash: async () => 'hash' } as unknown as PasswordHasher,
     cache: newCache(),
     replicator: {} as Replicator,
+    welcomeEmails: false,
     hooks: {
       userRegistered: async () => {
         hookCalls += 1;

@@ -8,6 +8,7 @@ import { Coordinator, coordinatorRoutes, createService, type Service } from '@no
 import { attachDatabase, prepareDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
+import { avatarProxy } from './avatar-proxy.ts';
 import { ConnectionRegistry } from './connections.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { PushBus } from './push/bus.ts';
@@ -56,6 +57,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
     retryMaxMs: config.TWO_PC_RETRY_MAX_MS,
     // Called after phase 2 only, long after `transactions` below exists.
     onComplete: (txId, outcome, branches) => transactions.completed(txId, outcome, branches),
+    followUp: (txId, outcome, branches) => transactions.followUp(txId, outcome, branches),
     ...(config.FAULT_KILL_AFTER_DECISION ? { afterDecision: killSelf(service) } : {}),
   });
   const transactions: Transactions = new Transactions({ coordinator: () => coordinator, upstreams, subscribers, publish, config, log: service.log });
@@ -79,6 +81,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   void service.app.register(async (app) => jsonRpcRoutes(app, transport));
   attachSocketIo(service.app, { ...transport, maxFrameBytes: config.MAX_FRAME_BYTES });
   void service.app.register(async (app) => coordinatorRoutes(app, { coordinator }));
+  void service.app.register(async (app) => avatarProxy(app, { upstreams, timeoutMs: config.UPSTREAM_TIMEOUT_MS }));
 
   return {
     service,

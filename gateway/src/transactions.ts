@@ -1,11 +1,12 @@
 // The gateway's two-phase-commit actions, each a list of participant branches for the kit's
 // Coordinator: a publication (persist stores the notification and its deliveries, counter adds
 // one unread per recipient) and an acknowledgement (persist marks the delivery acked, counter
-// takes one off). Pushes follow phase 2, for transactions run here and recovered after a crash.
+// takes one off). Pushes follow phase 2, for transactions run here and recovered after a crash;
+// so does the hand-over of a publication's emails to the mailer, which is never lost.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
-import { createError, isErrorCode, type AppError, type Branch, type Coordinator, type Vote } from '@notify/lib';
+import { createError, hasErrorCode, isErrorCode, type AppError, type Branch, type Coordinator, type Vote } from '@notify/lib';
 import type { Notification, RpcParams, RpcResults, Topic } from '@notify/lib/rpc';
 import type { Config } from './config.ts';
 import type { Session } from './connections.ts';
@@ -23,6 +24,9 @@ interface CreatePayload {
   recipients: string[];
   audience: 'subscribers' | 'listed';
 }
+
+/** Recipients per request to the mailer (its limit). */
+const MAILER_BATCH = 10_000;
 
 interface AckPayload {
   notificationId: string;
@@ -119,6 +123,38 @@ export class Transactions {
       await this.d.publish({ kind: 'counter', userId, unread: await this.unread(userId) });
     }
   };
+
+  /**
+   * The coordinator's follow-up, before it marks a transaction complete: a committed publication
+   * with `email` goes to the mailer, one job per recipient. Repeated after a crash, it queues
+   * nothing twice (the mailer keys each job by notification and recipient).
+   */
+  readonly followUp = async (_txId: string, outcome: 'committed' | 'aborted', branches: Branch[]): Promise<void> => {
+    const persist = branches.find((branch) => branch.service === 'persist');
+    if (outcome !== 'committed' || persist?.action !== 'notification.create') return;
+    const payload = persist.payload as CreatePayload;
+    if (!payload.email || payload.recipients.length === 0) return;
+    const topic = { id: payload.topicId, name: await this.topicName(payload) };
+    for (let start = 0; start < payload.recipients.length; start += MAILER_BATCH) {
+      await this.d.upstreams.call('mailer', {
+        method: 'POST',
+        path: '/api/emails/notification',
+        body: { notificationId: payload.notificationId, topic, title: payload.title, body: payload.body, recipients: payload.recipients.slice(start, start + MAILER_BATCH) },
+        idempotent: true,
+      });
+    }
+  };
+
+  /** The topic's name for the email; a topic deleted since the publication still gets its email. */
+  private async topicName(payload: CreatePayload): Promise<string> {
+    try {
+      const topic = await this.d.upstreams.call<Topic>('persist', { method: 'GET', path: `/api/topics/${payload.topicId}`, userId: payload.publisherId, idempotent: true });
+      return topic.name;
+    } catch (error) {
+      if (hasErrorCode(error) && error.code === 'NOT_FOUND') return 'a deleted topic';
+      throw error;
+    }
+  }
 
   /** Waits for phase 2 (so the change is readable when the caller hears back), at most TWO_PC_REPLY_WAIT_MS. */
   private async settle(done: Promise<boolean>): Promise<void> {

@@ -4,8 +4,10 @@
 import { UpstreamClient, type Service } from '@notify/lib';
 import type { Config } from './config.ts';
 
-export const UPSTREAM_SERVICES = ['auth', 'persist', 'counter'] as const;
+export const UPSTREAM_SERVICES = ['auth', 'persist', 'counter', 'mailer', 'avatar'] as const;
 export type UpstreamService = (typeof UPSTREAM_SERVICES)[number];
+/** Services whose callers want only some instances: the mailer nodes that serve its REST API. */
+const TAGS: Partial<Record<string, string>> = { mailer: 'api' };
 
 export interface Call {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -28,7 +30,7 @@ export class Upstreams {
     for (const name of UPSTREAM_SERVICES) {
       const client = this.client(name);
       service.addDependency(name, () => {
-        const live = service.upstream(name).watcher.instances().length;
+        const live = this.upstream(name).watcher.instances().length;
         const breakers = Object.values(client.states());
         const open = breakers.filter((state) => state === 'open').length;
         if (live === 0) return { state: 'down', detail: 'no passing instance in discovery' };
@@ -43,7 +45,7 @@ export class Upstreams {
 
   /** Waits (bounded) for discovery's first answer about each service, so the first calls find instances. */
   async ready(timeoutMs = 5_000): Promise<void> {
-    const answers = await Promise.allSettled(UPSTREAM_SERVICES.map((name) => this.service.upstream(name).watcher.ready(timeoutMs)));
+    const answers = await Promise.allSettled(UPSTREAM_SERVICES.map((name) => this.upstream(name).watcher.ready(timeoutMs)));
     for (const answer of answers) if (answer.status === 'rejected') this.service.log.warn({ err: answer.reason }, 'starting without an answer from discovery');
   }
 
@@ -51,7 +53,7 @@ export class Upstreams {
   client(name: string): UpstreamClient {
     let client = this.clients.get(name);
     if (!client) {
-      client = new UpstreamClient(this.service.upstream(name), {
+      client = new UpstreamClient(this.upstream(name), {
         metrics: this.service.metrics,
         log: this.service.log,
         breaker: {
@@ -64,6 +66,11 @@ export class Upstreams {
       this.clients.set(name, client);
     }
     return client;
+  }
+
+  private upstream(name: string) {
+    const tag = TAGS[name];
+    return this.service.upstream(name, tag === undefined ? {} : { tag });
   }
 
   async call<T>(service: UpstreamService, call: Call): Promise<T> {

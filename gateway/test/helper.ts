@@ -5,6 +5,7 @@ import type { TestContext } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
+import { startMailers, type MailerCluster } from '../../mailer/test/helper.ts';
 import type { PushEvent, PushEvents, RpcError, RpcMethod, RpcParams, RpcResults } from '@notify/lib/rpc';
 
 export interface System {
@@ -17,15 +18,37 @@ export interface System {
   counterDatabaseUrl: string;
   /** Starts one more gateway on the same database (env added to the usual). */
   startGateway(env?: Record<string, string>): Promise<ServiceProcess>;
+  auth: ServiceProcess[];
+  /** The mailer node(s) and the SMTP server, when asked for. */
+  mail: MailerCluster | undefined;
 }
 
-export async function startSystem(t: TestContext, options: { persistInstances?: number; gateways?: number; gatewayEnv?: Record<string, string>; counterEnv?: Record<string, string> } = {}): Promise<System> {
+export interface SystemOptions {
+  persistInstances?: number;
+  gateways?: number;
+  gatewayEnv?: Record<string, string>;
+  counterEnv?: Record<string, string>;
+  /** Also run a mailer node and a real SMTP server on loopback (welcome and notification emails). */
+  mailer?: boolean;
+}
+
+export async function startSystem(t: TestContext, options: SystemOptions = {}): Promise<System> {
   const [authDb, persistDb, counterDb, gatewayDb] = await Promise.all(['a', 'p', 'c', 'g'].map((suffix) => testDatabase(`${t.name}-${suffix}`)));
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   const common = { DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0', TWO_PC_SWEEP_INTERVAL_MS: '200' };
-  // Cheap password hashing: these tests are about the gateway, not argon2's cost.
-  const authEnv = { ...common, DATABASE_URL: authDb!.url, TRUST_PROXY: 'loopback', PASSWORD_MEMORY_KIB: '1024', PASSWORD_ITERATIONS: '1' };
-  const [persist, counter] = await Promise.all([
+  // Cheap password hashing: these tests are about the gateway, not argon2's cost. Welcome emails
+  // only where a mailer runs.
+  const authEnv = {
+    ...common,
+    DATABASE_URL: authDb!.url,
+    TRUST_PROXY: 'loopback',
+    PASSWORD_MEMORY_KIB: '1024',
+    PASSWORD_ITERATIONS: '1',
+    WELCOME_EMAILS: String(options.mailer ?? false),
+    WELCOME_RELAY_INTERVAL_MS: '300',
+  };
+  const mail = options.mailer ? await startMailers(t, { discovery }) : undefined;
+  const [persist, counter, auth1, auth2] = await Promise.all([
     Promise.all(
       Array.from({ length: options.persistInstances ?? 1 }, (_, i) =>
         spawnService({ entry: 'persist/src/server.ts', env: { ...common, DATABASE_URL: persistDb!.url, INSTANCE_ID: `persist-${i + 1}` } }, t),
@@ -42,7 +65,7 @@ export async function startSystem(t: TestContext, options: { persistInstances?: 
     return gateway;
   };
   for (let i = 0; i < (options.gateways ?? 1); i += 1) await startGateway({ INSTANCE_ID: `gateway-${i + 1}` });
-  return { discovery, persist, counter, gateways, gatewayDatabaseUrl: gatewayDb!.url, persistDatabaseUrl: persistDb!.url, counterDatabaseUrl: counterDb!.url, startGateway };
+  return { discovery, persist, counter, gateways, gatewayDatabaseUrl: gatewayDb!.url, persistDatabaseUrl: persistDb!.url, counterDatabaseUrl: counterDb!.url, startGateway, mail, auth: [auth1, auth2] };
 }
 
 /** A failed call: the contract error, and for JSON-RPC the error number. */

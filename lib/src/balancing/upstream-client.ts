@@ -33,12 +33,16 @@ export interface UpstreamRequest {
   deadlineMs: number;
   /** Safe to repeat on another instance after a failure (reads, idempotent writes). */
   idempotent: boolean;
+  /** A proxy's call: a successful answer's body as bytes (a Buffer) with its headers, not parsed JSON. */
+  raw?: boolean;
 }
 
 export interface UpstreamResponse<T> {
   status: number;
   body: T;
   instance: string;
+  /** The answer's headers (raw requests only). */
+  headers?: Headers;
 }
 
 /** An upstream answer that is the caller's problem (4xx), not the instance's: it does not trip the breaker. */
@@ -48,12 +52,12 @@ class UpstreamRefusal extends Error {
   }
 }
 
-type Attempt = (instance: Instance, request: UpstreamRequest, timeoutMs: number) => Promise<{ status: number; body: unknown }>;
+type Attempt = (instance: Instance, request: UpstreamRequest, timeoutMs: number) => Promise<{ status: number; body: unknown; headers?: Headers }>;
 
 const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const;
 
 export class UpstreamClient {
-  private readonly breakers = new Map<string, CircuitBreaker<Parameters<Attempt>, { status: number; body: unknown }>>();
+  private readonly breakers = new Map<string, CircuitBreaker<Parameters<Attempt>, Awaited<ReturnType<Attempt>>>>();
   private readonly metrics: { requests: Counter<'target' | 'outcome'>; duration: Histogram<'target'>; state: Gauge<'target' | 'instance'> };
 
   constructor(
@@ -184,6 +188,7 @@ const attempt: Attempt = async (instance, request, timeoutMs) => {
     ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
     signal: AbortSignal.timeout(timeoutMs),
   });
+  if (request.raw && response.status < 400) return { status: response.status, body: Buffer.from(await response.arrayBuffer()), headers: response.headers };
   const text = await response.text();
   let body: unknown;
   try {

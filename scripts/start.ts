@@ -75,7 +75,7 @@ function spawnInstance(spec: InstanceSpec, extraEnv: NodeJS.ProcessEnv): Child {
         ADVERTISE_ADDRESS: host,
         HOST: launcherConfig.HOST,
         ...extraEnv,
-        ...spec.env,
+        ...(typeof spec.env === 'function' ? spec.env((port) => port + launcherConfig.PORT_OFFSET) : spec.env),
       },
     },
     children.length,

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 
 /** Shared by the auth nodes of one run to authenticate their cache replication to each other. */
 const AUTH_REPLICATION_SECRET = randomBytes(24).toString('base64url');
+/** SMTP port of the sink that receives the mailers' email (its page is on 8025). */
+const SMTP_SINK_PORT = 2525;
 
 export interface InstanceSpec {
   /** Service name in discovery. */
@@ -15,8 +17,8 @@ export interface InstanceSpec {
   port: number;
   /** Name of the service's own database on the shared server, when it owns one. */
   database?: string;
-  /** Extra environment for this instance. */
-  env?: Record<string, string>;
+  /** Extra environment for this instance; a function gets `at(port)`, the port after PORT_OFFSET. */
+  env?: Record<string, string> | ((at: (port: number) => number) => Record<string, string>);
   /** What the banner says this instance is for. */
   title: string;
 }
@@ -57,6 +59,23 @@ export const SERVICES: InstanceSpec[] = [
     database: 'persist',
     title: 'topics, subscriptions, notifications (two-phase-commit participant)',
   },
+  {
+    service: 'smtp-sink',
+    id: 'smtp-sink-1',
+    entry: 'mailer/src/smtp-sink/server.ts',
+    port: 8025,
+    env: (at) => ({ SMTP_PORT: String(at(SMTP_SINK_PORT)) }),
+    title: `the mail sent, as a page (receives SMTP on ${SMTP_SINK_PORT} + PORT_OFFSET)`,
+  },
+  ...[1, 2, 3, 4].map((n) => ({
+    service: 'mailer',
+    id: `mailer-${n}`,
+    entry: 'mailer/src/server.ts',
+    port: 6999 + n,
+    database: 'mailer',
+    env: (at: (port: number) => number) => ({ SMTP_URL: `smtp://127.0.0.1:${at(SMTP_SINK_PORT)}`, CLIENT_URL: `http://127.0.0.1:${at(3333)}` }),
+    title: n === 1 ? 'email cluster: welcome and notification emails (durable queue, 4 nodes)' : 'email node',
+  })),
   {
     service: 'gateway',
     id: 'gateway-1',

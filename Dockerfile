@@ -8,6 +8,8 @@ COPY discovery/package.json discovery/
 COPY auth/package.json auth/
 COPY counter/package.json counter/
 COPY persist/package.json persist/
+COPY mailer/package.json mailer/
+COPY avatar/package.json avatar/
 COPY gateway/package.json gateway/
 RUN npm ci --no-audit --no-fund
 COPY . .

@@ -9,6 +9,9 @@ import { configSchema as authConfig } from '../auth/src/config.ts';
 import { configSchema as counterConfig } from '../counter/src/config.ts';
 import { configSchema as persistConfig } from '../persist/src/config.ts';
 import { configSchema as gatewayConfig } from '../gateway/src/config.ts';
+import { configSchema as mailerConfig } from '../mailer/src/config.ts';
+import { sinkConfigSchema } from '../mailer/src/smtp-sink/config.ts';
+import { configSchema as avatarConfig } from '../avatar/src/config.ts';
 import { launcherConfigSchema } from '../scripts/launcher/config.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -20,6 +23,9 @@ const documented: [string, z.ZodObject, string | undefined][] = [
   ['counter', counterConfig, 'counter/.env.example'],
   ['persist', persistConfig, 'persist/.env.example'],
   ['gateway', gatewayConfig, 'gateway/.env.example'],
+  ['mailer', mailerConfig, 'mailer/.env.example'],
+  ['smtp sink (npm start)', sinkConfigSchema, undefined],
+  ['avatar', avatarConfig, 'avatar/.env.example'],
   ['npm start', launcherConfigSchema, undefined],
 ];
 

@@ -30,6 +30,8 @@ export interface SystemOptions {
   counterEnv?: Record<string, string>;
   /** Also run a mailer node and a real SMTP server on loopback (welcome and notification emails). */
   mailer?: boolean;
+  /** Also run the avatar service (the gateway proxies /avatars to it). */
+  avatar?: boolean;
 }
 
 export async function startSystem(t: TestContext, options: SystemOptions = {}): Promise<System> {
@@ -48,6 +50,7 @@ export async function startSystem(t: TestContext, options: SystemOptions = {}): 
     WELCOME_RELAY_INTERVAL_MS: '300',
   };
   const mail = options.mailer ? await startMailers(t, { discovery }) : undefined;
+  if (options.avatar) await spawnService({ entry: 'avatar/src/server.ts', env: common }, t);
   const [persist, counter, auth1, auth2] = await Promise.all([
     Promise.all(
       Array.from({ length: options.persistInstances ?? 1 }, (_, i) =>

@@ -33,7 +33,8 @@ export class Sender {
     },
   ) {
     const registers = [d.metrics];
-    const sender = this;
+    const inFlight = () => this.inFlight;
+    const peak = () => this.peak;
     this.m = {
       sent: new Counter({ name: METRIC.mailerEmailsSentTotal, help: 'Emails the SMTP server accepted', labelNames: ['kind'], registers }),
       failed: new Counter({ name: METRIC.mailerEmailsFailedTotal, help: 'Send attempts that failed', labelNames: ['kind', 'reason'], registers }),
@@ -47,8 +48,8 @@ export class Sender {
         registers,
       }),
     };
-    new Gauge({ name: METRIC.mailerSendsInFlight, help: 'Emails this node is sending now', registers, collect() { this.set(sender.inFlight); } });
-    new Gauge({ name: METRIC.mailerSendsInFlightPeak, help: 'Most emails this node has sent at once since it started', registers, collect() { this.set(sender.peak); } });
+    new Gauge({ name: METRIC.mailerSendsInFlight, help: 'Emails this node is sending now', registers, collect() { this.set(inFlight()); } });
+    new Gauge({ name: METRIC.mailerSendsInFlightPeak, help: 'Most emails this node has sent at once since it started', registers, collect() { this.set(peak()); } });
     new Gauge({ name: METRIC.mailerSendConcurrencyLimit, help: 'MAX_CONCURRENT_SENDS of this node', registers }).set(d.config.MAX_CONCURRENT_SENDS);
   }
 

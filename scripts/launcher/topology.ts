@@ -21,6 +21,8 @@ export interface InstanceSpec {
   env?: Record<string, string> | ((at: (port: number) => number) => Record<string, string>);
   /** What the banner says this instance is for. */
   title: string;
+  /** `npm start` only, not a deployment's service (compose runs a real equivalent instead). */
+  localOnly?: boolean;
 }
 
 export const DISCOVERY: InstanceSpec = {
@@ -65,6 +67,8 @@ export const SERVICES: InstanceSpec[] = [
     entry: 'mailer/src/smtp-sink/server.ts',
     port: 8025,
     env: (at) => ({ SMTP_PORT: String(at(SMTP_SINK_PORT)) }),
+    // compose runs Mailpit, an SMTP sink with a web view, instead.
+    localOnly: true,
     title: `the mail sent, as a page (receives SMTP on ${SMTP_SINK_PORT} + PORT_OFFSET)`,
   },
   ...[1, 2, 3, 4].map((n) => ({
@@ -76,6 +80,13 @@ export const SERVICES: InstanceSpec[] = [
     env: (at: (port: number) => number) => ({ SMTP_URL: `smtp://127.0.0.1:${at(SMTP_SINK_PORT)}`, CLIENT_URL: `http://127.0.0.1:${at(3333)}` }),
     title: n === 1 ? 'email cluster: welcome and notification emails (durable queue, 4 nodes)' : 'email node',
   })),
+  {
+    service: 'avatar',
+    id: 'avatar-1',
+    entry: 'avatar/src/server.ts',
+    port: 9000,
+    title: 'PNG avatars (sharp), cached; the gateway proxies /avatars/…',
+  },
   {
     service: 'gateway',
     id: 'gateway-1',

@@ -50,7 +50,7 @@ export class MailQueue {
       superviseIntervalSeconds: Math.max(config.QUEUE_MONITOR_INTERVAL_SECONDS, 10),
     });
     this.boss.on('error', (error: Error) => log.error({ err: error }, 'job queue error'));
-    const queue = this;
+    const counts = () => this.counts();
     new Gauge({
       name: METRIC.mailerQueueJobs,
       help: 'Jobs in each queue by state (ready: due, waiting for a worker; deferred: a retry waiting for its time; completed and failed: kept for a week)',
@@ -58,8 +58,8 @@ export class MailQueue {
       registers: [metrics],
       async collect() {
         this.reset();
-        for (const counts of await queue.counts()) {
-          for (const state of QUEUE_STATES) this.set({ queue: counts.name, state }, counts[state]);
+        for (const queue of await counts()) {
+          for (const state of QUEUE_STATES) this.set({ queue: queue.name, state }, queue[state]);
         }
       },
     });

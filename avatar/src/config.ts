@@ -1,0 +1,27 @@
+// avatar's environment: the kit's base keys, the cache's bounds, render concurrency and deadline,
+// PNG compression and the style of URLs that name none.
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { baseConfigShape, env } from '@notify/lib';
+import { STYLE_NAMES } from './styles/resolve.ts';
+
+export const configSchema = z.object({
+  ...baseConfigShape({ port: 9000 }),
+  // 64 MiB holds about 45,000 identicons or 120,000 github avatars at 128 px (about 1.4 KB and 0.5 KB each).
+  CACHE_MAX_BYTES: env.int(67_108_864, 'PNG bytes the avatar cache holds at most (least recently used evicted first); 0 turns the cache off', 0),
+  CACHE_MAX_ENTRIES: env.int(100_000, 'Avatars the cache holds at most, whatever their size', 1),
+  // One core is left to the event loop: encoders on every core starve it (on 2 cores, 4 encoders
+  // made /health's median 25 ms during 1024 px renders; 1 encoder, 2 ms). libuv's pool has 4
+  // threads unless UV_THREADPOOL_SIZE says otherwise; more renders at once than that only wait there.
+  MAX_CONCURRENT_RENDERS: env.int(
+    Math.max(1, availableParallelism() - 1),
+    'Avatars drawn and encoded at once (each encodes on one of libuv’s threads); others wait their turn. Default: CPU cores - 1, at least 1',
+    1,
+  ),
+  MAX_QUEUED_RENDERS: env.int(1_000, 'Avatars that may wait for a render slot; more are refused with UNAVAILABLE (503, Retry-After: 1)', 0),
+  RENDER_TIMEOUT_MS: env.int(10_000, 'Longest a request waits for its avatar to be drawn, queue included, before TIMEOUT (504); the render still finishes and is cached', 1),
+  PNG_COMPRESSION_LEVEL: z.coerce.number().int().min(0).max(9).default(6).describe('zlib level of the PNGs: 0 fastest to 9 smallest (9 halves identicon throughput for 10 % fewer bytes)'),
+  DEFAULT_STYLE: z.enum(STYLE_NAMES).default('identicon').describe(`Style of avatars whose URL names none (${STYLE_NAMES.join(', ')})`),
+});
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,64 @@
+// Every key is validated at start: defaults when unset, a bad value stops the process with one
+// line naming the variable. And every key is listed in .env.example.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '@notify/lib';
+import { configSchema } from '../src/config.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+test('defaults: port 9000, a 64 MiB cache, one core left to the event loop, identicon', () => {
+  const config = loadConfig(configSchema, {});
+  assert.equal(config.PORT, 9000);
+  assert.equal(config.CACHE_MAX_BYTES, 64 * 1024 * 1024);
+  assert.equal(config.CACHE_MAX_ENTRIES, 100_000);
+  assert.equal(config.MAX_CONCURRENT_RENDERS, Math.max(1, availableParallelism() - 1));
+  assert.equal(config.MAX_QUEUED_RENDERS, 1_000);
+  assert.equal(config.RENDER_TIMEOUT_MS, 10_000);
+  assert.equal(config.PNG_COMPRESSION_LEVEL, 6);
+  assert.equal(config.DEFAULT_STYLE, 'identicon');
+  assert.ok(Object.isFrozen(config));
+});
+
+test('bad values name their variable', () => {
+  const bad: Record<string, string>[] = [
+    { CACHE_MAX_BYTES: '-1' },
+    { CACHE_MAX_BYTES: 'lots' },
+    { CACHE_MAX_ENTRIES: '0' },
+    { MAX_CONCURRENT_RENDERS: '0' },
+    { MAX_QUEUED_RENDERS: '1.5' },
+    { RENDER_TIMEOUT_MS: '0' },
+    { PNG_COMPRESSION_LEVEL: '10' },
+    { DEFAULT_STYLE: 'gravatar' },
+    { PORT: '70000' },
+  ];
+  for (const env of bad) {
+    const [name] = Object.keys(env);
+    assert.throws(() => loadConfig(configSchema, env), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`invalid configuration: ${name}:`), name);
+  }
+});
+
+test('the process stops at start with one clear line on a bad value', () => {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'avatar/src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, CACHE_MAX_BYTES: '-5', PORT: '0', DISCOVERY_REGISTER: 'false' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(run.status, 1);
+  const lines = run.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, run.stderr);
+  assert.match(lines[0]!, /^invalid configuration: CACHE_MAX_BYTES: .*\(got "-5"\)$/);
+});
+
+test('.env.example lists every key, and nothing else', () => {
+  const listed = readFileSync(resolve(ROOT, 'avatar/.env.example'), 'utf8')
+    .split('\n')
+    .filter((line) => /^[A-Z_]+=/.test(line))
+    .map((line) => line.slice(0, line.indexOf('=')));
+  assert.deepEqual(listed.sort(), Object.keys(configSchema.shape).sort());
+});

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { spawnService, type ServiceProcess } from '@notify/lib/testing';
 import { httpGet, KeepAliveConnection } from './lib/clients.ts';
 import { histogramDeltas, scrape } from './lib/metrics.ts';
-import { fmt, median, Samples, table } from './lib/stats.ts';
+import { ClosedLoop, fmt, log, median, Samples, table, type LoadFigures } from './lib/stats.ts';
 import { cpuShare, cpuSnapshot } from './lib/system.ts';
 
 const { values: args } = parseArgs({
@@ -43,17 +43,8 @@ const OPTIONS = {
 const STYLES = ['identicon', 'github'] as const;
 const TARGETS = { coldPerSecond: 500, cachedPerSecond: 10_000, healthP99Ms: 25 };
 
-const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
-interface PhaseResult {
-  rate: number;
-  ok: number;
-  errors: number;
-  firstError?: string;
-  p50: number;
-  p99: number;
-  /** Share of one core over the window, by process. */
-  cpu: Record<string, number>;
+interface PhaseResult extends LoadFigures {
   /** Mean draw + encode time from the service's own histogram (cold phases). */
   renderMeanMs?: number;
   health?: { p50: number; p99: number; max: number; count: number };
@@ -102,28 +93,9 @@ async function probeHealth(connection: KeepAliveConnection, stop: Promise<void>)
  * warm-up and then the measured window; `request(slot)` gives the bytes to send.
  */
 async function closedLoop(connections: KeepAliveConnection[], request: () => Buffer, options: { health?: KeepAliveConnection; renders?: boolean } = {}): Promise<PhaseResult> {
-  const samples = new Samples();
-  let ok = 0;
-  let errors = 0;
-  let firstError: string | undefined;
-  let measuring = false;
-  let running = true;
-  const loops = connections.map(async (connection) => {
-    while (running) {
-      const began = performance.now();
-      try {
-        const status = await connection.request(request());
-        if (status !== 200) throw new Error(`status ${status}`);
-        if (measuring) {
-          ok += 1;
-          samples.add(performance.now() - began);
-        }
-      } catch (error) {
-        if (measuring) errors += 1;
-        firstError ??= (error as Error).message;
-        await sleep(5);
-      }
-    }
+  const loop = new ClosedLoop(connections.length, async (slot) => {
+    const status = await connections[slot]!.request(request());
+    if (status !== 200) throw new Error(`status ${status}`);
   });
   await sleep(OPTIONS.warmupMs);
   const processes = [
@@ -136,26 +108,19 @@ async function closedLoop(connections: KeepAliveConnection[], request: () => Buf
   const windowOver = new Promise<void>((resolve) => (endWindow = resolve));
   const health = options.health ? probeHealth(options.health, windowOver) : undefined;
   const windowStart = performance.now();
-  measuring = true;
+  loop.measuring = true;
   await sleep(OPTIONS.measureMs);
-  measuring = false;
+  loop.measuring = false;
   const seconds = (performance.now() - windowStart) / 1000;
   endWindow();
   const cpuAfter = await cpuSnapshot(processes);
-  running = false;
-  await Promise.all(loops);
+  await loop.stop();
   const healthSamples = await health;
   const metricsAfter = await scrape(avatar!.url);
   const renders = histogramDeltas(metricsBefore, metricsAfter, 'avatar_render_duration_seconds');
   const rendered = renders.reduce((sum, d) => sum + d.count, 0);
   return {
-    rate: ok / seconds,
-    ok,
-    errors,
-    ...(firstError ? { firstError } : {}),
-    p50: samples.percentile(50),
-    p99: samples.percentile(99),
-    cpu: Object.fromEntries(cpuShare(cpuBefore, cpuAfter, seconds)),
+    ...loop.figures(seconds, Object.fromEntries(cpuShare(cpuBefore, cpuAfter, seconds))),
     ...(options.renders && rendered > 0 ? { renderMeanMs: renders.reduce((sum, d) => sum + d.meanMs * d.count, 0) / rendered } : {}),
     ...(healthSamples
       ? { health: { p50: healthSamples.percentile(50), p99: healthSamples.percentile(99), max: healthSamples.percentile(100), count: healthSamples.size } }

@@ -40,7 +40,7 @@ import { httpGet, inParallel, KeepAliveConnection, loadUndiciPool, postJson, Rpc
 import type { FanoutWorkerData, FromWorker, ToWorker } from './lib/fanout-worker.ts';
 import { Inspector, type ProfileSummary } from './lib/inspector.ts';
 import { histogramDeltas, scrape, type HistogramDelta } from './lib/metrics.ts';
-import { fmt, median, percentile, Samples, table } from './lib/stats.ts';
+import { ClosedLoop, fmt, log, median, percentile, Samples, table, type LoadFigures } from './lib/stats.ts';
 import { cpuShare, cpuSnapshot, isStopping, openFileLimits, rssBytes, startSystem, stopSystem, type BenchSystem } from './lib/system.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -76,19 +76,11 @@ const OPTIONS = {
   connectConcurrency: 100,
 };
 
-const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 // ---- results ----
 
-interface LoadResult {
+interface LoadResult extends LoadFigures {
   label: string;
-  rate: number;
-  ok: number;
-  errors: number;
-  firstError?: string;
-  p50: number;
-  p99: number;
-  cpu: Record<string, number>;
   gatewayLoopLagP99Ms?: number;
   /** Mean step durations from the services' metrics over the window (`service: metric{labels}`). */
   breakdown: (HistogramDelta & { service: string })[];
@@ -204,29 +196,7 @@ async function closedLoop(
   warmupMs: number,
   measureMs: number,
 ): Promise<LoadResult> {
-  const samples = new Samples();
-  let ok = 0;
-  let errors = 0;
-  let firstError: string | undefined;
-  let measuring = false;
-  let running = true;
-  const loops = Array.from({ length: slots }, async (_, slot) => {
-    while (running) {
-      const began = performance.now();
-      try {
-        await fire(slot);
-        if (measuring) {
-          ok += 1;
-          samples.add(performance.now() - began);
-        }
-      } catch (error) {
-        if (measuring) errors += 1;
-        firstError ??= (error as Error).message;
-        // A failing call must not spin: back off a little.
-        await sleep(5);
-      }
-    }
-  });
+  const loop = new ClosedLoop(slots, fire);
   await sleep(warmupMs);
   let windowStart = 0;
   let windowSeconds = 0;
@@ -235,23 +205,16 @@ async function closedLoop(
     () => windowSeconds,
     async () => {
       windowStart = performance.now();
-      measuring = true;
+      loop.measuring = true;
       await sleep(measureMs);
-      measuring = false;
+      loop.measuring = false;
       windowSeconds = (performance.now() - windowStart) / 1000;
     },
   );
-  running = false;
-  await Promise.all(loops);
+  await loop.stop();
   return {
     label,
-    rate: ok / windowSeconds,
-    ok,
-    errors,
-    ...(firstError ? { firstError } : {}),
-    p50: samples.percentile(50),
-    p99: samples.percentile(99),
-    cpu: m.cpu,
+    ...loop.figures(windowSeconds, m.cpu),
     ...(m.lagP99 === undefined ? {} : { gatewayLoopLagP99Ms: m.lagP99 }),
     breakdown: m.breakdown,
     ...(m.profiles ? { profiles: m.profiles } : {}),

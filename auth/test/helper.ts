@@ -1,7 +1,7 @@
 // A real auth cluster for tests: a discovery process and auth processes on one fresh database.
 import type { TestContext } from 'node:test';
 import pg from 'pg';
-import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
+import { metricSample, spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
 
 export interface AuthCluster {
   discovery: ServiceProcess;
@@ -98,12 +98,7 @@ export async function call<T = Record<string, unknown>>(node: ServiceProcess, me
 }
 
 /** The value of one sample line of a node's /metrics, or 0. */
-export async function metric(node: ServiceProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
-  const line = text.split('\n').find((candidate) => (candidate.startsWith(`${name}{`) || candidate.startsWith(`${name} `)) && wanted.every((label) => candidate.includes(label)));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
+export const metric = async (node: ServiceProcess, name: string, labels: Record<string, string> = {}): Promise<number> => (await metricSample(node, name, labels)) ?? 0;
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);

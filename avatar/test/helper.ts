@@ -45,21 +45,7 @@ export function errorOf(answer: Answer): { code: string; message: string; detail
   return (JSON.parse(answer.body.toString('utf8')) as { error: { code: string; message: string; details: Record<string, unknown> } }).error;
 }
 
-/**
- * The value of one sample on /metrics: `name` with every label in `labels` (others ignored), summed
- * over the matching series; 0 when none matches.
- */
-export async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const series = match[2] ?? '';
-    if (Object.entries(labels).every(([label, value]) => series.includes(`${label}="${value}"`))) total += Number(match[3]);
-  }
-  return total;
-}
+export { metricSum as metric } from '@notify/lib/testing';
 
 /** Decodes a PNG (failing on anything else) into its size and raw RGB(A) pixels. */
 export async function decodePng(png: Buffer): Promise<{ width: number; height: number; channels: number; pixels: Buffer }> {

@@ -55,3 +55,69 @@ export function table(header: readonly string[], rows: readonly (readonly string
   const rule = `|${widths.map((width, i) => (i === 0 ? '-'.repeat(width + 2) : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
+
+/** What one load phase measured: throughput, failures, latency (ms) and CPU (share of one core, by process). */
+export interface LoadFigures {
+  rate: number;
+  ok: number;
+  errors: number;
+  firstError?: string;
+  p50: number;
+  p99: number;
+  cpu: Record<string, number>;
+}
+
+/** A bench's progress line, timestamped. */
+export const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+/**
+ * `slots` callers, each firing its next call when the previous one answers; only calls that finish
+ * while `measuring` is set are counted and timed. A failing call backs off 5 ms so it cannot spin.
+ */
+export class ClosedLoop {
+  readonly samples = new Samples();
+  ok = 0;
+  errors = 0;
+  firstError: string | undefined;
+  measuring = false;
+  private running = true;
+  private readonly loops: Promise<void>[];
+
+  constructor(slots: number, fire: (slot: number) => Promise<unknown>) {
+    this.loops = Array.from({ length: slots }, async (_, slot) => {
+      while (this.running) {
+        const began = performance.now();
+        try {
+          await fire(slot);
+          if (this.measuring) {
+            this.ok += 1;
+            this.samples.add(performance.now() - began);
+          }
+        } catch (error) {
+          if (this.measuring) this.errors += 1;
+          this.firstError ??= (error as Error).message;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+    });
+  }
+
+  /** Stops every caller after its call in flight. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  /** The counted calls as figures over `seconds` of measuring. */
+  figures(seconds: number, cpu: Record<string, number>): LoadFigures {
+    return {
+      rate: this.ok / seconds,
+      ok: this.ok,
+      errors: this.errors,
+      ...(this.firstError ? { firstError: this.firstError } : {}),
+      p50: this.samples.percentile(50),
+      p99: this.samples.percentile(99),
+      cpu,
+    };
+  }
+}

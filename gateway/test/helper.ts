@@ -211,12 +211,4 @@ export async function failure(promise: Promise<unknown>): Promise<CallError> {
   throw new Error('the call succeeded; a failure was expected');
 }
 
-/** One metric sample from a service's /metrics. */
-export async function metric(service: ServiceProcess, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const text = await (await fetch(`${service.url}/metrics`)).text();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
+export { metricSample as metric } from '@notify/lib/testing';

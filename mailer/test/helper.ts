@@ -63,15 +63,7 @@ export async function send<T = Record<string, unknown>>(node: ServiceProcess, me
   return { status: response.status, body: (await response.json()) as T };
 }
 
-/** One sample of a metric on a node (labels matched exactly when given), or undefined. */
-export async function metric(node: ServiceProcess, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
+export { metricSample as metric } from '@notify/lib/testing';
 
 /** Welcome-email requests for `count` made-up users. */
 export function welcomes(count: number, prefix = 'user'): { userId: string; email: string; name: string }[] {

@@ -11,3 +11,4 @@ export {
 export { spawnService, type ServiceProcess, type SpawnServiceOptions } from './service-process.ts';
 export { startFakeCoordinator, type FakeCoordinator } from './fake-coordinator.ts';
 export { sendRaw } from './http.ts';
+export { metricSample, metricSum } from './metrics.ts';

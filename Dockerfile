@@ -11,10 +11,12 @@ COPY persist/package.json persist/
 COPY mailer/package.json mailer/
 COPY avatar/package.json avatar/
 COPY gateway/package.json gateway/
+COPY client/package.json client/
 RUN npm ci --no-audit --no-fund
 COPY . .
-# Prisma clients are generated, never committed; then the tools go (the image brings its own Node 24).
-RUN npm run generate && npm prune --omit=dev --no-audit --no-fund
+# Prisma clients are generated and the React client is built, never committed; then the tools go
+# (the image brings its own Node 24).
+RUN npm run generate && npm run build --workspaces --if-present && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-slim
 ARG WORKSPACE

@@ -12,6 +12,7 @@ import { configSchema as gatewayConfig } from '../gateway/src/config.ts';
 import { configSchema as mailerConfig } from '../mailer/src/config.ts';
 import { sinkConfigSchema } from '../mailer/src/smtp-sink/config.ts';
 import { configSchema as avatarConfig } from '../avatar/src/config.ts';
+import { configSchema as clientConfig } from '../client/src/config.ts';
 import { launcherConfigSchema } from '../scripts/launcher/config.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -26,6 +27,7 @@ const documented: [string, z.ZodObject, string | undefined][] = [
   ['mailer', mailerConfig, 'mailer/.env.example'],
   ['smtp sink (npm start)', sinkConfigSchema, undefined],
   ['avatar', avatarConfig, 'avatar/.env.example'],
+  ['client', clientConfig, 'client/.env.example'],
   ['npm start', launcherConfigSchema, undefined],
 ];
 

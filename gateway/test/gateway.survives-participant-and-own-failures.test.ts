@@ -38,7 +38,13 @@ test('persist voting no aborts the publication: counter’s yes is rolled back, 
   const refused = await failure(alice.call('notifications.publish', { topicId: topic.id, title: 'never', body: '', to: [b.id] }));
   assert.equal(refused.error.code, 'INVALID_ARGUMENT', 'after the abort, a fresh read shows bob is no subscriber');
   assert.deepEqual(refused.error.details?.notSubscribed, [b.id]);
-  const log = await withPg(system.gatewayDatabaseUrl, async (db) => (await db.query('SELECT state, reason, completed_at FROM coordinator_transactions ORDER BY created_at')).rows);
+  // The refusal does not wait for the rollback's phase 2: give it a moment to be acknowledged.
+  const readLog = () => withPg(system.gatewayDatabaseUrl, async (db) => (await db.query('SELECT state, reason, completed_at FROM coordinator_transactions ORDER BY created_at')).rows);
+  let log = await readLog();
+  for (let tries = 0; tries < 50 && !log[1]?.completed_at; tries += 1) {
+    await sleep(100);
+    log = await readLog();
+  }
   assert.deepEqual(log.map((row) => row.state), ['committed', 'aborted']);
   assert.match(log[1].reason, /^persist: CONFLICT$/);
   assert.ok(log[1].completed_at, 'rollback acknowledged by both participants');

@@ -95,4 +95,12 @@ export const SERVICES: InstanceSpec[] = [
     database: 'gateway',
     title: 'the clients’ door: socket.io at /socket.io/, JSON-RPC at ws://…/ws (2PC coordinator, pushes)',
   },
+  {
+    service: 'client',
+    id: 'client-1',
+    entry: 'client/src/server.ts',
+    port: 3333,
+    env: (at) => ({ GATEWAY_URL: `http://127.0.0.1:${at(4000)}` }),
+    title: 'the React client: open this one in a browser',
+  },
 ];

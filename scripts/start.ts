@@ -124,11 +124,19 @@ function banner(started: number, database: string): string {
     ...rows,
     `  ${'postgres'.padEnd(width())}  ${database}`,
     '',
+    ...pageLine('client', 'open:      ', 'the React client, in a browser'),
+    ...pageLine('smtp-sink', 'mail:      ', 'the email the system sent'),
     `  registry:   curl ${discoveryUrl}/v1/catalog/services`,
     `  dashboards: http://${host}:<port>/dashboard   metrics: /metrics   status: /status`,
     '  Ctrl-C stops everything.',
     '',
   ].join('\n');
+}
+
+/** A banner line pointing a person at the first instance of `service`, when it runs. */
+function pageLine(service: string, label: string, what: string): string[] {
+  const spec = SERVICES.find((candidate) => candidate.service === service);
+  return spec ? [`  ${label} http://${host}:${portOf(spec)}/  (${what})`] : [];
 }
 
 async function main(): Promise<void> {

@@ -71,6 +71,12 @@ test('npm start prints the banner, lists services in discovery, and Ctrl-C leave
   assert.deepEqual(entries.map((entry) => [entry.Service.ID, entry.Service.Port]), [['discovery-1', 8000 + offset]]);
   const status = (await (await fetch(`${discoveryUrl}/status`)).json()) as { pid: number; state: string };
   assert.equal(status.state, 'ready');
+  // A person is pointed at the client, which knows where the gateway is, and at the mail sent.
+  const clientUrl = `http://127.0.0.1:${3333 + offset}/`;
+  assert.match(output(), new RegExp(`open: +${clientUrl.replaceAll('.', '\\.')} `), 'the banner names the client’s URL');
+  assert.match(await (await fetch(clientUrl)).text(), /<div id="root">/);
+  assert.deepEqual(await (await fetch(`${clientUrl}config.json`)).json(), { gatewayUrl: `http://127.0.0.1:${4000 + offset}` });
+  assert.match(await (await fetch(`http://127.0.0.1:${8025 + offset}/`)).text(), /Mail received/);
 
   process.kill(-npm.pid!, 'SIGINT'); // what a terminal's Ctrl-C does
   const [code, signal] = await once(npm, 'exit');

@@ -79,8 +79,15 @@ test('notifications commit across persist and counter together, or not at all', 
 
     // Delivered and emailed events join the trace, which the publisher and recipients may read.
     assert.equal((await call(cluster.persist, 'POST', `/api/notifications/${publication.notificationId}/events`, { body: { type: 'delivered', recipientId: 'cy', detail: { connection: 'ws-1' } } })).status, 201);
+    // `emailed` is kept once per recipient: the mailer reporting it again (a retry) adds nothing.
+    const emailed = { type: 'emailed', recipientId: 'cy', detail: { messageId: '<m@x>' } };
+    assert.equal((await call(cluster.persist, 'POST', `/api/notifications/${publication.notificationId}/events`, { body: emailed })).status, 201);
+    const repeat = await call<{ duplicate?: boolean }>(cluster.persist, 'POST', `/api/notifications/${publication.notificationId}/events`, { body: emailed });
+    assert.deepEqual([repeat.status, repeat.body.duplicate], [200, true]);
+    const batch = await call<{ recorded: number }>(cluster.persist, 'POST', `/api/notifications/${publication.notificationId}/events/batch`, { body: { events: [emailed, { type: 'delivered', recipientId: 'cy' }] } });
+    assert.equal(batch.body.recorded, 1, 'the batch skips the emailed event already there');
     const trace = await call<{ events: { type: string; recipientId: string | null }[] }>(cluster.persist, 'GET', `/api/notifications/${publication.notificationId}/trace`, { user: 'ada' });
-    assert.deepEqual(trace.body.events.map((event) => [event.type, event.recipientId]), [['prepared', null], ['committed', null], ['acked', 'bob'], ['delivered', 'cy']]);
+    assert.deepEqual(trace.body.events.map((event) => [event.type, event.recipientId]), [['prepared', null], ['committed', null], ['acked', 'bob'], ['delivered', 'cy'], ['emailed', 'cy'], ['delivered', 'cy']]);
     assert.equal((await call(cluster.persist, 'GET', `/api/notifications/${publication.notificationId}/trace`, { user: 'mallory' })).status, 403);
   });
 

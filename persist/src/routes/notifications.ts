@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createError, sendNoVote, txId, type Participant, type ZodTypeProvider } from '@notify/lib';
 import { randomUUID } from 'node:crypto';
+import { isUniqueViolation } from '@notify/lib/db';
 import { afterTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
 import {
   createNotificationPayload,
@@ -86,7 +87,13 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
     if (!delivery || delivery.notification.state !== 'committed') {
       throw createError({ code: 'NOT_FOUND', message: 'no committed notification for this recipient', details: { notificationId: request.params.id } });
     }
-    await db.notificationEvent.create({ data: eventRow(request.params.id, request.body) });
+    try {
+      await db.notificationEvent.create({ data: eventRow(request.params.id, request.body) });
+    } catch (error) {
+      // `emailed` is recorded once per recipient: a repeat (the mailer retrying) is already there.
+      if (!isUniqueViolation(error)) throw error;
+      return { ok: true, duplicate: true };
+    }
     reply.code(201);
     return { ok: true };
   });
@@ -106,7 +113,7 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
         details: { notificationId: request.params.id, recipients: unknown.slice(0, 20), unknownCount: unknown.length },
       });
     }
-    const { count } = await db.notificationEvent.createMany({ data: events.map((event) => eventRow(request.params.id, event)) });
+    const { count } = await db.notificationEvent.createMany({ data: events.map((event) => eventRow(request.params.id, event)), skipDuplicates: true });
     reply.code(201);
     return { recorded: count };
   });

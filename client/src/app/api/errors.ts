@@ -1,0 +1,121 @@
+// Gateway errors as a person reads them: the call error class and the contract code → words mapping.
+import type { RpcError, RpcErrorCode, RpcMethod } from '@notify/lib/rpc';
+
+/** A failed call: the contract error and the method that failed. */
+export class RpcCallError extends Error {
+  readonly code: RpcErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(
+    readonly rpc: RpcError,
+    readonly method: RpcMethod,
+  ) {
+    super(`${method}: ${rpc.code}: ${rpc.message}`);
+    this.name = 'RpcCallError';
+    this.code = rpc.code;
+    this.details = rpc.details ?? {};
+  }
+}
+
+/** One sentence per contract code: a code added to the contract breaks the build until it is worded here. */
+const GENERIC: Record<RpcErrorCode, string> = {
+  INVALID_ARGUMENT: 'Some of what you entered isn’t valid.',
+  UNAUTHENTICATED: 'Your session has ended. Please log in again.',
+  FORBIDDEN: 'You’re not allowed to do that.',
+  NOT_FOUND: 'That no longer exists.',
+  CONFLICT: 'That clashes with something that already exists.',
+  RATE_LIMITED: 'You’re going a little fast. Wait a moment and try again.',
+  INTERNAL: 'Something went wrong on our side. Please try again.',
+  UNAVAILABLE: 'The service is temporarily unavailable. Please try again in a moment.',
+  TIMEOUT: 'The server took too long to answer. Please try again.',
+};
+
+/** Wording for a code on one method, where the method says more than the code alone. */
+const BY_METHOD: Partial<Record<RpcMethod, Partial<Record<RpcErrorCode, string>>>> = {
+  'users.login': { UNAUTHENTICATED: 'That email and password don’t match an account.' },
+  'users.register': { CONFLICT: 'An account with this email already exists. Log in instead?' },
+  'topics.create': { CONFLICT: 'A topic with this name already exists. Pick another name.' },
+  'topics.delete': {
+    FORBIDDEN: 'Only the topic’s creator can delete it.',
+    NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).',
+  },
+  'topics.subscribe': { NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).' },
+  'topics.unsubscribe': { NOT_FOUND: 'You aren’t subscribed to that topic.' },
+  'notifications.publish': {
+    FORBIDDEN: 'Only the topic’s creator can publish to it.',
+    NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).',
+  },
+  'notifications.ack': { NOT_FOUND: 'That notification couldn’t be found.', CONFLICT: 'That notification was already marked as read.' },
+  'notifications.trace': {
+    NOT_FOUND: 'That notification couldn’t be found.',
+    FORBIDDEN: 'Only the publisher and the recipients can see this trace.',
+  },
+};
+
+/** Field names of the params, as a form labels them. */
+const FIELDS: Record<string, string> = {
+  email: 'Email',
+  password: 'Password',
+  name: 'Name',
+  description: 'Description',
+  title: 'Title',
+  body: 'Message',
+  topicId: 'Topic',
+  notificationId: 'Notification',
+  to: 'Recipients',
+  limit: 'Page size',
+  cursor: 'Page',
+};
+
+interface Issue {
+  path: string;
+  message: string;
+}
+
+function issuesOf(details: Record<string, unknown>): Issue[] {
+  const issues = details.issues;
+  if (!Array.isArray(issues)) return [];
+  return issues.filter((issue): issue is Issue => typeof issue === 'object' && issue !== null && typeof (issue as Issue).message === 'string');
+}
+
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
+/** What to tell the person about `error` (any thrown value). */
+export function friendlyError(error: unknown): string {
+  if (!(error instanceof RpcCallError)) {
+    return error instanceof Error ? `Something unexpected happened: ${error.message}` : 'Something unexpected happened.';
+  }
+  const { code, details, method } = error;
+  if (code === 'INVALID_ARGUMENT') {
+    const issues = issuesOf(details);
+    if (issues.length) {
+      return `Please check: ${issues.map((issue) => sentence(`${FIELDS[issue.path] ?? (issue.path || 'Input')} ${issue.message}`)).join(' ')}`;
+    }
+    // Not a schema failure (e.g. publishing to users who do not follow): the gateway's own words.
+    return `${GENERIC.INVALID_ARGUMENT} (${error.rpc.message})`;
+  }
+  if (code === 'RATE_LIMITED' && typeof details.retryAfterSeconds === 'number') {
+    const seconds = Math.max(1, Math.ceil(details.retryAfterSeconds));
+    return `Too many attempts. Please wait ${seconds} second${seconds === 1 ? '' : 's'} and try again.`;
+  }
+  if (details.offline === true) return 'You’re offline. This works again as soon as your connection is back.';
+  if (details.connectionLost === true) return 'The connection dropped before the server answered, so this may or may not have happened. Check, then try again if needed.';
+  if (details.notConnected === true) return 'Not connected to the server right now; reconnecting by itself. Try again in a moment.';
+  if (details.aborted === true && method === 'notifications.publish') {
+    return 'The notification could not be delivered safely, so nothing was sent. Please try again.';
+  }
+  return BY_METHOD[method]?.[code] ?? GENERIC[code];
+}
+
+/** True when the error means this client's session is gone. */
+export function isSessionLost(error: unknown): boolean {
+  return error instanceof RpcCallError && error.code === 'UNAUTHENTICATED' && error.method !== 'users.login';
+}
+
+/** True when the call failed only because this client was not (or stopped being) connected. */
+export function isConnectionTrouble(error: unknown): boolean {
+  return error instanceof RpcCallError && (error.details.offline === true || error.details.notConnected === true || error.details.connectionLost === true);
+}

@@ -1,0 +1,18 @@
+// The logged-in person as the workspace sees it: the user, logout, and what to do when the session is lost.
+import { createContext, useContext } from 'react';
+import type { User } from '@notify/lib/rpc';
+
+export interface SessionValue {
+  user: User;
+  logout(): Promise<void>;
+  /** Reports a failed action: a toast in friendly words, or back to the login screen when the session is gone. */
+  reportError(error: unknown, what?: string): void;
+}
+
+export const SessionContext = createContext<SessionValue | null>(null);
+
+export function useSession(): SessionValue {
+  const session = useContext(SessionContext);
+  if (!session) throw new Error('useSession outside <SessionContext.Provider>');
+  return session;
+}

@@ -1,0 +1,129 @@
+// Browser-test helpers: Chromium through playwright-core, numbered screenshots, polling assertions,
+// and the app's screens driven by their data-testid attributes.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOTS = join(import.meta.dirname, '..', 'test-results', 'screenshots');
+
+export function chromiumAvailable(): boolean {
+  return existsSync(CHROMIUM);
+}
+
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Numbered full-page screenshots (`01-a-registered.png`, …) in a folder emptied first. */
+export function screenshotter(dir = SCREENSHOTS): (page: Page, step: string) => Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  let count = 0;
+  return async (page, step) => {
+    count += 1;
+    await page.screenshot({ path: join(dir, `${String(count).padStart(2, '0')}-${step}.png`), fullPage: true, animations: 'disabled' });
+  };
+}
+
+/** Polls `probe` until `check` accepts its value; fails with the last value seen. */
+export async function eventually<T>(what: string, probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let failure: unknown;
+  for (;;) {
+    try {
+      last = await probe();
+      failure = undefined;
+      if (check(last)) return last;
+    } catch (error) {
+      failure = error;
+    }
+    if (Date.now() > deadline) {
+      assert.fail(`${what}: not within ${timeoutMs} ms; last ${failure ? `error: ${String(failure)}` : `value: ${JSON.stringify(last)}`}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Waits until the locator's text matches (a string must be contained). */
+export async function expectText(locator: Locator, expected: string | RegExp, timeoutMs = 10_000): Promise<string> {
+  return eventually(
+    `text of ${locator.toString()} to match ${String(expected)}`,
+    () => locator.first().innerText({ timeout: 1_000 }),
+    (text) => (typeof expected === 'string' ? text.includes(expected) : expected.test(text)),
+    timeoutMs,
+  );
+}
+
+export async function expectCount(locator: Locator, count: number, timeoutMs = 10_000): Promise<void> {
+  await eventually(`count of ${locator.toString()} to be ${count}`, () => locator.count(), (value) => value === count, timeoutMs);
+}
+
+export async function expectConnection(page: Page, state: 'connected' | 'reconnecting' | 'offline' | 'connecting', timeoutMs = 10_000): Promise<void> {
+  await eventually(`connection state to be ${state}`, () => page.getByTestId('connection-state').getAttribute('data-state', { timeout: 1_000 }), (value) => value === state, timeoutMs);
+}
+
+export interface Person {
+  name: string;
+  email: string;
+  password: string;
+}
+
+export function person(name: string): Person {
+  return { name, email: `${name.toLowerCase()}-${Math.random().toString(36).slice(2, 8)}@example.test`, password: 'correct horse battery' };
+}
+
+/** Registers through the auth screen and waits for the workspace. */
+export async function register(page: Page, who: Person): Promise<void> {
+  await page.getByTestId('auth-tab-register').click();
+  await page.getByTestId('auth-name').fill(who.name);
+  await page.getByTestId('auth-email').fill(who.email);
+  await page.getByTestId('auth-password').fill(who.password);
+  await page.getByTestId('auth-submit').click();
+  await expectText(page.getByTestId('profile-name'), who.name);
+}
+
+export async function login(page: Page, who: Pick<Person, 'email' | 'password'>): Promise<void> {
+  await page.getByTestId('auth-tab-login').click();
+  await page.getByTestId('auth-email').fill(who.email);
+  await page.getByTestId('auth-password').fill(who.password);
+  await page.getByTestId('auth-submit').click();
+}
+
+export async function createTopic(page: Page, name: string, description = ''): Promise<void> {
+  await page.getByTestId('topic-create-name').fill(name);
+  await page.getByTestId('topic-create-description').fill(description);
+  await page.getByTestId('topic-create-submit').click();
+}
+
+export function topicRow(page: Page, name: string): Locator {
+  return page.locator(`[data-testid="topic-row"][data-topic-name="${name}"]`);
+}
+
+/** Publishes through the publish panel and waits for the gateway's answer. */
+export async function publish(page: Page, topic: string, title: string, body: string): Promise<void> {
+  await page.getByTestId('publish-topic').selectOption({ label: `# ${topic}` });
+  await page.getByTestId('publish-title').fill(title);
+  await page.getByTestId('publish-body').fill(body);
+  await page.getByTestId('publish-submit').click();
+  await expectText(page.getByTestId('publish-result'), `Sent “${title}”`);
+}
+
+/** The titles in the feed, top to bottom. */
+export async function feedTitles(page: Page): Promise<string[]> {
+  return page.getByTestId('notification-title').allInnerTexts();
+}
+
+/** naturalWidth of an <img> once it finished loading (0 when it failed). */
+export async function loadedImageWidth(locator: Locator): Promise<number> {
+  return eventually(
+    'the image to finish loading',
+    () => locator.evaluate((img) => ({ complete: (img as unknown as { complete: boolean }).complete, width: (img as unknown as { naturalWidth: number }).naturalWidth })),
+    (value) => value.complete,
+  ).then((value) => value.width);
+}

@@ -146,14 +146,20 @@ export function useTopics(reportError: (error: unknown, what?: string) => void):
     }
   }, [client, cursor, filter, learn, reportError]);
 
-  const withBusy = useCallback(async (topicId: string, work: () => Promise<void>) => {
-    setBusy((current) => new Set([...current, topicId]));
-    try {
-      await work();
-    } finally {
-      setBusy((current) => new Set([...current].filter((id) => id !== topicId)));
-    }
-  }, []);
+  /** One action on a topic: the topic shows busy meanwhile, and a failure is reported as `what “name”`. */
+  const onTopic = useCallback(
+    async (topic: Topic, what: string, work: () => Promise<void>) => {
+      setBusy((current) => new Set([...current, topic.id]));
+      try {
+        await work();
+      } catch (error) {
+        reportError(error, `${what} “${topic.name}”`);
+      } finally {
+        setBusy((current) => new Set([...current].filter((id) => id !== topic.id)));
+      }
+    },
+    [reportError],
+  );
 
   const create = useCallback(
     async (name: string, description: string) => {
@@ -168,44 +174,32 @@ export function useTopics(reportError: (error: unknown, what?: string) => void):
 
   const remove = useCallback(
     (topic: Topic) =>
-      withBusy(topic.id, async () => {
-        try {
-          await client.call('topics.delete', { topicId: topic.id });
-          setList((current) => current.filter((known) => known.id !== topic.id));
-          setMine((current) => current.filter((known) => known.id !== topic.id));
-          setSubscribed((current) => new Set([...current].filter((id) => id !== topic.id)));
-        } catch (error) {
-          reportError(error, `Deleting “${topic.name}”`);
-        }
+      onTopic(topic, 'Deleting', async () => {
+        await client.call('topics.delete', { topicId: topic.id });
+        setList((current) => current.filter((known) => known.id !== topic.id));
+        setMine((current) => current.filter((known) => known.id !== topic.id));
+        setSubscribed((current) => new Set([...current].filter((id) => id !== topic.id)));
       }),
-    [client, reportError, withBusy],
+    [client, onTopic],
   );
 
   const subscribe = useCallback(
     (topic: Topic) =>
-      withBusy(topic.id, async () => {
-        try {
-          await client.call('topics.subscribe', { topicId: topic.id });
-          setSubscribed((current) => new Set([...current, topic.id]));
-        } catch (error) {
-          reportError(error, `Subscribing to “${topic.name}”`);
-        }
+      onTopic(topic, 'Subscribing to', async () => {
+        await client.call('topics.subscribe', { topicId: topic.id });
+        setSubscribed((current) => new Set([...current, topic.id]));
       }),
-    [client, reportError, withBusy],
+    [client, onTopic],
   );
 
   const unsubscribe = useCallback(
     (topic: Topic) =>
-      withBusy(topic.id, async () => {
-        try {
-          await client.call('topics.unsubscribe', { topicId: topic.id });
-          setSubscribed((current) => new Set([...current].filter((id) => id !== topic.id)));
-          if (filter === 'subscribed') setList((current) => current.filter((known) => known.id !== topic.id));
-        } catch (error) {
-          reportError(error, `Unsubscribing from “${topic.name}”`);
-        }
+      onTopic(topic, 'Unsubscribing from', async () => {
+        await client.call('topics.unsubscribe', { topicId: topic.id });
+        setSubscribed((current) => new Set([...current].filter((id) => id !== topic.id)));
+        if (filter === 'subscribed') setList((current) => current.filter((known) => known.id !== topic.id));
       }),
-    [client, filter, reportError, withBusy],
+    [client, filter, onTopic],
   );
 
   return { filter, setFilter, list, loading, loadingMore, hasMore: cursor !== null, subscribed, mine, names, busy, refresh, loadMore, create, remove, subscribe, unsubscribe };

@@ -1,13 +1,15 @@
 // `npm start`: the whole system on one machine. Embedded PostgreSQL (unless DATABASE_URL is set),
 // discovery, then every service instance as its own process; a ready banner once all are passing;
 // Ctrl-C (or SIGTERM) stops everything, services first, PostgreSQL last.
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase, databaseUrl } from '../lib/src/db/database-admin.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/src/db/embedded-postgres.ts';
 import { Child } from './launcher/child-process.ts';
 import { launcherConfig } from './launcher/config.ts';
+import { localPrometheusConfig, promtoolHasConsulSd } from './launcher/prometheus.ts';
 import { DISCOVERY, SERVICES, type InstanceSpec } from './launcher/topology.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -22,7 +24,7 @@ const discoveryUrl = `http://${host}:${portOf(DISCOVERY)}`;
 const log = (message: string) => process.stdout.write(`${'launcher'.padEnd(width())} | ${message}\n`);
 
 function width(): number {
-  return Math.max('launcher'.length, 'postgres'.length, ...[DISCOVERY, ...SERVICES].map((spec) => spec.id.length));
+  return Math.max('launcher'.length, 'postgres'.length, 'prometheus'.length, ...[DISCOVERY, ...SERVICES].map((spec) => spec.id.length));
 }
 
 let postgres: EmbeddedPostgres | undefined;
@@ -112,7 +114,7 @@ async function allPassing(): Promise<void> {
   });
 }
 
-function banner(started: number, database: string): string {
+function banner(started: number, database: string, prometheus: string): string {
   const rows = [DISCOVERY, ...SERVICES].map(
     (spec) => `  ${spec.id.padEnd(width())}  http://${host}:${portOf(spec)}  ${spec.title}`,
   );
@@ -126,6 +128,7 @@ function banner(started: number, database: string): string {
     '',
     ...pageLine('client', 'open:      ', 'the React client, in a browser'),
     ...pageLine('smtp-sink', 'mail:      ', 'the email the system sent'),
+    prometheus,
     `  registry:   curl ${discoveryUrl}/v1/catalog/services`,
     `  dashboards: http://${host}:<port>/dashboard   metrics: /metrics   status: /status`,
     '  Ctrl-C stops everything.',
@@ -159,7 +162,32 @@ async function main(): Promise<void> {
     spawnInstance(spec, spec.database ? { DATABASE_URL: databases.get(spec.database) } : {});
   }
   await allPassing();
-  process.stdout.write(`${banner(started, `${redact(serverUrl)} (${description})`)}\n`);
+  const prometheus = await startPrometheus();
+  process.stdout.write(`${banner(started, `${redact(serverUrl)} (${description})`, prometheus)}\n`);
+}
+
+/**
+ * Prometheus (monitoring/), when its binary is on PATH and RUN_PROMETHEUS allows: its configuration
+ * pointed at this run's discovery, its data under NOTIFY_DATA_DIR. Resolves with the banner's line.
+ */
+async function startPrometheus(): Promise<string> {
+  if (!launcherConfig.RUN_PROMETHEUS) return '  metrics:    Prometheus off (RUN_PROMETHEUS=false)';
+  if (spawnSync('prometheus', ['--version']).error) return '  metrics:    Prometheus not found (apt-get install -y prometheus to graph this run)';
+  const dir = resolve(dataRoot, 'prometheus');
+  mkdirSync(dir, { recursive: true });
+  const config = resolve(dir, 'prometheus.yml');
+  writeFileSync(config, localPrometheusConfig({ discoveryUrl, consulSd: promtoolHasConsulSd() === true }));
+  const url = `http://${host}:${launcherConfig.PROMETHEUS_PORT + launcherConfig.PORT_OFFSET}`;
+  const child = new Child(
+    { label: 'prometheus', entry: 'scripts/launcher/prometheus-runner.ts', env: process.env, args: [config, resolve(dir, 'data'), `${launcherConfig.HOST}:${launcherConfig.PROMETHEUS_PORT + launcherConfig.PORT_OFFSET}`] },
+    children.length,
+    width(),
+    onUnexpectedExit,
+  );
+  children.push(child);
+  child.start();
+  await waitFor('prometheus', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined));
+  return `  metrics:    ${url}/  (Prometheus: every instance, found through discovery; rules from monitoring/)`;
 }
 
 /** A connection URL with its password hidden, for printing. */

@@ -306,3 +306,40 @@ test('close releases blocked reads, stops every timer and refuses writes', async
   assert.throws(() => registry.updateTtlCheck('service:api-1', 'passing', ''), RegistryClosedError);
   assert.deepEqual(Object.keys(registry.agentServices()), ['api-1'], 'reads still answer');
 });
+
+test('Prometheus HTTP discovery lists every instance with the labels Consul discovery would give', (t) => {
+  const registry = newRegistry(t);
+  registry.register(definition({ ID: 'api-1', Name: 'api', Address: '10.0.0.5', Port: 7000, Tags: ['api', 'v2'], Check: { TTL: '30s', Status: 'passing' } }));
+  registry.register(definition({ ID: 'db-1', Name: 'db', Port: 5432 }));
+  const targets = registry.prometheusTargets();
+  assert.deepEqual(targets, [
+    {
+      targets: ['10.0.0.5:7000'],
+      labels: {
+        __meta_consul_service: 'api',
+        __meta_consul_service_id: 'api-1',
+        __meta_consul_service_address: '10.0.0.5',
+        __meta_consul_service_port: '7000',
+        __meta_consul_tags: ',api,v2,',
+        __meta_consul_health: 'passing',
+        __meta_consul_dc: 'dc1',
+        __meta_consul_node: 'node-a',
+      },
+    },
+    {
+      targets: ['127.0.0.1:5432'],
+      labels: {
+        __meta_consul_service: 'db',
+        __meta_consul_service_id: 'db-1',
+        __meta_consul_service_address: '127.0.0.1',
+        __meta_consul_service_port: '5432',
+        __meta_consul_tags: ',,',
+        __meta_consul_health: 'passing',
+        __meta_consul_dc: 'dc1',
+        __meta_consul_node: 'node-a',
+      },
+    },
+  ]);
+  registry.deregister('api-1');
+  assert.deepEqual(registry.prometheusTargets().map((group) => group.labels.__meta_consul_service_id), ['db-1']);
+});

@@ -11,6 +11,8 @@ export interface ChildSpec {
   /** The TypeScript entry, relative to the repository root. */
   entry: string;
   env: NodeJS.ProcessEnv;
+  /** Arguments after the entry. */
+  args?: string[];
 }
 
 export class Child {
@@ -35,7 +37,7 @@ export class Child {
   }
 
   start(): void {
-    const child = spawn(process.execPath, ['--import', 'tsx', this.spec.entry], {
+    const child = spawn(process.execPath, ['--import', 'tsx', this.spec.entry, ...(this.spec.args ?? [])], {
       env: this.spec.env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // Its own process group: a terminal's Ctrl-C reaches only the launcher, which stops the

@@ -9,6 +9,8 @@ export const launcherConfigSchema = z.object({
   PORT_OFFSET: z.coerce.number().int().min(0).max(50_000).default(0).describe('Added to every port, to run a second system beside the first'),
   ADVERTISE_ADDRESS: env.string('127.0.0.1', 'Address the instances advertise and the banner prints'),
   HOST: env.string('127.0.0.1', 'Interface every instance listens on (0.0.0.0 to reach them from other machines)'),
+  RUN_PROMETHEUS: env.bool(true, 'Run Prometheus with the monitoring/ configuration when its binary is on PATH'),
+  PROMETHEUS_PORT: env.port(9090, 'Port of Prometheus under npm start'),
 });
 
 export const launcherConfig = loadConfigOrExit(launcherConfigSchema);

@@ -424,6 +424,33 @@ export class Registry {
     return options.passing ? entries.filter((e) => e.Checks.every((c) => c.Status === 'passing')) : entries;
   }
 
+  /**
+   * GET /prometheus/targets, Prometheus's HTTP service discovery: one target group per registered
+   * instance, labelled with the `__meta_consul_*` names Prometheus's Consul discovery gives, so one
+   * relabelling serves both (for Prometheus builds without Consul discovery, such as Debian's).
+   */
+  prometheusTargets(): { targets: string[]; labels: Record<string, string> }[] {
+    return Object.keys(this.catalogServices()).flatMap((name) =>
+      this.healthService(name).map(({ Node, Service, Checks }) => {
+        const address = Service.Address || Node.Address;
+        const health = Checks.every((c) => c.Status === 'passing') ? 'passing' : Checks.some((c) => c.Status === 'critical') ? 'critical' : 'warning';
+        return {
+          targets: [`${address}:${Service.Port}`],
+          labels: {
+            __meta_consul_service: Service.Service,
+            __meta_consul_service_id: Service.ID,
+            __meta_consul_service_address: address,
+            __meta_consul_service_port: String(Service.Port),
+            __meta_consul_tags: `,${Service.Tags.join(',')},`,
+            __meta_consul_health: health,
+            __meta_consul_dc: this.datacenter,
+            __meta_consul_node: Node.Node,
+          },
+        };
+      }),
+    );
+  }
+
   /** GET /v1/health/checks/:name: the service checks of every instance of a service. */
   healthChecks(name: string): HealthCheck[] {
     return this.instancesOf(name, []).flatMap((instance) =>

@@ -38,4 +38,6 @@ export const consulApi: FastifyPluginAsync<ConsulRoutesOptions> = async (app, { 
   await app.register(catalogRoutes, options);
   await app.register(healthRoutes, options);
   await app.register(statusRoutes, options);
+  // Not Consul's: the same instances in Prometheus's HTTP service-discovery format.
+  app.get('/prometheus/targets', async () => registry.prometheusTargets());
 };

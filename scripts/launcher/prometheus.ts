@@ -1,0 +1,52 @@
+// Prometheus on this machine: the monitoring/ configuration, made runnable by the Prometheus at
+// hand. Debian's build has no Consul discovery, so the copy reads the same instances from
+// discovery's Prometheus HTTP discovery route instead (same `__meta_consul_*` labels, same relabelling).
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
+
+export const MONITORING_DIR = resolve(import.meta.dirname, '../../monitoring');
+export const PROMETHEUS_CONFIG = join(MONITORING_DIR, 'prometheus/prometheus.yml');
+
+interface ScrapeConfig {
+  consul_sd_configs?: unknown;
+  http_sd_configs?: unknown;
+  [key: string]: unknown;
+}
+
+/**
+ * The committed configuration with discovery at `discoveryUrl`: Consul discovery when `consulSd`,
+ * otherwise HTTP discovery on discovery's /prometheus/targets. Rule files become absolute paths, so
+ * the copy can live anywhere; `scrapeInterval` overrides the scrape and evaluation intervals.
+ */
+export function localPrometheusConfig(options: { discoveryUrl: string; consulSd: boolean; scrapeInterval?: string }): string {
+  const config = parse(readFileSync(PROMETHEUS_CONFIG, 'utf8')) as {
+    global: Record<string, unknown>;
+    rule_files: string[];
+    scrape_configs: ScrapeConfig[];
+  };
+  config.rule_files = config.rule_files.map((file) => join(MONITORING_DIR, 'prometheus', file));
+  if (options.scrapeInterval) {
+    config.global.scrape_interval = options.scrapeInterval;
+    config.global.evaluation_interval = options.scrapeInterval;
+  }
+  const discovery = new URL(options.discoveryUrl);
+  for (const scrape of config.scrape_configs) {
+    if (!scrape.consul_sd_configs) continue;
+    if (options.consulSd) {
+      scrape.consul_sd_configs = [{ server: discovery.host, refresh_interval: options.scrapeInterval ?? '15s' }];
+    } else {
+      delete scrape.consul_sd_configs;
+      scrape.http_sd_configs = [{ url: `${discovery.origin}/prometheus/targets`, refresh_interval: options.scrapeInterval ?? '15s' }];
+    }
+  }
+  return `# Generated from monitoring/prometheus/prometheus.yml by scripts/launcher/prometheus.ts.\n${stringify(config)}`;
+}
+
+/** Whether the `promtool` on PATH accepts `consul_sd_configs` (Debian's build does not). */
+export function promtoolHasConsulSd(): boolean | undefined {
+  const probe = spawnSync('promtool', ['check', 'config', PROMETHEUS_CONFIG], { encoding: 'utf8' });
+  if (probe.error) return undefined;
+  return !`${probe.stdout}${probe.stderr}`.includes('field consul_sd_configs not found');
+}

@@ -1,0 +1,172 @@
+// Monitoring against the running system: promtool accepts the configuration and rules; a real
+// Prometheus finds every instance through discovery and scrapes each as up; every metric a rule or
+// a Grafana panel names is exported by some service; every dashboard is Grafana JSON whose
+// datasource is provisioned. Debian's Prometheus (CI installs it) has no Consul discovery, so it
+// reads discovery's Prometheus HTTP discovery route, which carries the same labels.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse } from 'yaml';
+import { jsonRpcClient, register, socketIoClient, startSystem } from '../gateway/test/helper.ts';
+import { localPrometheusConfig, MONITORING_DIR, PROMETHEUS_CONFIG, promtoolHasConsulSd } from '../scripts/launcher/prometheus.ts';
+
+const INSTALL = 'apt-get install -y prometheus';
+const hasPrometheus = spawnSync('prometheus', ['--version']).error === undefined;
+const RULE_FILES = globSync(join(MONITORING_DIR, 'prometheus/rules/*.yml'));
+const DASHBOARDS = globSync(join(MONITORING_DIR, 'grafana/dashboards/*.json'));
+
+interface RuleGroup {
+  rules: { record?: string; alert?: string; expr: string }[];
+}
+const rules = RULE_FILES.flatMap((file) => (parse(readFileSync(file, 'utf8')) as { groups: RuleGroup[] }).groups.flatMap((group) => group.rules));
+
+interface Panel {
+  title?: string;
+  datasource?: { type?: string; uid?: string } | string | null;
+  targets?: { expr?: string; datasource?: { uid?: string } }[];
+  panels?: Panel[];
+}
+const panelsOf = (panels: Panel[] = []): Panel[] => panels.flatMap((panel) => [panel, ...panelsOf(panel.panels)]);
+
+const PROMQL_WORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
+
+/** The metric names a PromQL expression reads (functions, labels, keywords and literals left out). */
+export function metricNamesIn(expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+  const names = new Set<string>();
+  for (const match of bare.matchAll(/(?<![\w$.])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)) {
+    const name = match[1]!;
+    if (!PROMQL_WORDS.has(name.toLowerCase())) names.add(name);
+  }
+  return [...names];
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('promtool accepts the rules, and the configuration Prometheus here can run', { skip: hasPrometheus ? false : `Prometheus not found: ${INSTALL}` }, async (t) => {
+  const checkRules = spawnSync('promtool', ['check', 'rules', ...RULE_FILES], { encoding: 'utf8' });
+  assert.equal(checkRules.status, 0, checkRules.stdout + checkRules.stderr);
+  assert.match(checkRules.stdout, new RegExp(`SUCCESS: ${rules.length} rules found`));
+
+  const dir = mkdtempSync(join(tmpdir(), 'notify-promtool-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const consulSd = promtoolHasConsulSd() === true;
+  const file = join(dir, 'prometheus.yml');
+  writeFileSync(file, localPrometheusConfig({ discoveryUrl: 'http://discovery:8000', consulSd }));
+  const local = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8' });
+  assert.equal(local.status, 0, local.stdout + local.stderr);
+
+  await t.test('the committed configuration, with Consul discovery', { skip: consulSd ? false : 'this promtool has no Consul discovery (Debian builds it without); the same file with HTTP discovery passed above' }, () => {
+    const committed = spawnSync('promtool', ['check', 'config', PROMETHEUS_CONFIG], { encoding: 'utf8' });
+    assert.equal(committed.status, 0, committed.stdout + committed.stderr);
+  });
+});
+
+test('dashboards are Grafana JSON on the provisioned datasource, and every rule and panel reads metrics the services export', async (t) => {
+  const datasources = (parse(readFileSync(join(MONITORING_DIR, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: { uid: string }[] }).datasources;
+  const uids = new Set(datasources.map((source) => source.uid));
+  assert.ok(DASHBOARDS.length >= 5, 'overview, gateway, auth, mailer and avatar boards');
+  const used = new Map<string, string>();
+  for (const file of DASHBOARDS) {
+    const board = JSON.parse(readFileSync(file, 'utf8')) as { uid?: string; title?: string; panels?: Panel[] };
+    assert.ok(board.uid && board.title, `${file} has a uid and a title`);
+    const panels = panelsOf(board.panels).filter((panel) => panel.targets?.length);
+    assert.ok(panels.length > 0, `${file} has panels with queries`);
+    for (const panel of panels) {
+      const uid = typeof panel.datasource === 'object' && panel.datasource ? panel.datasource.uid : undefined;
+      assert.ok(uid && uids.has(uid), `${file}: panel “${panel.title}” uses a provisioned datasource (got ${JSON.stringify(panel.datasource)})`);
+      for (const target of panel.targets ?? []) {
+        assert.ok(target.expr, `${file}: panel “${panel.title}” has a query`);
+        if (target.datasource?.uid) assert.ok(uids.has(target.datasource.uid), `${file}: a target of “${panel.title}” uses a provisioned datasource`);
+        for (const name of metricNamesIn(target.expr)) used.set(name, `${file.split('/').pop()}: ${panel.title}`);
+      }
+    }
+  }
+  for (const rule of rules) for (const name of metricNamesIn(rule.expr)) used.set(name, `rule ${rule.record ?? rule.alert}`);
+
+  // The system with traffic on every path, so labelled series exist too.
+  const system = await startSystem(t, { mailer: true, avatar: true });
+  const [gateway] = system.gateways;
+  const alice = await socketIoClient(gateway!, undefined, t);
+  const bob = await jsonRpcClient(gateway!, undefined, t);
+  const a = await register(alice, 'alice');
+  await register(bob, 'bob');
+  const topic = await alice.call('topics.create', { name: `metrics-${Date.now()}` });
+  await bob.call('topics.subscribe', { topicId: topic.id });
+  const published = await alice.call('notifications.publish', { topicId: topic.id, title: 'hello', body: 'metrics', email: true });
+  await bob.call('notifications.ack', { notificationId: published.notification.id });
+  await fetch(`${gateway!.url}/avatars/${a.id}.png`);
+  await system.mail!.sink.until((mail) => mail.some((m) => m.subject.includes('hello')));
+
+  const exported = new Set<string>(['up']);
+  const instances = ((await (await fetch(`${system.discovery.url}/prometheus/targets`)).json()) as { targets: string[] }[]).map((group) => group.targets[0]!);
+  for (const address of instances) {
+    const text = await (await fetch(`http://${address}/metrics`)).text();
+    for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      exported.add(name!);
+      if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${name}${suffix}`);
+      if (type === 'summary') for (const suffix of ['_sum', '_count']) exported.add(`${name}${suffix}`);
+    }
+  }
+  const recorded = new Set(rules.flatMap((rule) => (rule.record ? [rule.record] : [])));
+  const missing = [...used].filter(([name]) => !exported.has(name) && !recorded.has(name));
+  assert.deepEqual(missing, [], 'metrics named by rules and panels that no service exports');
+  t.diagnostic(`${used.size} metric names in rules and panels, all exported by the ${instances.length} instances`);
+});
+
+test('a real Prometheus finds every instance through discovery and scrapes them all as up', { skip: hasPrometheus ? false : `Prometheus not found: ${INSTALL}` }, async (t) => {
+  const system = await startSystem(t, { mailer: true, avatar: true });
+  const dir = mkdtempSync(join(tmpdir(), 'notify-prometheus-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(config, localPrometheusConfig({ discoveryUrl: system.discovery.url, consulSd: promtoolHasConsulSd() === true, scrapeInterval: '1s' }));
+  const port = await freePort();
+  const prometheus = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  prometheus.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  t.after(() => prometheus.kill('SIGKILL'));
+  const api = `http://127.0.0.1:${port}/api/v1`;
+
+  const registered = ((await (await fetch(`${system.discovery.url}/prometheus/targets`)).json()) as { labels: Record<string, string> }[]).map(
+    (group) => `${group.labels.__meta_consul_service}/${group.labels.__meta_consul_service_id}`,
+  );
+  assert.ok(registered.length >= 8, `the system registered its instances (${registered.join(', ')})`);
+  type Target = { labels: Record<string, string>; health: string; lastError: string };
+  let targets: Target[] = [];
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    targets = await fetch(`${api}/targets?state=active`)
+      .then(async (response) => ((await response.json()) as { data: { activeTargets: Target[] } }).data.activeTargets)
+      .catch(() => []);
+    if (targets.length === registered.length && targets.every((target) => target.health === 'up')) break;
+    assert.ok(Date.now() < deadline, `Prometheus did not find and scrape every instance in 30 s: ${JSON.stringify(targets.map((x) => [x.labels.instance, x.health, x.lastError]))}\n${log.slice(-2_000)}`);
+    await sleep(250);
+  }
+  assert.deepEqual(targets.map((target) => `${target.labels.service}/${target.labels.instance}`).sort(), [...registered].sort());
+  t.diagnostic(`Prometheus scrapes ${targets.length} instances as up: ${[...new Set(targets.map((x) => x.labels.service))].join(', ')}`);
+
+  // Through its query API: `up` per service, and the rules loaded and evaluated.
+  const query = async (promql: string) => ((await (await fetch(`${api}/query?query=${encodeURIComponent(promql)}`)).json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
+  const up = await query('sum by (service) (up)');
+  assert.deepEqual(Object.fromEntries(up.map((row) => [row.metric.service, Number(row.value[1])])), Object.fromEntries([...Map.groupBy(registered, (id) => id.split('/')[0]!)].map(([service, ids]) => [service, ids.length])));
+  const loaded = ((await (await fetch(`${api}/rules`)).json()) as { data: { groups: { rules: { health: string; name: string }[] }[] } }).data.groups.flatMap((group) => group.rules);
+  assert.equal(loaded.length, rules.length);
+  await sleep(2_500);
+  const evaluated = ((await (await fetch(`${api}/rules`)).json()) as { data: { groups: { rules: { health: string; name: string }[] }[] } }).data.groups.flatMap((group) => group.rules);
+  assert.deepEqual(evaluated.filter((rule) => rule.health !== 'ok').map((rule) => rule.name), []);
+});

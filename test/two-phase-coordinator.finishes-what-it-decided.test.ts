@@ -9,7 +9,7 @@ import pg from 'pg';
 import { UpstreamClient } from '../lib/src/balancing/upstream-client.ts';
 import { createService } from '../lib/src/service/create-service.ts';
 import { spawnService, testDatabase, type ServiceProcess } from '../lib/src/testing/index.ts';
-import { Coordinator, COORDINATOR_TABLE_DDL, type Branch } from '../lib/src/two-phase/coordinator.ts';
+import { Coordinator, COORDINATOR_TABLE_DDL, type Branch, type CoordinatorOptions } from '../lib/src/two-phase/coordinator.ts';
 import { coordinatorRoutes } from '../lib/src/two-phase/coordinator-routes.ts';
 import { testConfig } from '../lib/test/helper.ts';
 
@@ -50,9 +50,9 @@ async function setup(t: TestContext) {
     }
     return client;
   };
-  const coordinator = (afterDecision?: (txId: string) => void) =>
+  const coordinator = (afterDecision?: (txId: string) => void, more: Partial<CoordinatorOptions> = {}) =>
     new Coordinator({ db: sql, participant, log: gateway.log, metrics: gateway.metrics, // 60 s: participants' own sweepers stay out of the way, so only the coordinator finishes transactions here.
-      prepareTimeoutMs: 60_000, decisionTimeoutMs: 1_000, retryMaxMs: 200, afterDecision });
+      prepareTimeoutMs: 60_000, decisionTimeoutMs: 1_000, retryMaxMs: 200, afterDecision, ...more });
   let current = coordinator();
   void gateway.app.register(async (app) => coordinatorRoutes(app, { coordinator: current }));
   await gateway.listen();
@@ -79,8 +79,8 @@ async function setup(t: TestContext) {
     unread,
     feed,
     coordinator: () => current,
-    restartCoordinator(afterDecision?: (txId: string) => void) {
-      current = coordinator(afterDecision);
+    restartCoordinator(afterDecision?: (txId: string) => void, more: Partial<CoordinatorOptions> = {}) {
+      current = coordinator(afterDecision, more);
       return current;
     },
   };
@@ -145,4 +145,40 @@ test('a transaction the coordinator never decided is aborted at restart, on ever
   }
   assert.equal(await s.coordinator().state(txId), 'aborted');
   assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [0, 0]);
+});
+
+test('a follow-up is retried until it succeeds, the transaction completes only then, and a stop leaves it for recover()', async (t) => {
+  const s = await setup(t);
+  const completedAt = async (txId: string) =>
+    (await s.sql.$queryRawUnsafe<{ completed_at: Date | null }[]>('SELECT completed_at FROM coordinator_transactions WHERE tx_id = $1', txId))[0]?.completed_at ?? null;
+
+  // A follow-up that fails twice: `done` does not wait for it; completion does.
+  const calls: string[] = [];
+  const failing = s.restartCoordinator(undefined, {
+    followUp: async (txId) => {
+      calls.push(txId);
+      if (calls.length <= 2) throw new Error('mailer down');
+    },
+  });
+  const tx = await failing.run(s.publication());
+  assert.equal(await tx.done, true);
+  assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [1, 1], 'phase 2 is visible when done resolves');
+  for (let tries = 0; tries < 100 && !(await completedAt(tx.txId)); tries += 1) await sleep(20);
+  assert.ok(await completedAt(tx.txId), 'complete once the follow-up succeeded');
+  assert.deepEqual(calls, [tx.txId, tx.txId, tx.txId]);
+
+  // A follow-up that never succeeds before the coordinator stops: left open, finished by recover().
+  const stuck = s.restartCoordinator(undefined, { followUp: async () => Promise.reject(new Error('mailer down')) });
+  const open = await stuck.run(s.publication());
+  assert.equal(await open.done, true);
+  await sleep(100);
+  await stuck.stop();
+  assert.equal(await completedAt(open.txId), null, 'not complete while the follow-up failed');
+  const followed: string[] = [];
+  const restarted = s.restartCoordinator(undefined, { followUp: async (txId) => void followed.push(txId) });
+  assert.equal(await restarted.recover(), 1);
+  for (let tries = 0; tries < 100 && !(await completedAt(open.txId)); tries += 1) await sleep(20);
+  assert.deepEqual(followed, [open.txId], 'recovery ran the follow-up again');
+  assert.ok(await completedAt(open.txId));
+  assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [2, 2], 'and phase 2 again changed nothing twice');
 });

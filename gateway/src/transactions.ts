@@ -27,6 +27,8 @@ interface CreatePayload {
 
 /** Recipients per request to the mailer (its limit). */
 const MAILER_BATCH = 10_000;
+/** Answers that no retry changes. */
+const REFUSALS = new Set(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT']);
 
 interface AckPayload {
   notificationId: string;
@@ -136,12 +138,20 @@ export class Transactions {
     if (!payload.email || payload.recipients.length === 0) return;
     const topic = { id: payload.topicId, name: await this.topicName(payload) };
     for (let start = 0; start < payload.recipients.length; start += MAILER_BATCH) {
-      await this.d.upstreams.call('mailer', {
-        method: 'POST',
-        path: '/api/emails/notification',
-        body: { notificationId: payload.notificationId, topic, title: payload.title, body: payload.body, recipients: payload.recipients.slice(start, start + MAILER_BATCH) },
-        idempotent: true,
-      });
+      try {
+        await this.d.upstreams.call('mailer', {
+          method: 'POST',
+          path: '/api/emails/notification',
+          body: { notificationId: payload.notificationId, topic, title: payload.title, body: payload.body, recipients: payload.recipients.slice(start, start + MAILER_BATCH) },
+          idempotent: true,
+        });
+      } catch (error) {
+        // A refusal (4xx) will not change on retry: say so loudly and let the transaction complete.
+        // Anything else (mailer down, time-out) is thrown, and the coordinator retries.
+        if (!hasErrorCode(error) || !REFUSALS.has(error.code)) throw error;
+        this.d.log.error({ err: error, notificationId: payload.notificationId }, 'the mailer refused a notification’s emails; they are not sent');
+        return;
+      }
     }
   };
 

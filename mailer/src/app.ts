@@ -39,6 +39,8 @@ export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS
     await queue.boss.getDb().executeSql('SELECT 1');
     return { state: 'up' };
   });
+  // Draining: no new sends from this node; the ones in hand finish in queue.stop() below.
+  service.onDrain(() => queue.stopTaking());
   service.onClose(async () => {
     await queue.stop();
     auth.close();

@@ -79,9 +79,8 @@ export class Sender {
       );
       stop({ outcome: 'sent' });
       this.m.sent.inc({ kind });
-      if (job.data.kind === 'notification') {
-        await this.d.queue.recordEmailed(job.data.key, { notificationId: job.data.notification.id, userId: job.data.userId, messageId, sentAt: new Date().toISOString() });
-      }
+      // Sent is sent: from here nothing may fail the job (a retry would email the person again).
+      if (job.data.kind === 'notification') await this.queueTrace(job.data, messageId);
       return { id: job.id, status: 'completed', output: { messageId, to: recipient.email, response: result.response, attempts: job.retryCount + 1 } };
     } catch (error) {
       stop({ outcome: 'failed' });
@@ -96,6 +95,15 @@ export class Sender {
       this.inFlight -= 1;
     }
   };
+
+  /** Queues the `emailed` trace event; a failure is logged, never retried by sending again. */
+  private async queueTrace(job: Extract<EmailJob, { kind: 'notification' }>, messageId: string): Promise<void> {
+    try {
+      await this.d.queue.recordEmailed(job.key, { notificationId: job.notification.id, userId: job.userId, messageId, sentAt: new Date().toISOString() });
+    } catch (error) {
+      this.d.log.error({ err: error, key: job.key }, 'email sent, but its emailed trace event could not be queued');
+    }
+  }
 
   /** The address to send to; undefined when the user is gone (nothing to send, nothing to retry). */
   private async recipient(job: EmailJob): Promise<Recipient | undefined> {

@@ -51,6 +51,8 @@ export interface Service {
   readonly consul: Consul;
   /** Adds a dependency shown in /status; a required one that is down makes /health 503. */
   addDependency(name: string, check: DependencyCheck, options?: { required?: boolean }): void;
+  /** Runs as soon as a close begins, before the drain: stop taking background work (queue workers). */
+  onDrain(step: () => Promise<void> | void): void;
   /** Runs after the server has drained and deregistered, in reverse order of adding (pools, clients). */
   onClose(closer: () => Promise<void> | void): void;
   /**
@@ -71,6 +73,7 @@ export function createService(options: ServiceOptions): Service {
   let instanceId = config.INSTANCE_ID ?? `${name}-${hostname()}-${config.PORT}`;
   let state: Lifecycle = 'starting';
   const closers: (() => Promise<void> | void)[] = [];
+  const drainSteps: (() => Promise<void> | void)[] = [];
   const dependencies = new Map<string, { check: DependencyCheck; required: boolean }>();
   const watchers = new Map<string, ServiceWatcher>();
   const upstreams = new Map<string, Upstream>();
@@ -227,6 +230,9 @@ export function createService(options: ServiceOptions): Service {
     addDependency(dependency, check, { required = true } = {}) {
       dependencies.set(dependency, { check, required });
     },
+    onDrain(step) {
+      drainSteps.push(step);
+    },
     onClose(closer) {
       closers.push(closer);
     },
@@ -258,6 +264,13 @@ export function createService(options: ServiceOptions): Service {
         state = 'draining';
         // A start under way finishes first, so what it registered is deregistered below.
         await starting;
+        for (const step of drainSteps) {
+          try {
+            await step();
+          } catch (error) {
+            app.log.error({ err: error }, 'drain step failed');
+          }
+        }
         if (registration?.isRegistered) {
           await registration.fail(`draining: ${reason}`);
           // Callers learn of the failed check through their watches within milliseconds; until

@@ -73,8 +73,10 @@ export interface CoordinatorOptions {
 }
 
 export class Coordinator {
-  private readonly finishing = new Map<string, Promise<boolean>>();
+  /** Transactions whose phase 2 (or follow-up) is under way: `phase2` resolves once phase 2 is done. */
+  private readonly finishing = new Map<string, { phase2: Promise<boolean>; all: Promise<boolean> }>();
   private stopped = false;
+  private readonly stopping = new AbortController();
   private readonly metrics: CoordinatorMetrics;
 
   constructor(private readonly o: CoordinatorOptions) {
@@ -131,21 +133,44 @@ export class Coordinator {
     }
   }
 
-  /** Phase 2 until every branch acknowledges; marks the transaction complete. One run per txId. */
+  /**
+   * Phase 2 until every branch acknowledges, then the follow-up, then the transaction is marked
+   * complete; one run per txId. Resolves once phase 2 is done (and, without a follow-up, recorded):
+   * callers wait for what they can read back, not for the follow-up.
+   */
   private finish(txId: string, outcome: 'committed' | 'aborted', branches: Branch[]): Promise<boolean> {
-    let running = this.finishing.get(txId);
-    if (running) return running;
-    running = (async () => {
+    const existing = this.finishing.get(txId);
+    if (existing) return existing.phase2;
+    let phase2Done!: (done: boolean) => void;
+    const phase2 = new Promise<boolean>((resolve) => (phase2Done = resolve));
+    const markComplete = () => this.o.db.$executeRawUnsafe(`UPDATE ${COORDINATOR_TABLE} SET completed_at = now() WHERE tx_id = $1`, txId);
+    const all = (async () => {
       await Promise.all(branches.map((branch) => this.decideBranch(txId, outcome, branch)));
       if (this.stopped) return false;
       void this.completed(txId, outcome, branches);
       const followUp = this.o.followUp;
-      if (followUp && !(await this.untilDone(() => followUp(txId, outcome, branches), { txId, step: 'follow-up', outcome }))) return false;
-      await this.o.db.$executeRawUnsafe(`UPDATE ${COORDINATOR_TABLE} SET completed_at = now() WHERE tx_id = $1`, txId);
+      if (!followUp) {
+        await markComplete();
+        phase2Done(true);
+        return true;
+      }
+      phase2Done(true);
+      if (!(await this.untilDone(() => followUp(txId, outcome, branches), { txId, step: 'follow-up', outcome }))) return false;
+      await markComplete();
       return true;
-    })().finally(() => this.finishing.delete(txId));
-    this.finishing.set(txId, running);
-    return running;
+    })()
+      .catch((error: unknown) => {
+        // Left open in the log: the next start's recover() finishes it.
+        this.o.log.error({ err: error, txId }, 'could not finish the transaction; recovery will');
+        return false;
+      })
+      .then((done) => {
+        phase2Done(done);
+        return done;
+      })
+      .finally(() => this.finishing.delete(txId));
+    this.finishing.set(txId, { phase2, all });
+    return phase2;
   }
 
   private async completed(txId: string, outcome: 'committed' | 'aborted', branches: Branch[]): Promise<void> {
@@ -187,7 +212,8 @@ export class Coordinator {
       } catch (error) {
         const pause = Math.min(this.o.retryMaxMs, 50 * 2 ** Math.min(tries, 10));
         this.o.log.warn({ ...context, err: error, retryInMs: pause }, `${context.step} not done; retrying`);
-        await sleep(pause * (0.8 + Math.random() * 0.4));
+        // stop() cuts the pause short.
+        await sleep(pause * (0.8 + Math.random() * 0.4), undefined, { signal: this.stopping.signal }).catch(() => undefined);
       }
     }
     return false;
@@ -223,7 +249,8 @@ export class Coordinator {
   /** Stops retrying phase 2 (what is left is finished by `recover` at the next start). */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.allSettled([...this.finishing.values()]);
+    this.stopping.abort();
+    await Promise.allSettled([...this.finishing.values()].map((running) => running.all));
     this.metrics.live.delete(this.finishing);
   }
 }
@@ -233,7 +260,7 @@ type CoordinatorMetrics = ReturnType<typeof createCoordinatorMetrics>;
 const coordinatorMetrics = perRegistry((registry: Registry) => createCoordinatorMetrics(registry));
 
 function createCoordinatorMetrics(registry: Registry) {
-  const live = new Set<Map<string, Promise<boolean>>>();
+  const live = new Set<Map<string, unknown>>();
   return {
     live,
     outcomes: new Counter({ name: METRIC.coordinatorTransactionsTotal, help: 'Transactions decided, by outcome', labelNames: ['outcome'] as const, registers: [registry] }),

@@ -47,7 +47,8 @@ export class MailQueue {
       application_name: `mailer:${config.INSTANCE_ID ?? config.PORT}`,
       useListenNotify: true,
       monitorIntervalSeconds: config.QUEUE_MONITOR_INTERVAL_SECONDS,
-      superviseIntervalSeconds: Math.max(config.QUEUE_MONITOR_INTERVAL_SECONDS, 10),
+      // Job expiry and lapsed heartbeats are found in the supervise pass.
+      superviseIntervalSeconds: config.QUEUE_MONITOR_INTERVAL_SECONDS,
     });
     this.boss.on('error', (error: Error) => log.error({ err: error }, 'job queue error'));
     const counts = () => this.counts();
@@ -57,8 +58,11 @@ export class MailQueue {
       labelNames: ['queue', 'state'],
       registers: [metrics],
       async collect() {
+        // A database hiccup keeps the last counts: /metrics must answer when it matters most.
+        const latest = await counts().catch(() => undefined);
+        if (!latest) return;
         this.reset();
-        for (const queue of await counts()) {
+        for (const queue of latest) {
           for (const state of QUEUE_STATES) this.set({ queue: queue.name, state }, queue[state]);
         }
       },
@@ -135,10 +139,14 @@ export class MailQueue {
     return dead ? view(dead) : undefined;
   }
 
-  /** Dead-lettered email jobs, newest first. */
+  /** The newest `limit` dead-lettered email jobs, newest first. */
   async dead(limit: number): Promise<JobView[]> {
-    const jobs = await this.boss.findJobs<EmailJob>(QUEUE.dead, { limit });
-    return jobs.map(view).sort((a, b) => b.createdOn.localeCompare(a.createdOn));
+    const { rows } = await this.boss.getDb().executeSql(
+      `SELECT id FROM ${SCHEMA}.job WHERE name = $1 ORDER BY created_on DESC, id LIMIT $2`,
+      [QUEUE.dead, limit],
+    );
+    const jobs = await Promise.all((rows as { id: string }[]).map(({ id }) => this.boss.findJobs<EmailJob>(QUEUE.dead, { id })));
+    return jobs.flat().map(view);
   }
 
   /**
@@ -158,6 +166,11 @@ export class MailQueue {
       [Object.values(QUEUE)],
     );
     return rows as QueueCounts[];
+  }
+
+  /** Stops fetching new jobs at once (the node is draining); the ones in hand go on. */
+  async stopTaking(): Promise<void> {
+    await Promise.all([this.boss.offWork(QUEUE.email, { wait: false }), this.boss.offWork(QUEUE.trace, { wait: false })]);
   }
 
   /** Stops taking jobs, lets the ones in hand finish (bounded), then closes the pool. */

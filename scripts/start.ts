@@ -3,6 +3,7 @@
 // Ctrl-C (or SIGTERM) stops everything, services first, PostgreSQL last.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase, databaseUrl } from '../lib/src/db/database-admin.ts';
@@ -77,7 +78,7 @@ function spawnInstance(spec: InstanceSpec, extraEnv: NodeJS.ProcessEnv): Child {
         ADVERTISE_ADDRESS: host,
         HOST: launcherConfig.HOST,
         ...extraEnv,
-        ...(typeof spec.env === 'function' ? spec.env((port) => port + launcherConfig.PORT_OFFSET) : spec.env),
+        ...(typeof spec.env === 'function' ? spec.env({ port: (port) => port + launcherConfig.PORT_OFFSET, host }) : spec.env),
       },
     },
     children.length,
@@ -136,6 +137,14 @@ function banner(started: number, database: string, prometheus: string): string {
   ].join('\n');
 }
 
+async function portIsFree(hostname: string, port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((done) => {
+    server.once('error', () => done(false));
+    server.listen(port, hostname, () => server.close(() => done(true)));
+  });
+}
+
 /** A banner line pointing a person at the first instance of `service`, when it runs. */
 function pageLine(service: string, label: string, what: string): string[] {
   const spec = SERVICES.find((candidate) => candidate.service === service);
@@ -177,16 +186,24 @@ async function startPrometheus(): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const config = resolve(dir, 'prometheus.yml');
   writeFileSync(config, localPrometheusConfig({ discoveryUrl, consulSd: promtoolHasConsulSd() === true }));
-  const url = `http://${host}:${launcherConfig.PROMETHEUS_PORT + launcherConfig.PORT_OFFSET}`;
+  const port = launcherConfig.PROMETHEUS_PORT + launcherConfig.PORT_OFFSET;
+  const url = `http://${host}:${port}`;
+  // Another Prometheus (Debian's package starts one on 9090) must not be taken for ours.
+  if (!(await portIsFree(launcherConfig.HOST, port))) return `  metrics:    port ${port} is taken (another Prometheus?); ours not started (set PROMETHEUS_PORT)`;
   const child = new Child(
-    { label: 'prometheus', entry: 'scripts/launcher/prometheus-runner.ts', env: process.env, args: [config, resolve(dir, 'data'), `${launcherConfig.HOST}:${launcherConfig.PROMETHEUS_PORT + launcherConfig.PORT_OFFSET}`] },
+    { label: 'prometheus', entry: 'scripts/launcher/prometheus-runner.ts', env: process.env, args: [config, resolve(dir, 'data'), `${launcherConfig.HOST}:${port}`] },
     children.length,
     width(),
-    onUnexpectedExit,
+    // Optional: the system goes on without it.
+    (_child, code, signal) => log(`!! prometheus exited (${signal ?? `code ${code}`}); the system goes on without it`),
   );
   children.push(child);
   child.start();
-  await waitFor('prometheus', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined));
+  try {
+    await waitFor('prometheus', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined));
+  } catch {
+    return `  metrics:    Prometheus did not become ready on ${url}; see its lines above`;
+  }
   return `  metrics:    ${url}/  (Prometheus: every instance, found through discovery; rules from monitoring/)`;
 }
 

@@ -4,7 +4,7 @@
 // Rows are claimed with SKIP LOCKED, so auth nodes share the work; the mailer keeps one job per
 // user (its idempotency key), so a row posted twice after a crash is still one email.
 import type { FastifyBaseLogger } from 'fastify';
-import type { UpstreamClient } from '@notify/lib';
+import { hasErrorCode, type UpstreamClient } from '@notify/lib';
 import type { Database } from './store/database.ts';
 
 const BATCH = 20;
@@ -63,14 +63,15 @@ export class WelcomeRelay {
 
   /**
    * One batch in one transaction: the claimed rows stay locked until they are sent (deleted) or the
-   * first failure, which is recorded on its row and ends the batch (the mailer is likely down).
+   * first failure, which is recorded on its row and ends the batch (the mailer is likely down); a
+   * row the mailer refuses is recorded and skipped, and rows are taken fewest attempts first.
    */
   private async batch(): Promise<{ claimed: number; failure?: Error }> {
     return this.d.db.$transaction(
       async (tx) => {
         const rows = await tx.$queryRaw<{ user_id: string; email: string; name: string }[]>`
           SELECT o.user_id, u.email, u.name FROM welcome_outbox o JOIN users u ON u.id = o.user_id
-           ORDER BY o.created_at LIMIT ${BATCH} FOR UPDATE OF o SKIP LOCKED`;
+           ORDER BY o.attempts, o.created_at LIMIT ${BATCH} FOR UPDATE OF o SKIP LOCKED`;
         for (const row of rows) {
           try {
             await this.d.mailer.request({
@@ -83,6 +84,9 @@ export class WelcomeRelay {
           } catch (error) {
             const failure = error as Error;
             await tx.welcomeOutbox.update({ where: { userId: row.user_id }, data: { attempts: { increment: 1 }, lastError: String(failure.message).slice(0, 500) } });
+            // A refusal concerns this row only (it goes to the back of the line); anything else
+            // (the mailer down) ends the batch.
+            if (hasErrorCode(failure) && failure.code === 'INVALID_ARGUMENT') continue;
             return { claimed: rows.length, failure };
           }
           await tx.welcomeOutbox.delete({ where: { userId: row.user_id } });

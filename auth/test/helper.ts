@@ -35,7 +35,8 @@ export async function startAuthCluster(t: TestContext, options: AuthClusterOptio
   const started: ServiceProcess[] = [];
   const startNode = async (env: Record<string, string> = {}) => {
     const node = await spawnService(
-      { entry: 'auth/src/server.ts', env: { DATABASE_URL: db.url, DISCOVERY_URL: discovery.url, ...options.env, ...env } },
+      // No mailer runs in these tests: welcome emails are the gateway tests' business.
+      { entry: 'auth/src/server.ts', env: { DATABASE_URL: db.url, DISCOVERY_URL: discovery.url, WELCOME_EMAILS: 'false', ...options.env, ...env } },
       t,
     );
     started.push(node);

@@ -30,6 +30,17 @@ test('avatar as a process: discovery, avatars over HTTP, /health fast under cold
   });
 
   await t.test('/health stays fast during a burst of cold 1024 px renders', async () => {
+    // The machine's own noise first (test files run side by side): the same probes, idle.
+    const idle: number[] = [];
+    for (let probe = 0; probe < 20; probe += 1) {
+      const sent = performance.now();
+      await get(`${avatar.url}/health`);
+      idle.push(performance.now() - sent);
+      await sleep(5);
+    }
+    idle.sort((a, b) => a - b);
+    const idleMedian = idle[10]!;
+    const idleP90 = idle[18]!;
     const renders = 48;
     let next = 0;
     let bursting = true;
@@ -55,14 +66,15 @@ test('avatar as a process: discovery, avatars over HTTP, /health fast under cold
     const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
     const renderSeconds = await metric(avatar.url, 'avatar_render_duration_seconds_sum');
     t.diagnostic(
-      `${renders} renders in ${burstMs.toFixed(0)} ms (${((1000 * renderSeconds) / renders).toFixed(1)} ms each); /health over ${latencies.length} probes: p50 ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, max ${at(1).toFixed(1)} ms`,
+      `${renders} renders in ${burstMs.toFixed(0)} ms (${((1000 * renderSeconds) / renders).toFixed(1)} ms each); /health over ${latencies.length} probes: p50 ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, max ${at(1).toFixed(1)} ms (idle: p50 ${idleMedian.toFixed(1)}, p90 ${idleP90.toFixed(1)})`,
     );
     assert.equal(await metric(avatar.url, 'avatar_renders_total', { style: 'identicon' }), renders);
     assert.ok(latencies.length >= 5, `the burst lasted long enough to probe (${latencies.length} probes)`);
     // Encoding on the event loop would queue every probe behind the renders ahead of it (tens of
     // milliseconds each); on libuv's threads a probe waits only for the loop's own short turns.
-    assert.ok(at(0.5) < 20, `/health median ${at(0.5).toFixed(1)} ms during renders`);
-    assert.ok(at(0.9) < 100, `/health p90 ${at(0.9).toFixed(1)} ms during renders`);
+    // Measured against the idle probes, so a busy machine does not fail it; drawing on the loop would.
+    assert.ok(at(0.5) < idleMedian + 20, `/health median ${at(0.5).toFixed(1)} ms during renders (idle ${idleMedian.toFixed(1)} ms)`);
+    assert.ok(at(0.9) < idleP90 + 100, `/health p90 ${at(0.9).toFixed(1)} ms during renders (idle ${idleP90.toFixed(1)} ms)`);
   });
 
   await t.test('SIGTERM: deregisters from discovery and exits 0', async () => {

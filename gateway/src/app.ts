@@ -81,7 +81,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   void service.app.register(async (app) => jsonRpcRoutes(app, transport));
   attachSocketIo(service.app, { ...transport, maxFrameBytes: config.MAX_FRAME_BYTES });
   void service.app.register(async (app) => coordinatorRoutes(app, { coordinator }));
-  void service.app.register(async (app) => avatarProxy(app, { upstreams, timeoutMs: config.UPSTREAM_TIMEOUT_MS }));
+  void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS }));
 
   return {
     service,

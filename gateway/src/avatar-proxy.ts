@@ -1,4 +1,4 @@
-// GET /avatars/:file: the avatar service's PNGs through the gateway, so the avatarUrl users.me
+// GET <AVATAR_BASE_PATH>/:file: the avatar service's PNGs (its /avatars/:file) through the gateway, so the avatarUrl users.me
 // answers works from the client's origin. Round-robin and breakers as every upstream call; the
 // caches' headers (ETag, Cache-Control) and conditional requests (304) pass through.
 import type { FastifyInstance } from 'fastify';
@@ -7,8 +7,8 @@ import type { Upstreams } from './upstreams.ts';
 /** Headers of the avatar's answer that the client needs. */
 const PASSED_BACK = ['content-type', 'etag', 'cache-control', 'last-modified'];
 
-export async function avatarProxy(app: FastifyInstance, { upstreams, timeoutMs }: { upstreams: Upstreams; timeoutMs: number }): Promise<void> {
-  app.get('/avatars/:file', async (request, reply) => {
+export async function avatarProxy(app: FastifyInstance, { upstreams, basePath, timeoutMs }: { upstreams: Upstreams; basePath: string; timeoutMs: number }): Promise<void> {
+  app.get(`${basePath.replace(/\/+$/, '')}/:file`, async (request, reply) => {
     const url = request.raw.url ?? '';
     const query = url.includes('?') ? url.slice(url.indexOf('?')) : '';
     const { file } = request.params as { file: string };

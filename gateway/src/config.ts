@@ -24,7 +24,8 @@ export const configSchema = z.object({
   TWO_PC_RETRY_MAX_MS: env.int(5_000, 'Longest pause between phase-2 retries', 1),
   TWO_PC_REPLY_WAIT_MS: env.int(2_000, 'Longest a publish or ack waits for phase 2 before answering (the push still follows phase 2)', 0),
   PUSH_CHANNEL: env.string('gateway_push', 'PostgreSQL NOTIFY channel the gateway instances share pushes and invalidations on'),
-  AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with (the avatar service, issue 6, serves them through the gateway)'),
+  AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with, where the gateway proxies them to the avatar service'),
+  AVATAR_TIMEOUT_MS: env.int(15_000, 'Deadline of one proxied avatar request; longer than the avatar service’s own RENDER_TIMEOUT_MS, so its 504 reaches the client', 1),
   FAULT_KILL_AFTER_DECISION: env.bool(false, 'Testing only: SIGKILL this process right after its first decision is durable, before phase 2'),
 });
 

@@ -31,9 +31,11 @@ test('enqueue, inspect, dead letters, bad input and a worker-only node', async (
     assert.equal(mail!.headers['x-idempotency-key'], 'welcome:twice-1');
     assert.match(mail!.subject, /Welcome to Notify, twice 1/);
     assert.match(mail!.text, /Hello twice 1,/);
-    let job: JobView;
-    do job = (await send<JobView>(api!, 'GET', `/api/jobs/${first.body.jobId}`)).body;
-    while (job.state !== 'completed' && (await new Promise((resolve) => setTimeout(resolve, 50, true))));
+    let job = (await send<JobView>(api!, 'GET', `/api/jobs/${first.body.jobId}`)).body;
+    for (const deadline = Date.now() + 10_000; job.state !== 'completed'; job = (await send<JobView>(api!, 'GET', `/api/jobs/${first.body.jobId}`)).body) {
+      assert.ok(Date.now() < deadline, `the job completed (state ${job.state})`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     assert.equal(job.kind, 'welcome');
     assert.equal(job.output?.to, user!.email);
     assert.equal(job.output?.messageId, mail!.messageId);

@@ -7,6 +7,12 @@ const AUTH_REPLICATION_SECRET = randomBytes(24).toString('base64url');
 /** SMTP port of the sink that receives the mailers' email (its page is on 8025). */
 const SMTP_SINK_PORT = 2525;
 
+/** Where this run puts things: `port(n)` is port n after PORT_OFFSET; `host` the advertised address. */
+export interface Place {
+  port(port: number): number;
+  host: string;
+}
+
 export interface InstanceSpec {
   /** Service name in discovery. */
   service: string;
@@ -17,8 +23,8 @@ export interface InstanceSpec {
   port: number;
   /** Name of the service's own database on the shared server, when it owns one. */
   database?: string;
-  /** Extra environment for this instance; a function gets `at(port)`, the port after PORT_OFFSET. */
-  env?: Record<string, string> | ((at: (port: number) => number) => Record<string, string>);
+  /** Extra environment for this instance; a function gets where things are: a port after PORT_OFFSET, and the advertised host. */
+  env?: Record<string, string> | ((place: Place) => Record<string, string>);
   /** What the banner says this instance is for. */
   title: string;
   /** `npm start` only, not a deployment's service (compose runs a real equivalent instead). */
@@ -66,7 +72,7 @@ export const SERVICES: InstanceSpec[] = [
     id: 'smtp-sink-1',
     entry: 'mailer/src/smtp-sink/server.ts',
     port: 8025,
-    env: (at) => ({ SMTP_PORT: String(at(SMTP_SINK_PORT)) }),
+    env: ({ port }) => ({ SMTP_PORT: String(port(SMTP_SINK_PORT)) }),
     // compose runs Mailpit, an SMTP sink with a web view, instead.
     localOnly: true,
     title: `the mail sent, as a page (receives SMTP on ${SMTP_SINK_PORT} + PORT_OFFSET)`,
@@ -77,7 +83,8 @@ export const SERVICES: InstanceSpec[] = [
     entry: 'mailer/src/server.ts',
     port: 6999 + n,
     database: 'mailer',
-    env: (at: (port: number) => number) => ({ SMTP_URL: `smtp://127.0.0.1:${at(SMTP_SINK_PORT)}`, CLIENT_URL: `http://127.0.0.1:${at(3333)}` }),
+    // Four nodes share the database: small pools (a worker holds at most one connection at a time).
+    env: ({ port, host }: Place) => ({ SMTP_URL: `smtp://${host}:${port(SMTP_SINK_PORT)}`, CLIENT_URL: `http://${host}:${port(3333)}`, DB_POOL_SIZE: '6' }),
     title: n === 1 ? 'email cluster: welcome and notification emails (durable queue, 4 nodes)' : 'email node',
   })),
   {
@@ -100,7 +107,7 @@ export const SERVICES: InstanceSpec[] = [
     id: 'client-1',
     entry: 'client/src/server.ts',
     port: 3333,
-    env: (at) => ({ GATEWAY_URL: `http://127.0.0.1:${at(4000)}` }),
+    env: ({ port, host }) => ({ GATEWAY_URL: `http://${host}:${port(4000)}` }),
     title: 'the React client: open this one in a browser',
   },
 ];

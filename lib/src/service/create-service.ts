@@ -142,10 +142,13 @@ export function createService(options: ServiceOptions): Service {
   new Gauge({
     name: METRIC.discoveryWatchInstances,
     help: 'Passing instances of each watched service, as last seen',
-    labelNames: ['target'] as const,
+    labelNames: ['target', 'tag'] as const,
     registers: [metrics],
     collect() {
-      for (const [target, watcher] of watchers) this.set({ target }, watcher.instances().length);
+      for (const [key, watcher] of watchers) {
+        const [target = key, tag] = key.split('\u0000');
+        this.set(tag === undefined ? { target } : { target, tag }, watcher.instances().length);
+      }
     },
   });
 

@@ -1,5 +1,5 @@
-// SMTP through nodemailer, one connection per send, so a send that times out is torn down with
-// its own connection and never leaves a pooled one in an unknown state.
+// SMTP through nodemailer, one connection per send, so a send that times out never leaves a pooled
+// connection in an unknown state (its own ends at the socket time-out, set to the same length).
 import nodemailer from 'nodemailer';
 import { SendError, type MailTransport, type OutgoingEmail, type SendResult } from './base.ts';
 

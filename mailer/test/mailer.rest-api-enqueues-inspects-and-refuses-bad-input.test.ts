@@ -43,7 +43,7 @@ test('enqueue, inspect, dead letters, bad input and a worker-only node', async (
     assert.equal(sink.messages().filter((m) => m.to[0] === user!.email).length, 1);
   });
 
-  await t.test('a permanent refusal (550) is dead-lettered at once, without retries', async () => {
+  await t.test('a permanent refusal (550) is dead-lettered at once, without retries, and can be sent again', async () => {
     sink.refuseFor(60_000, 550);
     const [user] = welcomes(1, 'refused');
     const { body } = await send<{ jobId: string }>(api!, 'POST', '/api/emails/welcome', user);
@@ -61,6 +61,14 @@ test('enqueue, inspect, dead letters, bad input and a worker-only node', async (
     assert.match(String(original.output?.error), /550/);
     const deadOn = async (node: typeof api) => (await metric(node!, 'mailer_emails_dead_lettered_total', { kind: 'welcome' })) ?? 0;
     assert.equal((await deadOn(api)) + (await deadOn(worker)), 1);
+
+    // Once the cause is fixed, an operator sends it again from the dead letters.
+    const deadJob = dead.find((job) => job.key === 'welcome:refused-1')!;
+    assert.equal((await send(api!, 'POST', '/api/jobs/dead/redrive', { ids: ['not-a-uuid'] })).status, 400);
+    const redriven = await send<{ redriven: number }>(api!, 'POST', '/api/jobs/dead/redrive', { ids: [deadJob.id] });
+    assert.deepEqual([redriven.status, redriven.body.redriven], [200, 1]);
+    await sink.until((messages) => messages.some((m) => m.to[0] === user!.email));
+    assert.equal((await send<{ jobs: JobView[] }>(api!, 'GET', '/api/jobs/dead')).body.jobs.filter((job) => job.key === 'welcome:refused-1').length, 0);
   });
 
   await t.test('bad input is 400 and queues nothing', async () => {

@@ -168,6 +168,14 @@ export class MailQueue {
     return rows as QueueCounts[];
   }
 
+  /**
+   * Sends dead-lettered emails again (after the cause is fixed): the given dead jobs, or the oldest
+   * `limit`. Resolves with how many were moved back into the `email` queue.
+   */
+  async redrive(options: { ids?: string[] | undefined; limit: number }): Promise<number> {
+    return this.boss.redrive(QUEUE.dead, { destination: QUEUE.email, limit: options.limit, ...(options.ids ? { ids: options.ids } : {}) });
+  }
+
   /** Stops fetching new jobs at once (the node is draining); the ones in hand go on. */
   async stopTaking(): Promise<void> {
     await Promise.all([this.boss.offWork(QUEUE.email, { wait: false }), this.boss.offWork(QUEUE.trace, { wait: false })]);

@@ -10,6 +10,8 @@ import type { Counter } from 'prom-client';
 
 const jobParams = z.object({ id: z.uuid() });
 const deadQuery = z.object({ limit: z.coerce.number().int().min(1).max(1_000).default(100) });
+/** The given dead jobs, or the oldest `limit` of them. */
+const redriveBody = z.strictObject({ ids: z.array(z.uuid()).min(1).max(1_000).optional(), limit: z.number().int().min(1).max(1_000).default(1_000) });
 
 export async function emailRoutes(app: FastifyInstance, { queue, enqueued }: { queue: MailQueue; enqueued: Counter<'kind'> }): Promise<void> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
@@ -35,6 +37,10 @@ export async function emailRoutes(app: FastifyInstance, { queue, enqueued }: { q
   });
 
   typed.get('/api/jobs/dead', { schema: { querystring: deadQuery } }, async (request) => ({ jobs: await queue.dead(request.query.limit) }));
+
+  typed.post('/api/jobs/dead/redrive', { schema: { body: redriveBody } }, async (request) => ({
+    redriven: await queue.redrive({ ids: request.body.ids, limit: request.body.limit }),
+  }));
 
   typed.get('/api/queues', async () => ({ queues: await queue.counts() }));
 }

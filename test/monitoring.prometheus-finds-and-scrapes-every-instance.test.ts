@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
+import { freePort } from '../lib/src/db/postgres-process.ts';
 import { jsonRpcClient, register, socketIoClient, startSystem } from '../gateway/test/helper.ts';
 import { localPrometheusConfig, MONITORING_DIR, PROMETHEUS_CONFIG, promtoolHasConsulSd } from '../scripts/launcher/prometheus.ts';
 
@@ -48,14 +48,6 @@ export function metricNamesIn(expr: string): string[] {
     if (!PROMQL_WORDS.has(name.toLowerCase())) names.add(name);
   }
   return [...names];
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 test('promtool accepts the rules, and the configuration Prometheus here can run', { skip: hasPrometheus ? false : `Prometheus not found: ${INSTALL}` }, async (t) => {

@@ -1,6 +1,6 @@
 // buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never listens.
 import { join } from 'node:path';
-import { createService, ServiceWatcher, UpstreamClient, type Service } from '@notify/lib';
+import { createService, MAILER_API_TAG, ServiceWatcher, UpstreamClient, type Service } from '@notify/lib';
 import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { Accounts } from './accounts.ts';
@@ -91,7 +91,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
 
 /** The welcome-email relay to the mailer nodes that serve its API; started once listening (after migrations). */
 function welcomeRelay(service: Service, db: Database, config: Readonly<Config>): WelcomeRelay {
-  const mailer = new UpstreamClient(service.upstream('mailer', { tag: 'api' }), { metrics: service.metrics, log: service.log });
+  const mailer = new UpstreamClient(service.upstream('mailer', { tag: MAILER_API_TAG }), { metrics: service.metrics, log: service.log });
   const relay = new WelcomeRelay({ db, mailer, log: service.log, intervalMs: config.WELCOME_RELAY_INTERVAL_MS, timeoutMs: config.MAILER_TIMEOUT_MS });
   service.app.addHook('onListen', async () => relay.start());
   service.onClose(async () => {

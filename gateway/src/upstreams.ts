@@ -1,13 +1,13 @@
 // The services behind the gateway: one UpstreamClient per service (round-robin over discovery's
 // passing instances, a circuit breaker per instance, a deadline per call, retries only for calls
 // safe to repeat), and one `call` that names the acting user the way every service expects.
-import { UpstreamClient, type Service } from '@notify/lib';
+import { MAILER_API_TAG, UpstreamClient, type Service } from '@notify/lib';
 import type { Config } from './config.ts';
 
 export const UPSTREAM_SERVICES = ['auth', 'persist', 'counter', 'mailer', 'avatar'] as const;
 export type UpstreamService = (typeof UPSTREAM_SERVICES)[number];
 /** Services whose callers want only some instances: the mailer nodes that serve its REST API. */
-const TAGS: Partial<Record<string, string>> = { mailer: 'api' };
+const TAGS: Partial<Record<string, string>> = { mailer: MAILER_API_TAG };
 
 export interface Call {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';

@@ -25,3 +25,5 @@ export { attachParticipant, participantConfigShape, type AttachParticipantOption
 export { Coordinator, COORDINATOR_TABLE, COORDINATOR_TABLE_DDL, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';
 export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
 export { BoundedMap } from './cache/bounded-map.ts';
+export { escapeHtml } from './service/html.ts';
+export { MAILER_API_TAG } from './discovery/tags.ts';

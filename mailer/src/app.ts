@@ -2,16 +2,13 @@
 // queue (at most MAX_CONCURRENT_SENDS at once); with ENABLE_REST_API it also serves the API that
 // enqueues and inspects them, and registers with the `api` tag so callers find it. Never listens.
 import { Counter } from 'prom-client';
-import { createService, METRIC, UpstreamClient, type Service } from '@notify/lib';
+import { createService, MAILER_API_TAG, METRIC, UpstreamClient, type Service } from '@notify/lib';
 import type { Config } from './config.ts';
 import { MailQueue } from './queue/mail-queue.ts';
 import { emailRoutes } from './routes/emails.ts';
 import { Sender } from './sender.ts';
 import { traceRecorder } from './trace-recorder.ts';
 import { resolveTransport } from './transports/resolve.ts';
-
-/** The discovery tag of mailer nodes that serve the REST API. */
-export const MAILER_API_TAG = 'api';
 
 export interface MailerApp {
   service: Service;

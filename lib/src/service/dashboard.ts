@@ -1,8 +1,7 @@
 // The /dashboard page: the /status snapshot rendered for a person, refreshed every 5 s.
+import { escapeHtml } from './html.ts';
 import type { StatusSnapshot } from './status.ts';
 
-const escapeHtml = (value: unknown): string =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`;
 

@@ -1,4 +1,5 @@
 // The two emails the platform sends, as plain text and HTML. Plain functions, no I/O.
+import { escapeHtml } from '@notify/lib';
 
 export interface RenderedEmail {
   subject: string;
@@ -6,8 +7,6 @@ export interface RenderedEmail {
   html: string;
 }
 
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
 
 function layout(heading: string, paragraphs: string[], link: { href: string; label: string }): string {
   return [

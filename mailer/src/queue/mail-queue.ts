@@ -141,12 +141,14 @@ export class MailQueue {
 
   /** The newest `limit` dead-lettered email jobs, newest first. */
   async dead(limit: number): Promise<JobView[]> {
+    // One query with what view() reads (pg-boss's findJobs has no order or limit of this kind).
     const { rows } = await this.boss.getDb().executeSql(
-      `SELECT id FROM ${SCHEMA}.job WHERE name = $1 ORDER BY created_on DESC, id LIMIT $2`,
+      `SELECT id, name, state, data, output, retry_count AS "retryCount", retry_limit AS "retryLimit",
+              created_on AS "createdOn", started_on AS "startedOn", completed_on AS "completedOn"
+         FROM ${SCHEMA}.job WHERE name = $1 ORDER BY created_on DESC, id LIMIT $2`,
       [QUEUE.dead, limit],
     );
-    const jobs = await Promise.all((rows as { id: string }[]).map(({ id }) => this.boss.findJobs<EmailJob>(QUEUE.dead, { id })));
-    return jobs.flat().map(view);
+    return (rows as JobRow[]).map(view);
   }
 
   /**
@@ -187,7 +189,10 @@ export class MailQueue {
   }
 }
 
-function view(job: JobWithMetadata<EmailJob>): JobView {
+/** What a job view is made of: a pg-boss job, whether from findJobs or from our own query. */
+type JobRow = Pick<JobWithMetadata<EmailJob>, 'id' | 'name' | 'state' | 'data' | 'output' | 'retryCount' | 'retryLimit' | 'createdOn' | 'startedOn' | 'completedOn'>;
+
+function view(job: JobRow): JobView {
   return {
     id: job.id,
     queue: job.name,

@@ -1,16 +1,15 @@
 // The sink's page: the received emails, newest first, each opening to its text and HTML.
+import { escapeHtml } from '@notify/lib';
 import type { ReceivedEmail } from './sink.ts';
 
-const escape = (value: string) =>
-  value.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
 
 export function renderInbox(messages: readonly ReceivedEmail[], stats: { duplicates: number; smtpPort: number }): string {
   const rows = [...messages].reverse().map(
-    (mail) => `<details><summary><time>${escape(mail.receivedAt.slice(11, 19))}</time> <b>${escape(mail.to.join(', '))}</b> ${escape(mail.subject)}
-      <small>${escape(mail.headers['x-mailer-node'] ?? '')}</small></summary>
-      <pre>${escape(mail.text)}</pre>
-      <iframe sandbox srcdoc="${escape(mail.html)}"></iframe>
-      <p><small>Message-ID ${escape(mail.messageId)} · key ${escape(mail.headers['x-idempotency-key'] ?? '-')}</small></p></details>`,
+    (mail) => `<details><summary><time>${escapeHtml(mail.receivedAt.slice(11, 19))}</time> <b>${escapeHtml(mail.to.join(', '))}</b> ${escapeHtml(mail.subject)}
+      <small>${escapeHtml(mail.headers['x-mailer-node'] ?? '')}</small></summary>
+      <pre>${escapeHtml(mail.text)}</pre>
+      <iframe sandbox srcdoc="${escapeHtml(mail.html)}"></iframe>
+      <p><small>Message-ID ${escapeHtml(mail.messageId)} · key ${escapeHtml(mail.headers['x-idempotency-key'] ?? '-')}</small></p></details>`,
   );
   return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>Notify · mail received</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;color:#1f2933}details{border-bottom:1px solid #e4e7eb;padding:.5em 0}

@@ -1,7 +1,6 @@
 // `npm start`: the whole system on one machine. Embedded PostgreSQL (unless DATABASE_URL is set),
 // discovery, then every service instance as its own process; a ready banner once all are passing;
 // Ctrl-C (or SIGTERM) stops everything, services first, PostgreSQL last.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -10,7 +9,7 @@ import { createDatabase, databaseUrl } from '../lib/src/db/database-admin.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/src/db/embedded-postgres.ts';
 import { Child } from './launcher/child-process.ts';
 import { launcherConfig } from './launcher/config.ts';
-import { localPrometheusConfig, promtoolHasConsulSd } from './launcher/prometheus.ts';
+import { localPrometheusConfig, prometheusInstalled, promtoolHasConsulSd } from './launcher/prometheus.ts';
 import { DISCOVERY, SERVICES, type InstanceSpec } from './launcher/topology.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -181,7 +180,7 @@ async function main(): Promise<void> {
  */
 async function startPrometheus(): Promise<string> {
   if (!launcherConfig.RUN_PROMETHEUS) return '  metrics:    Prometheus off (RUN_PROMETHEUS=false)';
-  if (spawnSync('prometheus', ['--version']).error) return '  metrics:    Prometheus not found (apt-get install -y prometheus to graph this run)';
+  if (!prometheusInstalled()) return '  metrics:    Prometheus not found (apt-get install -y prometheus to graph this run)';
   const dir = resolve(dataRoot, 'prometheus');
   mkdirSync(dir, { recursive: true });
   const config = resolve(dir, 'prometheus.yml');

@@ -13,10 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 import { freePort } from '../lib/src/db/postgres-process.ts';
 import { jsonRpcClient, register, socketIoClient, startSystem } from '../gateway/test/helper.ts';
-import { localPrometheusConfig, MONITORING_DIR, PROMETHEUS_CONFIG, promtoolHasConsulSd } from '../scripts/launcher/prometheus.ts';
+import { localPrometheusConfig, MONITORING_DIR, PROMETHEUS_CONFIG, prometheusInstalled, promtoolHasConsulSd } from '../scripts/launcher/prometheus.ts';
 
 const INSTALL = 'apt-get install -y prometheus';
-const hasPrometheus = spawnSync('prometheus', ['--version']).error === undefined;
+const hasPrometheus = prometheusInstalled();
 const RULE_FILES = globSync(join(MONITORING_DIR, 'prometheus/rules/*.yml'));
 const DASHBOARDS = globSync(join(MONITORING_DIR, 'grafana/dashboards/*.json'));
 

@@ -44,6 +44,11 @@ export function localPrometheusConfig(options: { discoveryUrl: string; consulSd:
   return `# Generated from monitoring/prometheus/prometheus.yml by scripts/launcher/prometheus.ts.\n${stringify(config)}`;
 }
 
+/** Whether a `prometheus` binary is on PATH. */
+export function prometheusInstalled(): boolean {
+  return spawnSync('prometheus', ['--version']).error === undefined;
+}
+
 /** Whether the `promtool` on PATH accepts `consul_sd_configs` (Debian's build does not). */
 export function promtoolHasConsulSd(): boolean | undefined {
   const probe = spawnSync('promtool', ['check', 'config', PROMETHEUS_CONFIG], { encoding: 'utf8' });

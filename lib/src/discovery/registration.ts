@@ -15,6 +15,9 @@ export interface RegistrationOptions {
   deregisterCriticalAfterMs: number;
 }
 
+/** Registration calls tried at start before the start fails (a busy registry answers late, not never). */
+const START_ATTEMPTS = 3;
+
 /** The registration of one instance; `start` registers and begins the heartbeat, `stop` deregisters. */
 export class Registration {
   private timer: NodeJS.Timeout | undefined;
@@ -42,9 +45,22 @@ export class Registration {
     return this.registered;
   }
 
+  /**
+   * Registers (retrying a slow or failed call a few times, as registering again is harmless), then
+   * begins the heartbeat. A registry still unreachable after the last attempt fails the start.
+   */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.register();
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.register();
+        break;
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS) throw error;
+        this.log.warn({ err: error, attempt }, 'discovery registration failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
     this.schedule();
   }
 

@@ -64,8 +64,13 @@ export async function expectCount(locator: Locator, count: number, timeoutMs = 1
   await eventually(`count of ${locator.toString()} to be ${count}`, () => locator.count(), (value) => value === count, timeoutMs);
 }
 
+/** Waits until the locator's first element has `name` = `value` (the page updates it asynchronously). */
+export async function expectAttribute(locator: Locator, name: string, value: string, timeoutMs = 10_000): Promise<void> {
+  await eventually(`${name} of ${locator.toString()} to be ${value}`, () => locator.first().getAttribute(name, { timeout: 1_000 }), (seen) => seen === value, timeoutMs);
+}
+
 export async function expectConnection(page: Page, state: 'connected' | 'reconnecting' | 'offline' | 'connecting', timeoutMs = 10_000): Promise<void> {
-  await eventually(`connection state to be ${state}`, () => page.getByTestId('connection-state').getAttribute('data-state', { timeout: 1_000 }), (value) => value === state, timeoutMs);
+  await expectAttribute(page.getByTestId('connection-state'), 'data-state', state, timeoutMs);
 }
 
 export interface Person {

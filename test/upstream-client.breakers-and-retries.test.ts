@@ -1,6 +1,7 @@
 // The kit's upstream client against real instances found through a real discovery process:
-// round-robin, a breaker per instance that opens on failures and closes after a good trial,
-// retries on another instance only for calls safe to repeat, deadlines, and refusals passed through.
+// round-robin, a breaker per instance that opens on the instance's failures (not on answers caused
+// by one request) and closes after a good trial, retries on another instance only for calls safe
+// to repeat, deadlines, refusals passed through, and instances on ports `fetch` refuses.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
@@ -8,18 +9,23 @@ import { createError } from '../lib/src/errors.ts';
 import { UpstreamClient } from '../lib/src/balancing/upstream-client.ts';
 import { createService, type Service } from '../lib/src/service/create-service.ts';
 import { spawnService } from '../lib/src/testing/service-process.ts';
+import { freeBadPort } from '../lib/src/testing/bad-port.ts';
 import { testConfig } from '../lib/test/helper.ts';
 
-/** An in-process instance of "target" whose behaviour the test switches. */
-async function instance(t: TestContext, discoveryUrl: string, id: string) {
-  const control = { mode: 'ok' as 'ok' | 'fail' | 'slow', hits: 0 };
+/**
+ * An in-process instance of "target" whose behaviour the test switches: `fail` answers 503 (the
+ * instance cannot serve), `bug` 500 (one request went wrong), `slow` takes 500 ms.
+ */
+async function instance(t: TestContext, discoveryUrl: string, id: string, port = 0) {
+  const control = { mode: 'ok' as 'ok' | 'fail' | 'bug' | 'slow', hits: 0 };
   const service = createService({
     name: 'target',
-    config: testConfig({ DISCOVERY_URL: discoveryUrl, DISCOVERY_REGISTER: 'true', INSTANCE_ID: id, DRAIN_DELAY_MS: '0', LOG_LEVEL: 'silent' }),
+    config: testConfig({ DISCOVERY_URL: discoveryUrl, DISCOVERY_REGISTER: 'true', INSTANCE_ID: id, DRAIN_DELAY_MS: '0', LOG_LEVEL: 'silent', PORT: String(port) }),
   });
   service.app.get('/work', async () => {
     control.hits += 1;
-    if (control.mode === 'fail') throw new Error('broken on purpose');
+    if (control.mode === 'fail') throw createError({ code: 'UNAVAILABLE', message: 'cannot serve now' });
+    if (control.mode === 'bug') throw new Error('broken on purpose');
     if (control.mode === 'slow') await sleep(500);
     return { id };
   });
@@ -81,7 +87,7 @@ test('a call not safe to repeat is tried once; refusals pass through untouched; 
   const { client } = await caller(t, discovery.url, 1);
 
   only.control.mode = 'fail';
-  await assert.rejects(client.request({ ...work, idempotent: false }), (error: { code: string }) => error.code === 'INTERNAL');
+  await assert.rejects(client.request({ ...work, idempotent: false }), (error: { code: string }) => error.code === 'UNAVAILABLE');
   assert.equal(only.control.hits, 1, 'not repeated');
 
   only.control.mode = 'ok';
@@ -125,4 +131,30 @@ test('an instance killed with SIGKILL has its breaker open within a second and c
   t.diagnostic(`breaker open ${Date.now() - killedAt} ms after SIGKILL (discovery still lists it: TTL 10 s)`);
   assert.equal(failures, 0, 'no call failed: each was retried on the live instance');
   for (let i = 0; i < 10; i += 1) assert.equal((await client.request<{ id: string }>(whoami)).body.id, 'echo-1');
+});
+
+test('answers caused by one request (4xx, 500) never open a breaker: bad input cannot lock others out', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const only = await instance(t, discovery.url, 'target-only');
+  const { client } = await caller(t, discovery.url, 1);
+
+  only.control.mode = 'bug';
+  for (let i = 0; i < 20; i += 1) {
+    await assert.rejects(client.request(work), (error: { code: string }) => error.code === 'INTERNAL');
+    await assert.rejects(client.request({ ...work, path: '/missing' }), (error: { code: string }) => error.code === 'NOT_FOUND');
+  }
+  assert.equal(only.control.hits, 40, 'each call reached the instance once: a 500 is not retried');
+  assert.equal(client.states()['target-only'], 'closed', '40 answered errors, and the breaker stays closed');
+  only.control.mode = 'ok';
+  assert.equal((await client.request<{ id: string }>(work)).body.id, 'target-only', 'the next good call goes through');
+});
+
+test('an instance on a port fetch refuses (a Fetch "bad port", as persist\'s 6000 is) is called like any other', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const port = await freeBadPort();
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/work`), 'fetch itself refuses the port');
+  await instance(t, discovery.url, 'target-bad-port', port);
+  const { client } = await caller(t, discovery.url, 1);
+  for (let i = 0; i < 3; i += 1) assert.equal((await client.request<{ id: string }>(work)).body.id, 'target-bad-port');
+  assert.equal(client.states()['target-bad-port'], 'closed');
 });

@@ -53,6 +53,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     metrics,
     log: service.log,
   });
+  service.onClose(() => replicator.close());
   const throttle = new LoginThrottleStore(db, config.LOGIN_FAILURE_WINDOW_MS);
   const relay = config.WELCOME_EMAILS ? welcomeRelay(service, db, config) : undefined;
   const accounts = new Accounts({
@@ -96,7 +97,7 @@ function welcomeRelay(service: Service, db: Database, config: Readonly<Config>):
   service.app.addHook('onListen', async () => relay.start());
   service.onClose(async () => {
     await relay.stop();
-    mailer.close();
+    await mailer.close();
   });
   return relay;
 }

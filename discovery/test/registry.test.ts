@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freeBadPort } from '@notify/lib/testing';
 import { Registry, RegistryClosedError, type RegistryLogger } from '../src/registry/registry.ts';
 import { parseServiceDefinition, type ServiceDefinition } from '../src/registry/service-definition.ts';
 
@@ -215,13 +216,13 @@ test('updateTtlCheck refuses a check that is not a TTL check', async (t) => {
   assert.equal(registry.updateTtlCheck('service:api-1', 'passing', ''), 'not-ttl');
 });
 
-async function statusServer(t: TestContext): Promise<{ server: Server; url: string; setStatus(code: number): void }> {
+async function statusServer(t: TestContext, listenOn = 0): Promise<{ server: Server; url: string; setStatus(code: number): void }> {
   let status = 200;
   const server = createServer((_req, res) => {
     res.writeHead(status, { 'content-type': 'text/plain' });
     res.end(`status ${status}`);
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(listenOn, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => server.close());
   const { port } = server.address() as AddressInfo;
@@ -252,6 +253,14 @@ test('HTTP checks: 2xx passing, 429 warning, anything else critical, with Consul
   registry.register(definition({ ID: 'api-1', Name: 'api', Tags: ['moved'], Check: { HTTP: target.url, Interval: '1s', Timeout: '1s' } }));
   await eventually(() => /^Get ".*": /.test(check().Output), 1_000, 'a connection error as output');
   assert.equal(check().Status, 'critical');
+});
+
+test('an HTTP check reaches a port fetch refuses (a Fetch "bad port", as persist\'s 6000 is)', async (t) => {
+  const registry = newRegistry(t);
+  const target = await statusServer(t, await freeBadPort());
+  registry.register(definition({ ID: 'api-1', Name: 'api', Check: { HTTP: target.url, Interval: '1s', Timeout: '1s' } }));
+  await eventually(() => checkStatus(registry, 'api', 'api-1') === 'passing', 2_000, 'passing');
+  assert.equal(registry.agentChecks()['service:api-1']!.Output, `HTTP GET ${target.url}: 200 OK Output: status 200`);
 });
 
 test('an HTTP check runs at most once a second (Consul\'s MinInterval), with a warning', async (t) => {

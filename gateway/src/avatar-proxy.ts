@@ -23,8 +23,8 @@ export async function avatarProxy(app: FastifyInstance, { upstreams, basePath, t
     });
     reply.code(answer.status);
     for (const name of PASSED_BACK) {
-      const value = answer.headers?.get(name);
-      if (value) reply.header(name, value);
+      const value = answer.headers?.[name];
+      if (value !== undefined) reply.header(name, value);
     }
     return answer.status === 304 ? reply.send() : reply.send(answer.body);
   });

@@ -38,8 +38,8 @@ export class Upstreams {
         return { state: open ? 'degraded' : 'up', detail: `${live} instance(s), ${open} breaker(s) open` };
       }, { required: false });
     }
-    service.onClose(() => {
-      for (const client of this.clients.values()) client.close();
+    service.onClose(async () => {
+      await Promise.all([...this.clients.values()].map((client) => client.close()));
     });
   }
 

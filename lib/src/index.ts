@@ -16,7 +16,7 @@ export { RoundRobinStrategy } from './balancing/round-robin.ts';
 export { RandomStrategy } from './balancing/random.ts';
 export { resolveStrategy, STRATEGY_NAMES } from './balancing/resolve.ts';
 export { Upstream } from './balancing/upstream.ts';
-export { UpstreamClient, DEFAULT_BREAKER, type BreakerOptions, type UpstreamRequest, type UpstreamResponse } from './balancing/upstream-client.ts';
+export { UpstreamClient, DEFAULT_BREAKER, type AnswerHeaders, type BreakerOptions, type UpstreamRequest, type UpstreamResponse } from './balancing/upstream-client.ts';
 export * from './two-phase/protocol.ts';
 export { Participant, defineAction, type ActionContext, type ParticipantAction, type ParticipantOptions, type SqlClient } from './two-phase/participant.ts';
 export { participantRoutes, sendNoVote } from './two-phase/participant-routes.ts';
@@ -24,6 +24,7 @@ export { createTwoPhaseMetrics, type TwoPhaseMetrics } from './two-phase/metrics
 export { attachParticipant, participantConfigShape, type AttachParticipantOptions, type ParticipantConfig, type ParticipantDatabase } from './two-phase/attach.ts';
 export { Coordinator, COORDINATOR_TABLE, COORDINATOR_TABLE_DDL, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';
 export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
+export { HttpPools, originOf, readBody, type HttpAnswer, type HttpCall } from './http/http-pools.ts';
 export { BoundedMap } from './cache/bounded-map.ts';
 export { escapeHtml } from './service/html.ts';
 export { MAILER_API_TAG } from './discovery/tags.ts';

@@ -40,8 +40,7 @@ export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS
   service.onDrain(() => queue.stopTaking());
   service.onClose(async () => {
     await queue.stop();
-    auth.close();
-    persist.close();
+    await Promise.all([auth.close(), persist.close()]);
     transport.close();
   });
   if (config.ENABLE_REST_API) void service.app.register(emailRoutes, { queue, enqueued });

@@ -7,7 +7,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Instance } from '@notify/lib';
+import { HttpPools, originOf, type Instance } from '@notify/lib';
 import type { AuthMetrics } from '../metrics.ts';
 import type { AuthCache, Invalidation } from './auth-cache.ts';
 
@@ -43,9 +43,11 @@ export class Replicator {
   private seq = 0;
   /** Last (epoch, seq) per origin, least recently heard first; bounded by MAX_TRACKED_ORIGINS. */
   private readonly seen = new Map<string, { epoch: string; seq: number }>();
-  /** Peers (id@address:port) a connection was opened to ahead of their first invalidation. */
+  /** Peers' origins a connection was opened to ahead of their first invalidation. */
   private warmed = new Set<string>();
   private readonly secretDigest: Buffer | undefined;
+  /** One keep-alive pool per peer (undici, not fetch: a peer may sit on a port fetch refuses). */
+  private readonly http = new HttpPools();
 
   constructor(
     private readonly options: {
@@ -86,15 +88,10 @@ export class Replicator {
     const stopTimer = metrics.publish.startTimer();
     const results = await Promise.allSettled(
       targets.map(async (peer) => {
-        const response = await fetch(`http://${peer.address}:${peer.port}${REPLICATION_PATH}`, {
-          method: 'POST',
-          headers,
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+        const answer = await this.http.request(originOf(peer), { method: 'POST', path: REPLICATION_PATH, headers, body, signal: AbortSignal.timeout(timeoutMs) });
         // Read to the end, so the connection goes back to the pool for the next message.
-        await response.arrayBuffer();
-        if (!response.ok) throw new Error(`${peer.id} answered ${response.status}`);
+        await answer.body.dump();
+        if (answer.statusCode >= 300) throw new Error(`${peer.id} answered ${answer.statusCode}`);
       }),
     );
     stopTimer();
@@ -151,14 +148,22 @@ export class Replicator {
     const current = new Set<string>();
     for (const peer of instances) {
       if (peer.id === self) continue;
-      const key = `${peer.id}@${peer.address}:${peer.port}`;
-      current.add(key);
-      if (this.warmed.has(key)) continue;
-      void fetch(`http://${peer.address}:${peer.port}/health`, { signal: AbortSignal.timeout(Math.max(1_000, this.options.timeoutMs * 10)) })
-        .then((response) => response.arrayBuffer())
+      const origin = originOf(peer);
+      current.add(origin);
+      if (this.warmed.has(origin)) continue;
+      this.http
+        .request(origin, { method: 'GET', path: '/health', signal: AbortSignal.timeout(Math.max(1_000, this.options.timeoutMs * 10)) })
+        .then((answer) => answer.body.dump())
         .catch(() => {});
     }
+    // Connections to peers that left are closed with them.
+    for (const origin of this.warmed) if (!current.has(origin)) this.http.forget(origin);
     this.warmed = current;
+  }
+
+  /** Closes the connections to every peer. */
+  async close(): Promise<void> {
+    await this.http.close();
   }
 }
 

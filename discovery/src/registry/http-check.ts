@@ -1,4 +1,7 @@
 // Runs one HTTP check: requests the URL every Interval and maps the answer to a status as Consul does.
+// Through undici's request, not fetch: fetch refuses ports such as 6000, where a service may well listen.
+import { STATUS_CODES } from 'node:http';
+import { request, type Dispatcher } from 'undici';
 import type { CheckStatus } from './consul-types.ts';
 import { CHECK_OUTPUT_MAX_BYTES } from './service-definition.ts';
 
@@ -24,20 +27,18 @@ export function statusForHttpCode(code: number): CheckStatus {
 }
 
 /** Reads at most the output cap from a response body, then stops the download. */
-async function readCapped(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
+async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
   let size = 0;
   try {
-    while (size < CHECK_OUTPUT_MAX_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size >= CHECK_OUTPUT_MAX_BYTES) break;
     }
   } finally {
-    await reader.cancel().catch(() => {});
+    // Leaving the loop early (or failing) stops the download.
+    body.destroy();
   }
   return Buffer.concat(chunks).subarray(0, CHECK_OUTPUT_MAX_BYTES).toString();
 }
@@ -95,21 +96,19 @@ export class HttpCheck {
     let status: CheckStatus;
     let output: string;
     try {
-      const headers = new Headers({ 'user-agent': 'Consul Health Check', accept: 'text/plain, text/*, */*' });
-      for (const [name, values] of Object.entries(target.header)) {
-        headers.delete(name);
-        for (const value of values) headers.append(name, value);
-      }
+      const headers: Record<string, string[]> = { 'user-agent': ['Consul Health Check'], accept: ['text/plain, text/*, */*'] };
+      for (const [name, values] of Object.entries(target.header)) headers[name.toLowerCase()] = values;
       const hasBody = target.body !== '' && target.method !== 'GET' && target.method !== 'HEAD';
-      const response = await fetch(target.url, {
-        method: target.method,
+      const answer = await request(target.url, {
+        method: target.method as Dispatcher.HttpMethod,
         headers,
         ...(hasBody ? { body: target.body } : {}),
+        // A redirect is not followed: its 3xx is the answer, and critical.
         signal: controller.signal,
       });
-      const text = await readCapped(response);
-      status = statusForHttpCode(response.status);
-      output = `HTTP ${target.method} ${target.url}: ${response.status} ${response.statusText} Output: ${text}`;
+      const text = await readCapped(answer.body);
+      status = statusForHttpCode(answer.statusCode);
+      output = `HTTP ${target.method} ${target.url}: ${answer.statusCode} ${STATUS_CODES[answer.statusCode] ?? ''} Output: ${text}`;
     } catch (error) {
       status = 'critical';
       output = describeFailure(target, error, timedOut);

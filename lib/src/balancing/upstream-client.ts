@@ -1,12 +1,14 @@
 // Calls to another service's instances: round-robin over the live list, a circuit breaker
 // (opossum) per instance, a deadline per call, and a retry on another instance for calls that
 // are safe to repeat. When every instance is open or gone the caller gets UNAVAILABLE at once.
+// Requests go through undici pools (one per instance), never `fetch`, which refuses ports such as 6000.
 import CircuitBreaker from 'opossum';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createError, fromErrorBody, hasErrorCode, type AppError } from '../errors.ts';
 import { isUnreachable } from '../service/error-handler.ts';
 import type { Instance } from '../discovery/service-watcher.ts';
+import { HttpPools, originOf, readBody } from '../http/http-pools.ts';
 import { METRIC } from '../metrics/names.ts';
 import { perRegistry } from '../metrics/per-registry.ts';
 import type { Upstream } from './upstream.ts';
@@ -42,22 +44,34 @@ export interface UpstreamResponse<T> {
   body: T;
   instance: string;
   /** The answer's headers (raw requests only). */
-  headers?: Headers;
+  headers?: AnswerHeaders;
 }
 
-/** An upstream answer that is the caller's problem (4xx), not the instance's: it does not trip the breaker. */
-class UpstreamRefusal extends Error {
+export type AnswerHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * An error answer that says nothing about the instance's health: a refusal (4xx, the caller's
+ * mistake) or an error the instance answered for one request (500). It does not trip the breaker,
+ * so one client's bad input cannot make a service unavailable to everyone.
+ */
+class UpstreamAnswer extends Error {
   constructor(readonly status: number, readonly body: unknown) {
-    super(`upstream refused with ${status}`);
+    super(`upstream answered ${status}`);
   }
 }
 
-type Attempt = (instance: Instance, request: UpstreamRequest, timeoutMs: number) => Promise<{ status: number; body: unknown; headers?: Headers }>;
+/** Answers that mean the instance itself cannot serve now: these count against its breaker. */
+const INSTANCE_FAILURE_STATUSES = new Set([502, 503, 504]);
+
+type Attempt = (instance: Instance, request: UpstreamRequest, timeoutMs: number) => Promise<{ status: number; body: unknown; headers?: AnswerHeaders }>;
 
 const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const;
 
 export class UpstreamClient {
   private readonly breakers = new Map<string, CircuitBreaker<Parameters<Attempt>, Awaited<ReturnType<Attempt>>>>();
+  private readonly pools = new HttpPools();
+  /** Origins this client has opened a pool to. */
+  private readonly origins = new Set<string>();
   private readonly metrics: { requests: Counter<'target' | 'outcome'>; duration: Histogram<'target'>; state: Gauge<'target' | 'instance'> };
 
   constructor(
@@ -68,6 +82,13 @@ export class UpstreamClient {
     // Breakers of instances that left discovery go with them.
     upstream.watcher.on('change', (instances) => {
       const live = new Set(instances.map((instance) => instance.id));
+      const origins = new Set(instances.map(originOf));
+      for (const origin of this.origins) {
+        if (!origins.has(origin)) {
+          this.pools.forget(origin);
+          this.origins.delete(origin);
+        }
+      }
       for (const [id, breaker] of this.breakers) {
         if (!live.has(id)) {
           breaker.shutdown();
@@ -98,8 +119,8 @@ export class UpstreamClient {
           this.metrics.requests.inc({ target: this.upstream.service, outcome: 'ok' });
           return { ...answer, body: answer.body as T, instance: instance.id };
         } catch (error) {
-          if (error instanceof UpstreamRefusal) {
-            this.metrics.requests.inc({ target: this.upstream.service, outcome: 'refused' });
+          if (error instanceof UpstreamAnswer) {
+            this.metrics.requests.inc({ target: this.upstream.service, outcome: error.status < 500 ? 'refused' : 'failed' });
             throw fromErrorBody(error.body, error.status);
           }
           const failure = this.describeFailure(error, request.deadlineMs);
@@ -134,11 +155,13 @@ export class UpstreamClient {
 
   private describeFailure(error: unknown, deadlineMs: number): AppError {
     if ((error as { code?: unknown }).code === 'EOPENBREAKER') return createError({ code: 'UNAVAILABLE', message: `${this.upstream.service} instance is open`, retryable: true });
-    if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') {
+    const name = (error as Error).name;
+    const code = (error as { code?: unknown }).code;
+    if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       return createError({ code: 'TIMEOUT', message: `${this.upstream.service} did not answer in ${deadlineMs} ms` });
     }
     if (hasErrorCode(error)) return error as AppError;
-    if (isUnreachable(error) || error instanceof TypeError) {
+    if (isUnreachable(error) || (typeof code === 'string' && code.startsWith('UND_ERR'))) {
       return createError({ code: 'UNAVAILABLE', message: `${this.upstream.service} unreachable`, retryable: true, cause: error });
     }
     return createError({ code: 'UNAVAILABLE', message: `${this.upstream.service} failed`, retryable: true, cause: error });
@@ -148,15 +171,15 @@ export class UpstreamClient {
     let breaker = this.breakers.get(instance.id);
     if (breaker) return breaker;
     const options = { ...DEFAULT_BREAKER, ...this.options.breaker };
-    breaker = new CircuitBreaker(attempt, {
+    breaker = new CircuitBreaker(this.attempt, {
       // The deadline is enforced by the attempt's own abort signal, so the request really stops.
       timeout: false,
       errorThresholdPercentage: options.errorThresholdPercentage,
       resetTimeout: options.resetTimeoutMs,
       volumeThreshold: options.volumeThreshold,
       rollingCountTimeout: options.rollingWindowMs,
-      // A refusal (4xx) is the caller's mistake, not the instance's failure.
-      errorFilter: (error: unknown) => error instanceof UpstreamRefusal,
+      // Only connection failures, time-outs and 502/503/504 count: not a 4xx or a 500 for one request.
+      errorFilter: (error: unknown) => error instanceof UpstreamAnswer,
       name: `${this.upstream.service}/${instance.id}`,
     });
     const labels = { target: this.upstream.service, instance: instance.id };
@@ -174,32 +197,33 @@ export class UpstreamClient {
     return breaker;
   }
 
-  close(): void {
+  /** One HTTP attempt against one instance; network failures and 502/503/504 reject as the instance's failure. */
+  private readonly attempt: Attempt = async (instance, request, timeoutMs) => {
+    const origin = originOf(instance);
+    this.origins.add(origin);
+    const answer = await this.pools.request(origin, {
+      method: request.method,
+      path: request.path,
+      headers: { ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
+      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const status = answer.statusCode;
+    if (request.raw && status < 400) return { status, body: Buffer.from(await answer.body.arrayBuffer()), headers: answer.headers };
+    const body = await readBody(answer);
+    if (INSTANCE_FAILURE_STATUSES.has(status)) throw fromErrorBody(body, status);
+    if (status >= 400) throw new UpstreamAnswer(status, body);
+    return { status, body };
+  };
+
+  /** Stops the breakers and closes the connections (requests in flight finish first). */
+  async close(): Promise<void> {
     for (const breaker of this.breakers.values()) breaker.shutdown();
     this.breakers.clear();
+    this.origins.clear();
+    await this.pools.close();
   }
 }
-
-/** One HTTP attempt against one instance; 5xx and network failures reject (breaker failures), 4xx is a refusal. */
-const attempt: Attempt = async (instance, request, timeoutMs) => {
-  const response = await fetch(`http://${instance.address}:${instance.port}${request.path}`, {
-    method: request.method,
-    headers: { ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
-    ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (request.raw && response.status < 400) return { status: response.status, body: Buffer.from(await response.arrayBuffer()), headers: response.headers };
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = text;
-  }
-  if (response.status >= 500) throw fromErrorBody(body, response.status);
-  if (response.status >= 400) throw new UpstreamRefusal(response.status, body);
-  return { status: response.status, body };
-};
 
 /** One set of upstream metrics per registry, shared by every client of the service. */
 const upstreamMetrics = perRegistry((registry: Registry) => createUpstreamMetrics(registry));

@@ -12,3 +12,4 @@ export { spawnService, type ServiceProcess, type SpawnServiceOptions } from './s
 export { startFakeCoordinator, type FakeCoordinator } from './fake-coordinator.ts';
 export { sendRaw } from './http.ts';
 export { metricSample, metricSum } from './metrics.ts';
+export { freeBadPort } from './bad-port.ts';

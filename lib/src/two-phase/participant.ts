@@ -3,10 +3,12 @@
 // transactions held prepared past their timeout. A service supplies only its domain actions.
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import { request } from 'undici';
 import type { z } from 'zod';
 import { createError, hasErrorCode } from '../errors.ts';
 import { isUniqueViolation } from '../db/database-admin.ts';
 import type { Upstream } from '../balancing/upstream.ts';
+import { originOf } from '../http/http-pools.ts';
 import { coordinatorAnswer, PARTICIPANT_TABLE, type ParticipantState, type ParticipantTransaction, type PrepareRequest } from './protocol.ts';
 import type { TwoPhaseMetrics } from './metrics.ts';
 
@@ -311,14 +313,14 @@ export class Participant<Tx extends SqlClient> {
   /** The coordinator's decision; a 404 (no record) means abort. */
   private async askCoordinator(id: string): Promise<'pending' | 'committed' | 'aborted'> {
     const instance = this.o.coordinator().pick();
-    const response = await fetch(`http://${instance.address}:${instance.port}/api/2pc/${encodeURIComponent(id)}`, {
-      signal: AbortSignal.timeout(this.o.coordinatorTimeoutMs),
-    });
-    const body = (await response.json().catch(() => undefined)) as { error?: { details?: { txId?: unknown } } } | undefined;
+    // undici, not fetch: fetch refuses "bad ports", and the coordinator may sit on one.
+    const answered = await request(`${originOf(instance)}/api/2pc/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(this.o.coordinatorTimeoutMs) });
+    const body = (await answered.body.json().catch(() => undefined)) as { error?: { details?: { txId?: unknown } } } | undefined;
+    const status = answered.statusCode;
     // Only the coordinator saying it has no record of this very transaction means abort; any other
     // 404 (a wrong route, a proxy) is no answer at all.
-    if (response.status === 404 && body?.error?.details?.txId === id) return 'aborted';
-    if (!response.ok) throw createError({ code: 'UNAVAILABLE', message: `coordinator answered ${response.status}` });
+    if (status === 404 && body?.error?.details?.txId === id) return 'aborted';
+    if (status < 200 || status > 299) throw createError({ code: 'UNAVAILABLE', message: `coordinator answered ${status}` });
     const answer = coordinatorAnswer.parse(body);
     if (answer.txId !== id) throw createError({ code: 'UNAVAILABLE', message: `coordinator answered about ${answer.txId}, not ${id}` });
     return answer.state;

@@ -13,4 +13,13 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // Calls between the system's processes go through undici: fetch refuses the Fetch standard's
+    // "bad ports", and persist's default 6000 is one. The browser client is the exception.
+    files: ['*/src/**/*.ts', 'scripts/**/*.ts'],
+    ignores: ['client/src/app/**'],
+    rules: {
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'Use undici (HttpPools, UpstreamClient or request): fetch refuses ports such as 6000.' }],
+    },
+  },
 );

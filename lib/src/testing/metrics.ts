@@ -1,11 +1,13 @@
 // Reading a service's /metrics in tests: one sample, or the sum over matching series.
+import { request } from 'undici';
 
 type Target = { url: string } | string;
 
 /** Every sample of `name` on the target's /metrics whose series carries each label in `labels`. */
 async function samples(target: Target, name: string, labels: Record<string, string>): Promise<number[]> {
   const url = typeof target === 'string' ? target : target.url;
-  const text = await (await fetch(`${url}/metrics`)).text();
+  // undici, not fetch: the service may listen on a port fetch refuses (persist's 6000).
+  const text = await (await request(`${url}/metrics`)).body.text();
   const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
   const found: number[] = [];
   for (const line of text.split('\n')) {

@@ -1,16 +1,20 @@
-// `npm start`: the whole system on one machine. Embedded PostgreSQL (unless DATABASE_URL is set),
-// discovery, then every service instance as its own process; a ready banner once all are passing;
-// Ctrl-C (or SIGTERM) stops everything, services first, PostgreSQL last.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+// `npm start`: the whole system on one machine. First every port it will use is checked free (or
+// the start stops naming the port and its holder) and Prisma clients are generated if their schema
+// changed; then embedded PostgreSQL (unless DATABASE_URL is set), discovery, and every service
+// instance as its own process; a ready banner once each of ITS instances is passing; Ctrl-C (or
+// SIGTERM) stops everything, services first, PostgreSQL last.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
 import { createDatabase, databaseUrl } from '../lib/src/db/database-admin.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/src/db/embedded-postgres.ts';
+import { generatePrismaClient } from '../lib/src/db/prisma-generate.ts';
 import { Child } from './launcher/child-process.ts';
 import { launcherConfig } from './launcher/config.ts';
+import { portIsFree, takenPorts, type PlannedPort } from './launcher/ports.ts';
 import { localPrometheusConfig, prometheusInstalled, promtoolHasConsulSd } from './launcher/prometheus.ts';
-import { DISCOVERY, SERVICES, type InstanceSpec } from './launcher/topology.ts';
+import { DISCOVERY, SERVICES, SMTP_SINK_PORT, type InstanceSpec } from './launcher/topology.ts';
 
 const root = resolve(import.meta.dirname, '..');
 process.chdir(root);
@@ -29,6 +33,8 @@ function width(): number {
 
 let postgres: EmbeddedPostgres | undefined;
 const children: Child[] = [];
+/** The child started for each instance id, to tell our instances from another run's. */
+const started = new Map<string, Child>();
 let shuttingDown: Promise<void> | undefined;
 
 async function shutdown(reason: string, code: number): Promise<never> {
@@ -85,8 +91,36 @@ function spawnInstance(spec: InstanceSpec, extraEnv: NodeJS.ProcessEnv): Child {
     onUnexpectedExit,
   );
   children.push(child);
+  started.set(spec.id, child);
   child.start();
   return child;
+}
+
+/** GET `url` through undici (fetch refuses ports such as persist's 6000): status and parsed JSON body. */
+async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  const answer = await request(url, { signal: AbortSignal.timeout(5_000) });
+  const text = await answer.body.text();
+  return { status: answer.statusCode, body: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
+/** Every port this run will listen on, with what would listen there. */
+function plannedPorts(runsPrometheus: boolean): PlannedPort[] {
+  const offset = launcherConfig.PORT_OFFSET;
+  const planned: PlannedPort[] = [DISCOVERY, ...SERVICES].map((spec) => ({ port: portOf(spec), owner: spec.id }));
+  if (SERVICES.some((spec) => spec.service === 'smtp-sink')) planned.push({ port: SMTP_SINK_PORT + offset, owner: 'smtp-sink-1 (SMTP)' });
+  if (!launcherConfig.DATABASE_URL) planned.push({ port: launcherConfig.EMBEDDED_POSTGRES_PORT + offset, owner: 'PostgreSQL (embedded; EMBEDDED_POSTGRES_PORT)' });
+  if (runsPrometheus) planned.push({ port: launcherConfig.PROMETHEUS_PORT + offset, owner: 'Prometheus (PROMETHEUS_PORT; RUN_PROMETHEUS=false leaves it out)' });
+  return planned;
+}
+
+/** Prisma clients of every workspace with a schema, generated only when the schema changed. */
+async function generateClients(): Promise<void> {
+  const workspaces = [...new Set(SERVICES.map((spec) => spec.entry.split('/')[0]!))].filter((dir) => existsSync(resolve(root, dir, 'prisma/schema.prisma')));
+  const results = await Promise.all(
+    workspaces.map(async (dir) => [dir, await generatePrismaClient({ schema: resolve(root, dir, 'prisma/schema.prisma'), cwd: resolve(root, dir), inheritOutput: false })] as const),
+  );
+  const generated = results.filter(([, result]) => result === 'generated').map(([dir]) => dir);
+  log(generated.length ? `prisma clients generated for ${generated.join(', ')}` : 'prisma clients up to date');
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
@@ -100,15 +134,26 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Pr
   throw new Error(`${what} not ready within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-/** Resolves once discovery lists every instance of `SERVICES` as passing. */
+/**
+ * Resolves once discovery lists every instance of `SERVICES` as passing AND each of them is the
+ * process this run started (its /status names the child's pid): another system's instances with
+ * the same ids must not pass for ours.
+ */
 async function allPassing(): Promise<void> {
   const byService = Map.groupBy(SERVICES, (spec) => spec.service);
+  const confirmed = new Set<string>();
   await waitFor('services', async () => {
     for (const [service, specs] of byService) {
-      const response = await fetch(`${discoveryUrl}/v1/health/service/${service}?passing`);
-      const entries = (await response.json()) as { Service: { ID: string } }[];
-      const passing = new Set(entries.map((entry) => entry.Service.ID));
-      if (!specs.every((spec) => passing.has(spec.id))) return undefined;
+      const { body } = await getJson(`${discoveryUrl}/v1/health/service/${service}?passing`);
+      const passing = new Map((body as { Service: { ID: string; Address: string; Port: number } }[]).map((entry) => [entry.Service.ID, entry.Service]));
+      for (const spec of specs) {
+        if (confirmed.has(spec.id)) continue;
+        const entry = passing.get(spec.id);
+        if (!entry) return undefined;
+        const { body: status } = await getJson(`http://${entry.Address}:${entry.Port}/status`);
+        if ((status as { pid?: unknown }).pid !== started.get(spec.id)?.pid) return undefined;
+        confirmed.add(spec.id);
+      }
     }
     return true;
   });
@@ -136,14 +181,6 @@ function banner(started: number, database: string, prometheus: string): string {
   ].join('\n');
 }
 
-async function portIsFree(hostname: string, port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((done) => {
-    server.once('error', () => done(false));
-    server.listen(port, hostname, () => server.close(() => done(true)));
-  });
-}
-
 /** A banner line pointing a person at the first instance of `service`, when it runs. */
 function pageLine(service: string, label: string, what: string): string[] {
   const spec = SERVICES.find((candidate) => candidate.service === service);
@@ -151,9 +188,20 @@ function pageLine(service: string, label: string, what: string): string[] {
 }
 
 async function main(): Promise<void> {
-  const started = Date.now();
+  const startedAt = Date.now();
   process.once('SIGINT', () => void shutdown('Ctrl-C', 0));
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+
+  // Before anything else: a taken port would otherwise surface as a child's crash (or, worse, as
+  // another system's instances answering our readiness checks).
+  const runsPrometheus = launcherConfig.RUN_PROMETHEUS && prometheusInstalled();
+  const taken = await takenPorts(launcherConfig.HOST, plannedPorts(runsPrometheus));
+  if (taken.length) {
+    for (const line of taken) log(`!! ${line}`);
+    log('!! not started: stop what holds the port(s), or run beside it with PORT_OFFSET (e.g. 10500)');
+    process.exit(1);
+  }
+  await generateClients();
 
   const { serverUrl, description } = await startDatabase();
   const databases = new Map<string, string>();
@@ -164,14 +212,14 @@ async function main(): Promise<void> {
     }
   }
 
-  spawnInstance(DISCOVERY, {});
-  await waitFor('discovery', async () => ((await fetch(`${discoveryUrl}/health`)).ok ? true : undefined));
+  const discovery = spawnInstance(DISCOVERY, {});
+  await waitFor('discovery', async () => ((await getJson(`${discoveryUrl}/status`)).body as { pid?: unknown }).pid === discovery.pid || undefined);
   for (const spec of SERVICES) {
     spawnInstance(spec, spec.database ? { DATABASE_URL: databases.get(spec.database) } : {});
   }
   await allPassing();
   const prometheus = await startPrometheus();
-  process.stdout.write(`${banner(started, `${redact(serverUrl)} (${description})`, prometheus)}\n`);
+  process.stdout.write(`${banner(startedAt, `${redact(serverUrl)} (${description})`, prometheus)}\n`);
 }
 
 /**
@@ -199,7 +247,11 @@ async function startPrometheus(): Promise<string> {
   children.push(child);
   child.start();
   try {
-    await waitFor('prometheus', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined));
+    await waitFor('prometheus', async () => {
+      const answer = await request(`${url}/-/ready`, { signal: AbortSignal.timeout(5_000) });
+      await answer.body.dump();
+      return answer.statusCode === 200 ? true : undefined;
+    });
   } catch {
     return `  metrics:    Prometheus did not become ready on ${url}; see its lines above`;
   }

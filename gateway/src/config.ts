@@ -5,7 +5,7 @@ import { baseConfigShape, env } from '@notify/lib';
 import { databaseConfigShape } from '@notify/lib/db';
 
 export const configSchema = z.object({
-  ...baseConfigShape({ port: 4000 }),
+  ...baseConfigShape({ port: 4000, browser: true }),
   ...databaseConfigShape('gateway'),
   // 1 MiB: a publication naming 10,000 recipients in `to` (about 400 KB of ids) fits.
   MAX_FRAME_BYTES: env.int(1_048_576, 'Largest WebSocket message a client may send (larger: the connection is closed, code 1009)', 1_024),

@@ -4,7 +4,7 @@ import { generatePrismaClient } from '../src/db/prisma-generate.ts';
 
 const schema = process.argv[2] ?? 'prisma/schema.prisma';
 try {
-  await generatePrismaClient({ schema });
+  if ((await generatePrismaClient({ schema })) === 'up to date') console.log(`prisma client of ${schema} is up to date`);
 } catch (error) {
   console.error((error as Error).message);
   process.exitCode = 1;

@@ -1,11 +1,22 @@
 // Environment configuration: one zod schema per service, parsed once at start, frozen and typed.
 // This is the only module that reads process.env.
 import { z } from 'zod';
+import { FETCH_BAD_PORTS } from './bad-ports.ts';
 
 /** Field builders for environment values, which always arrive as strings. */
 export const env = {
   port: (fallback: number, description: string) =>
     z.coerce.number().int().min(0).max(65535).default(fallback).describe(description),
+  /** A port a browser must reach: not one of the Fetch standard's bad ports, which browsers refuse. */
+  browserPort: (fallback: number, description: string) =>
+    z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .refine((port) => !FETCH_BAD_PORTS.has(port), { message: 'is a port browsers refuse (a Fetch "bad port"); choose another' })
+      .default(fallback)
+      .describe(description),
   int: (fallback: number, description: string, min = 0) =>
     z.coerce.number().int().min(min).default(fallback).describe(description),
   string: (fallback: string, description: string) => z.string().min(1).default(fallback).describe(description),
@@ -23,10 +34,10 @@ export const env = {
 };
 
 /** Keys every service shares; a service's schema spreads these and adds its own. */
-export function baseConfigShape(defaults: { port: number }) {
+export function baseConfigShape(defaults: { port: number; /** Browsers reach this service: its port must not be a Fetch bad port. */ browser?: boolean }) {
   return {
     HOST: env.string('0.0.0.0', 'Interface to listen on'),
-    PORT: env.port(defaults.port, 'Port to listen on (0 picks a free one)'),
+    PORT: (defaults.browser ? env.browserPort : env.port)(defaults.port, 'Port to listen on (0 picks a free one)'),
     ADVERTISE_ADDRESS: env.string('127.0.0.1', 'Address other services use to reach this instance'),
     INSTANCE_ID: env.optionalString('Unique id of this instance in discovery (default: <service>-<host>-<port>)'),
     DISCOVERY_URL: env.url('http://127.0.0.1:8000', 'Discovery registry (this project’s or a Consul agent’s HTTP API)'),

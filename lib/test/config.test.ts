@@ -55,3 +55,14 @@ test('a service started with a bad variable exits 1 with one line on stderr', ()
   assert.equal(result.status, 1);
   assert.equal(result.stderr.trim(), 'invalid configuration: PORT: Invalid input: expected number, received NaN (got "abc")');
 });
+
+test('a port browsers must reach refuses the Fetch bad ports with one line naming the variable', () => {
+  const browser = z.object(baseConfigShape({ port: 4000, browser: true }));
+  assert.equal(loadConfig(browser, {}).PORT, 4000);
+  assert.equal(loadConfig(browser, { PORT: '0' }).PORT, 0);
+  for (const bad of ['6000', '6667', '10080', '5060']) {
+    assert.throws(() => loadConfig(browser, { PORT: bad }), (error: Error) => error instanceof ConfigError && error.message === `invalid configuration: PORT: is a port browsers refuse (a Fetch "bad port"); choose another (got "${bad}")`);
+  }
+  // Services only other services call may sit on one: they are called through undici, not fetch.
+  assert.equal(loadConfig(z.object(baseConfigShape({ port: 6000 })), {}).PORT, 6000);
+});

@@ -6,7 +6,15 @@ export const launcherConfigSchema = z.object({
   DATABASE_URL: env.optionalUrl('A PostgreSQL server to use instead of the embedded one; each service gets its own database on it'),
   EMBEDDED_POSTGRES_PORT: env.port(5433, 'Port of the embedded PostgreSQL'),
   NOTIFY_DATA_DIR: env.string('.data', 'Folder (git-ignored) for the embedded PostgreSQL data and other local state'),
-  PORT_OFFSET: z.coerce.number().int().min(0).max(50_000).default(0).describe('Added to every port, to run a second system beside the first'),
+  PORT_OFFSET: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(50_000)
+    // 2000 + 4000 is 6000: an offset that is a multiple of 1000 below 10,000 moves one service onto another's default port.
+    .refine((offset) => offset === 0 || offset >= 10_000 || offset % 1_000 !== 0, { message: 'must not be a multiple of 1000 below 10,000 (services would land on each other’s ports); use e.g. 10500' })
+    .default(0)
+    .describe('Added to every port, to run a second system beside the first. Safe: 0, any value that is not a multiple of 1000, or 10,000 and above (e.g. 10500)'),
   ADVERTISE_ADDRESS: env.string('127.0.0.1', 'Address the instances advertise and the banner prints'),
   HOST: env.string('127.0.0.1', 'Interface every instance listens on (0.0.0.0 to reach them from other machines)'),
   RUN_PROMETHEUS: env.bool(true, 'Run Prometheus with the monitoring/ configuration when its binary is on PATH'),

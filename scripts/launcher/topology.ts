@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 /** Shared by the auth nodes of one run to authenticate their cache replication to each other. */
 const AUTH_REPLICATION_SECRET = randomBytes(24).toString('base64url');
 /** SMTP port of the sink that receives the mailers' email (its page is on 8025). */
-const SMTP_SINK_PORT = 2525;
+export const SMTP_SINK_PORT = 2525;
 
 /** Where this run puts things: `port(n)` is port n after PORT_OFFSET; `host` the advertised address. */
 export interface Place {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { baseConfigShape, env } from '@notify/lib';
 
 export const sinkConfigSchema = z.object({
-  ...baseConfigShape({ port: 8025 }),
+  ...baseConfigShape({ port: 8025, browser: true }),
   SMTP_PORT: env.port(2525, 'Port the sink receives SMTP on (the mailers’ SMTP_URL)'),
   SINK_MAX_MESSAGES: env.int(1_000, 'Emails the sink keeps (oldest dropped first)', 1),
 });

@@ -1,64 +1,15 @@
 // `npm start` as a person runs it: the banner once everything is passing, discovery listing what
-// registered, and Ctrl-C (or the launcher's death) leaving no process behind.
+// registered, Ctrl-C (or the launcher's death) leaving no process behind, and a second start
+// beside a running one refused at once, naming the taken port.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
+import { gone, npmStart } from './npm-start-helper.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function gone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (alive(pid)) {
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
-/** `npm start` in its own process group (as a terminal runs it), on shifted ports and a temp data dir. */
-async function npmStart(t: TestContext): Promise<{ npm: ChildProcess; output: () => string; offset: number; postgresPid: number }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'notify-start-'));
-  chmodSync(dataDir, 0o777); // PostgreSQL runs as the `postgres` user when we are root
-  // Every port (2000-9000 plus the offset) stays below Linux's ephemeral range (32768+), where
-  // other tests' port-0 servers and outgoing connections would collide with it.
-  const offset = 10_000 + Math.floor(Math.random() * 13_000);
-  const npm = spawn('npm', ['start'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORT_OFFSET: String(offset), NOTIFY_DATA_DIR: dataDir, DATABASE_URL: '' },
-  });
-  let output = '';
-  npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  t.after(() => {
-    if (npm.exitCode === null && npm.signalCode === null) process.kill(-npm.pid!, 'SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('Ctrl-C stops everything.')) {
-    assert.ok(npm.exitCode === null, `npm start exited early:\n${output}`);
-    assert.ok(Date.now() < deadline, `no ready banner within 60 s:\n${output}`);
-    await sleep(100);
-  }
-  const postgresPid = Number(/PostgreSQL .*started on .* \(pid (\d+)\)/.exec(output)?.[1]);
-  assert.ok(postgresPid > 0, `the launcher names the PostgreSQL pid:\n${output}`);
-  return { npm, output: () => output, offset, postgresPid };
-}
 
 test('npm start prints the banner, lists services in discovery, and Ctrl-C leaves nothing behind', async (t) => {
   const { npm, output, offset, postgresPid } = await npmStart(t);
@@ -95,4 +46,27 @@ test('if the launcher is killed outright, its children still stop (no orphans)',
   process.kill(-npm.pid!, 'SIGKILL'); // npm and the launcher die; the services run in groups of their own
   assert.ok(await gone(status.pid, 10_000), `discovery stopped when its launcher died:\n${output()}`);
   assert.ok(await gone(postgresPid, 10_000), 'PostgreSQL stopped when its launcher died');
+});
+
+test('a second npm start beside a running one exits 1 within seconds naming the taken port, and the first runs on', async (t) => {
+  const first = await npmStart(t);
+  const discoveryUrl = `http://127.0.0.1:${8000 + first.offset}`;
+  const before = (await (await fetch(`${discoveryUrl}/status`)).json()) as { pid: number };
+  const startedAt = Date.now();
+  const second = spawnSync('npm', ['start'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, PORT_OFFSET: String(first.offset), NOTIFY_DATA_DIR: join(tmpdir(), 'notify-second-start-never-used'), DATABASE_URL: '' },
+    timeout: 60_000,
+  });
+  const took = Date.now() - startedAt;
+  t.diagnostic(`the second start was refused in ${took} ms`);
+  assert.equal(second.status, 1, `the second start fails:\n${second.stdout}${second.stderr}`);
+  assert.match(second.stdout, new RegExp(`port ${8000 + first.offset} \\(discovery-1\\) is taken by pid ${before.pid} `), second.stdout);
+  assert.match(second.stdout, new RegExp(`port ${6000 + first.offset} \\(persist-1\\) is taken by pid \\d+ \\(.*persist/src/server\\.ts`), second.stdout);
+  assert.doesNotMatch(second.stdout, /prisma|notify platform is up/, 'nothing generated, built or started first');
+  assert.ok(took < 30_000, `refused within seconds (${took} ms)`);
+  const after = (await (await fetch(`${discoveryUrl}/status`)).json()) as { pid: number; state: string };
+  assert.deepEqual([after.pid, after.state], [before.pid, 'ready'], 'the first system is untouched');
+  assert.ok(!first.output().includes('exited unexpectedly'), first.output());
 });

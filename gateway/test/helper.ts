@@ -124,7 +124,7 @@ class PushLog {
 }
 
 /** A JSON-RPC 2.0 client over plain WebSocket at /ws. */
-export async function jsonRpcClient(gateway: ServiceProcess, token?: string, t?: TestContext): Promise<Client & { socket: WebSocket; send(raw: string): void; replies: unknown[] }> {
+export async function jsonRpcClient(gateway: Pick<ServiceProcess, 'port'>, token?: string, t?: TestContext): Promise<Client & { socket: WebSocket; send(raw: string): void; replies: unknown[] }> {
   const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`);
   const log = new PushLog();
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
@@ -165,7 +165,7 @@ export async function jsonRpcClient(gateway: ServiceProcess, token?: string, t?:
 }
 
 /** A socket.io client (websocket transport). */
-export async function socketIoClient(gateway: ServiceProcess, token?: string, t?: TestContext): Promise<Client & { socket: Socket }> {
+export async function socketIoClient(gateway: Pick<ServiceProcess, 'port'>, token?: string, t?: TestContext): Promise<Client & { socket: Socket }> {
   const socket = io(`http://127.0.0.1:${gateway.port}`, { transports: ['websocket'], auth: token ? { token } : {}, reconnection: false });
   const log = new PushLog();
   socket.onAny((event: string, data: unknown) => log.add(event, data));

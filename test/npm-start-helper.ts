@@ -1,0 +1,69 @@
+// `npm start` as a person runs it, for the system tests: in its own process group (as a terminal
+// runs it), on a temp data dir, with or without a port offset; and checks that processes are gone.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestContext } from 'node:test';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+export interface NpmStart {
+  npm: ChildProcess;
+  output(): string;
+  offset: number;
+  postgresPid: number;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (polling) until `pid` is gone; false when it is still alive after `timeoutMs`. */
+export async function gone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+/**
+ * Runs `npm start` and resolves at its ready banner. `offset` 0 runs the shipped defaults (no
+ * PORT_OFFSET at all); by default a random offset keeps every port (2000-9090 plus it) below
+ * Linux's ephemeral range (32768+), where other tests' port-0 servers would collide with it.
+ */
+export async function npmStart(t: TestContext, options: { offset?: number; readyTimeoutMs?: number } = {}): Promise<NpmStart> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'notify-start-'));
+  chmodSync(dataDir, 0o777); // PostgreSQL runs as the `postgres` user when we are root
+  const offset = options.offset ?? 10_000 + Math.floor(Math.random() * 13_000);
+  const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_DATA_DIR: dataDir, DATABASE_URL: '' };
+  if (offset) env.PORT_OFFSET = String(offset);
+  else delete env.PORT_OFFSET;
+  const npm = spawn('npm', ['start'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+  let output = '';
+  npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  t.after(() => {
+    if (npm.exitCode === null && npm.signalCode === null) process.kill(-npm.pid!, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!output.includes('Ctrl-C stops everything.')) {
+    assert.ok(npm.exitCode === null, `npm start exited early:\n${output}`);
+    assert.ok(Date.now() < deadline, `no ready banner within ${readyTimeoutMs / 1000} s:\n${output}`);
+    await sleep(100);
+  }
+  const postgresPid = Number(/PostgreSQL .*started on .* \(pid (\d+)\)/.exec(output)?.[1]);
+  assert.ok(postgresPid > 0, `the launcher names the PostgreSQL pid:\n${output}`);
+  return { npm, output: () => output, offset, postgresPid };
+}

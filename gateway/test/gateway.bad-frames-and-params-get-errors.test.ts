@@ -45,6 +45,10 @@ test('malformed frames and params get errors over JSON-RPC; the connection lives
   await expect('{"jsonrpc":"2.0","id":5,"method":"users.register","params":{"email":"x@example.test"}}', JSON_RPC_ERRORS.invalidParams, 'INVALID_ARGUMENT');
   await expect('{"jsonrpc":"2.0","id":5,"method":"users.register","params":["a","b","c"]}', JSON_RPC_ERRORS.invalidParams, 'INVALID_ARGUMENT');
   await expect('{"jsonrpc":"2.0","id":5,"method":"users.login","params":{"email":1,"password":true}}', JSON_RPC_ERRORS.invalidParams, 'INVALID_ARGUMENT');
+  // params that is neither an object nor an array makes the request invalid (JSON-RPC 2.0 §4.2).
+  for (const params of ['"x"', '5', 'true', 'null']) {
+    await expect(`{"jsonrpc":"2.0","id":13,"method":"users.login","params":${params}}`, JSON_RPC_ERRORS.invalidRequest, 'INVALID_ARGUMENT');
+  }
 
   const me = await register(client, 'mallory');
   const topic = await client.call('topics.create', { name: `bad-input-${Date.now()}` });

@@ -14,6 +14,7 @@ export interface System {
   counter: ServiceProcess;
   gateways: ServiceProcess[];
   gatewayDatabaseUrl: string;
+  authDatabaseUrl: string;
   persistDatabaseUrl: string;
   counterDatabaseUrl: string;
   /** Starts one more gateway on the same database (env added to the usual). */
@@ -68,7 +69,7 @@ export async function startSystem(t: TestContext, options: SystemOptions = {}): 
     return gateway;
   };
   for (let i = 0; i < (options.gateways ?? 1); i += 1) await startGateway({ INSTANCE_ID: `gateway-${i + 1}` });
-  return { discovery, persist, counter, gateways, gatewayDatabaseUrl: gatewayDb!.url, persistDatabaseUrl: persistDb!.url, counterDatabaseUrl: counterDb!.url, startGateway, mail, auth: [auth1, auth2] };
+  return { discovery, persist, counter, gateways, gatewayDatabaseUrl: gatewayDb!.url, authDatabaseUrl: authDb!.url, persistDatabaseUrl: persistDb!.url, counterDatabaseUrl: counterDb!.url, startGateway, mail, auth: [auth1, auth2] };
 }
 
 /** A failed call: the contract error, and for JSON-RPC the error number. */

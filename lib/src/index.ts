@@ -28,3 +28,4 @@ export { HttpPools, originOf, readBody, type HttpAnswer, type HttpCall } from '.
 export { BoundedMap } from './cache/bounded-map.ts';
 export { escapeHtml } from './service/html.ts';
 export { MAILER_API_TAG } from './discovery/tags.ts';
+export { findUnstorableText, isStorableText, UNSTORABLE_TEXT_MESSAGE } from './validation/storable-text.ts';

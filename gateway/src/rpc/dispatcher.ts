@@ -3,7 +3,7 @@
 // params must match the method's schema. Every failure becomes a contract error; an unexpected
 // one is logged and answered as INTERNAL without its internals.
 import type { FastifyBaseLogger } from 'fastify';
-import { createError, hasErrorCode, type AppError } from '@notify/lib';
+import { createError, findUnstorableText, hasErrorCode, UNSTORABLE_TEXT_MESSAGE, type AppError } from '@notify/lib';
 import { PUBLIC_METHODS, RPC_PARAMS, type RpcError, type RpcMethod } from '@notify/lib/rpc';
 import type { Connection } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
@@ -54,9 +54,12 @@ export class Dispatcher {
     if (!session && !PUBLIC_METHODS.has(method)) {
       throw createError({ code: 'UNAUTHENTICATED', message: 'log in first (users.login or users.register), or connect with a token' });
     }
-    const parsed = RPC_PARAMS[method].safeParse(params ?? {});
-    if (!parsed.success) {
-      const issues = parsed.error.issues.slice(0, 10).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+    // Text PostgreSQL cannot store (NUL, unpaired surrogates) is refused here, before any service
+    // (or the coordinator's own log) would fail on it with a database error.
+    const unstorable = findUnstorableText(params);
+    const parsed = unstorable === undefined ? RPC_PARAMS[method].safeParse(params ?? {}) : undefined;
+    if (!parsed?.success) {
+      const issues = parsed ? parsed.error.issues.slice(0, 10).map((issue) => ({ path: issue.path.join('.'), message: issue.message })) : [{ path: unstorable!, message: UNSTORABLE_TEXT_MESSAGE }];
       const first = issues[0];
       throw createError({
         code: 'INVALID_ARGUMENT',

@@ -139,6 +139,11 @@ async function handleRequest(dispatcher: Dispatcher, connection: Connection, fra
   if (request.jsonrpc !== '2.0') return failure(id, JSON_RPC_ERRORS.invalidRequest, 'INVALID_ARGUMENT', 'jsonrpc must be "2.0"');
   if (hasId && !validId(request.id)) return failure(null, JSON_RPC_ERRORS.invalidRequest, 'INVALID_ARGUMENT', 'id must be a string, a number or null');
   if (typeof request.method !== 'string') return failure(id, JSON_RPC_ERRORS.invalidRequest, 'INVALID_ARGUMENT', 'method must be a string');
+  // JSON-RPC 2.0 §4.2: params, when present, is a structured value (object or array); anything else
+  // makes the request itself invalid, not just its parameters.
+  if (request.params !== undefined && (typeof request.params !== 'object' || request.params === null)) {
+    return failure(id, JSON_RPC_ERRORS.invalidRequest, 'INVALID_ARGUMENT', 'params must be an object or an array');
+  }
   try {
     const result = await dispatcher.call(connection, request.method, request.params);
     return hasId ? { jsonrpc: '2.0', id, result } : undefined;

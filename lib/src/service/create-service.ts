@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BaseConfig } from '../config.ts';
+import { createError } from '../errors.ts';
 import { createConsulClient, type Consul } from '../discovery/consul-client.ts';
 import { Registration } from '../discovery/registration.ts';
 import { ServiceWatcher } from '../discovery/service-watcher.ts';
@@ -23,6 +24,7 @@ import {
   type StatusSnapshot,
 } from './status.ts';
 import { zodValidatorCompiler } from './validation.ts';
+import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../validation/storable-text.ts';
 
 export interface ServiceOptions {
   /** Service name in discovery, logs and metrics (e.g. "persist"). */
@@ -103,6 +105,17 @@ export function createService(options: ServiceOptions): Service {
   });
   app.setValidatorCompiler(zodValidatorCompiler);
   installErrorHandling(app);
+  // Before any route's schema: text PostgreSQL cannot store (NUL, unpaired surrogates) anywhere in
+  // the path parameters, query or body is the caller's mistake (400), never a database error (500).
+  app.addHook('preValidation', async (request) => {
+    for (const [part, value] of [['params', request.params], ['querystring', request.query], ['body', request.body]] as const) {
+      const at = findUnstorableText(value);
+      if (at !== undefined) {
+        const field = at ? `${part}.${at}` : part;
+        throw createError({ code: 'INVALID_ARGUMENT', message: `${field} ${UNSTORABLE_TEXT_MESSAGE}`, details: { reason: 'unstorable_text', field } });
+      }
+    }
+  });
   // A response finishing while we drain closes its keep-alive connection, so close() need not
   // wait for clients to hang up (fastify only closes connections idle at the moment close starts).
   app.addHook('onSend', async (_request, reply) => {

@@ -2,7 +2,15 @@
 import { z } from 'zod';
 import { createError } from '@notify/lib';
 
-const timeCursor = z.object({ t: z.iso.datetime(), id: z.string().min(1).max(128) });
+// Every value is checked as the query will use it: a forged but well-formed cursor (an id that is
+// no uuid, a year PostgreSQL cannot hold) is the caller's mistake, not a database error.
+const timeCursor = z.strictObject({
+  t: z.iso.datetime().refine((t) => {
+    const year = new Date(t).getUTCFullYear();
+    return year >= 1970 && year <= 9999;
+  }),
+  id: z.uuid(),
+});
 
 /** A cursor after an item ordered by (createdAt desc, id desc). */
 export function encodeTimeCursor(item: { createdAt: Date; id: string }): string {
@@ -14,7 +22,7 @@ export function decodeTimeCursor(cursor: string): { createdAt: Date; id: string 
     const parsed = timeCursor.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     return { createdAt: new Date(parsed.t), id: parsed.id };
   } catch {
-    throw createError({ code: 'INVALID_ARGUMENT', message: 'cursor is not one this service issued', details: { field: 'cursor' } });
+    throw createError({ code: 'INVALID_ARGUMENT', message: 'cursor is not one this service issued', details: { field: 'cursor', reason: 'bad_cursor' } });
   }
 }
 

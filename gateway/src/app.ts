@@ -10,6 +10,7 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { avatarProxy } from './avatar-proxy.ts';
 import { ConnectionRegistry } from './connections.ts';
+import { Admission } from './admission.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { PushBus } from './push/bus.ts';
 import { Fanout, type BusMessage } from './push/fanout.ts';
@@ -39,7 +40,8 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   busPool.on('error', (error) => service.log.warn({ err: error }, 'push bus pool connection lost'));
 
   const connections = new ConnectionRegistry();
-  const metrics = createGatewayMetrics(service.metrics, connections);
+  const admission = new Admission(config.TWO_PC_MAX_CONCURRENT, config.TWO_PC_MAX_QUEUED);
+  const metrics = createGatewayMetrics(service.metrics, connections, admission);
   const upstreams = new Upstreams(service, config);
   const sessions = new Sessions(upstreams, config, metrics);
   const subscribers = new SubscribersCache(upstreams, config, metrics);
@@ -60,7 +62,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
     followUp: (txId, outcome, branches) => transactions.followUp(txId, outcome, branches),
     ...(config.FAULT_KILL_AFTER_DECISION ? { afterDecision: killSelf(service) } : {}),
   });
-  const transactions: Transactions = new Transactions({ coordinator: () => coordinator, upstreams, subscribers, publish, config, log: service.log });
+  const transactions: Transactions = new Transactions({ coordinator: () => coordinator, admission, upstreams, subscribers, publish, config, log: service.log });
   const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, transactions, publish }), {
     maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,
     metrics,

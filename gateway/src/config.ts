@@ -22,6 +22,8 @@ export const configSchema = z.object({
   TWO_PC_PREPARE_TIMEOUT_MS: env.int(5_000, 'Deadline of each prepare; a participant holding a prepared transaction longer asks the gateway', 1),
   TWO_PC_DECISION_TIMEOUT_MS: env.int(2_000, 'Deadline of one phase-2 call (retried with backoff until acknowledged)', 1),
   TWO_PC_RETRY_MAX_MS: env.int(5_000, 'Longest pause between phase-2 retries', 1),
+  TWO_PC_MAX_CONCURRENT: env.int(16, 'Transactions in their phases at once per gateway; more wait their turn instead of crowding the participants past their deadlines', 1),
+  TWO_PC_MAX_QUEUED: env.int(10_000, 'Transactions that may wait for a turn; beyond, publish and ack answer UNAVAILABLE (retry)', 0),
   TWO_PC_REPLY_WAIT_MS: env.int(2_000, 'Longest a publish or ack waits for phase 2 before answering (the push still follows phase 2)', 0),
   PUSH_CHANNEL: env.string('gateway_push', 'PostgreSQL NOTIFY channel the gateway instances share pushes and invalidations on'),
   AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with, where the gateway proxies them to the avatar service'),

@@ -2,12 +2,21 @@
 // their fan-out latency, cache hits. Upstream, breaker and 2PC metrics come from the kit.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { HTTP_DURATION_BUCKETS, METRIC } from '@notify/lib';
+import type { Admission } from './admission.ts';
 import type { ConnectionRegistry } from './connections.ts';
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
 
-export function createGatewayMetrics(registry: Registry, connections: ConnectionRegistry) {
+export function createGatewayMetrics(registry: Registry, connections: ConnectionRegistry, admission: Admission) {
   return {
+    queued: new Gauge({
+      name: METRIC.gatewayTransactionsQueued,
+      help: 'Publishes and acks waiting for their turn (TWO_PC_MAX_CONCURRENT were under way)',
+      registers: [registry],
+      collect() {
+        this.set(admission.queued);
+      },
+    }),
     connections: new Gauge({
       name: METRIC.gatewayConnections,
       help: 'Open client connections by transport',

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { createError, hasErrorCode, isErrorCode, type AppError, type Branch, type Coordinator, type Vote } from '@notify/lib';
 import type { Notification, RpcParams, RpcResults, Topic } from '@notify/lib/rpc';
+import type { Admission } from './admission.ts';
 import type { Config } from './config.ts';
 import type { Session } from './connections.ts';
 import type { BusMessage } from './push/fanout.ts';
@@ -39,6 +40,8 @@ export class Transactions {
   constructor(
     private readonly d: {
       coordinator: () => Coordinator;
+      /** Bounds how many publishes and acks run at once (their reads and their transaction). */
+      admission: Admission;
       upstreams: Upstreams;
       subscribers: SubscribersCache;
       publish: (message: BusMessage) => Promise<void>;
@@ -47,7 +50,15 @@ export class Transactions {
     },
   ) {}
 
-  async publish(session: Session, params: RpcParams<'notifications.publish'>): Promise<RpcResults['notifications.publish']> {
+  publish(session: Session, params: RpcParams<'notifications.publish'>): Promise<RpcResults['notifications.publish']> {
+    return this.d.admission.run(() => this.publishNow(session, params));
+  }
+
+  ack(session: Session, params: RpcParams<'notifications.ack'>): Promise<RpcResults['notifications.ack']> {
+    return this.d.admission.run(() => this.ackNow(session, params));
+  }
+
+  private async publishNow(session: Session, params: RpcParams<'notifications.publish'>): Promise<RpcResults['notifications.publish']> {
     const publisherId = session.user.id;
     const topic = await this.d.upstreams.call<Topic>('persist', { method: 'GET', path: `/api/topics/${params.topicId}`, userId: publisherId, idempotent: true });
     if (topic.creatorId !== publisherId) {
@@ -96,7 +107,7 @@ export class Transactions {
     }
   }
 
-  async ack(session: Session, params: RpcParams<'notifications.ack'>): Promise<RpcResults['notifications.ack']> {
+  private async ackNow(session: Session, params: RpcParams<'notifications.ack'>): Promise<RpcResults['notifications.ack']> {
     const payload: AckPayload = { notificationId: params.notificationId, userId: session.user.id };
     const tx = await this.d.coordinator().run([
       { service: 'persist', action: 'notification.ack', payload },

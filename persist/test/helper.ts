@@ -78,11 +78,15 @@ export async function runTransaction(
     branches.map(({ node, action, payload }) => call<Vote>(node, 'POST', '/api/prepare_2pc', { body: { txId, action, payload, timeoutMs } })),
   );
   const committed = votes.every((vote) => vote.status === 200 && vote.body.vote === 'yes');
-  const decisions = await Promise.all(
-    branches.map(({ node }) =>
-      committed ? call(node, 'POST', '/api/commit_2pc', { body: { txId } }) : call(node, 'DELETE', '/api/rollback_2pc', { body: { txId } }),
-    ),
-  );
+  // Phase 2 as a coordinator runs it: a busy participant (503) is asked again until it answers.
+  const decide = async (node: ServiceProcess) => {
+    for (let attempt = 0; ; attempt += 1) {
+      const decision = committed ? await call(node, 'POST', '/api/commit_2pc', { body: { txId } }) : await call(node, 'DELETE', '/api/rollback_2pc', { body: { txId } });
+      if (decision.status !== 503 || attempt >= 50) return decision;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const decisions = await Promise.all(branches.map(({ node }) => decide(node)));
   for (const decision of decisions) if (decision.status !== 200) throw new Error(`phase 2 answered ${decision.status}: ${JSON.stringify(decision.body)}`);
   return { committed, votes };
 }

@@ -58,12 +58,13 @@ async function applyStaged(tx: Tx, _payload: unknown, { txId }: { txId: string }
     `SELECT 1 FROM counters WHERE user_id IN (SELECT user_id FROM staged_changes WHERE tx_id = $1) ORDER BY user_id FOR UPDATE`,
     txId,
   );
+  // Applied and cleared in one statement: the rows stay locked one round trip less.
   await tx.$executeRawUnsafe(
-    `UPDATE counters SET unread = counters.unread + s.delta, updated_at = now()
-     FROM staged_changes s WHERE s.tx_id = $1 AND s.user_id = counters.user_id`,
+    `WITH s AS (DELETE FROM staged_changes WHERE tx_id = $1 RETURNING user_id, delta),
+          d AS (SELECT user_id, SUM(delta)::int AS delta FROM s GROUP BY user_id)
+     UPDATE counters SET unread = counters.unread + d.delta, updated_at = now() FROM d WHERE d.user_id = counters.user_id`,
     txId,
   );
-  await tx.stagedChange.deleteMany({ where: { txId } });
 }
 
 async function dropStaged(tx: Tx, _payload: unknown, { txId }: { txId: string }): Promise<void> {

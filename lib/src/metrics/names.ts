@@ -17,6 +17,7 @@ export const METRIC = {
   coordinatorTransactionsTotal: 'twopc_coordinator_transactions_total',
   coordinatorDuration: 'twopc_coordinator_decision_seconds',
   coordinatorInDoubt: 'twopc_coordinator_in_doubt',
+  gatewayTransactionsQueued: 'gateway_transactions_queued',
   twoPhasePreparesTotal: 'twopc_participant_prepares_total',
   twoPhaseCommitsTotal: 'twopc_participant_commits_total',
   twoPhaseRollbacksTotal: 'twopc_participant_rollbacks_total',

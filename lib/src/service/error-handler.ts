@@ -10,6 +10,43 @@ const UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', '
 /** Node's network errors, for upstream calls made without the kit's client. */
 const UNREACHABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
 
+/**
+ * The database is busy rather than broken: no pooled connection or transaction slot in time
+ * (P2024, P2028 "Unable to start a transaction in the given time"), a lock or statement time-out,
+ * a serialization failure or deadlock. The caller should try again shortly: 503 with Retry-After.
+ */
+const BUSY_PRISMA_CODES = new Set(['P2024', 'P2028', 'P2034']);
+const BUSY_KINDS = new Set(['TransactionWriteConflict', 'TooManyConnections']);
+const BUSY_POSTGRES_CODES = new Set(['40001', '40P01', '55P03', '57014', '53300']);
+/** PostgreSQL refusing a value (NUL in text, bad encoding, bad uuid or date, out of range): the caller's input. */
+const INPUT_KINDS = new Set(['InvalidInputValue', 'LengthMismatch', 'ValueOutOfRange']);
+const INPUT_POSTGRES_CODES = new Set(['22P05', '22021', '22P02', '22007', '22008', '22003', '22001', '22023']);
+
+/** The database's own view of a failure, as Prisma's driver adapter or node-postgres reports it. */
+function databaseCause(error: unknown): { kind?: string; code?: string } {
+  const candidate = error as { code?: unknown; severity?: unknown; cause?: { kind?: unknown; code?: unknown }; meta?: { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown } } } } | null;
+  if (!candidate || typeof candidate !== 'object') return {};
+  const cause = candidate.meta?.driverAdapterError?.cause ?? candidate.cause;
+  if (cause && typeof cause === 'object' && typeof cause.kind === 'string') return { kind: cause.kind, ...(typeof cause.code === 'string' ? { code: cause.code } : {}) };
+  // node-postgres: a DatabaseError carries the SQLSTATE and a severity.
+  if (typeof candidate.code === 'string' && typeof candidate.severity === 'string') return { code: candidate.code };
+  return {};
+}
+
+/** True when the database is too busy to take the request now (see BUSY_*). */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && BUSY_PRISMA_CODES.has(code)) return true;
+  const cause = databaseCause(error);
+  return (cause.kind !== undefined && BUSY_KINDS.has(cause.kind)) || (cause.code !== undefined && BUSY_POSTGRES_CODES.has(cause.code));
+}
+
+/** True when the database refused a value of the request (see INPUT_*). */
+export function isRefusedValue(error: unknown): boolean {
+  const cause = databaseCause(error);
+  return (cause.kind !== undefined && INPUT_KINDS.has(cause.kind)) || (cause.code !== undefined && INPUT_POSTGRES_CODES.has(cause.code));
+}
+
 /** True when `error` says a dependency could not be reached, rather than that the request was wrong. */
 export function isUnreachable(error: unknown): boolean {
   const candidate = error as { code?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } } | null;
@@ -45,7 +82,11 @@ export function toAppError(error: unknown): AppError {
       details: fastifyError.code ? { reason: fastifyError.code } : {},
     });
   }
-  if (isUnreachable(error)) return createError({ code: 'UNAVAILABLE', message: 'a dependency is unavailable; try again', cause: error });
+  if (isRefusedValue(error)) {
+    return createError({ code: 'INVALID_ARGUMENT', message: 'a value of the request cannot be stored', details: { reason: 'value_refused_by_database' }, cause: error });
+  }
+  if (isBusy(error)) return createError({ code: 'UNAVAILABLE', message: 'busy; try again shortly', retryable: true, details: { retryAfterSeconds: 1 }, cause: error });
+  if (isUnreachable(error)) return createError({ code: 'UNAVAILABLE', message: 'a dependency is unavailable; try again', retryable: true, details: { retryAfterSeconds: 1 }, cause: error });
   return createError({ code: 'INTERNAL', message: 'internal error', cause: error });
 }
 

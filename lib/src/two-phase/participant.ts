@@ -216,13 +216,15 @@ export class Participant<Tx extends SqlClient> {
     const action = current.action ? this.o.actions[current.action] : undefined;
     if (!action) throw createError({ code: 'INTERNAL', message: `transaction ${txId} has unknown action ${current.action}` });
     const context = { txId };
-    if (outcome === 'committed') await action.commit(tx, current.payload, context);
-    else await action.rollback(tx, current.payload, context);
+    // The state first, the action last: the rows the action locks (shared ones, such as a user's
+    // counter) stay locked only until the commit that follows it.
     const [updated] = await tx.$queryRawUnsafe<Row[]>(
       `UPDATE ${PARTICIPANT_TABLE} SET state = $2, decided_at = now() WHERE tx_id = $1 RETURNING ${COLUMNS}`,
       txId,
       outcome,
     );
+    if (outcome === 'committed') await action.commit(tx, current.payload, context);
+    else await action.rollback(tx, current.payload, context);
     return { row: updated!, applied: true };
   }
 

@@ -15,6 +15,7 @@ import {
   expectAttribute,
   expectConnection,
   expectCount,
+  expectTabSwitch,
   expectText,
   feedTitles,
   launchChromium,
@@ -57,6 +58,13 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
     const ada = person('Ada');
     const bob = person('Bob');
     await shot(pageA, 'login-screen');
+    // The Log in / Register switch shows which is chosen, both ways round, in one row.
+    const authTabs = pageA.getByRole('tablist');
+    await expectTabSwitch(authTabs);
+    await pageA.getByTestId('auth-tab-register').click();
+    await expectTabSwitch(authTabs);
+    await pageA.getByTestId('auth-tab-login').click();
+    await expectTabSwitch(authTabs);
     await register(pageA, ada);
     await expectText(pageA.getByTestId('profile-email'), ada.email);
     assert.ok((await loadedImageWidth(pageA.getByTestId('profile-avatar'))) > 0, 'A’s avatar image loaded');
@@ -82,6 +90,7 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
     await topicRow(pageB, topic).getByTestId('topic-subscribe').click();
     await topicRow(pageB, topic).getByTestId('topic-unsubscribe').waitFor();
     await pageB.getByTestId('topics-filter-subscribed').click();
+    await expectTabSwitch(pageB.getByRole('tablist', { name: 'Which topics' }));
     await expectCount(pageB.getByTestId('topic-row'), 1);
     await expectText(pageB.getByTestId('topic-list'), topic);
     await shot(pageB, 'b-subscribed');

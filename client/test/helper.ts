@@ -132,3 +132,24 @@ export async function loadedImageWidth(locator: Locator): Promise<number> {
     (value) => value.complete,
   ).then((value) => value.width);
 }
+
+/**
+ * A tab switch as a person sees it: the selected tab (aria-selected) looks different from the
+ * others (its computed background or shadow), and the switch is one row of buttons high.
+ */
+export async function expectTabSwitch(tablist: Locator): Promise<void> {
+  const look = await tablist.evaluate((list) => {
+    const tabs = [...list.querySelectorAll('[role="tab"]')] as HTMLElement[];
+    const style = (tab: HTMLElement) => {
+      const computed = getComputedStyle(tab);
+      return { selected: tab.getAttribute('aria-selected') === 'true', paint: `${computed.backgroundColor} ${computed.boxShadow}`, height: tab.getBoundingClientRect().height };
+    };
+    return { height: list.getBoundingClientRect().height, tabs: tabs.map(style) };
+  });
+  const selected = look.tabs.filter((tab) => tab.selected);
+  const others = look.tabs.filter((tab) => !tab.selected);
+  assert.equal(selected.length, 1, `one selected tab: ${JSON.stringify(look)}`);
+  for (const other of others) assert.notEqual(selected[0]!.paint, other.paint, `the selected tab looks different: ${JSON.stringify(look)}`);
+  const row = Math.max(...look.tabs.map((tab) => tab.height));
+  assert.ok(look.height <= row * 1.5, `the switch is one row high (${look.height} px for ${row} px buttons)`);
+}

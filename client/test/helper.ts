@@ -138,10 +138,13 @@ export async function loadedImageWidth(locator: Locator): Promise<number> {
  * others (its computed background or shadow), and the switch is one row of buttons high.
  */
 export async function expectTabSwitch(tablist: Locator): Promise<void> {
+  // Runs in the page; typed by hand, as this file compiles without the DOM's types.
+  type Box = { getBoundingClientRect(): { height: number }; getAttribute(name: string): string | null };
+  type Page = { getComputedStyle(element: Box): { backgroundColor: string; boxShadow: string } };
   const look = await tablist.evaluate((list) => {
-    const tabs = [...list.querySelectorAll('[role="tab"]')] as HTMLElement[];
-    const style = (tab: HTMLElement) => {
-      const computed = getComputedStyle(tab);
+    const tabs = [...(list as unknown as { querySelectorAll(selector: string): Iterable<Box> }).querySelectorAll('[role="tab"]')];
+    const style = (tab: Box) => {
+      const computed = (globalThis as unknown as Page).getComputedStyle(tab);
       return { selected: tab.getAttribute('aria-selected') === 'true', paint: `${computed.backgroundColor} ${computed.boxShadow}`, height: tab.getBoundingClientRect().height };
     };
     return { height: list.getBoundingClientRect().height, tabs: tabs.map(style) };

@@ -142,12 +142,13 @@ export async function expectTabSwitch(tablist: Locator): Promise<void> {
   type Box = { getBoundingClientRect(): { height: number }; getAttribute(name: string): string | null };
   type Page = { getComputedStyle(element: Box): { backgroundColor: string; boxShadow: string } };
   const look = await tablist.evaluate((list) => {
-    const tabs = [...(list as unknown as { querySelectorAll(selector: string): Iterable<Box> }).querySelectorAll('[role="tab"]')];
-    const style = (tab: Box) => {
-      const computed = (globalThis as unknown as Page).getComputedStyle(tab);
-      return { selected: tab.getAttribute('aria-selected') === 'true', paint: `${computed.backgroundColor} ${computed.boxShadow}`, height: tab.getBoundingClientRect().height };
-    };
-    return { height: list.getBoundingClientRect().height, tabs: tabs.map(style) };
+    // No named functions in here: the bundler would wrap them in a helper the page does not have.
+    const tabs = [...(list as unknown as { querySelectorAll(selector: string): Iterable<Box> }).querySelectorAll('[role="tab"]')].map((tab) => ({
+      selected: tab.getAttribute('aria-selected') === 'true',
+      paint: `${(globalThis as unknown as Page).getComputedStyle(tab).backgroundColor} ${(globalThis as unknown as Page).getComputedStyle(tab).boxShadow}`,
+      height: tab.getBoundingClientRect().height,
+    }));
+    return { height: list.getBoundingClientRect().height, tabs };
   });
   const selected = look.tabs.filter((tab) => tab.selected);
   const others = look.tabs.filter((tab) => !tab.selected);

@@ -6,6 +6,8 @@ import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
+/** 60 s: a service's first log line; on a loaded 2-core CI machine starting many processes at once, tsx's first compile alone has taken 20 s. */
+const START_TIMEOUT_MS = 60_000;
 
 export interface ServiceProcess {
   readonly process: ChildProcess;
@@ -57,7 +59,7 @@ export async function spawnService(options: SpawnServiceOptions, t?: TestContext
     });
   }
 
-  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = options.timeoutMs ?? 20_000) =>
+  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = options.timeoutMs ?? START_TIMEOUT_MS) =>
     new Promise<Record<string, unknown>>((resolveLine, reject) => {
       const seen = logs.find(predicate);
       if (seen) return resolveLine(seen);

@@ -1,5 +1,5 @@
 // mailer's environment: the kit's base keys, its job-queue database, the SMTP server, and the
-// limits the seed's supervisor had (concurrent sends per node, per-send timeout), plus retries.
+// limits the original mailer's supervisor had (concurrent sends per node, per-send timeout), plus retries.
 import { z } from 'zod';
 import { baseConfigShape, env } from '@notify/lib';
 import { databaseConfigShape } from '@notify/lib/db';
@@ -15,7 +15,7 @@ export const configSchema = z.object({
     .describe('SMTP server the emails go to (smtp:// or smtps://; user and password in the URL when it needs them)'),
   MAIL_FROM: env.string('Notify <notify@localhost>', 'Sender of every email (From header and envelope)'),
   CLIENT_URL: env.string('http://localhost:3333', 'Address of the web client the emails link to'),
-  MAX_CONCURRENT_SENDS: env.int(4, 'Emails one node sends at once (its workers; the seed’s DynamicSupervisor max_children)', 1),
+  MAX_CONCURRENT_SENDS: env.int(4, 'Emails one node sends at once (its workers; like the original mailer’s DynamicSupervisor max_children)', 1),
   SEND_EMAIL_TIMEOUT_MS: env.int(10_000, 'Longest one send may take (connect, greeting, data and the server’s answer); a slower one fails and is retried', 100),
   ENABLE_REST_API: env.bool(true, 'Serve the REST API that enqueues and inspects jobs (registered with the `api` tag); false: a worker-only node'),
   // 30 retries, doubling up to 5 min apart: about two hours of SMTP (or auth) outage before giving up.

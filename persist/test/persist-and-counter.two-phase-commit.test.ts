@@ -1,5 +1,5 @@
 // Notifications as two-phase commits across real persist and counter processes: visible together
-// at commit, gone at rollback, creator-only, idempotent decisions, conflicting acks, the seed's
+// at commit, gone at rollback, creator-only, idempotent decisions, conflicting acks, the older request_id
 // routes, and counts that equal the unacknowledged deliveries after 200 concurrent transactions.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -121,7 +121,7 @@ test('notifications commit across persist and counter together, or not at all', 
     assert.equal(stale.votes[0]!.body.error?.code, 'CONFLICT');
   });
 
-  await t.test('the seed routes: POST /api/notifications with is_2pc_locked, then commit_2pc with its request_id', async () => {
+  await t.test('the request_id routes: POST /api/notifications with is_2pc_locked, then commit_2pc with its request_id', async () => {
     const notificationId = randomUUID();
     const prepared = await call<{ vote: string; request_id: string }>(cluster.persist, 'POST', '/api/notifications', {
       body: { is_2pc_locked: true, notificationId, topicId, publisherId: 'ada', title: 'seed', body: 'b', recipients: ['cy'] },

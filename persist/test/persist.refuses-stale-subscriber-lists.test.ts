@@ -85,7 +85,7 @@ test('a stale subscriber list votes no; an exact one, or a listed subset, votes 
     await commit(notificationId);
   });
 
-  await t.test('the seed route takes audience too', async () => {
+  await t.test('the request_id route takes audience too', async () => {
     const seed = (notificationId: string, recipients: string[]) =>
       call<Vote>(persist, 'POST', '/api/notifications', {
         body: { is_2pc_locked: true, notificationId, topicId, publisherId: 'ada', title: 'seed', body: 'b', recipients, audience: 'subscribers' },

@@ -1,4 +1,4 @@
-// What an avatar is drawn from: the seed's allowed form, and the SHA-256 every style reads its bits from.
+// What an avatar is drawn from: an avatar seed's allowed form, and the SHA-256 every style reads its bits from.
 import { createHash } from 'node:crypto';
 
 /** Longest seed accepted: room for a SHA-512 hex digest (128) and any user id or email of the system. */

@@ -1,4 +1,4 @@
-// An avatar style draws the pixels of one avatar from the seed's hash; sharp turns them into a PNG.
+// An avatar style draws the pixels of one avatar from its seed's hash; sharp turns them into a PNG.
 
 /** Pixels for sharp's raw input: 8-bit RGB, row-major, `width * height * 3` bytes. */
 export interface RawImage {
@@ -16,7 +16,7 @@ export abstract class AvatarStyle {
   abstract readonly description: string;
 
   /**
-   * Draws the size×size avatar of `hash` (the seed's 32-byte SHA-256). Must be deterministic (the
+   * Draws the size×size avatar of `hash` (its seed's 32-byte SHA-256). Must be deterministic (the
    * same hash and size give the same pixels on every instance) and cheap: it runs on the event loop.
    */
   abstract draw(hash: Buffer, size: number): RawImage;

@@ -36,7 +36,7 @@ export async function readMigrations(migrationsDir: string): Promise<MigrationFi
 
 /**
  * Whether `script` matches a checksum Prisma recorded. Like Prisma, it tolerates line endings changed by
- * git (LF vs CRLF) and the unpadded hex that old Prisma versions wrote (prisma-engines issue 1887).
+ * git (LF vs CRLF) and the unpadded hex that old Prisma versions wrote (prisma/prisma-engines#1887).
  */
 export function scriptMatchesChecksum(script: string, recorded: string): boolean {
   const variants = [script, script.replaceAll('\r\n', '\n'), script.replaceAll('\n', '\r\n')];

@@ -1,5 +1,5 @@
 // Notification reads (a user's feed, one notification's trace), lifecycle events reported by the
-// gateway and the mailer (one at a time or in batches), and the seed's 2PC routes for creating a notification.
+// gateway and the mailer (one at a time or in batches), and the older request_id 2PC routes for creating a notification.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createError, sendNoVote, txId, type Participant, type ZodTypeProvider } from '@notify/lib';

@@ -12,9 +12,9 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/src/db/embe
 import { generatePrismaClient } from '../lib/src/db/prisma-generate.ts';
 import { Child } from './launcher/child-process.ts';
 import { launcherConfig } from './launcher/config.ts';
-import { portIsFree, takenPorts, type PlannedPort } from './launcher/ports.ts';
+import { plannedPorts, portIsFree, takenPorts } from './launcher/ports.ts';
 import { localPrometheusConfig, prometheusInstalled, promtoolHasConsulSd } from './launcher/prometheus.ts';
-import { DISCOVERY, SERVICES, SMTP_SINK_PORT, type InstanceSpec } from './launcher/topology.ts';
+import { DISCOVERY, SERVICES, type InstanceSpec } from './launcher/topology.ts';
 
 const root = resolve(import.meta.dirname, '..');
 process.chdir(root);
@@ -103,16 +103,6 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
   return { status: answer.statusCode, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
 
-/** Every port this run will listen on, with what would listen there. */
-function plannedPorts(runsPrometheus: boolean): PlannedPort[] {
-  const offset = launcherConfig.PORT_OFFSET;
-  const planned: PlannedPort[] = [DISCOVERY, ...SERVICES].map((spec) => ({ port: portOf(spec), owner: spec.id }));
-  if (SERVICES.some((spec) => spec.service === 'smtp-sink')) planned.push({ port: SMTP_SINK_PORT + offset, owner: 'smtp-sink-1 (SMTP)' });
-  if (!launcherConfig.DATABASE_URL) planned.push({ port: launcherConfig.EMBEDDED_POSTGRES_PORT + offset, owner: 'PostgreSQL (embedded; EMBEDDED_POSTGRES_PORT)' });
-  if (runsPrometheus) planned.push({ port: launcherConfig.PROMETHEUS_PORT + offset, owner: 'Prometheus (PROMETHEUS_PORT; RUN_PROMETHEUS=false leaves it out)' });
-  return planned;
-}
-
 /** Prisma clients of every workspace with a schema, generated only when the schema changed. */
 async function generateClients(): Promise<void> {
   const workspaces = [...new Set(SERVICES.map((spec) => spec.entry.split('/')[0]!))].filter((dir) => existsSync(resolve(root, dir, 'prisma/schema.prisma')));
@@ -195,7 +185,7 @@ async function main(): Promise<void> {
   // Before anything else: a taken port would otherwise surface as a child's crash (or, worse, as
   // another system's instances answering our readiness checks).
   const runsPrometheus = launcherConfig.RUN_PROMETHEUS && prometheusInstalled();
-  const taken = await takenPorts(launcherConfig.HOST, plannedPorts(runsPrometheus));
+  const taken = await takenPorts(launcherConfig.HOST, plannedPorts(launcherConfig, runsPrometheus));
   if (taken.length) {
     for (const line of taken) log(`!! ${line}`);
     log('!! not started: stop what holds the port(s), or run beside it with PORT_OFFSET (e.g. 10500)');

@@ -10,18 +10,15 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { jsonRpcClient, register, socketIoClient } from '../gateway/test/helper.ts';
-import { holderOf, takenPorts, type PlannedPort } from '../scripts/launcher/ports.ts';
+import { loadConfig } from '../lib/src/config.ts';
+import { launcherConfigSchema } from '../scripts/launcher/config.ts';
+import { holderOf, plannedPorts, takenPorts } from '../scripts/launcher/ports.ts';
 import { prometheusInstalled } from '../scripts/launcher/prometheus.ts';
-import { DISCOVERY, SERVICES, SMTP_SINK_PORT } from '../scripts/launcher/topology.ts';
+import { SERVICES } from '../scripts/launcher/topology.ts';
 import { gone, npmStart } from './npm-start-helper.ts';
 
 /** Every port `npm start` uses on its defaults (Prometheus's when it is installed, as the launcher runs it then). */
-const DEFAULT_PORTS: PlannedPort[] = [
-  ...[DISCOVERY, ...SERVICES].map((spec) => ({ port: spec.port, owner: spec.id })),
-  { port: SMTP_SINK_PORT, owner: 'smtp-sink-1 (SMTP)' },
-  { port: 5433, owner: 'PostgreSQL (embedded)' },
-  ...(prometheusInstalled() ? [{ port: 9090, owner: 'Prometheus' }] : []),
-];
+const DEFAULT_PORTS = plannedPorts(loadConfig(launcherConfigSchema, {}), prometheusInstalled());
 const GATEWAY = { port: 4000 };
 const MAIL_PAGE = 'http://127.0.0.1:8025';
 

@@ -22,3 +22,5 @@ export const launcherConfigSchema = z.object({
 });
 
 export const launcherConfig = loadConfigOrExit(launcherConfigSchema);
+
+export type LauncherConfig = z.infer<typeof launcherConfigSchema>;

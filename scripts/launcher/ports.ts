@@ -2,11 +2,23 @@
 // start stops at once naming the port, what it is for and which process holds it.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import type { LauncherConfig } from './config.ts';
+import { DISCOVERY, SERVICES, SMTP_SINK_PORT } from './topology.ts';
 
 export interface PlannedPort {
   port: number;
   /** What would listen there, e.g. "persist-1" or "PostgreSQL (embedded)". */
   owner: string;
+}
+
+/** Every port a run with `config` listens on, with what would listen there. */
+export function plannedPorts(config: Pick<LauncherConfig, 'PORT_OFFSET' | 'DATABASE_URL' | 'EMBEDDED_POSTGRES_PORT' | 'PROMETHEUS_PORT'>, runsPrometheus: boolean): PlannedPort[] {
+  const offset = config.PORT_OFFSET;
+  const planned: PlannedPort[] = [DISCOVERY, ...SERVICES].map((spec) => ({ port: spec.port + offset, owner: spec.id }));
+  if (SERVICES.some((spec) => spec.service === 'smtp-sink')) planned.push({ port: SMTP_SINK_PORT + offset, owner: 'smtp-sink-1 (SMTP)' });
+  if (!config.DATABASE_URL) planned.push({ port: config.EMBEDDED_POSTGRES_PORT + offset, owner: 'PostgreSQL (embedded; EMBEDDED_POSTGRES_PORT)' });
+  if (runsPrometheus) planned.push({ port: config.PROMETHEUS_PORT + offset, owner: 'Prometheus (PROMETHEUS_PORT; RUN_PROMETHEUS=false leaves it out)' });
+  return planned;
 }
 
 /** True when `port` can be bound on `host` right now. */

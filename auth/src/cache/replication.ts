@@ -157,7 +157,7 @@ export class Replicator {
         .catch(() => {});
     }
     // Connections to peers that left are closed with them.
-    for (const origin of this.warmed) if (!current.has(origin)) this.http.forget(origin);
+    this.http.keepOnly(current);
     this.warmed = current;
   }
 

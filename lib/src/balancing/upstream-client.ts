@@ -70,8 +70,6 @@ const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const;
 export class UpstreamClient {
   private readonly breakers = new Map<string, CircuitBreaker<Parameters<Attempt>, Awaited<ReturnType<Attempt>>>>();
   private readonly pools = new HttpPools();
-  /** Origins this client has opened a pool to. */
-  private readonly origins = new Set<string>();
   private readonly metrics: { requests: Counter<'target' | 'outcome'>; duration: Histogram<'target'>; state: Gauge<'target' | 'instance'> };
 
   constructor(
@@ -82,13 +80,7 @@ export class UpstreamClient {
     // Breakers of instances that left discovery go with them.
     upstream.watcher.on('change', (instances) => {
       const live = new Set(instances.map((instance) => instance.id));
-      const origins = new Set(instances.map(originOf));
-      for (const origin of this.origins) {
-        if (!origins.has(origin)) {
-          this.pools.forget(origin);
-          this.origins.delete(origin);
-        }
-      }
+      this.pools.keepOnly(new Set(instances.map(originOf)));
       for (const [id, breaker] of this.breakers) {
         if (!live.has(id)) {
           breaker.shutdown();
@@ -199,9 +191,7 @@ export class UpstreamClient {
 
   /** One HTTP attempt against one instance; network failures and 502/503/504 reject as the instance's failure. */
   private readonly attempt: Attempt = async (instance, request, timeoutMs) => {
-    const origin = originOf(instance);
-    this.origins.add(origin);
-    const answer = await this.pools.request(origin, {
+    const answer = await this.pools.request(originOf(instance), {
       method: request.method,
       path: request.path,
       headers: { ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
@@ -220,7 +210,6 @@ export class UpstreamClient {
   async close(): Promise<void> {
     for (const breaker of this.breakers.values()) breaker.shutdown();
     this.breakers.clear();
-    this.origins.clear();
     await this.pools.close();
   }
 }

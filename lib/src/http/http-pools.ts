@@ -32,12 +32,13 @@ export class HttpPools {
     });
   }
 
-  /** Closes the pool of an origin that left (an instance gone from discovery); requests in flight fail. */
-  forget(origin: string): void {
-    const pool = this.pools.get(origin);
-    if (!pool) return;
-    this.pools.delete(origin);
-    void pool.destroy().catch(() => {});
+  /** Closes the pools of origins not in `live` (instances gone from discovery); their requests in flight fail. */
+  keepOnly(live: ReadonlySet<string>): void {
+    for (const [origin, pool] of this.pools) {
+      if (live.has(origin)) continue;
+      this.pools.delete(origin);
+      void pool.destroy().catch(() => {});
+    }
   }
 
   /** Closes every pool: waits for requests in flight, then ends the connections. */

@@ -14,7 +14,11 @@ type Entry = { Service: { ID: string; Port: number }; Checks: { CheckID: string;
 test('instances register, stay passing past their TTL, share round-robin calls and deregister on SIGTERM', async (t) => {
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   const env = { DISCOVERY_URL: discovery.url, HEALTH_TTL_MS: '1000', DEREGISTER_CRITICAL_AFTER_MS: '2000' };
-  const echoes = await Promise.all([1, 2, 3].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}` } }, t)));
+  // A 3 s drain window: time enough, on a loaded machine, to see the draining /health answer 503;
+  // and no reaping meanwhile (the failed check would otherwise be reaped before the deregistration).
+  const echoes = await Promise.all(
+    [1, 2, 3].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}`, DRAIN_DELAY_MS: '3000', DEREGISTER_CRITICAL_AFTER_MS: '60000' } }, t)),
+  );
 
   // The caller: a kit service in this process, balancing over the echo instances through discovery.
   const caller = createService({ name: 'caller', config: testConfig({ DISCOVERY_URL: discovery.url }) });

@@ -140,7 +140,9 @@ test('notifications commit across persist and counter together, or not at all', 
 });
 
 test('200 concurrent publications and acknowledgements leave every count equal to its unacknowledged deliveries', async (t) => {
-  const cluster = await startCluster(t);
+  // No gateway in front to admit a few at a time: all 200 wait for the participants' pools at once,
+  // which on a loaded CI machine takes longer than the default 10 s, so they may wait 2 minutes.
+  const cluster = await startCluster(t, { env: { TWO_PC_DB_TIMEOUT_MS: '120000' } });
   const users = Array.from({ length: 8 }, (_, i) => `user-${i}`);
   const topics = await Promise.all([0, 1, 2, 3].map((i) => topicWithSubscribers(cluster, 'publisher', users.filter((_, u) => (u + i) % 2 === 0 || u % 3 === i % 3))));
   const subscribersOf = async (topicId: string) => (await call<{ subscribers: string[] }>(cluster.persist, 'GET', `/api/topics/${topicId}/subscribers?limit=100`, { user: 'publisher' })).body.subscribers;

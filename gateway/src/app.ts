@@ -4,13 +4,12 @@
 import { join } from 'node:path';
 import websocket from '@fastify/websocket';
 import pg from 'pg';
-import { Coordinator, coordinatorRoutes, createService, type Service } from '@notify/lib';
+import { ConcurrencyLimiter, Coordinator, coordinatorRoutes, createService, type Service } from '@notify/lib';
 import { attachDatabase, prepareDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { avatarProxy } from './avatar-proxy.ts';
 import { ConnectionRegistry } from './connections.ts';
-import { Admission } from './admission.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { PushBus } from './push/bus.ts';
 import { Fanout, type BusMessage } from './push/fanout.ts';
@@ -40,7 +39,12 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   busPool.on('error', (error) => service.log.warn({ err: error }, 'push bus pool connection lost'));
 
   const connections = new ConnectionRegistry();
-  const admission = new Admission(config.TWO_PC_MAX_CONCURRENT, config.TWO_PC_MAX_QUEUED);
+  // Publishes and acks run a few at a time (their reads and their transaction), the rest in arrival order.
+  const admission = new ConcurrencyLimiter({
+    maxConcurrent: config.TWO_PC_MAX_CONCURRENT,
+    maxQueued: config.TWO_PC_MAX_QUEUED,
+    refusal: (_running, queued) => `${queued} transactions are already waiting; try again shortly`,
+  });
   const metrics = createGatewayMetrics(service.metrics, connections, admission);
   const upstreams = new Upstreams(service, config);
   const sessions = new Sessions(upstreams, config, metrics);

@@ -1,13 +1,12 @@
 // The gateway's own metrics: connections by transport, RPC calls by method and outcome, pushes and
 // their fan-out latency, cache hits. Upstream, breaker and 2PC metrics come from the kit.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { HTTP_DURATION_BUCKETS, METRIC } from '@notify/lib';
-import type { Admission } from './admission.ts';
+import { HTTP_DURATION_BUCKETS, METRIC, type ConcurrencyLimiter } from '@notify/lib';
 import type { ConnectionRegistry } from './connections.ts';
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
 
-export function createGatewayMetrics(registry: Registry, connections: ConnectionRegistry, admission: Admission) {
+export function createGatewayMetrics(registry: Registry, connections: ConnectionRegistry, admission: ConcurrencyLimiter) {
   return {
     queued: new Gauge({
       name: METRIC.gatewayTransactionsQueued,

@@ -6,9 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
-import { createError, hasErrorCode, isErrorCode, type AppError, type Branch, type Coordinator, type Vote } from '@notify/lib';
+import { createError, hasErrorCode, isErrorCode, type AppError, type Branch, type ConcurrencyLimiter, type Coordinator, type Vote } from '@notify/lib';
 import type { Notification, RpcParams, RpcResults, Topic } from '@notify/lib/rpc';
-import type { Admission } from './admission.ts';
 import type { Config } from './config.ts';
 import type { Session } from './connections.ts';
 import type { BusMessage } from './push/fanout.ts';
@@ -41,7 +40,7 @@ export class Transactions {
     private readonly d: {
       coordinator: () => Coordinator;
       /** Bounds how many publishes and acks run at once (their reads and their transaction). */
-      admission: Admission;
+      admission: ConcurrencyLimiter;
       upstreams: Upstreams;
       subscribers: SubscribersCache;
       publish: (message: BusMessage) => Promise<void>;

@@ -29,3 +29,4 @@ export { BoundedMap } from './cache/bounded-map.ts';
 export { escapeHtml } from './service/html.ts';
 export { MAILER_API_TAG } from './discovery/tags.ts';
 export { findUnstorableText, isStorableText, UNSTORABLE_TEXT_MESSAGE } from './validation/storable-text.ts';
+export { ConcurrencyLimiter, type ConcurrencyLimiterOptions } from './concurrency/concurrency-limiter.ts';

@@ -1,11 +1,12 @@
-// The gateway's admission control, in process: at most `limit` run at once, the rest wait in
-// arrival order, a full queue is refused with UNAVAILABLE and a Retry-After, a failure frees its slot.
+// The kit's concurrency limiter (the gateway's admission of publishes and acks, the avatar's renders):
+// at most `maxConcurrent` run at once, the rest wait in arrival order, a full queue is refused with
+// UNAVAILABLE and a Retry-After, a failure frees its slot.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Admission } from '../src/admission.ts';
+import { ConcurrencyLimiter } from '../src/concurrency/concurrency-limiter.ts';
 
-test('admission runs at most `limit` at once, in arrival order, and refuses past a full queue', async () => {
-  const admission = new Admission(2, 2);
+test('the limiter runs at most `maxConcurrent` at once, in arrival order, and refuses past a full queue', async () => {
+  const admission = new ConcurrencyLimiter({ maxConcurrent: 2, maxQueued: 2, refusal: () => 'full' });
   const gates = new Map<number, () => void>();
   const started: number[] = [];
   const job = (n: number) =>

@@ -57,16 +57,9 @@ export class Dispatcher {
     // Text PostgreSQL cannot store (NUL, unpaired surrogates) is refused here, before any service
     // (or the coordinator's own log) would fail on it with a database error.
     const unstorable = findUnstorableText(params);
-    const parsed = unstorable === undefined ? RPC_PARAMS[method].safeParse(params ?? {}) : undefined;
-    if (!parsed?.success) {
-      const issues = parsed ? parsed.error.issues.slice(0, 10).map((issue) => ({ path: issue.path.join('.'), message: issue.message })) : [{ path: unstorable!, message: UNSTORABLE_TEXT_MESSAGE }];
-      const first = issues[0];
-      throw createError({
-        code: 'INVALID_ARGUMENT',
-        message: first ? `invalid params for ${method}: ${first.path || 'params'} ${first.message}` : `invalid params for ${method}`,
-        details: { reason: INVALID_PARAMS, issues },
-      });
-    }
+    if (unstorable !== undefined) throw invalidParams(method, [{ path: unstorable, message: UNSTORABLE_TEXT_MESSAGE }]);
+    const parsed = RPC_PARAMS[method].safeParse(params ?? {});
+    if (!parsed.success) throw invalidParams(method, parsed.error.issues.slice(0, 10).map((issue) => ({ path: issue.path.join('.'), message: issue.message })));
     const context: CallContext = { connection, session };
     const handler = this.methods[method] as (params: unknown, context: CallContext) => Promise<unknown>;
     return handler(parsed.data, context);
@@ -77,6 +70,16 @@ export class Dispatcher {
     this.options.log.error({ err: error, method }, 'RPC handler failed unexpectedly');
     return createError({ code: 'INTERNAL', message: 'internal error', cause: error });
   }
+}
+
+/** INVALID_ARGUMENT for params that fail their method's schema, naming the first issue. */
+function invalidParams(method: string, issues: { path: string; message: string }[]): AppError {
+  const first = issues[0];
+  return createError({
+    code: 'INVALID_ARGUMENT',
+    message: first ? `invalid params for ${method}: ${first.path || 'params'} ${first.message}` : `invalid params for ${method}`,
+    details: { reason: INVALID_PARAMS, issues },
+  });
 }
 
 /** The error as clients see it (no stack, no cause). */

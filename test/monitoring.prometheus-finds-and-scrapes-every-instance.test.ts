@@ -140,13 +140,21 @@ test('a real Prometheus finds every instance through discovery and scrapes them 
   assert.ok(registered.length >= 8, `the system registered its instances (${registered.join(', ')})`);
   type Target = { labels: Record<string, string>; health: string; lastError: string };
   let targets: Target[] = [];
-  const deadline = Date.now() + 30_000;
+  let lastError = 'none';
+  const started = performance.now();
   for (;;) {
     targets = await fetch(`${api}/targets?state=active`)
       .then(async (response) => ((await response.json()) as { data: { activeTargets: Target[] } }).data.activeTargets)
-      .catch(() => []);
+      .catch((error: unknown) => {
+        lastError = String((error as { cause?: unknown }).cause ?? error);
+        return [];
+      });
     if (targets.length === registered.length && targets.every((target) => target.health === 'up')) break;
-    assert.ok(Date.now() < deadline, `Prometheus did not find and scrape every instance in 30 s: ${JSON.stringify(targets.map((x) => [x.labels.instance, x.health, x.lastError]))}\n${log.slice(-2_000)}`);
+    const seconds = (performance.now() - started) / 1_000;
+    assert.ok(
+      seconds < 60,
+      `Prometheus did not find and scrape every instance in ${seconds.toFixed(1)} s: ${JSON.stringify(targets.map((x) => [x.labels.instance, x.health, x.lastError]))}; last API error: ${lastError}\n${log.slice(-2_000)}`,
+    );
     await sleep(250);
   }
   assert.deepEqual(targets.map((target) => `${target.labels.service}/${target.labels.instance}`).sort(), [...registered].sort());

@@ -38,18 +38,26 @@ async function instance(t: TestContext, discoveryUrl: string, id: string, port =
   return { service, control };
 }
 
-async function caller(t: TestContext, discoveryUrl: string, expected: number): Promise<{ client: UpstreamClient; service: Service }> {
+async function caller(t: TestContext, discoveryUrl: string, expected: number, resetTimeoutMs = 500): Promise<{ client: UpstreamClient; service: Service }> {
   const service = createService({ name: 'caller', config: testConfig({ DISCOVERY_URL: discoveryUrl, LOG_LEVEL: 'silent' }) });
   t.after(() => service.close());
   const upstream = service.upstream('target');
   await upstream.watcher.until((list) => list.length === expected);
   const client = new UpstreamClient(upstream, {
-    breaker: { resetTimeoutMs: 500, volumeThreshold: 3, errorThresholdPercentage: 50 },
+    breaker: { resetTimeoutMs, volumeThreshold: 3, errorThresholdPercentage: 50 },
     metrics: service.metrics,
     log: service.log,
   });
   t.after(() => client.close());
   return { client, service };
+}
+
+async function until(condition: () => boolean, withinMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, what);
+    await sleep(20);
+  }
 }
 
 const work = { method: 'GET', path: '/work', deadlineMs: 2_000, idempotent: true };
@@ -58,7 +66,9 @@ test('breakers open on a failing instance, calls flow to the healthy one, and cl
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   const a = await instance(t, discovery.url, 'target-a');
   const b = await instance(t, discovery.url, 'target-b');
-  const { client, service } = await caller(t, discovery.url, 2);
+  // The breaker stays open 5 s: long enough that the ten calls below, on a loaded machine, all
+  // fall inside the open window (a shorter one let the half-open trial reach b, still failing).
+  const { client, service } = await caller(t, discovery.url, 2, 5_000);
 
   const seen = new Set<string>();
   for (let i = 0; i < 4; i += 1) seen.add((await client.request<{ id: string }>(work)).body.id);
@@ -73,7 +83,7 @@ test('breakers open on a failing instance, calls flow to the healthy one, and cl
   assert.match(await service.metrics.metrics(), /^circuit_breaker_state\{target="target",instance="target-b",service="caller"\} 2$/m);
 
   b.control.mode = 'ok';
-  await sleep(600); // past resetTimeout: the next call to b is the half-open trial
+  await until(() => client.states()['target-b'] === 'half-open', 15_000, 'the breaker turns half-open after its reset time-out');
   const after = new Set<string>();
   for (let i = 0; i < 6; i += 1) after.add((await client.request<{ id: string }>(work)).body.id);
   assert.ok(after.has('target-b'), 'b serves again after a good trial');

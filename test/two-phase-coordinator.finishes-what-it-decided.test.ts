@@ -9,7 +9,7 @@ import pg from 'pg';
 import { UpstreamClient } from '../lib/src/balancing/upstream-client.ts';
 import { createService } from '../lib/src/service/create-service.ts';
 import { spawnService, testDatabase, type ServiceProcess } from '../lib/src/testing/index.ts';
-import { Coordinator, COORDINATOR_TABLE_DDL, type Branch, type CoordinatorOptions } from '../lib/src/two-phase/coordinator.ts';
+import { Coordinator, COORDINATOR_TABLE_DDL, COORDINATOR_LEASE_DDL, type Branch, type CoordinatorOptions } from '../lib/src/two-phase/coordinator.ts';
 import { coordinatorRoutes } from '../lib/src/two-phase/coordinator-routes.ts';
 import { testConfig } from '../lib/test/helper.ts';
 
@@ -35,6 +35,7 @@ async function setup(t: TestContext) {
   await db.connect();
   t.after(() => db.end());
   await db.query(COORDINATOR_TABLE_DDL);
+  await db.query(COORDINATOR_LEASE_DDL);
   const sql = {
     $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) => (await db.query(query, values)).rows as T,
     $executeRawUnsafe: async (query: string, ...values: unknown[]) => (await db.query(query, values)).rowCount ?? 0,
@@ -51,7 +52,7 @@ async function setup(t: TestContext) {
     return client;
   };
   const coordinator = (afterDecision?: (txId: string) => void, more: Partial<CoordinatorOptions> = {}) =>
-    new Coordinator({ db: sql, participant, log: gateway.log, metrics: gateway.metrics, // 60 s: participants' own sweepers stay out of the way, so only the coordinator finishes transactions here.
+    new Coordinator({ db: sql, owner: () => gateway.instanceId, participant, log: gateway.log, metrics: gateway.metrics, // 60 s: participants' own sweepers stay out of the way, so only the coordinator finishes transactions here.
       prepareTimeoutMs: 60_000, decisionTimeoutMs: 1_000, retryMaxMs: 200, afterDecision, ...more });
   let current = coordinator();
   void gateway.app.register(async (app) => coordinatorRoutes(app, { coordinator: current }));

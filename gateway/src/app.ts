@@ -55,6 +55,9 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
 
   const coordinator: Coordinator = new Coordinator({
     db,
+    owner: () => service.instanceId,
+    leaseMs: config.TWO_PC_LEASE_MS,
+    sweepIntervalMs: config.TWO_PC_RECOVERY_INTERVAL_MS,
     participant: (name) => upstreams.client(name),
     log: service.log,
     metrics: service.metrics,

@@ -24,6 +24,8 @@ export const configSchema = z.object({
   TWO_PC_RETRY_MAX_MS: env.int(5_000, 'Longest pause between phase-2 retries', 1),
   TWO_PC_MAX_CONCURRENT: env.int(16, 'Transactions in their phases at once per gateway; more wait their turn instead of crowding the participants past their deadlines', 1),
   TWO_PC_MAX_QUEUED: env.int(10_000, 'Transactions that may wait for a turn; beyond, publish and ack answer UNAVAILABLE (retry)', 0),
+  TWO_PC_LEASE_MS: env.int(15_000, 'How long an open transaction stays this gateway’s without renewal; after that another gateway finishes it', 1_000),
+  TWO_PC_RECOVERY_INTERVAL_MS: env.int(5_000, 'How often the coordinator looks for transactions left in doubt (its own after a database outage, or a dead gateway’s past their lease) and finishes them', 100),
   TWO_PC_REPLY_WAIT_MS: env.int(2_000, 'Longest a publish or ack waits for phase 2 before answering (the push still follows phase 2)', 0),
   PUSH_CHANNEL: env.string('gateway_push', 'PostgreSQL NOTIFY channel the gateway instances share pushes and invalidations on'),
   AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with, where the gateway proxies them to the avatar service'),

@@ -114,7 +114,14 @@ export class Transactions {
     ]);
     if (!tx.committed) throw refusalOf(tx.votes);
     await this.settle(tx.done);
-    return { ok: true, unread: await this.unread(session.user.id) };
+    // The ack is decided: from here on the answer says so, whatever happens to the count's read.
+    return { ok: true, unread: await this.unread(session.user.id).catch((error: unknown) => this.unreadUnknown(error, session.user.id)) };
+  }
+
+  /** The count could not be read after a committed ack (counter down): null, and a `counter` push follows phase 2 when it can. */
+  private unreadUnknown(error: unknown, userId: string): null {
+    this.d.log.warn({ err: error, userId }, 'acknowledged, but the unread count could not be read for the answer');
+    return null;
   }
 
   async unread(userId: string): Promise<number> {

@@ -22,7 +22,7 @@ export { Participant, defineAction, type ActionContext, type ParticipantAction, 
 export { participantRoutes, sendNoVote } from './two-phase/participant-routes.ts';
 export { createTwoPhaseMetrics, type TwoPhaseMetrics } from './two-phase/metrics.ts';
 export { attachParticipant, participantConfigShape, type AttachParticipantOptions, type ParticipantConfig, type ParticipantDatabase } from './two-phase/attach.ts';
-export { Coordinator, COORDINATOR_TABLE, COORDINATOR_TABLE_DDL, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';
+export { Coordinator, COORDINATOR_TABLE, COORDINATOR_TABLE_DDL, COORDINATOR_LEASE_DDL, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';
 export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
 export { HttpPools, originOf, readBody, type HttpAnswer, type HttpCall } from './http/http-pools.ts';
 export { BoundedMap } from './cache/bounded-map.ts';

@@ -13,7 +13,7 @@ const NOTIFY_LIMIT_BYTES = 7_500;
 /** Outbox rows older than this are deleted (every receiver has read them long before). */
 const OUTBOX_RETENTION_MS = 60_000;
 
-export type BusHandler<M> = (message: M) => void | Promise<void>;
+export type BusMessageHandler<M> = (message: M) => void | Promise<void>;
 
 interface Envelope<M> {
   origin: string;
@@ -22,15 +22,24 @@ interface Envelope<M> {
   ref?: string;
 }
 
+/** Reconnect pauses: capped exponential backoff with full jitter, so gateways do not retry in step. */
+const RECONNECT_BASE_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
 export class PushBus<M> {
   private readonly origin = randomUUID();
   private listener: pg.Client | undefined;
   private closed = false;
   private connected = false;
+  /** The one reconnect loop, while it runs: every drop while it runs joins it instead of starting another. */
+  private reconnecting: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
   private cleanup: NodeJS.Timeout | undefined;
+  /** Connections the listener opened and LISTENs it issued, over this bus's life (the tests read them). */
+  readonly stats = { connects: 0, listens: 0, reconnects: 0 };
 
   constructor(
-    private readonly options: { url: string; channel: string; pool: pg.Pool; log: FastifyBaseLogger; onMessage: BusHandler<M> },
+    private readonly options: { url: string; channel: string; pool: pg.Pool; log: FastifyBaseLogger; onMessage: BusMessageHandler<M>; connectTimeoutMs?: number },
   ) {}
 
   get isConnected(): boolean {
@@ -66,37 +75,73 @@ export class PushBus<M> {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopping.abort();
     clearInterval(this.cleanup);
+    await this.reconnecting;
     await this.listener?.end().catch(() => undefined);
   }
 
+  /**
+   * One listening connection: connects, LISTENs, and only then is the listener. A failed attempt
+   * closes its own client, and a client's drop is reported once (its `end` and `error` both lead
+   * to the single reconnect loop, never to a second one).
+   */
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.url });
+    const client = new pg.Client({ connectionString: this.options.url, connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5_000 });
+    let live = false;
+    const dropped = () => {
+      if (!live) return;
+      live = false;
+      this.connected = false;
+      if (this.listener === client) this.listener = undefined;
+      void client.end().catch(() => undefined);
+      this.startReconnecting();
+    };
     client.on('notification', (notification) => {
       if (notification.channel === this.options.channel && notification.payload) void this.receive(notification.payload);
     });
-    client.on('error', (error) => this.options.log.warn({ err: error }, 'push bus connection failed'));
-    client.on('end', () => {
-      this.connected = false;
-      if (!this.closed) void this.reconnect();
+    client.on('error', (error) => {
+      this.options.log.warn({ err: error }, 'push bus connection failed');
+      dropped();
     });
-    await client.connect();
-    await client.query(`LISTEN ${pg.escapeIdentifier(this.options.channel)}`);
+    client.on('end', dropped);
+    try {
+      this.stats.connects += 1;
+      await client.connect();
+      await client.query(`LISTEN ${pg.escapeIdentifier(this.options.channel)}`);
+      this.stats.listens += 1;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    live = true;
     this.listener = client;
     this.connected = true;
+  }
+
+  private startReconnecting(): void {
+    if (this.closed || this.reconnecting) return;
+    this.reconnecting = this.reconnect().finally(() => (this.reconnecting = undefined));
   }
 
   /** Pushes sent while the listener is down are missed here; clients catch up with notifications.list. */
   private async reconnect(): Promise<void> {
     for (let attempt = 0; !this.closed; attempt += 1) {
-      await sleep(Math.min(5_000, 100 * 2 ** attempt));
+      const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 16));
+      await sleep(Math.random() * ceiling, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       if (this.closed) return;
       try {
         await this.connect();
-        this.options.log.info('push bus reconnected');
+        this.stats.reconnects += 1;
+        this.options.log.info({ attempt }, 'push bus reconnected');
         return;
       } catch (error) {
-        this.options.log.warn({ err: error, attempt }, 'push bus reconnect failed');
+        // Logged at the first failure and then every tenth: an outage is one line every ~50 s, not a flood.
+        if (attempt % 10 === 0) this.options.log.warn({ err: error, attempt }, 'push bus reconnect failed; retrying with backoff');
       }
     }
   }

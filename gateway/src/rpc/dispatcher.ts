@@ -3,7 +3,7 @@
 // params must match the method's schema. Every failure becomes a contract error; an unexpected
 // one is logged and answered as INTERNAL without its internals.
 import type { FastifyBaseLogger } from 'fastify';
-import { createError, findUnstorableText, hasErrorCode, UNSTORABLE_TEXT_MESSAGE, type AppError } from '@notify/lib';
+import { createError, findUnstorableText, hasErrorCode, toAppError, UNSTORABLE_TEXT_MESSAGE, type AppError } from '@notify/lib';
 import { PUBLIC_METHODS, RPC_PARAMS, type RpcError, type RpcMethod } from '@notify/lib/rpc';
 import type { Connection } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
@@ -67,8 +67,11 @@ export class Dispatcher {
 
   private describe(error: unknown, method: string): AppError {
     if (hasErrorCode(error)) return error as AppError;
-    this.options.log.error({ err: error, method }, 'RPC handler failed unexpectedly');
-    return createError({ code: 'INTERNAL', message: 'internal error', cause: error });
+    // The gateway's own database unreachable or busy (the coordinator's log) is UNAVAILABLE, as in every service.
+    const mapped = toAppError(error);
+    if (mapped.code === 'INTERNAL') this.options.log.error({ err: error, method }, 'RPC handler failed unexpectedly');
+    else this.options.log.warn({ err: error, method, code: mapped.code }, 'RPC handler could not reach a dependency');
+    return mapped;
   }
 }
 

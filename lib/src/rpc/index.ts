@@ -114,7 +114,7 @@ export interface RpcResults {
   'topics.unsubscribe': { ok: true };
   'notifications.publish': { notification: Notification; recipients: string[] };
   'notifications.list': { notifications: Notification[]; nextCursor: string | null };
-  'notifications.ack': { ok: true; unread: number };
+  'notifications.ack': { ok: true; unread: number | null };
   'notifications.trace': { notificationId: string; events: TraceEvent[] };
   'counters.get': { unread: number };
 }

@@ -149,7 +149,8 @@ export function useFeed(reportError: (error: unknown, what?: string) => void): F
       try {
         const { unread: count } = await client.call('notifications.ack', { notificationId });
         markRead([notificationId]);
-        setUnread(count);
+        // null: acknowledged, but the count could not be read just then; the counter push brings it.
+        if (count !== null) setUnread(count);
       } catch (error) {
         // Already acknowledged (elsewhere, or a repeated click): it is read, which is what was asked.
         if (error instanceof RpcCallError && error.code === 'CONFLICT') {

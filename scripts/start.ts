@@ -2,7 +2,8 @@
 // the start stops naming the port and its holder) and Prisma clients are generated if their schema
 // changed; then embedded PostgreSQL (unless DATABASE_URL is set), discovery, and every service
 // instance as its own process; a ready banner once each of ITS instances is passing; Ctrl-C (or
-// SIGTERM) stops everything, services first, PostgreSQL last.
+// SIGTERM) stops everything, services first, PostgreSQL last. An instance that dies is started again,
+// loudly, unless it keeps dying.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +14,7 @@ import { generatePrismaClient } from '../lib/src/db/prisma-generate.ts';
 import { Child } from './launcher/child-process.ts';
 import { launcherConfig } from './launcher/config.ts';
 import { plannedPorts, portIsFree, takenPorts } from './launcher/ports.ts';
+import { RestartPolicy } from './launcher/restart-policy.ts';
 import { localPrometheusConfig, prometheusInstalled, promtoolHasConsulSd } from './launcher/prometheus.ts';
 import { DISCOVERY, SERVICES, type InstanceSpec } from './launcher/topology.ts';
 
@@ -20,6 +22,8 @@ const root = resolve(import.meta.dirname, '..');
 process.chdir(root);
 
 const STOP_GRACE_MS = 10_000;
+/** The embedded server's connection limit: the pools of every instance below add up to about half of it. */
+export const POSTGRES_MAX_CONNECTIONS = 200;
 const READY_TIMEOUT_MS = 120_000;
 const host = launcherConfig.ADVERTISE_ADDRESS;
 const portOf = (spec: InstanceSpec) => spec.port + launcherConfig.PORT_OFFSET;
@@ -53,10 +57,49 @@ async function shutdown(reason: string, code: number): Promise<never> {
   process.exit(code);
 }
 
+const restarts = new RestartPolicy({ maxCrashes: launcherConfig.RESTART_MAX_CRASHES, windowMs: launcherConfig.RESTART_WINDOW_MS });
+
+/**
+ * An instance died: it is started again after a pause (the others go on; their breakers and
+ * discovery route around it meanwhile), and the log says so loudly. An instance dying again and
+ * again within RESTART_WINDOW_MS is a fault restarts will not fix: everything stops, exit 1.
+ */
 function onUnexpectedExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
-  // Nothing is restarted silently: one instance down means the system is not what the banner said.
-  log(`!! ${child.spec.label} exited unexpectedly (${signal ?? `code ${code}`}); see its lines above`);
-  void shutdown(`${child.spec.label} died`, 1);
+  if (shuttingDown) return;
+  const how = signal ?? `code ${code}`;
+  const decision = restarts.onDeath(child.spec.label);
+  const window = `${launcherConfig.RESTART_WINDOW_MS / 1000} s`;
+  if (!decision.restart) {
+    log(`!! ${child.spec.label} died (${how}) ${decision.recent} times within ${window}: giving up; see its lines above`);
+    void shutdown(`${child.spec.label} keeps dying`, 1);
+    return;
+  }
+  log(`!! ${child.spec.label} died (${how}); restarting it in ${(decision.inMs / 1000).toFixed(1)} s (death ${decision.recent} of ${launcherConfig.RESTART_MAX_CRASHES} allowed within ${window})`);
+  const diedAt = Date.now();
+  setTimeout(() => {
+    if (shuttingDown) return;
+    child.start({ RESTARTS: String(restarts.restarts(child.spec.label)) });
+    void announceReturn(child, diedAt);
+  }, decision.inMs).unref();
+}
+
+/** Logs once a restarted instance is registered and passing again (or that it is not, after a while). */
+async function announceReturn(child: Child, diedAt: number): Promise<void> {
+  const spec = [DISCOVERY, ...SERVICES].find((candidate) => candidate.id === child.spec.label);
+  if (!spec) return;
+  const pid = child.pid;
+  try {
+    await waitFor(child.spec.label, async () => {
+      if (child.pid !== pid) return true; // died again meanwhile: that death is reported by itself
+      const health = await request(`http://${host}:${portOf(spec)}/health`, { signal: AbortSignal.timeout(5_000) });
+      await health.body.dump();
+      const { body: about } = await getJson(`http://${host}:${portOf(spec)}/status`);
+      return health.statusCode === 200 && (about as { pid?: unknown }).pid === pid ? true : undefined;
+    });
+    if (child.pid === pid) log(`${child.spec.label} is back (pid ${pid}), ${((Date.now() - diedAt) / 1000).toFixed(1)} s after it died; restarted ${restarts.restarts(child.spec.label)} time(s) in this run`);
+  } catch {
+    log(`!! ${child.spec.label} restarted but is not passing its health check yet; see its lines above`);
+  }
 }
 
 async function startDatabase(): Promise<{ serverUrl: string; description: string }> {
@@ -66,7 +109,8 @@ async function startDatabase(): Promise<{ serverUrl: string; description: string
   const dataDir = resolve(dataRoot, 'postgres');
   mkdirSync(dataRoot, { recursive: true });
   const port = launcherConfig.EMBEDDED_POSTGRES_PORT + launcherConfig.PORT_OFFSET;
-  postgres = await startEmbeddedPostgres({ dataDir, port, log: (message) => process.stdout.write(`${'postgres'.padEnd(width())} | ${message}\n`) });
+  // Every pool together stays under this (the README's connection budget).
+  postgres = await startEmbeddedPostgres({ dataDir, port, settings: { max_connections: POSTGRES_MAX_CONNECTIONS }, log: (message) => process.stdout.write(`${'postgres'.padEnd(width())} | ${message}\n`) });
   return { serverUrl: postgres.url, description: `embedded, data in ${dataDir}` };
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
+import { request } from 'undici';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -66,4 +67,22 @@ export async function npmStart(t: TestContext, options: { offset?: number; ready
   const postgresPid = Number(/PostgreSQL .*started on .* \(pid (\d+)\)/.exec(output)?.[1]);
   assert.ok(postgresPid > 0, `the launcher names the PostgreSQL pid:\n${output}`);
   return { npm, output: () => output, offset, postgresPid };
+}
+
+/** GET `url` through undici (some of the system's ports are ones fetch refuses): its JSON, asserting a 200. */
+export async function getJson<T>(url: string): Promise<T> {
+  const answer = await request(url, { signal: AbortSignal.timeout(10_000) });
+  assert.equal(answer.statusCode, 200, url);
+  return (await answer.body.json()) as T;
+}
+
+/** Polls `probe` until it returns a value (bounded generously: CI machines are busy). */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    assert.ok(Date.now() < deadline, `${what} within ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
 }

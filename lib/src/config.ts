@@ -40,6 +40,7 @@ export function baseConfigShape(defaults: { port: number; /** Browsers reach thi
     PORT: (defaults.browser ? env.browserPort : env.port)(defaults.port, 'Port to listen on (0 picks a free one)'),
     ADVERTISE_ADDRESS: env.string('127.0.0.1', 'Address other services use to reach this instance'),
     INSTANCE_ID: env.optionalString('Unique id of this instance in discovery (default: <service>-<host>-<port>)'),
+    RESTARTS: env.int(0, 'Times a supervisor (npm start) restarted this instance after it died; shown on /status and /dashboard', 0),
     DISCOVERY_URL: env.url('http://127.0.0.1:8000', 'Discovery registry (this project’s or a Consul agent’s HTTP API)'),
     DISCOVERY_REGISTER: env.bool(true, 'Register this instance with discovery at start'),
     HEALTH_TTL_MS: env.int(10_000, 'TTL of the discovery health check; refreshed at a third of it', 1_000),

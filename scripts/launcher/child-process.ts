@@ -1,5 +1,5 @@
 // One supervised child: spawned with an IPC channel (so it dies with the launcher), its output
-// prefixed line by line, its unexpected exit reported loudly and never restarted silently.
+// prefixed line by line, its unexpected exit reported to the launcher (which restarts it loudly).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { styleText } from 'node:util';
@@ -36,9 +36,11 @@ export class Child {
     return process.stdout.isTTY ? styleText(prefixColour(this.index), text) : text;
   }
 
-  start(): void {
+  /** Starts the process; again after it died, with `extraEnv` added (e.g. how often it was restarted). */
+  start(extraEnv: NodeJS.ProcessEnv = {}): void {
+    if (this.stopping) return;
     const child = spawn(process.execPath, ['--import', 'tsx', this.spec.entry, ...(this.spec.args ?? [])], {
-      env: this.spec.env,
+      env: { ...this.spec.env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // Its own process group: a terminal's Ctrl-C reaches only the launcher, which stops the
       // children in order. The IPC channel still ends the child if the launcher dies.

@@ -17,6 +17,8 @@ export const launcherConfigSchema = z.object({
     .describe('Added to every port, to run a second system beside the first. Safe: 0, any value that is not a multiple of 1000, or 10,000 and above (e.g. 10500)'),
   ADVERTISE_ADDRESS: env.string('127.0.0.1', 'Address the instances advertise and the banner prints'),
   HOST: env.string('127.0.0.1', 'Interface every instance listens on (0.0.0.0 to reach them from other machines)'),
+  RESTART_MAX_CRASHES: env.int(5, 'Deaths of one instance within RESTART_WINDOW_MS after which the launcher stops everything instead of restarting it again', 1),
+  RESTART_WINDOW_MS: env.int(60_000, 'The window RESTART_MAX_CRASHES counts deaths in', 1_000),
   RUN_PROMETHEUS: env.bool(true, 'Run Prometheus with the monitoring/ configuration when its binary is on PATH'),
   PROMETHEUS_PORT: env.port(9090, 'Port of Prometheus under npm start'),
 });

@@ -51,22 +51,23 @@ export const SERVICES: InstanceSpec[] = [
     env: { REPLICATION_SECRET: AUTH_REPLICATION_SECRET, TRUST_PROXY: 'loopback' },
     title: 'users, passwords, sessions (REST; replicated session cache)',
   })),
-  {
+  // Two instances of each two-phase-commit participant: one dying costs no publish or ack.
+  ...[1, 2].map((n) => ({
     service: 'counter',
-    id: 'counter-1',
+    id: `counter-${n}`,
     entry: 'counter/src/server.ts',
-    port: 2000,
+    port: 1999 + n,
     database: 'counter',
-    title: 'unread counters (two-phase-commit participant)',
-  },
-  {
+    title: n === 1 ? 'unread counters (two-phase-commit participant)' : 'counter node',
+  })),
+  ...[1, 2].map((n) => ({
     service: 'persist',
-    id: 'persist-1',
+    id: `persist-${n}`,
     entry: 'persist/src/server.ts',
-    port: 6000,
+    port: 5999 + n,
     database: 'persist',
-    title: 'topics, subscriptions, notifications (two-phase-commit participant)',
-  },
+    title: n === 1 ? 'topics, subscriptions, notifications (two-phase-commit participant)' : 'persist node',
+  })),
   {
     service: 'smtp-sink',
     id: 'smtp-sink-1',

@@ -176,6 +176,7 @@ export function createService(options: ServiceOptions): Service {
       node: process.version,
       startedAt: startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      restarts: config.RESTARTS,
       memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external },
       eventLoopLagMs: loop.read(),
       inFlightRequests: http.inFlight(),

@@ -26,6 +26,7 @@ export function renderDashboard(status: StatusSnapshot): string {
     ['Version', escapeHtml(status.version)],
     ['State', badge(status.state)],
     ['Uptime', duration(status.uptimeSeconds)],
+    ['Restarts', status.restarts ? `${badge('degraded')} restarted ${status.restarts} time(s) after dying` : 'none'],
     ['PID / Node', `${status.pid} / ${escapeHtml(status.node)}`],
     ['Memory', `RSS ${mib(status.memory.rssBytes)}, heap ${mib(status.memory.heapUsedBytes)} of ${mib(status.memory.heapTotalBytes)}`],
     ['Event-loop lag', `mean ${status.eventLoopLagMs.mean} ms, p99 ${status.eventLoopLagMs.p99} ms, max ${status.eventLoopLagMs.max} ms`],

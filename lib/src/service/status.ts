@@ -23,6 +23,8 @@ export interface StatusSnapshot {
   node: string;
   startedAt: string;
   uptimeSeconds: number;
+  /** Times a supervisor restarted this instance after it died (RESTARTS). */
+  restarts: number;
   memory: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number };
   eventLoopLagMs: { mean: number; p99: number; max: number };
   inFlightRequests: number;

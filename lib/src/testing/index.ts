@@ -13,3 +13,4 @@ export { startFakeCoordinator, type FakeCoordinator } from './fake-coordinator.t
 export { sendRaw } from './http.ts';
 export { metricSample, metricSum } from './metrics.ts';
 export { freeBadPort } from './bad-port.ts';
+export { startKillablePostgres, type KillablePostgres } from './killable-postgres.ts';

@@ -25,6 +25,8 @@ interface Envelope<M> {
 /** Reconnect pauses: capped exponential backoff with full jitter, so gateways do not retry in step. */
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
+/** How long a message to the other instances is retried while the database is unreachable. */
+const SEND_RETRY_MS = 15_000;
 
 export class PushBus<M> {
   private readonly origin = randomUUID();
@@ -58,7 +60,23 @@ export class PushBus<M> {
 
   /** Handles `message` here and sends it to every other instance, both at once. */
   async publish(message: M): Promise<void> {
-    await Promise.all([this.deliver(message), this.send(message)]);
+    await Promise.all([this.deliver(message), this.sendSoon(message)]);
+  }
+
+  /**
+   * Sends, retrying while the database cannot be reached (a restart takes seconds) for up to
+   * SEND_RETRY_MS; after that the other instances miss it (their clients catch up with notifications.list).
+   */
+  private async sendSoon(message: M): Promise<void> {
+    const deadline = Date.now() + SEND_RETRY_MS;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.send(message);
+      } catch (error) {
+        if (this.closed || Date.now() >= deadline) throw error;
+        await sleep(Math.min(1_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2), undefined, { signal: this.stopping.signal }).catch(() => undefined);
+      }
+    }
   }
 
   private async send(message: M): Promise<void> {

@@ -25,6 +25,8 @@ export class Registration {
   private beating: Promise<void> | undefined;
   private stopped = false;
   private registered = false;
+  /** Heartbeats in a row that could neither pass nor register again. */
+  private failedBeats = 0;
   private readonly checkId: string;
 
   /** Every call to discovery gives up after this long (ms): a third of the TTL, so one stuck call cannot outlive it. */
@@ -90,8 +92,10 @@ export class Registration {
 
   private schedule(): void {
     if (this.stopped) return;
-    // A third of the TTL, ±10% jitter so a fleet started together does not beat in step.
-    const base = this.options.ttlMs / 3;
+    // A third of the TTL, ±10% jitter so a fleet started together does not beat in step. While the
+    // registry cannot be reached, sooner (250 ms doubling up to that): a restarted registry, which
+    // starts empty, has every instance back within moments of its return.
+    const base = this.failedBeats === 0 ? this.options.ttlMs / 3 : Math.min(this.options.ttlMs / 3, 250 * 2 ** (this.failedBeats - 1));
     const delay = base * (0.9 + Math.random() * 0.2);
     this.timer = setTimeout(() => {
       this.beating = this.beat();
@@ -102,15 +106,18 @@ export class Registration {
   private async beat(): Promise<void> {
     try {
       await this.consul.agent.check.pass({ id: this.checkId, note: 'serving', timeout: this.callTimeoutMs });
+      this.failedBeats = 0;
     } catch (error) {
       // The registry may have restarted (it keeps state in memory) or reaped us: register again.
-      this.log.warn({ err: error }, 'discovery heartbeat failed; registering again');
+      if (this.failedBeats === 0) this.log.warn({ err: error }, 'discovery heartbeat failed; registering again');
       this.onHeartbeatFailure();
       try {
         if (!this.stopped) await this.register();
+        this.failedBeats = 0;
       } catch (registerError) {
         this.registered = false;
-        this.log.warn({ err: registerError }, 'discovery registration failed; will retry');
+        if (this.failedBeats === 0) this.log.warn({ err: registerError }, 'discovery registration failed; will retry');
+        this.failedBeats += 1;
       }
     }
     this.schedule();

@@ -31,6 +31,11 @@ export interface ServiceWatcherOptions {
   passingOnly?: boolean;
   /** Only instances registered with this tag (Consul's `tag` filter). */
   tag?: string;
+  /**
+   * After the registry restarts (its index goes backwards: it starts with an empty memory), how long
+   * instances it no longer lists are kept while they register again (ms). Default 10 000.
+   */
+  restartGraceMs?: number;
 }
 
 /**
@@ -44,6 +49,13 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
   private answered = false;
   private stopped = false;
   private errors = 0;
+  /** The registry's index at the last answer: lower next time means it restarted. */
+  private lastIndex: number | undefined;
+  /** What the registry listed last, before instances carried over a restart are added. */
+  private listed: Instance[] = [];
+  /** Instances a restarted registry does not list (yet), kept until they are back or their time is up. */
+  private readonly carried = new Map<string, { instance: Instance; until: number }>();
+  private carryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly consul: Consul,
@@ -70,7 +82,7 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
       backoffMax: this.options.backoffMaxMs ?? 2_000,
     });
     const watch = this.watch;
-    watch.on('change', (data: ServiceEntry[]) => this.update(data));
+    watch.on('change', (data: ServiceEntry[], response?: { headers?: Record<string, unknown> }) => this.update(data, Number(response?.headers?.['x-consul-index'])));
     // The client's watch ends itself on a 400 or an answer without X-Consul-Index; a list that
     // silently froze would be worse than none, so start a new watch after a pause.
     watch.on('end', () => {
@@ -92,19 +104,41 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
     return this;
   }
 
-  private update(entries: ServiceEntry[]): void {
+  private update(entries: ServiceEntry[], index: number): void {
     this.errors = 0;
     this.answered = true;
-    this.current = Object.freeze(
-      entries.map((entry) => ({
-        id: entry.Service.ID,
-        service: entry.Service.Service,
-        address: entry.Service.Address || entry.Node?.Address || '127.0.0.1',
-        port: entry.Service.Port,
-        tags: entry.Service.Tags ?? [],
-        meta: entry.Service.Meta ?? {},
-      })),
-    );
+    const listed = entries.map((entry) => ({
+      id: entry.Service.ID,
+      service: entry.Service.Service,
+      address: entry.Service.Address || entry.Node?.Address || '127.0.0.1',
+      port: entry.Service.Port,
+      tags: entry.Service.Tags ?? [],
+      meta: entry.Service.Meta ?? {},
+    }));
+    if (Number.isFinite(index) && this.lastIndex !== undefined && index < this.lastIndex) {
+      // The registry restarted and lists only who registered since: keep the others for a while
+      // (their breakers still guard every call) instead of finding no instance at all.
+      const until = Date.now() + (this.options.restartGraceMs ?? 10_000);
+      const missing = this.current.filter((instance) => !listed.some((candidate) => candidate.id === instance.id));
+      for (const instance of missing) this.carried.set(instance.id, { instance, until });
+      if (missing.length) this.options.log?.info({ service: this.service, kept: missing.map((instance) => instance.id) }, 'discovery restarted; keeping known instances while they register again');
+    }
+    if (Number.isFinite(index)) this.lastIndex = index;
+    this.listed = listed;
+    this.publish();
+  }
+
+  /** Replaces the list: what the registry listed, plus instances carried over its restart and not expired. */
+  private publish(): void {
+    const now = Date.now();
+    for (const [id, { until }] of this.carried) if (until <= now || this.listed.some((instance) => instance.id === id)) this.carried.delete(id);
+    clearTimeout(this.carryTimer);
+    if (this.carried.size) {
+      const next = Math.min(...[...this.carried.values()].map(({ until }) => until));
+      this.carryTimer = setTimeout(() => this.publish(), Math.max(0, next - now) + 1);
+      this.carryTimer.unref();
+    }
+    this.current = Object.freeze([...this.listed, ...[...this.carried.values()].map(({ instance }) => instance)]);
     this.emit('change', [...this.current]);
   }
 
@@ -142,6 +176,7 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.carryTimer);
     const watch = this.watch;
     this.watch = undefined;
     watch?.end();

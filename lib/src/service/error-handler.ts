@@ -9,6 +9,18 @@ const UNREACHABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P
 const UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'TransactionAlreadyClosed']);
 /** Node's network errors, for upstream calls made without the kit's client. */
 const UNREACHABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+/**
+ * PostgreSQL going away under a query: its connection exceptions (class 08) and its shutdowns
+ * (57P01 administrator, 57P02 crash, 57P03 cannot connect now: starting up or in recovery).
+ */
+const UNREACHABLE_POSTGRES_CODES = /^(08...|57P0[123])$/;
+/** node-postgres's own errors for a connection that died or never came (they carry no code). */
+const UNREACHABLE_PG_MESSAGES = [
+  'Connection terminated unexpectedly',
+  'Connection terminated due to connection timeout',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error and is not queryable',
+];
 
 /**
  * The database is busy rather than broken: no pooled connection or transaction slot in time
@@ -53,7 +65,11 @@ export function isUnreachable(error: unknown): boolean {
   if (!candidate || typeof candidate !== 'object') return false;
   const code = typeof candidate.code === 'string' ? candidate.code : '';
   const kind = candidate.meta?.driverAdapterError?.cause?.kind;
-  return UNREACHABLE_PRISMA_CODES.has(code) || UNREACHABLE_NET_CODES.has(code) || (typeof kind === 'string' && UNREACHABLE_KINDS.has(kind));
+  if (UNREACHABLE_PRISMA_CODES.has(code) || UNREACHABLE_NET_CODES.has(code) || (typeof kind === 'string' && UNREACHABLE_KINDS.has(kind))) return true;
+  const sqlState = databaseCause(error).code;
+  if (sqlState !== undefined && UNREACHABLE_POSTGRES_CODES.test(sqlState)) return true;
+  const message = error instanceof Error ? error.message : '';
+  return UNREACHABLE_PG_MESSAGES.some((known) => message.includes(known));
 }
 
 /** Maps any thrown value to an AppError; an unreachable dependency is UNAVAILABLE, other failures INTERNAL. */

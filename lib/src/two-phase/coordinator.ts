@@ -222,16 +222,18 @@ export class Coordinator {
       await Promise.all(branches.map((branch) => this.decideBranch(txId, outcome, branch)));
       if (this.stopped) return false;
       void this.completed(txId, outcome, branches);
+      // Marking it complete is retried here while the database is down: left to the sweep, the
+      // transaction would be finished again and its onComplete (the gateway's pushes) run twice.
+      const complete = () => this.untilDone(async () => void (await markComplete()), { txId, step: 'completion', outcome });
       const followUp = this.o.followUp;
       if (!followUp) {
-        await markComplete();
+        const marked = await complete();
         phase2Done(true);
-        return true;
+        return marked;
       }
       phase2Done(true);
       if (!(await this.untilDone(() => followUp(txId, outcome, branches), { txId, step: 'follow-up', outcome }))) return false;
-      await markComplete();
-      return true;
+      return complete();
     })()
       .catch((error: unknown) => {
         // Left open in the log: the next start's recover() finishes it.

@@ -5,13 +5,14 @@ import { formatReport, runChaos, type Target } from './chaos/run.ts';
 
 const maxErrorWindowMs = Number(process.env.CHAOS_MAX_ERROR_WINDOW_MS ?? 5_000);
 /** CHAOS_TARGETS (comma-separated instance ids and `postgres`) narrows the run, e.g. `CHAOS_TARGETS=postgres`. */
-const targets = (process.env.CHAOS_TARGETS?.split(',').map((target) => target.trim()) ??
+const targets = (process.env.CHAOS_TARGETS?.split(',').map((target) => target.trim()).filter(Boolean) ??
   ['persist-1', 'counter-1', 'gateway-2', 'auth-1', 'discovery-1', 'postgres', 'persist-2', 'counter-2', 'gateway-1', 'auth-2', 'postgres']) as Target[];
 
 const report = await runChaos({
   targets,
   downMs: 4_000,
-  settleMs: 10_000,
+  // CHAOS_SETTLE_MS: load time before, between and after the kills.
+  settleMs: Number(process.env.CHAOS_SETTLE_MS ?? 10_000),
   load: { users: 12, publishers: 4, publishEveryMs: 250, ackShare: 0.5 },
   log: (line) => console.log(`chaos | ${line}`),
 });

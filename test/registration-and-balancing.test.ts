@@ -143,3 +143,29 @@ test('a service closed while it is still registering leaves no entry behind', as
   const services = (await consul.agent.service.list()) as Record<string, { Service: string }>;
   assert.deepEqual(Object.values(services).filter((entry) => entry.Service === 'hasty'), []);
 });
+
+test('discovery killed and restarted empty: watchers keep the instances they knew, and every instance registers again at its next heartbeat', async (t) => {
+  const first = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  // Heartbeats every 2 s (a third of the TTL): the first one that fails registers the instance again.
+  const env = { DISCOVERY_URL: first.url, HEALTH_TTL_MS: '6000' };
+  await Promise.all([1, 2].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}` } }, t)));
+  const consul = createConsulClient(first.url);
+  t.after(() => consul.destroy());
+  const watcher = new ServiceWatcher(consul, 'echo', { waitMs: 2_000, backoffMaxMs: 200 }).start();
+  t.after(() => watcher.stop());
+  await watcher.until((list) => list.length === 2);
+  const seen: number[] = [];
+  watcher.on('change', (list) => seen.push(list.length));
+
+  await first.stop('SIGKILL');
+  await spawnService({ entry: 'discovery/src/server.ts', env: { PORT: String(first.port) } }, t);
+  const backAt = Date.now();
+  const registered = async () => Object.keys((await consul.agent.service.list()) as object).length;
+  while ((await registered()) < 2) {
+    assert.ok(Date.now() - backAt < 15_000, 'both instances registered again within 15 s of the registry’s return');
+    await sleep(50);
+  }
+  t.diagnostic(`both instances registered again ${Date.now() - backAt} ms after the registry came back`);
+  await watcher.until((list) => list.length === 2);
+  assert.ok(!seen.includes(0), `the watcher never listed no instance (lists seen: ${seen.join(', ')})`);
+});

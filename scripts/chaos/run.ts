@@ -42,6 +42,8 @@ export interface ChaosReport {
   quiesceMs: number;
   /** The error lines the services logged, most frequent first: "<kind>: <message>" and how many. */
   errorLines: [string, number][];
+  /** The seconds of the run (from the load's start) whose calls took longest: second, slowest call (ms), calls. */
+  slowestSeconds: { second: number; maxMs: number; calls: number }[];
 }
 
 /** Samples pg_stat_activity every 200 ms: the most connections each application_name held. */
@@ -83,6 +85,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const sampler = sampleConnections(system);
     const gatewayPorts = () => system.gateways().map((gateway) => gateway.port);
     const load = await startLoad(gatewayPorts, options.load);
+    const loadStartedAt = Date.now();
     log(`load: ${options.load.users} users, ${options.load.publishers} publishers every ${options.load.publishEveryMs} ms, acks on ${options.load.ackShare * 100}% of pushes`);
     await sleep(options.settleMs);
 
@@ -121,6 +124,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const ok = load.records.filter((record) => record.outcome === 'ok').length;
     const errorLines = [...system.errorLines()].sort((a, b) => b[1] - a[1]);
     return {
+      slowestSeconds: slowestSeconds(load.records, loadStartedAt),
       errorLines,
       kills,
       calls: {
@@ -153,6 +157,15 @@ function killRow(period: { target: Target; killedAt: number; backAt: number }, u
   return { ...period, failed, errorWindowMs: last - period.backAt };
 }
 
+/** Calls grouped by the second (since the load started) they began in; the five slowest seconds. */
+function slowestSeconds(records: CallRecord[], since: number): ChaosReport['slowestSeconds'] {
+  const bySecond = Map.groupBy(records, (record) => Math.floor((record.startedAt - since) / 1_000));
+  return [...bySecond]
+    .map(([second, calls]) => ({ second, maxMs: Math.max(...calls.map((call) => call.endedAt - call.startedAt)), calls: calls.length }))
+    .sort((a, b) => b.maxMs - a.maxMs)
+    .slice(0, 5);
+}
+
 /** The report as text: the per-kill table, the calls, the connections, the violations. */
 export function formatReport(report: ChaosReport): string {
   const lines = ['', '| killed | down (s) | failed calls after the kill, by code | errors after it was back (s) |', '|---|---|---|---|'];
@@ -161,6 +174,7 @@ export function formatReport(report: ChaosReport): string {
     lines.push(`| ${row.target} | ${((row.backAt - row.killedAt) / 1000).toFixed(1)} | ${failed} | ${(row.errorWindowMs / 1000).toFixed(1)} |`);
   }
   lines.push('', `calls: ${report.calls.publishes} publishes, ${report.calls.acks} acks; ${report.calls.ok} ok, ${report.calls.failed} failed; ${report.calls.duplicatePushes} notification push(es) received twice`);
+  lines.push(`slowest seconds of the load (second: slowest call): ${report.slowestSeconds.map(({ second, maxMs, calls }) => `${second} s: ${maxMs} ms of ${calls} calls`).join('; ')}`);
   lines.push(`every transaction finished ${(report.quiesceMs / 1000).toFixed(1)} s after the load stopped`);
   lines.push(`most PostgreSQL connections held at once (budget): ${report.connections.map(({ id, max, budget }) => `${id} ${max} (${budget})`).join(', ')}`);
   lines.push(`error lines logged by the services: ${report.errorLines.length ? '' : 'none'}`);

@@ -32,8 +32,9 @@ export interface ServiceWatcherOptions {
   /** Only instances registered with this tag (Consul's `tag` filter). */
   tag?: string;
   /**
-   * After the registry restarts (its index goes backwards: it starts with an empty memory), how long
-   * instances it no longer lists are kept while they register again (ms). Default 10 000.
+   * After the registry was unreachable (it may have restarted with an empty memory) or its index
+   * went backwards, how long instances it no longer lists are kept while they register again (ms).
+   * Default 10 000.
    */
   restartGraceMs?: number;
 }
@@ -51,6 +52,8 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
   private errors = 0;
   /** The registry's index at the last answer: lower next time means it restarted. */
   private lastIndex: number | undefined;
+  /** The registry could not be reached since the last answer: the next one may come from a restarted, empty registry. */
+  private unreachable = false;
   /** What the registry listed last, before instances carried over a restart are added. */
   private listed: Instance[] = [];
   /** Instances a restarted registry does not list (yet), kept until they are back or their time is up. */
@@ -96,6 +99,7 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
     });
     watch.on('error', (error: Error) => {
       this.errors += 1;
+      this.unreachable = this.answered;
       this.options.onError?.(error);
       // Log the first failure of a run loudly and the rest quietly: a restarting registry is routine.
       const level = this.errors === 1 ? 'warn' : 'debug';
@@ -115,13 +119,15 @@ export class ServiceWatcher extends EventEmitter<{ change: [Instance[]] }> {
       tags: entry.Service.Tags ?? [],
       meta: entry.Service.Meta ?? {},
     }));
-    if (Number.isFinite(index) && this.lastIndex !== undefined && index < this.lastIndex) {
-      // The registry restarted and lists only who registered since: keep the others for a while
-      // (their breakers still guard every call) instead of finding no instance at all.
+    const restarted = this.unreachable || (Number.isFinite(index) && this.lastIndex !== undefined && index < this.lastIndex);
+    this.unreachable = false;
+    if (restarted) {
+      // The registry may have restarted and list only who registered since: keep the others for a
+      // while (their breakers still guard every call) instead of finding no instance at all.
       const until = Date.now() + (this.options.restartGraceMs ?? 10_000);
       const missing = this.current.filter((instance) => !listed.some((candidate) => candidate.id === instance.id));
       for (const instance of missing) this.carried.set(instance.id, { instance, until });
-      if (missing.length) this.options.log?.info({ service: this.service, kept: missing.map((instance) => instance.id) }, 'discovery restarted; keeping known instances while they register again');
+      if (missing.length) this.options.log?.info({ service: this.service, kept: missing.map((instance) => instance.id) }, 'discovery is back without some instances; keeping them while they register again');
     }
     if (Number.isFinite(index)) this.lastIndex = index;
     this.listed = listed;

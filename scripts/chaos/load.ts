@@ -123,6 +123,28 @@ class UserConnection {
   }
 }
 
+/** Answers worth another try while setting up (a busy machine answers slowly at first). */
+const RETRYABLE = new Set(['UNAVAILABLE', 'TIMEOUT', 'RATE_LIMITED', NO_ANSWER]);
+
+/** One setup step, tried again for up to a minute while the answer is retryable. */
+async function setUp<T>(step: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!RETRYABLE.has((error as { code?: string }).code ?? '') || Date.now() > deadline) throw Object.assign(new Error(`chaos setup failed: ${JSON.stringify(error)}`), { cause: error });
+      await sleep(Math.min(2_000, 100 * 2 ** attempt));
+    }
+  }
+}
+
+/** A step repeated after its answer was lost may find its work done: a subscription that exists is fine. */
+function alreadyDone(error: { code?: string }): undefined {
+  if (error.code === 'CONFLICT') return undefined;
+  throw error;
+}
+
 export interface LoadOptions {
   users: number;
   publishers: number;
@@ -148,19 +170,27 @@ export async function startLoad(gatewayPorts: () => number[], options: LoadOptio
   const connections = Array.from({ length: options.users }, (_, i) => new UserConnection(`user${i}`, gatewayPorts, undefined, i));
   const users: { id: string; name: string }[] = [];
   for (const connection of connections) {
-    const { user, token } = await connection.call<{ user: { id: string }; token: string }>('users.register', {
-      email: `${connection.name}-${tag}@chaos.test`,
-      password: 'correct horse battery',
-      name: connection.name,
-    });
+    const credentials = { email: `${connection.name}-${tag}@chaos.test`, password: 'correct horse battery' };
+    // A registration whose answer was lost may have happened: then the email is taken, and logging in finds it.
+    const { user, token } = await setUp(() =>
+      connection.call<{ user: { id: string }; token: string }>('users.register', { ...credentials, name: connection.name }).catch((error: { code?: string }) => {
+        if (error.code === 'CONFLICT') return connection.call<{ user: { id: string }; token: string }>('users.login', credentials);
+        throw error;
+      }),
+    );
     connection.setToken(token);
     users.push({ id: user.id, name: connection.name });
   }
   const publishers = connections.slice(0, options.publishers);
   const topics: string[] = [];
-  for (const publisher of publishers) topics.push((await publisher.call<{ id: string }>('topics.create', { name: `chaos-${publisher.name}-${tag}` })).id);
+  for (const publisher of publishers) {
+    const name = `chaos-${publisher.name}-${tag}`;
+    topics.push((await setUp(() => publisher.call<{ id: string }>('topics.create', { name }))).id);
+  }
   for (const [i, connection] of connections.entries()) {
-    for (const [j, topic] of topics.entries()) if (i !== j) await connection.call('topics.subscribe', { topicId: topic });
+    for (const [j, topic] of topics.entries()) {
+      if (i !== j) await setUp(() => connection.call('topics.subscribe', { topicId: topic }).catch(alreadyDone));
+    }
   }
 
   let running = true;

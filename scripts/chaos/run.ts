@@ -4,7 +4,7 @@
 // most PostgreSQL connections each instance held, sampled throughout.
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { startLoad, type CallRecord, type LoadOptions } from './load.ts';
+import { startLoad, type CallRecord, type Load, type LoadOptions } from './load.ts';
 import { checkInvariants, openTransactions } from './invariants.ts';
 import { startChaosSystem, type ChaosSystem, type Kind } from './system.ts';
 
@@ -81,10 +81,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   log('starting the system: PostgreSQL, discovery, auth ×2, persist ×2, counter ×2, gateway ×2');
   const system = await startChaosSystem();
+  const sampler = sampleConnections(system);
+  let load: Load | undefined;
   try {
-    const sampler = sampleConnections(system);
     const gatewayPorts = () => system.gateways().map((gateway) => gateway.port);
-    const load = await startLoad(gatewayPorts, options.load);
+    const running = await startLoad(gatewayPorts, options.load);
+    load = running;
     const loadStartedAt = Date.now();
     log(`load: ${options.load.users} users, ${options.load.publishers} publishers every ${options.load.publishEveryMs} ms, acks on ${options.load.ackShare * 100}% of pushes`);
     await sleep(options.settleMs);
@@ -116,7 +118,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sampler.stop();
 
     const violations = await checkInvariants((database) => system.urlFor(database), load.records, load.users);
-    const kills = periods.map((period, i) => killRow(period, periods[i + 1]?.killedAt ?? Infinity, load.records));
+    const kills = periods.map((period, i) => killRow(period, periods[i + 1]?.killedAt ?? Infinity, running.records));
     const connections = system.instances
       .filter((instance) => instance.connectionBudget > 0)
       .map((instance) => ({ id: instance.id, max: sampler.max.get(instance.id) ?? 0, budget: instance.connectionBudget }));
@@ -139,6 +141,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       quiesceMs,
     };
   } finally {
+    // Whatever failed: no user, sampler or process may outlive the run.
+    await load?.stop();
+    await sampler.stop();
     await system.stop();
   }
 }

@@ -84,17 +84,29 @@ export async function startChaosSystem(options: { counts?: Partial<Record<Kind, 
     instance.current = undefined;
   };
 
-  for (const kind of ['discovery', 'auth', 'persist', 'counter', 'gateway'] as const) {
-    const created: Instance[] = Array.from({ length: counts[kind] }, (_, i) => ({
-      id: `${kind}-${i + 1}`,
-      kind,
-      connectionBudget: DATABASE[kind] ? POOL_SIZE + (kind === 'gateway' ? GATEWAY_EXTRA : 0) + 1 : 0,
-      current: undefined,
-      port: 0,
-    }));
-    instances.push(...created);
-    await Promise.all(created.map(start));
-    if (kind === 'discovery') discoveryUrl = created[0]!.current!.url;
+  const stop = async () => {
+    for (const instance of [...instances].reverse()) await kill(instance);
+    await postgres.stop();
+  };
+  try {
+    for (const kind of ['discovery', 'auth', 'persist', 'counter', 'gateway'] as const) {
+      const created: Instance[] = Array.from({ length: counts[kind] }, (_, i) => ({
+        id: `${kind}-${i + 1}`,
+        kind,
+        connectionBudget: DATABASE[kind] ? POOL_SIZE + (kind === 'gateway' ? GATEWAY_EXTRA : 0) + 1 : 0,
+        current: undefined,
+        port: 0,
+      }));
+      instances.push(...created);
+      // allSettled: every start has ended (or failed) before a failure stops the others.
+      const started = await Promise.allSettled(created.map(start));
+      const failed = started.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (kind === 'discovery') discoveryUrl = created[0]!.current!.url;
+    }
+  } catch (error) {
+    await stop();
+    throw error;
   }
 
   return {
@@ -109,9 +121,6 @@ export async function startChaosSystem(options: { counts?: Partial<Record<Kind, 
       for (const instance of instances) collect(instance, all);
       return all;
     },
-    async stop() {
-      for (const instance of [...instances].reverse()) await kill(instance);
-      await postgres.stop();
-    },
+    stop,
   };
 }

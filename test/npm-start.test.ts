@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gone, npmStart } from './npm-start-helper.ts';
+import { everyKindSurvivesKill9, VICTIMS } from './npm-start-restarts.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-test('npm start prints the banner, lists services in discovery, and Ctrl-C leaves nothing behind', async (t) => {
+test('npm start prints the banner, lists services in discovery, restarts any instance killed with kill -9, and Ctrl-C leaves nothing behind', async (t) => {
   const { npm, output, offset, postgresPid } = await npmStart(t);
   const discoveryUrl = `http://127.0.0.1:${8000 + offset}`;
   assert.match(output(), new RegExp(`discovery-1 +${discoveryUrl.replaceAll('.', '\\.')} `), 'the banner names each URL');
@@ -20,8 +21,7 @@ test('npm start prints the banner, lists services in discovery, and Ctrl-C leave
     Service: { ID: string; Port: number };
   }[];
   assert.deepEqual(entries.map((entry) => [entry.Service.ID, entry.Service.Port]), [['discovery-1', 8000 + offset]]);
-  const status = (await (await fetch(`${discoveryUrl}/status`)).json()) as { pid: number; state: string };
-  assert.equal(status.state, 'ready');
+  assert.equal(((await (await fetch(`${discoveryUrl}/status`)).json()) as { state: string }).state, 'ready');
   // A person is pointed at the client, which knows where the gateway is, and at the mail sent.
   const clientUrl = `http://127.0.0.1:${3333 + offset}/`;
   assert.match(output(), new RegExp(`open: +${clientUrl.replaceAll('.', '\\.')} `), 'the banner names the client’s URL');
@@ -29,13 +29,16 @@ test('npm start prints the banner, lists services in discovery, and Ctrl-C leave
   assert.deepEqual(await (await fetch(`${clientUrl}config.json`)).json(), { gatewayUrl: `http://127.0.0.1:${4000 + offset}` });
   assert.match(await (await fetch(`http://127.0.0.1:${8025 + offset}/`)).text(), /Mail received/);
 
+  await t.test('kill -9 of each kind of instance: restarted, announced, and the system answers again', (sub) => everyKindSurvivesKill9(sub, { output, offset }));
+  const status = (await (await fetch(`${discoveryUrl}/status`)).json()) as { pid: number };
+
   process.kill(-npm.pid!, 'SIGINT'); // what a terminal's Ctrl-C does
   const [code, signal] = await once(npm, 'exit');
   // npm itself exits by the SIGINT it was sent; the launcher under it must have finished first.
   assert.ok(code === 0 || signal === 'SIGINT', `npm start ended with ${signal ?? code}:\n${output()}`);
   assert.match(output(), /all stopped/);
-  assert.doesNotMatch(output(), /!! \S+ died/, 'no instance died');
-  assert.ok(await gone(status.pid, 2_000), 'discovery is gone');
+  assert.equal(output().match(/!! \S+ died/g)?.length, VICTIMS.length, 'no instance died but the ones killed');
+  assert.ok(await gone(status.pid, 2_000), 'discovery (restarted) is gone');
   assert.ok(await gone(postgresPid, 2_000), 'PostgreSQL is gone');
   await assert.rejects(fetch(`${discoveryUrl}/health`), 'nothing listens any more');
 });

@@ -1,18 +1,19 @@
 // `npm start` supervises: kill -9 of any one instance (each kind in turn: persist, counter, auth,
 // a mailer node, avatar, the gateway, discovery) is survived. The launcher says so, starts it
 // again, says when it is back; the restarted instance shows the restart on /status; and after each
-// return a publish through the gateway reaches a subscriber again.
+// return a publish through the gateway reaches a subscriber again. Run inside npm-start.test.ts,
+// on the system its first test starts (one system fewer on a busy test machine).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { register, socketIoClient } from '../gateway/test/helper.ts';
 import { DISCOVERY, SERVICES } from '../scripts/launcher/topology.ts';
-import { eventually, getJson, gone, npmStart } from './npm-start-helper.ts';
+import { eventually, getJson, gone, type NpmStart } from './npm-start-helper.ts';
 
-const VICTIMS = ['persist-1', 'counter-2', 'auth-1', 'mailer-3', 'avatar-1', 'gateway-1', 'discovery-1'];
+export const VICTIMS = ['persist-1', 'counter-2', 'auth-1', 'mailer-3', 'avatar-1', 'gateway-1', 'discovery-1'];
 
-test('kill -9 of any one instance under npm start: it is restarted, says so, and the system answers again', async (t) => {
-  const { output, offset } = await npmStart(t);
+/** Kills each of VICTIMS in turn with SIGKILL and checks it comes back and the system answers again. */
+export async function everyKindSurvivesKill9(t: TestContext, { output, offset }: Pick<NpmStart, 'output' | 'offset'>): Promise<void> {
   const portOf = (id: string) => [DISCOVERY, ...SERVICES].find((spec) => spec.id === id)!.port + offset;
   const gateway = { port: 4000 + offset };
 
@@ -62,4 +63,4 @@ test('kill -9 of any one instance under npm start: it is restarted, says so, and
     t.diagnostic(`${victim}: back and a publish delivered ${((Date.now() - killedAt) / 1000).toFixed(1)} s after SIGKILL`);
     assert.ok(!output().includes('giving up'), `the launcher went on after ${i + 1} kill(s)`);
   }
-});
+}

@@ -143,6 +143,27 @@ test('an instance killed with SIGKILL has its breaker open within a second and c
   for (let i = 0; i < 10; i += 1) assert.equal((await client.request<{ id: string }>(whoami)).body.id, 'echo-1');
 });
 
+test('a call not safe to repeat still moves on when the instance never received it (connection refused)', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const env = { DISCOVERY_URL: discovery.url, HEALTH_TTL_MS: '10000' };
+  const echoes = await Promise.all([1, 2].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}` } }, t)));
+  const service = createService({ name: 'caller', config: testConfig({ DISCOVERY_URL: discovery.url, LOG_LEVEL: 'silent' }) });
+  t.after(() => service.close());
+  const upstream = service.upstream('echo');
+  await upstream.watcher.until((list) => list.length === 2);
+  // A breaker that would need many failures to open: the retries below are the only protection.
+  const client = new UpstreamClient(upstream, { metrics: service.metrics, log: service.log, breaker: { volumeThreshold: 1_000 } });
+  t.after(() => client.close());
+  const once = { method: 'GET', path: '/whoami', deadlineMs: 2_000, idempotent: false };
+  await echoes[1]!.stop('SIGKILL'); // discovery lists it for 10 s more: calls keep being offered to it
+
+  const answeredBy = [];
+  for (let i = 0; i < 6; i += 1) answeredBy.push((await client.request<{ id: string }>(once)).body.id);
+  assert.deepEqual(answeredBy, Array(6).fill('echo-1'), 'every call answered by the live instance');
+  const retried = (await service.metrics.getSingleMetric('upstream_requests_total')!.get()).values.find((value) => value.labels.outcome === 'retried')?.value ?? 0;
+  assert.ok(retried >= 3, `the dead instance’s turns were retried (${retried})`);
+});
+
 test('answers caused by one request (4xx, 500) never open a breaker: bad input cannot lock others out', async (t) => {
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   const only = await instance(t, discovery.url, 'target-only');

@@ -117,8 +117,9 @@ export class UpstreamClient {
           }
           const failure = this.describeFailure(error, request.deadlineMs);
           this.options.log.warn({ target: this.upstream.service, instance: instance.id, code: failure.code, reason: failure.message }, 'upstream call failed');
-          // Only a call safe to repeat moves on to another instance, and only while time is left.
-          if (!request.idempotent || Date.now() >= deadline || !this.hasOther(tried)) {
+          // A call safe to repeat moves on to another instance, and so does any call the instance
+          // never received (connection refused, open breaker); only while time is left.
+          if (!(request.idempotent || neverSent(error)) || Date.now() >= deadline || !this.hasOther(tried)) {
             this.metrics.requests.inc({ target: this.upstream.service, outcome: failure.code === 'TIMEOUT' ? 'timeout' : 'failed' });
             throw failure;
           }
@@ -212,6 +213,16 @@ export class UpstreamClient {
     this.breakers.clear();
     await this.pools.close();
   }
+}
+
+/** Failures that prove the request never reached the instance: repeating it elsewhere cannot do it twice. */
+const NEVER_SENT_CODES = new Set(['EOPENBREAKER', 'ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function neverSent(error: unknown): boolean {
+  for (let current = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 4; current = current.cause as typeof current, depth += 1) {
+    if (typeof current.code === 'string' && NEVER_SENT_CODES.has(current.code)) return true;
+  }
+  return false;
 }
 
 /** One set of upstream metrics per registry, shared by every client of the service. */

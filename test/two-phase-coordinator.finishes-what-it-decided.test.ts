@@ -183,3 +183,95 @@ test('a follow-up is retried until it succeeds, the transaction completes only t
   assert.ok(await completedAt(open.txId));
   assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [2, 2], 'and phase 2 again changed nothing twice');
 });
+
+/** Each participant's state of a transaction (`GET /api/2pc/:txId`), persist's then counter's. */
+async function statesOf(s: Awaited<ReturnType<typeof setup>>, txId: string): Promise<string[]> {
+  return Promise.all([s.persist, s.counter].map(async (node) => (await json<{ state?: string }>(node, 'GET', `/api/2pc/${txId}`)).body.state ?? 'none'));
+}
+
+/**
+ * One batch for sure: the first transaction goes alone (the coordinator was idle) and, one batch
+ * in flight at most, every other waits for it and they leave together.
+ */
+async function inOneBatch(coordinator: Coordinator, first: Branch[], rest: Branch[][]) {
+  const alone = coordinator.run(first);
+  const together = rest.map((branches) => coordinator.run(branches));
+  return { alone, together };
+}
+
+test('group commit: a batch in which persist refuses one item commits all the others and aborts that one on both participants', async (t) => {
+  const s = await setup(t);
+  const batches: string[][] = [];
+  const coordinator = s.restartCoordinator(undefined, { batchesInFlight: 1, afterPrepare: (txIds) => void batches.push(txIds) });
+  const valid = Array.from({ length: 8 }, () => s.publication());
+  const forged = s.publication('mallory');
+  const { alone, together } = await inOneBatch(coordinator, s.publication(), [...valid.slice(0, 4), forged, ...valid.slice(4)]);
+  const first = await alone;
+  const results = await Promise.all(together);
+  assert.deepEqual(batches.map((batch) => batch.length), [1, 9], 'one transaction alone, then one batch of nine');
+  const refused = results[4]!;
+  assert.equal(refused.committed, false);
+  assert.equal(refused.votes.find((vote) => vote.service === 'persist')?.error?.code, 'FORBIDDEN');
+  assert.equal(results.filter((result) => result.committed).length, 8, 'the eight valid ones commit');
+  await Promise.all([first, ...results].map((result) => result.done));
+  assert.deepEqual(await statesOf(s, refused.txId), ['aborted', 'aborted'], 'the refused one is aborted on both participants');
+  for (const result of results.filter((r) => r.committed)) assert.deepEqual(await statesOf(s, result.txId), ['committed', 'committed']);
+  assert.equal(await s.coordinator().state(refused.txId), 'aborted');
+  assert.deepEqual([await s.feed('bob'), await s.unread('bob'), await s.feed('cy'), await s.unread('cy')], [9, 9, 9, 9], 'the first and the eight valid ones, once each');
+});
+
+test('group commit: a coordinator that dies after a batch’s decision finishes every item after restart, none twice', async (t) => {
+  const s = await setup(t);
+  let decisions = 0;
+  // The lone first transaction passes; the batch after it "crashes" right after its decision.
+  const crashing = s.restartCoordinator(() => {
+    if ((decisions += 1) > 1) throw new Error('crash after the batch’s decision was written');
+  }, { batchesInFlight: 1 });
+  const first = crashing.run(s.publication());
+  const batch = [s.publication(), s.publication('mallory'), s.publication(), s.publication()].map((branches) => crashing.run(branches));
+  const { txId: firstTx, done } = await first;
+  await done;
+  for (const run of batch) await assert.rejects(run, /crash after the batch/);
+  const logged = await s.sql.$queryRawUnsafe<{ tx_id: string; state: string }[]>(`SELECT tx_id, state FROM coordinator_transactions WHERE tx_id <> $1 ORDER BY state`, firstTx);
+  assert.deepEqual(logged.map((row) => row.state), ['aborted', 'committed', 'committed', 'committed'], 'the batch’s decisions were durable, per item');
+  assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [1, 1], 'the batch is prepared only: invisible');
+
+  const restarted = s.restartCoordinator();
+  assert.equal(await restarted.recover(), 4);
+  const deadline = Date.now() + 10_000;
+  const finished = async () => (await Promise.all(logged.map(async (row) => (await statesOf(s, row.tx_id)).every((state) => state === row.state)))).every(Boolean);
+  while (!(await finished())) {
+    assert.ok(Date.now() < deadline, 'every item reached its decision on both participants within 10 s');
+    await sleep(50);
+  }
+  await sleep(500); // a participant's own sweeper may also have asked and committed: still once
+  assert.deepEqual([await s.feed('bob'), await s.unread('bob'), await s.feed('cy'), await s.unread('cy')], [4, 4, 4, 4], 'the first and the three valid ones, once each');
+});
+
+test('group commit: a coordinator that dies mid-prepare of a batch leaves nothing after restart (presumed abort on both participants)', async (t) => {
+  const s = await setup(t);
+  const crashing = s.restartCoordinator(undefined, {
+    batchesInFlight: 1,
+    afterPrepare: (txIds) => {
+      if (txIds.length > 1) throw new Error('crash mid-prepare');
+    },
+  });
+  const first = crashing.run(s.publication());
+  const batch = Array.from({ length: 5 }, () => crashing.run(s.publication()));
+  await first;
+  for (const run of batch) await assert.rejects(run, /crash mid-prepare/);
+  const pending = await s.sql.$queryRawUnsafe<{ tx_id: string }[]>(`SELECT tx_id FROM coordinator_transactions WHERE state = 'pending'`);
+  assert.equal(pending.length, 5, 'logged, prepared, never decided');
+  for (const { tx_id } of pending) assert.deepEqual(await statesOf(s, tx_id), ['prepared', 'prepared']);
+
+  assert.equal(await s.restartCoordinator().recover(), 5);
+  const deadline = Date.now() + 10_000;
+  for (const { tx_id } of pending) {
+    while ((await statesOf(s, tx_id)).some((state) => state !== 'aborted')) {
+      assert.ok(Date.now() < deadline, 'rolled back on both within 10 s');
+      await sleep(50);
+    }
+    assert.equal(await s.coordinator().state(tx_id), 'aborted');
+  }
+  assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [1, 1], 'only the transaction before the batch');
+});

@@ -52,6 +52,8 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   const fanout = new Fanout({ instanceId: () => service.instanceId, connections, sessions, subscribers, upstreams, metrics, log: service.log });
   const bus = new PushBus<BusMessage>({ url: config.DATABASE_URL, channel: config.PUSH_CHANNEL, pool: busPool, log: service.log, onMessage: fanout.handle });
   const publish = (message: BusMessage) => bus.publish(message);
+  // At shutdown, after the bus has stopped delivering and before the upstream clients close.
+  service.onClose(() => fanout.drain());
 
   const coordinator: Coordinator = new Coordinator({
     db,
@@ -64,6 +66,8 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
     prepareTimeoutMs: config.TWO_PC_PREPARE_TIMEOUT_MS,
     decisionTimeoutMs: config.TWO_PC_DECISION_TIMEOUT_MS,
     retryMaxMs: config.TWO_PC_RETRY_MAX_MS,
+    batchesInFlight: config.TWO_PC_BATCHES_IN_FLIGHT,
+    batchMaxItems: config.TWO_PC_BATCH_MAX_ITEMS,
     // Called after phase 2 only, long after `transactions` below exists.
     onComplete: (txId, outcome, branches) => transactions.completed(txId, outcome, branches),
     followUp: (txId, outcome, branches) => transactions.followUp(txId, outcome, branches),

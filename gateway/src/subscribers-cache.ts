@@ -1,7 +1,8 @@
-// A topic's subscriber list, the hot read of every publication, cached (keyv) for
+// A topic's subscriber list (with the topic's name and creator), the hot read of every publication, cached (keyv) for
 // SUBSCRIBERS_CACHE_TTL_MS and evicted on every gateway when a subscription changes. A stale list
 // is never silently used: a publication to "all subscribers" tells persist so, and persist votes
 // no when the list it is given is not the whole current one (the publication then reads again).
+import type { Topic } from '@notify/lib/rpc';
 import type { Config } from './config.ts';
 import { GuardedCache } from './guarded-cache.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -10,8 +11,14 @@ import type { Upstreams } from './upstreams.ts';
 /** Persist's largest page of subscribers. */
 const PAGE = 10_000;
 
+export interface Audience {
+  topic: Pick<Topic, 'id' | 'name' | 'creatorId'>;
+  subscribers: string[];
+}
+
 export class SubscribersCache {
-  private readonly cache: GuardedCache<string[]>;
+  private readonly cache: GuardedCache<Audience>;
+  private readonly loading = new Map<string, { stamp: number; audience: Promise<Audience> }>();
 
   constructor(
     private readonly upstreams: Upstreams,
@@ -21,8 +28,8 @@ export class SubscribersCache {
     this.cache = new GuardedCache('subscribers', { ttlMs: config.SUBSCRIBERS_CACHE_TTL_MS, maxEntries: config.CACHE_MAX_ENTRIES });
   }
 
-  /** Every subscriber of a live topic, from cache unless `fresh`; NOT_FOUND for an unknown topic. */
-  async get(topicId: string, actingUserId: string, options: { fresh?: boolean } = {}): Promise<string[]> {
+  /** A live topic and every subscriber, from cache unless `fresh`; NOT_FOUND for an unknown topic. */
+  async get(topicId: string, actingUserId: string, options: { fresh?: boolean } = {}): Promise<Audience> {
     if (!options.fresh) {
       const cached = await this.cache.get(topicId);
       if (cached) {
@@ -31,22 +38,37 @@ export class SubscribersCache {
       }
     }
     this.metrics.cache.inc({ cache: 'subscribers', result: 'miss' });
+    // Concurrent misses share one read (a burst of publishes to a cold topic is one read, not
+    // hundreds), unless an eviction came since that read began: then its answer may be stale.
     const stamp = this.cache.stamp();
+    const running = this.loading.get(topicId);
+    if (running && running.stamp === stamp) return running.audience;
+    const audience = this.load(topicId, actingUserId, stamp).finally(() => {
+      if (this.loading.get(topicId)?.audience === audience) this.loading.delete(topicId);
+    });
+    this.loading.set(topicId, { stamp, audience });
+    return audience;
+  }
+
+  private async load(topicId: string, actingUserId: string, stamp: number): Promise<Audience> {
     const subscribers: string[] = [];
+    let topic: Audience['topic'] | undefined;
     let cursor: string | null = null;
     do {
       const query = new URLSearchParams({ limit: String(PAGE), ...(cursor ? { cursor } : {}) });
-      const page: { subscribers: string[]; nextCursor: string | null } = await this.upstreams.call('persist', {
+      const page: { topic: Topic; subscribers: string[]; nextCursor: string | null } = await this.upstreams.call('persist', {
         method: 'GET',
         path: `/api/topics/${topicId}/subscribers?${query}`,
         userId: actingUserId,
         idempotent: true,
       });
       subscribers.push(...page.subscribers);
+      topic ??= { id: page.topic.id, name: page.topic.name, creatorId: page.topic.creatorId };
       cursor = page.nextCursor;
     } while (cursor);
-    await this.cache.store(topicId, subscribers, stamp);
-    return subscribers;
+    const audience = { topic: topic!, subscribers };
+    await this.cache.store(topicId, audience, stamp);
+    return audience;
   }
 
   async evict(topicId: string): Promise<void> {

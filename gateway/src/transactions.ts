@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { createError, hasErrorCode, isErrorCode, type AppError, type Branch, type ConcurrencyLimiter, type Coordinator, type Vote } from '@notify/lib';
-import type { Notification, RpcParams, RpcResults, Topic } from '@notify/lib/rpc';
+import type { Notification, RpcParams, RpcResults } from '@notify/lib/rpc';
 import type { Config } from './config.ts';
 import type { Session } from './connections.ts';
 import type { BusMessage } from './push/fanout.ts';
@@ -59,14 +59,12 @@ export class Transactions {
 
   private async publishNow(session: Session, params: RpcParams<'notifications.publish'>): Promise<RpcResults['notifications.publish']> {
     const publisherId = session.user.id;
-    const topic = await this.d.upstreams.call<Topic>('persist', { method: 'GET', path: `/api/topics/${params.topicId}`, userId: publisherId, idempotent: true });
-    if (topic.creatorId !== publisherId) {
-      throw createError({ code: 'FORBIDDEN', message: 'only the topic’s creator may publish to it', details: { topicId: topic.id } });
-    }
+    // Who may publish (the creator) and whether the topic lives are checked in one place: persist's
+    // prepare, which votes FORBIDDEN or NOT_FOUND. The audience read answers NOT_FOUND early.
     // A cached subscriber list may be stale: one more try with a fresh one, then the refusal stands.
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt === 1;
-      const subscribers = await this.d.subscribers.get(topic.id, publisherId, { fresh: attempt > 0 });
+      const { topic, subscribers } = await this.d.subscribers.get(params.topicId, publisherId, { fresh: attempt > 0 });
       let recipients = subscribers;
       if (params.to) {
         const known = new Set(subscribers);
@@ -172,11 +170,13 @@ export class Transactions {
     }
   };
 
-  /** The topic's name for the email; a topic deleted since the publication still gets its email. */
+  /**
+   * The topic's name for the email, from the audience the publication was made for (cached; read
+   * again only after a restart); a topic deleted since the publication still gets its email.
+   */
   private async topicName(payload: CreatePayload): Promise<string> {
     try {
-      const topic = await this.d.upstreams.call<Topic>('persist', { method: 'GET', path: `/api/topics/${payload.topicId}`, userId: payload.publisherId, idempotent: true });
-      return topic.name;
+      return (await this.d.subscribers.get(payload.topicId, payload.publisherId)).topic.name;
     } catch (error) {
       if (hasErrorCode(error) && error.code === 'NOT_FOUND') return 'a deleted topic';
       throw error;

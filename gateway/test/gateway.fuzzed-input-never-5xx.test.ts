@@ -97,8 +97,12 @@ const REST_ROUTES: Record<string, [method: string, path: string][]> = {
     ['DELETE', '/api/topics/:x/subscriptions'], ['GET', '/api/topics/:x/subscribers'], ['GET', '/api/users/:x/notifications'], ['GET', '/api/notifications/:x/trace'],
     ['POST', '/api/notifications/:x/events'], ['POST', '/api/notifications/:x/events/batch'], ['POST', '/api/notifications'], ['POST', '/api/notifications/commit_2pc'],
     ['DELETE', '/api/notifications/rollback_2pc'], ['POST', '/api/prepare_2pc'], ['POST', '/api/commit_2pc'], ['DELETE', '/api/rollback_2pc'], ['GET', '/api/2pc/:x'],
+    ['POST', '/api/prepare_2pc/batch'], ['POST', '/api/commit_2pc/batch'], ['POST', '/api/rollback_2pc/batch'], ['POST', '/api/events/batch'],
   ],
-  counter: [['GET', '/api/counters/:x'], ['POST', '/api/counters/query'], ['POST', '/api/prepare_2pc'], ['POST', '/api/commit_2pc'], ['DELETE', '/api/rollback_2pc'], ['GET', '/api/2pc/:x']],
+  counter: [
+    ['GET', '/api/counters/:x'], ['POST', '/api/counters/query'], ['POST', '/api/prepare_2pc'], ['POST', '/api/commit_2pc'], ['DELETE', '/api/rollback_2pc'], ['GET', '/api/2pc/:x'],
+    ['POST', '/api/prepare_2pc/batch'], ['POST', '/api/commit_2pc/batch'], ['POST', '/api/rollback_2pc/batch'],
+  ],
   // (DELETE /api/sessions/current takes no input: it would end the caller's session.)
   auth: [['POST', '/api/sessions'], ['GET', '/api/sessions/current'], ['POST', '/api/users'], ['GET', '/api/users/:x'], ['PATCH', '/api/users/me']],
   mailer: [['POST', '/api/emails/welcome'], ['POST', '/api/emails/notification'], ['GET', '/api/jobs/:x'], ['GET', '/api/jobs/dead'], ['GET', '/api/queues']],
@@ -169,7 +173,14 @@ test('fuzzed RPC calls and REST requests never get a 5xx, never drop a connectio
 
   // REST: every route of every service, path parameters and bodies poisoned, as a logged-in caller would send them.
   const pathParam = fc.oneof(ids, NUL, LONE_SURROGATE, fc.string({ maxLength: 30 }), fc.constant('%00'), fc.constant('%ED%A0%80'), fc.constant('x'.repeat(1_200)));
-  const restBody = fc.oneof(poisonedParams(ids), fc.record({ txId: fc.oneof(fc.uuid(), POISON), action: POISON, payload: poisonedParams(ids), timeoutMs: fc.oneof(fc.integer(), POISON) }));
+  const prepare = fc.record({ txId: fc.oneof(fc.uuid(), POISON), action: fc.oneof(POISON, fc.constantFrom('notification.create', 'notification.ack')), payload: poisonedParams(ids), timeoutMs: fc.oneof(fc.integer(), POISON) });
+  const restBody = fc.oneof(
+    poisonedParams(ids),
+    prepare,
+    // The participants' batch routes: many prepares, or one decision for many transactions.
+    fc.record({ items: fc.oneof(fc.array(prepare, { maxLength: 4 }), POISON) }),
+    fc.record({ txIds: fc.oneof(fc.array(fc.oneof(fc.uuid(), POISON), { maxLength: 4 }), POISON) }),
+  );
   for (const [service, routes] of Object.entries(REST_ROUTES)) {
     const [base] = service === 'gateway' ? [gateway!.url] : service === 'discovery' ? [system.discovery.url] : await instancesOf(system, service);
     assert.ok(base, `${service} is running`);

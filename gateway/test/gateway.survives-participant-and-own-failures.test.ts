@@ -6,17 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { failure, jsonRpcClient, metric, register, socketIoClient, startSystem } from './helper.ts';
+import { failure, jsonRpcClient, metric, register, socketIoClient, startSystem, withPg } from './helper.ts';
 
-async function withPg<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
 
 test('persist voting no aborts the publication: counter’s yes is rolled back, nothing stored, counted or pushed', async (t) => {
   const system = await startSystem(t);

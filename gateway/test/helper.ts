@@ -2,6 +2,7 @@
 // on one test PostgreSQL) and real clients over both transports.
 import { once } from 'node:events';
 import type { TestContext } from 'node:test';
+import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
@@ -213,3 +214,14 @@ export async function failure(promise: Promise<unknown>): Promise<CallError> {
 }
 
 export { metricSample as metric } from '@notify/lib/testing';
+
+/** Runs `run` on a fresh connection to a service's database, closed afterwards. */
+export async function withPg<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -18,7 +18,7 @@ export { resolveStrategy, STRATEGY_NAMES } from './balancing/resolve.ts';
 export { Upstream } from './balancing/upstream.ts';
 export { UpstreamClient, DEFAULT_BREAKER, type AnswerHeaders, type BreakerOptions, type UpstreamRequest, type UpstreamResponse } from './balancing/upstream-client.ts';
 export * from './two-phase/protocol.ts';
-export { Participant, defineAction, type ActionContext, type ParticipantAction, type ParticipantOptions, type SqlClient } from './two-phase/participant.ts';
+export { Participant, defineAction, type ActionContext, type ActionItem, type ParticipantAction, type ParticipantOptions, type SqlClient } from './two-phase/participant.ts';
 export { participantRoutes, sendNoVote } from './two-phase/participant-routes.ts';
 export { createTwoPhaseMetrics, type TwoPhaseMetrics } from './two-phase/metrics.ts';
 export { attachParticipant, participantConfigShape, type AttachParticipantOptions, type ParticipantConfig, type ParticipantDatabase } from './two-phase/attach.ts';

@@ -9,6 +9,7 @@ import type { GatewayMetrics } from '../metrics.ts';
 import type { Sessions } from '../sessions.ts';
 import type { SubscribersCache } from '../subscribers-cache.ts';
 import type { Upstreams } from '../upstreams.ts';
+import { Coalescer } from './coalescer.ts';
 
 export type BusMessage =
   | { kind: 'notification'; notification: Notification; recipients: string[]; committedAt: number }
@@ -16,10 +17,22 @@ export type BusMessage =
   | { kind: 'logout'; tokenHash: string }
   | { kind: 'subscribers-changed'; topicId: string };
 
-/** Persist's largest batch of events. */
+/** Persist's largest batch of events, and counter's of users. */
 const EVENT_BATCH = 10_000;
 
+interface DeliveredEvent {
+  notificationId: string;
+  type: 'delivered';
+  recipientId: string;
+  detail: Record<string, string>;
+}
+
 export class Fanout {
+  /** Delivered events of every notification pushed here, recorded for the trace in one call per turn. */
+  private readonly deliveries = new Coalescer<DeliveredEvent>((events) => this.recordDeliveries(events), EVENT_BATCH);
+  /** Users whose count changed with a notification pushed here: one counter read per turn. */
+  private readonly counts = new Coalescer<string>((userIds) => this.pushCounters(userIds), EVENT_BATCH);
+
   constructor(
     private readonly d: {
       instanceId: () => string;
@@ -31,6 +44,11 @@ export class Fanout {
       log: FastifyBaseLogger;
     },
   ) {}
+
+  /** Waits for the bookkeeping of what was pushed so far (at shutdown, and in tests). */
+  async drain(): Promise<void> {
+    await Promise.all([this.deliveries.drain(), this.counts.drain()]);
+  }
 
   readonly handle = async (message: BusMessage): Promise<void> => {
     switch (message.kind) {
@@ -48,8 +66,8 @@ export class Fanout {
     }
   };
 
-  private async notification(notification: Notification, recipients: string[], committedAt: number): Promise<void> {
-    const delivered: { type: 'delivered'; recipientId: string; detail: Record<string, string> }[] = [];
+  private notification(notification: Notification, recipients: string[], committedAt: number): void {
+    const delivered: DeliveredEvent[] = [];
     const local: string[] = [];
     for (const recipientId of recipients) {
       const connections = this.d.connections.ofUser(recipientId);
@@ -57,50 +75,44 @@ export class Fanout {
       local.push(recipientId);
       for (const connection of connections) {
         connection.push('notification', notification);
-        delivered.push({ type: 'delivered', recipientId, detail: { connection: connection.id, transport: connection.transport, gateway: this.d.instanceId() } });
+        delivered.push({ notificationId: notification.id, type: 'delivered', recipientId, detail: { connection: connection.id, transport: connection.transport, gateway: this.d.instanceId() } });
       }
     }
     if (local.length === 0) return;
     this.d.metrics.pushes.inc({ event: 'notification' }, delivered.length);
     this.d.metrics.fanout.observe(Math.max(0, Date.now() - committedAt) / 1000);
-    await Promise.all([this.pushCounters(local), this.recordDeliveries(notification.id, delivered)]);
+    // Off the push path: the pushes above are out; their bookkeeping joins that of other notifications.
+    this.counts.add(local);
+    this.deliveries.add(delivered);
   }
 
-  /** Each local recipient's unread count after the notification, in one read per 10,000 users. */
+  /** The unread counts of users who just got notifications here, in one read (each user once). */
   private async pushCounters(userIds: string[]): Promise<void> {
-    for (let start = 0; start < userIds.length; start += EVENT_BATCH) {
-      const batch = userIds.slice(start, start + EVENT_BATCH);
-      try {
-        const { counters } = await this.d.upstreams.call<{ counters: Record<string, number> }>('counter', {
-          method: 'POST',
-          path: '/api/counters/query',
-          body: { userIds: batch },
-          idempotent: true,
-        });
-        for (const userId of batch) {
-          const unread = counters[userId];
-          if (unread !== undefined) this.d.metrics.pushes.inc({ event: 'counter' }, this.d.connections.pushTo(userId, 'counter', { unread }));
-        }
-      } catch (error) {
-        // The notification went out; its count follows with the next change or counters.get.
-        this.d.log.warn({ err: error, users: batch.length }, 'unread counts not read after a notification; no counter push');
+    const users = [...new Set(userIds)];
+    try {
+      const { counters } = await this.d.upstreams.call<{ counters: Record<string, number> }>('counter', {
+        method: 'POST',
+        path: '/api/counters/query',
+        body: { userIds: users },
+        idempotent: true,
+      });
+      for (const userId of users) {
+        const unread = counters[userId];
+        if (unread !== undefined) this.d.metrics.pushes.inc({ event: 'counter' }, this.d.connections.pushTo(userId, 'counter', { unread }));
       }
+    } catch (error) {
+      // The notifications went out; their counts follow with the next change or counters.get.
+      this.d.log.warn({ err: error, users: users.length }, 'unread counts not read after notifications; no counter push');
     }
   }
 
-  private async recordDeliveries(notificationId: string, events: { type: 'delivered'; recipientId: string; detail: Record<string, string> }[]): Promise<void> {
-    for (let start = 0; start < events.length; start += EVENT_BATCH) {
-      try {
-        await this.d.upstreams.call('persist', {
-          method: 'POST',
-          path: `/api/notifications/${notificationId}/events/batch`,
-          body: { events: events.slice(start, start + EVENT_BATCH) },
-          idempotent: false,
-        });
-      } catch (error) {
-        this.d.metrics.deliveryRecordFailures.inc();
-        this.d.log.warn({ err: error, notificationId }, 'delivered events not recorded in the trace');
-      }
+  /** Delivered events, of any number of notifications, in one call: persist records them in one statement. */
+  private async recordDeliveries(events: DeliveredEvent[]): Promise<void> {
+    try {
+      await this.d.upstreams.call('persist', { method: 'POST', path: '/api/events/batch', body: { events }, idempotent: false });
+    } catch (error) {
+      this.d.metrics.deliveryRecordFailures.inc();
+      this.d.log.warn({ err: error, events: events.length }, 'delivered events not recorded in the trace');
     }
   }
 }

@@ -16,6 +16,7 @@ export const METRIC = {
   circuitBreakerState: 'circuit_breaker_state',
   coordinatorTransactionsTotal: 'twopc_coordinator_transactions_total',
   coordinatorDuration: 'twopc_coordinator_decision_seconds',
+  coordinatorBatchSize: 'twopc_coordinator_batch_size',
   coordinatorInDoubt: 'twopc_coordinator_in_doubt',
   gatewayTransactionsQueued: 'gateway_transactions_queued',
   twoPhasePreparesTotal: 'twopc_participant_prepares_total',

@@ -6,12 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createError, hasErrorCode } from '../errors.ts';
 import type { UpstreamClient } from '../balancing/upstream-client.ts';
 import { METRIC } from '../metrics/names.ts';
 import { perRegistry } from '../metrics/per-registry.ts';
 import type { SqlClient } from './participant.ts';
+import type { BatchDecision, BatchVote } from './protocol.ts';
 
 export const COORDINATOR_TABLE = 'coordinator_transactions';
 
@@ -78,8 +80,19 @@ export interface CoordinatorOptions {
   decisionTimeoutMs: number;
   /** Longest pause (ms) between phase-2 retries. */
   retryMaxMs: number;
+  /**
+   * Group commit: transactions of the same shape (the same participants and actions) that arrive
+   * while `batchesInFlight` batches of that shape are under way wait and form the next batch, of
+   * at most `batchMaxItems` transactions and `batchMaxBytes` of log. An idle coordinator sends a
+   * lone transaction at once. Defaults: 2, 256, 2 MiB; `batchMaxItems: 1` turns batching off.
+   */
+  batchesInFlight?: number;
+  batchMaxItems?: number;
+  batchMaxBytes?: number;
   /** Test seam: runs after the decision is durable and before phase 2 (to simulate a crash there). */
   afterDecision?: (txId: string) => Promise<void> | void;
+  /** Test seam: runs once a batch's prepares were sent and before its decision (a crash mid-prepare). */
+  afterPrepare?: (txIds: string[]) => Promise<void> | void;
   /**
    * Runs once every participant acknowledged phase 2, for transactions run here and recovered
    * alike (the gateway pushes committed notifications from here). Not awaited: a failure is logged.
@@ -95,7 +108,33 @@ export interface CoordinatorOptions {
   followUp?: (txId: string, outcome: Outcome, branches: Branch[]) => Promise<void>;
 }
 
+export interface RunResult {
+  txId: string;
+  committed: boolean;
+  votes: Vote[];
+  done: Promise<boolean>;
+}
+
+interface Queued {
+  txId: string;
+  branches: Branch[];
+  /** The branches as the log stores them (their length bounds a batch's bytes). */
+  logged: string;
+  resolve: (result: RunResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Queue {
+  waiting: Queued[];
+  inFlight: number;
+}
+
+/** Phase-2 answers that no retry changes: the participant never prepared it (it voted no), or decided otherwise. */
+const FINAL_REFUSALS = new Set(['NOT_FOUND', 'CONFLICT']);
+
 export class Coordinator {
+  /** Transactions waiting for a batch, by shape (participants and actions). */
+  private readonly queues = new Map<string, Queue>();
   /** Transactions whose phase 2 (or follow-up) is under way: `phase2` resolves once phase 2 is done. */
   private readonly finishing = new Map<string, { phase2: Promise<boolean>; all: Promise<boolean> }>();
   /** Transactions in their first phase here (logged as pending, not decided yet). */
@@ -118,113 +157,193 @@ export class Coordinator {
   /**
    * Runs one transaction; resolves once the decision is durable (phase 2 goes on in the background).
    * `done` resolves true once every participant acknowledged phase 2, false if the coordinator
-   * stopped first (the next start's `recover()` finishes it).
+   * stopped first (the next start's `recover()` finishes it). Transactions of the same shape are
+   * group-committed (see `batchesInFlight`); each keeps its own id, log row, votes and outcome.
    */
-  async run(branches: Branch[], txId = randomUUID()): Promise<{ txId: string; committed: boolean; votes: Vote[]; done: Promise<boolean> }> {
-    if (branches.length === 0) throw createError({ code: 'INVALID_ARGUMENT', message: 'a transaction needs at least one branch' });
-    const stop = this.metrics.duration.startTimer();
+  run(branches: Branch[], txId = randomUUID()): Promise<RunResult> {
+    if (branches.length === 0) return Promise.reject(createError({ code: 'INVALID_ARGUMENT', message: 'a transaction needs at least one branch' }));
+    if (this.stopped) return Promise.reject(createError({ code: 'UNAVAILABLE', message: 'the coordinator is stopping; try again' }));
     // Marked as running here before it exists in the log, so this instance's sweep leaves it alone.
     this.running.add(txId);
+    const shape = branches.map((branch) => `${branch.service}\u0000${branch.action}`).join('\u0001');
+    const logged = JSON.stringify(branches);
+    return new Promise<RunResult>((resolve, reject) => {
+      let queue = this.queues.get(shape);
+      if (!queue) this.queues.set(shape, (queue = { waiting: [], inFlight: 0 }));
+      queue.waiting.push({ txId, branches, logged, resolve, reject });
+      this.pump(shape, queue);
+    });
+  }
+
+  /** Starts batches of this shape while fewer than `batchesInFlight` are under way. */
+  private pump(shape: string, queue: Queue): void {
+    const maxItems = this.o.batchMaxItems ?? 256;
+    const maxBytes = this.o.batchMaxBytes ?? 2 * 1024 * 1024;
+    while (queue.inFlight < (this.o.batchesInFlight ?? 2) && queue.waiting.length) {
+      let items = 1;
+      let bytes = queue.waiting[0]!.logged.length;
+      while (items < Math.min(maxItems, queue.waiting.length) && bytes + queue.waiting[items]!.logged.length <= maxBytes) bytes += queue.waiting[items++]!.logged.length;
+      const batch = queue.waiting.splice(0, items);
+      queue.inFlight += 1;
+      void this.runBatch(batch).finally(() => {
+        queue.inFlight -= 1;
+        if (queue.inFlight === 0 && queue.waiting.length === 0) this.queues.delete(shape);
+        else this.pump(shape, queue);
+      });
+    }
+  }
+
+  /** One batch's first phase and decision; settles every item's `run()`; never rejects. */
+  private async runBatch(batch: Queued[]): Promise<void> {
+    const started = performance.now();
+    this.metrics.batchSize.observe(batch.length);
     try {
       // Recorded before any prepare: a participant asking meanwhile hears `pending`, not "no record".
-      await this.o.db.$executeRawUnsafe(
-        `INSERT INTO ${COORDINATOR_TABLE} (tx_id, state, branches, owner, lease_until) VALUES ($1, 'pending', $2::jsonb, $3, now() + make_interval(secs => $4))`,
-        txId,
-        JSON.stringify(branches),
+      const inserted = await this.o.db.$queryRawUnsafe<{ tx_id: string }[]>(
+        `INSERT INTO ${COORDINATOR_TABLE} (tx_id, state, branches, owner, lease_until)
+         SELECT tx_id, 'pending', branches::jsonb, $3, now() + make_interval(secs => $4) FROM unnest($1::text[], $2::text[]) AS item(tx_id, branches)
+         ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
+        batch.map((item) => item.txId),
+        batch.map((item) => item.logged),
         this.o.owner(),
         this.leaseSeconds,
       );
-      let votes = await Promise.all(branches.map((branch) => this.prepare(txId, branch)));
-      const wanted: Outcome = votes.every((vote) => vote.vote === 'yes') ? 'committed' : 'aborted';
-      const reason = wanted === 'committed' ? null : votes.filter((vote) => vote.vote === 'no').map((vote) => `${vote.service}: ${vote.error?.code ?? 'no'}`).join(', ');
-      const outcome = await this.decide(txId, wanted, reason);
-      if (outcome !== wanted) {
-        // Another coordinator found this transaction undecided past its lease and aborted it.
-        votes = [...votes, { service: 'coordinator', vote: 'no', error: { code: 'UNAVAILABLE', message: 'the transaction was aborted before it could be decided; try again' } }];
+      const fresh = new Set(inserted.map((row) => row.tx_id));
+      const live = batch.filter((item) => fresh.has(item.txId));
+      for (const item of batch) {
+        if (!fresh.has(item.txId)) item.reject(createError({ code: 'CONFLICT', message: `transaction ${item.txId} exists already`, details: { txId: item.txId } }));
       }
-      stop();
-      this.metrics.outcomes.inc({ outcome });
-      await this.o.afterDecision?.(txId);
-      const done = this.finish(txId, outcome, branches);
-      return { txId, committed: outcome === 'committed', votes, done };
+      if (!live.length) return;
+      const shape = live[0]!.branches;
+      const votesByBranch = await Promise.all(shape.map((branch, at) => this.prepareAll(branch.service, live.map((item) => ({ txId: item.txId, branch: item.branches[at]! })))));
+      await this.o.afterPrepare?.(live.map((item) => item.txId));
+      const wanted = live.map((item) => {
+        const votes = votesByBranch.map((votes) => votes.get(item.txId)!);
+        const outcome: Outcome = votes.every((vote) => vote.vote === 'yes') ? 'committed' : 'aborted';
+        const reason = outcome === 'committed' ? null : votes.filter((vote) => vote.vote === 'no').map((vote) => `${vote.service}: ${vote.error?.code ?? 'no'}`).join(', ');
+        return { item, votes, outcome, reason };
+      });
+      const stored = await this.decide(wanted.map(({ item, outcome, reason }) => ({ txId: item.txId, outcome, reason })));
+      const seconds = (performance.now() - started) / 1_000;
+      const decided = wanted.map(({ item, votes, outcome }) => {
+        const final = stored.get(item.txId)!;
+        this.metrics.duration.observe(seconds);
+        this.metrics.outcomes.inc({ outcome: final });
+        // Another coordinator found this transaction undecided past its lease and aborted it.
+        if (final !== outcome) votes.push({ service: 'coordinator', vote: 'no', error: { code: 'UNAVAILABLE', message: 'the transaction was aborted before it could be decided; try again' } });
+        return { txId: item.txId, branches: item.branches, outcome: final, votes, item };
+      });
+      for (const { txId } of decided) await this.o.afterDecision?.(txId);
+      const done = this.finish(decided);
+      for (const { item, txId, outcome, votes } of decided) item.resolve({ txId, committed: outcome === 'committed', votes, done });
+    } catch (error) {
+      // Items settled already (a refused duplicate id) keep their answer.
+      for (const item of batch) item.reject(error);
     } finally {
-      this.running.delete(txId);
+      for (const item of batch) this.running.delete(item.txId);
     }
   }
 
   /**
-   * Writes the decision unless one is already stored, and returns the stored one: only a pending
+   * Writes each decision unless one is already stored, and returns the stored ones: only a pending
    * transaction is decided, so a coordinator that took it over and aborted it wins over a late
-   * commit. While the database cannot be reached the write is retried for `decisionWriteMs`; then
-   * the caller hears TIMEOUT (the outcome is not known yet) and the sweep finishes the transaction.
+   * commit. One statement for the whole batch. While the database cannot be reached the write is
+   * retried for `decisionWriteMs`; then the callers hear TIMEOUT (the outcome is not known yet)
+   * and the sweep finishes the transactions.
    */
-  private async decide(txId: string, wanted: Outcome, reason: string | null): Promise<Outcome> {
+  private async decide(wanted: { txId: string; outcome: Outcome; reason: string | null }[]): Promise<Map<string, Outcome>> {
     const deadline = Date.now() + (this.o.decisionWriteMs ?? 10_000);
+    const ids = wanted.map((entry) => entry.txId);
     for (let tries = 0; ; tries += 1) {
       try {
-        const rows = await this.o.db.$queryRawUnsafe<{ state: Outcome }[]>(
-          `WITH decided AS (UPDATE ${COORDINATOR_TABLE} SET state = $2, decided_at = now(), reason = $3 WHERE tx_id = $1 AND state = 'pending' RETURNING state)
-           SELECT state FROM decided UNION ALL SELECT state FROM ${COORDINATOR_TABLE} WHERE tx_id = $1 AND NOT EXISTS (SELECT 1 FROM decided)`,
-          txId,
-          wanted,
-          reason,
+        const rows = await this.o.db.$queryRawUnsafe<{ tx_id: string; state: Outcome | 'pending' }[]>(
+          `WITH wanted AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS w(tx_id, state, reason)),
+                decided AS (UPDATE ${COORDINATOR_TABLE} t SET state = wanted.state, decided_at = now(), reason = wanted.reason
+                            FROM wanted WHERE t.tx_id = wanted.tx_id AND t.state = 'pending' RETURNING t.tx_id, t.state)
+           SELECT tx_id, state FROM decided
+           UNION ALL SELECT tx_id, state FROM ${COORDINATOR_TABLE} WHERE tx_id = ANY($1::text[]) AND tx_id NOT IN (SELECT tx_id FROM decided)`,
+          ids,
+          wanted.map((entry) => entry.outcome),
+          wanted.map((entry) => entry.reason),
         );
-        const stored = rows[0]?.state;
-        if (stored === 'committed' || stored === 'aborted') return stored;
-        throw new Error(`transaction ${txId} is missing from the coordinator's log`);
+        const stored = new Map(rows.filter((row) => row.state !== 'pending').map((row) => [row.tx_id, row.state as Outcome]));
+        const missing = ids.filter((id) => !stored.has(id));
+        if (missing.length) throw new Error(`transactions ${missing.slice(0, 5).join(', ')} are missing from the coordinator's log`);
+        return stored;
       } catch (error) {
         if (Date.now() >= deadline || this.stopped) {
           throw createError({
             code: 'TIMEOUT',
             message: 'the outcome is not known yet: the coordinator could not record its decision; the transaction finishes on its own (read it back before repeating it)',
-            details: { txId },
+            details: ids.length === 1 ? { txId: ids[0] } : {},
             cause: error,
           });
         }
         const pause = Math.min(1_000, 50 * 2 ** Math.min(tries, 10));
-        this.o.log.warn({ err: error, txId, retryInMs: pause }, 'could not record the decision; retrying');
+        this.o.log.warn({ err: error, txIds: ids.slice(0, 10), retryInMs: pause }, 'could not record the decision; retrying');
         await sleep(pause * (0.5 + Math.random() * 0.5), undefined, { signal: this.stopping.signal }).catch(() => undefined);
       }
     }
   }
 
-  private async prepare(txId: string, branch: Branch): Promise<Vote> {
+  /** One participant's votes on a batch: one prepare request carrying every item (the single route for one). */
+  private async prepareAll(service: string, items: { txId: string; branch: Branch }[]): Promise<Map<string, Vote>> {
+    const votes = new Map<string, Vote>();
+    const request = ({ txId, branch }: { txId: string; branch: Branch }) => ({ txId, action: branch.action, payload: branch.payload, timeoutMs: this.o.prepareTimeoutMs });
     try {
-      await this.o.participant(branch.service).request({
-        method: 'POST',
-        path: '/api/prepare_2pc',
-        body: { txId, action: branch.action, payload: branch.payload, timeoutMs: this.o.prepareTimeoutMs },
-        deadlineMs: this.o.prepareTimeoutMs,
-        // The participant answers a repeated prepare as the first one, so another instance may retry it.
-        idempotent: true,
-      });
-      return { service: branch.service, vote: 'yes' };
+      // The participant answers a repeated prepare as the first one, so another instance may retry it.
+      const options = { method: 'POST', deadlineMs: this.o.prepareTimeoutMs, idempotent: true };
+      if (items.length === 1) {
+        await this.o.participant(service).request({ ...options, path: '/api/prepare_2pc', body: request(items[0]!) });
+        votes.set(items[0]!.txId, { service, vote: 'yes' });
+        return votes;
+      }
+      const answer = await this.o.participant(service).request<{ votes?: BatchVote[] }>({ ...options, path: '/api/prepare_2pc/batch', body: { items: items.map(request) } });
+      for (const vote of answer.body.votes ?? []) {
+        votes.set(vote.txId, vote.vote === 'yes' ? { service, vote: 'yes' } : { service, vote: 'no', error: { code: vote.error.code, message: vote.error.message, details: vote.error.details ?? {} } });
+      }
     } catch (error) {
       const described = hasErrorCode(error)
         ? { code: error.code, message: error.message, details: (error as { details?: Record<string, unknown> }).details ?? {} }
         : { code: 'INTERNAL', message: String(error) };
-      return { service: branch.service, vote: 'no', error: described };
+      for (const { txId } of items) votes.set(txId, { service, vote: 'no', error: described });
     }
+    // An item the answer left out has no yes vote.
+    for (const { txId } of items) if (!votes.has(txId)) votes.set(txId, { service, vote: 'no', error: { code: 'INTERNAL', message: `${service} did not vote on ${txId}` } });
+    return votes;
   }
 
   /**
-   * Phase 2 until every branch acknowledges, then the follow-up, then the transaction is marked
-   * complete; one run per txId. Resolves once phase 2 is done (and, without a follow-up, recorded):
-   * callers wait for what they can read back, not for the follow-up.
+   * Phase 2 until every branch of every transaction acknowledges (one commit and one rollback
+   * request per participant for the batch), then each follow-up, then the transactions are marked
+   * complete in one statement; one run per txId. Resolves once phase 2 is done (and, without a
+   * follow-up, recorded): callers wait for what they can read back, not for the follow-up.
    */
-  private finish(txId: string, outcome: Outcome, branches: Branch[]): Promise<boolean> {
-    const existing = this.finishing.get(txId);
-    if (existing) return existing.phase2;
+  private finish(entries: { txId: string; outcome: Outcome; branches: Branch[] }[]): Promise<boolean> {
+    entries = entries.filter((entry) => !this.finishing.has(entry.txId));
+    if (!entries.length) return Promise.resolve(true);
+    const ids = entries.map((entry) => entry.txId);
     let phase2Done!: (done: boolean) => void;
     const phase2 = new Promise<boolean>((resolve) => (phase2Done = resolve));
-    const markComplete = () => this.o.db.$executeRawUnsafe(`UPDATE ${COORDINATOR_TABLE} SET completed_at = now() WHERE tx_id = $1`, txId);
     const all = (async () => {
-      await Promise.all(branches.map((branch) => this.decideBranch(txId, outcome, branch)));
+      const services = [...new Set(entries.flatMap((entry) => entry.branches.map((branch) => branch.service)))];
+      await Promise.all(
+        services.flatMap((service) =>
+          (['committed', 'aborted'] as const).map((outcome) => {
+            const txIds = entries.filter((entry) => entry.outcome === outcome && entry.branches.some((branch) => branch.service === service)).map((entry) => entry.txId);
+            return txIds.length ? this.decideBranch(service, outcome, txIds) : undefined;
+          }),
+        ),
+      );
       if (this.stopped) return false;
-      void this.completed(txId, outcome, branches);
-      // Marking it complete is retried here while the database is down: left to the sweep, the
-      // transaction would be finished again and its onComplete (the gateway's pushes) run twice.
-      const complete = () => this.untilDone(async () => void (await markComplete()), { txId, step: 'completion', outcome });
+      for (const entry of entries) void this.completed(entry.txId, entry.outcome, entry.branches);
+      // Marking them complete is retried here while the database is down: left to the sweep, the
+      // transactions would be finished again and their onComplete (the gateway's pushes) run twice.
+      const complete = () =>
+        this.untilDone(async () => void (await this.o.db.$executeRawUnsafe(`UPDATE ${COORDINATOR_TABLE} SET completed_at = now() WHERE tx_id = ANY($1::text[])`, ids)), {
+          txId: ids[0]!,
+          step: 'completion',
+        });
       const followUp = this.o.followUp;
       if (!followUp) {
         const marked = await complete();
@@ -232,20 +351,23 @@ export class Coordinator {
         return marked;
       }
       phase2Done(true);
-      if (!(await this.untilDone(() => followUp(txId, outcome, branches), { txId, step: 'follow-up', outcome }))) return false;
+      const followed = await Promise.all(entries.map((entry) => this.untilDone(() => followUp(entry.txId, entry.outcome, entry.branches), { txId: entry.txId, step: 'follow-up', outcome: entry.outcome })));
+      if (!followed.every(Boolean)) return false;
       return complete();
     })()
       .catch((error: unknown) => {
-        // Left open in the log: the next start's recover() finishes it.
-        this.o.log.error({ err: error, txId }, 'could not finish the transaction; recovery will');
+        // Left open in the log: the sweep (or the next start's recover()) finishes them.
+        this.o.log.error({ err: error, txIds: ids.slice(0, 10) }, 'could not finish the transactions; recovery will');
         return false;
       })
       .then((done) => {
         phase2Done(done);
         return done;
       })
-      .finally(() => this.finishing.delete(txId));
-    this.finishing.set(txId, { phase2, all });
+      .finally(() => {
+        for (const id of ids) this.finishing.delete(id);
+      });
+    for (const id of ids) this.finishing.set(id, { phase2, all });
     return phase2;
   }
 
@@ -257,26 +379,44 @@ export class Coordinator {
     }
   }
 
-  private async decideBranch(txId: string, outcome: Outcome, branch: Branch): Promise<void> {
+  /**
+   * One participant's phase 2 for some transactions, retried until each is acknowledged (a retry
+   * carries only those still unacknowledged). A commit the participant never prepared (it voted
+   * no) or a conflicting decision is final: retrying cannot change it, and it means that branch
+   * never held the change.
+   */
+  private async decideBranch(service: string, outcome: Outcome, txIds: string[]): Promise<void> {
+    let left = txIds;
+    const final = (txId: string, code: string) => this.o.log.error({ txId, service, outcome, code }, 'participant refused the decision');
     await this.untilDone(async () => {
-      try {
-        await this.o.participant(branch.service).request({
-          method: outcome === 'committed' ? 'POST' : 'DELETE',
-          path: outcome === 'committed' ? '/api/commit_2pc' : '/api/rollback_2pc',
-          body: { txId },
-          deadlineMs: this.o.decisionTimeoutMs,
-          idempotent: true,
-        });
-      } catch (error) {
-        // A commit the participant never prepared (it voted no) or a conflicting decision is final:
-        // retrying cannot change it, and it means that branch never held the change.
-        if (hasErrorCode(error) && (error.code === 'NOT_FOUND' || error.code === 'CONFLICT')) {
-          this.o.log.error({ txId, service: branch.service, outcome, code: error.code }, 'participant refused the decision');
-          return;
+      const options = { method: 'POST', deadlineMs: this.o.decisionTimeoutMs, idempotent: true };
+      if (left.length === 1) {
+        try {
+          await this.o.participant(service).request({ ...options, method: outcome === 'committed' ? 'POST' : 'DELETE', path: outcome === 'committed' ? '/api/commit_2pc' : '/api/rollback_2pc', body: { txId: left[0] } });
+        } catch (error) {
+          if (!hasErrorCode(error) || !FINAL_REFUSALS.has(error.code)) throw error;
+          final(left[0]!, error.code);
         }
-        throw error;
+        left = [];
+        return;
       }
-    }, { txId, step: 'phase 2', service: branch.service, outcome });
+      const answer = await this.o.participant(service).request<{ results?: BatchDecision[] }>({
+        ...options,
+        path: outcome === 'committed' ? '/api/commit_2pc/batch' : '/api/rollback_2pc/batch',
+        body: { txIds: left },
+      });
+      const results = new Map((answer.body.results ?? []).map((result) => [result.txId, result]));
+      left = left.filter((txId) => {
+        const result = results.get(txId);
+        if (result?.ack) return false;
+        if (result && FINAL_REFUSALS.has(result.error.code)) {
+          final(txId, result.error.code);
+          return false;
+        }
+        return true;
+      });
+      if (left.length) throw createError({ code: 'UNAVAILABLE', message: `${service} has not acknowledged ${left.length} transaction(s) yet`, details: { txIds: left.slice(0, 10) } });
+    }, { txId: txIds[0]!, step: 'phase 2', service, outcome });
   }
 
   /** Runs `attempt` until it resolves, with capped exponential backoff; false if stopped first. */
@@ -342,10 +482,10 @@ export class Coordinator {
       let outcome = row.state;
       if (outcome === 'pending') {
         // No decision was written: nobody can have been told to commit, so abort (presumed abort).
-        outcome = await this.decide(row.tx_id, 'aborted', 'its coordinator stopped before deciding');
+        outcome = (await this.decide([{ txId: row.tx_id, outcome: 'aborted', reason: 'its coordinator stopped before deciding' }])).get(row.tx_id)!;
       }
       this.o.log.info({ txId: row.tx_id, outcome }, 'finishing a transaction left in doubt');
-      void this.finish(row.tx_id, outcome, row.branches);
+      void this.finish([{ txId: row.tx_id, outcome, branches: row.branches }]);
     }
     return open.length;
   }
@@ -359,6 +499,13 @@ export class Coordinator {
   /** Stops retrying phase 2 (what is left is finished by `recover` at the next start). */
   async stop(): Promise<void> {
     this.stopped = true;
+    // Waiting transactions were never logged nor prepared: nothing to finish, the callers may retry.
+    for (const queue of this.queues.values()) {
+      for (const item of queue.waiting.splice(0)) {
+        this.running.delete(item.txId);
+        item.reject(createError({ code: 'UNAVAILABLE', message: 'the coordinator is stopping; try again' }));
+      }
+    }
     clearInterval(this.sweeper);
     this.stopping.abort();
     await this.sweeping?.catch(() => undefined);
@@ -376,6 +523,12 @@ function createCoordinatorMetrics(registry: Registry) {
   return {
     live,
     outcomes: new Counter({ name: METRIC.coordinatorTransactionsTotal, help: 'Transactions decided, by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
+    batchSize: new Histogram({
+      name: METRIC.coordinatorBatchSize,
+      help: 'Transactions per group-committed batch (one log write, one prepare and one decision request per participant)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [registry],
+    }),
     duration: new Histogram({
       name: METRIC.coordinatorDuration,
       help: 'Seconds from the first prepare to the decision being durable',

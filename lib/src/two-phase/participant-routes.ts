@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { createError } from '../errors.ts';
 import { toAppError } from '../service/error-handler.ts';
 import type { ZodTypeProvider } from '../service/validation.ts';
-import { decisionRequest, prepareRequest, txId } from './protocol.ts';
+import { decisionBatchRequest, decisionRequest, prepareBatchRequest, prepareRequest, txId } from './protocol.ts';
 import type { Participant, SqlClient } from './participant.ts';
 
 /**
@@ -35,6 +35,14 @@ export async function participantRoutes<Tx extends SqlClient>(app: FastifyInstan
   typed.post('/api/commit_2pc', { schema: { body: decisionRequest } }, async (request) => ({ ack: true, transaction: await participant.commit(request.body.txId) }));
 
   typed.delete('/api/rollback_2pc', { schema: { body: decisionRequest } }, async (request) => ({ ack: true, transaction: await participant.rollback(request.body.txId) }));
+
+  // Batches: one database transaction each; one vote or result per item, in the request's order.
+  // A malformed batch is a 400 and changes nothing.
+  typed.post('/api/prepare_2pc/batch', { schema: { body: prepareBatchRequest } }, async (request) => ({ votes: await participant.prepareBatch(request.body.items) }));
+
+  typed.post('/api/commit_2pc/batch', { schema: { body: decisionBatchRequest } }, async (request) => ({ results: await participant.decideBatch(request.body.txIds, 'committed') }));
+
+  typed.post('/api/rollback_2pc/batch', { schema: { body: decisionBatchRequest } }, async (request) => ({ results: await participant.decideBatch(request.body.txIds, 'aborted') }));
 
   typed.get('/api/2pc/:txId', { schema: { params: z.object({ txId }) } }, async (request) => {
     const state = await participant.state(request.params.txId);

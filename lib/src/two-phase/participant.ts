@@ -9,7 +9,8 @@ import { createError, hasErrorCode } from '../errors.ts';
 import { isUniqueViolation } from '../db/database-admin.ts';
 import type { Upstream } from '../balancing/upstream.ts';
 import { originOf } from '../http/http-pools.ts';
-import { coordinatorAnswer, PARTICIPANT_TABLE, type ParticipantState, type ParticipantTransaction, type PrepareRequest } from './protocol.ts';
+import { toAppError } from '../service/error-handler.ts';
+import { coordinatorAnswer, PARTICIPANT_TABLE, type BatchDecision, type BatchVote, type ItemError, type ParticipantState, type ParticipantTransaction, type PrepareRequest } from './protocol.ts';
 import type { TwoPhaseMetrics } from './metrics.ts';
 
 /** The SQL a participant needs from a client or a transaction (Prisma's clients have both). */
@@ -22,7 +23,17 @@ export interface ActionContext {
   txId: string;
 }
 
-/** One domain action: how to stage, apply and discard it inside the participant's transaction. */
+/** One transaction of a batch, as an action sees it. */
+export interface ActionItem<P> {
+  payload: P;
+  context: ActionContext;
+}
+
+/**
+ * One domain action: how to stage, apply and discard it inside the participant's transaction.
+ * The `…Many` forms are optional set-based versions for a batch (one statement for many items);
+ * without them, a batch runs the single forms one item after another, in one database transaction.
+ */
 export interface ParticipantAction<Tx extends SqlClient, P> {
   payload: z.ZodType<P>;
   /** Stores the change durably but invisibly (locked). Throw a contract error to vote no. */
@@ -31,6 +42,19 @@ export interface ParticipantAction<Tx extends SqlClient, P> {
   commit(tx: Tx, payload: P, context: ActionContext): Promise<void>;
   /** Discards the prepared change. Runs once per transaction. */
   rollback(tx: Tx, payload: P, context: ActionContext): Promise<void>;
+  /**
+   * Stages every item, or throws if any would be refused: the participant then stages the batch
+   * again one item at a time (each in a savepoint), so that only the refused items vote no.
+   */
+  prepareMany?(tx: Tx, items: ActionItem<P>[]): Promise<void>;
+  commitMany?(tx: Tx, items: ActionItem<P>[]): Promise<void>;
+  rollbackMany?(tx: Tx, items: ActionItem<P>[]): Promise<void>;
+  /**
+   * The order items of a batch are staged in (the rows they lock, e.g. a topic id or a user id):
+   * every batch locks shared rows in the same order, so concurrent batches queue, never deadlock.
+   * Default: the transaction id.
+   */
+  lockKey?(payload: P): string;
 }
 
 /** Lets TypeScript infer an action's payload type from its schema. */
@@ -98,59 +122,155 @@ export class Participant<Tx extends SqlClient> {
    * repeated prepare nor a commit can succeed later. A repeated prepare of a live transaction is yes again.
    */
   async prepare(request: PrepareRequest): Promise<{ vote: 'yes'; requestId: string }> {
-    const action = this.o.actions[request.action];
-    if (!action) {
-      this.o.metrics.prepares.inc({ action: 'unknown', vote: 'no' });
-      throw createError({ code: 'INVALID_ARGUMENT', message: `unknown action "${request.action}"`, details: { known: Object.keys(this.o.actions) } });
+    const [vote] = await this.prepareBatch([request]);
+    if (vote!.vote === 'yes') return { vote: 'yes', requestId: vote!.request_id };
+    throw this.refusals.get(vote!) ?? createError({ code: 'INTERNAL', message: vote!.error.message });
+  }
+
+  /** The error behind each no vote of the last call, for `prepare()`'s single-item caller. */
+  private readonly refusals = new WeakMap<BatchVote, unknown>();
+
+  /**
+   * Phase 1 for many transactions, in one database transaction (one fsync), items staged in lock
+   * order. One vote per item, in the request's order: a refused item votes no alone (the batch is
+   * then staged again one item at a time, each in a savepoint), the others are prepared.
+   */
+  async prepareBatch(requests: PrepareRequest[]): Promise<BatchVote[]> {
+    const votes = new Map<string, BatchVote>();
+    const no = (request: PrepareRequest, error: unknown) => {
+      // A unique violation while staging means the change collides with one already stored.
+      const refusal = isUniqueViolation(error)
+        ? createError({ code: 'CONFLICT', message: 'the change collides with one already stored', details: { txId: request.txId }, cause: error })
+        : error;
+      const vote: BatchVote = { txId: request.txId, vote: 'no', error: itemError(refusal) };
+      this.refusals.set(vote, refusal);
+      votes.set(request.txId, vote);
+    };
+    const staged: Staged<Tx>[] = [];
+    for (const request of requests) {
+      try {
+        staged.push({ request, ...this.validate(request) });
+      } catch (error) {
+        // Malformed: a no vote that writes nothing.
+        no(request, error);
+      }
     }
+    staged.sort(lockOrder);
+    if (staged.length) {
+      try {
+        const prepared = await this.o.transaction((tx) => (staged.length === 1 ? this.stageOne(tx, staged[0]!) : this.stageAll(tx, staged)));
+        for (const item of staged) votes.set(item.request.txId, { txId: item.request.txId, vote: 'yes', request_id: prepared.get(item.request.txId)! });
+      } catch (batchError) {
+        if (staged.length === 1) no(staged[0]!.request, batchError);
+        else {
+          this.o.log.debug({ err: batchError, items: staged.length }, 'batch prepare refused as a whole; staging its items one by one');
+          try {
+            const outcomes = await this.o.transaction((tx) => this.stageOneByOne(tx, staged));
+            for (const item of staged) {
+              const outcome = outcomes.get(item.request.txId);
+              if (typeof outcome === 'string') votes.set(item.request.txId, { txId: item.request.txId, vote: 'yes', request_id: outcome });
+              else no(item.request, outcome);
+            }
+          } catch (error) {
+            for (const item of staged) no(item.request, error);
+          }
+        }
+      }
+    }
+    const refused = staged.flatMap(({ request }) => {
+      const vote = votes.get(request.txId)!;
+      return vote.vote === 'no' ? [{ txId: request.txId, action: request.action, reason: `${vote.error.code}: ${vote.error.message}` }] : [];
+    });
+    if (refused.length) await this.tombstone(refused);
+    for (const request of requests) this.o.metrics.prepares.inc({ action: this.o.actions[request.action] ? request.action : 'unknown', vote: votes.get(request.txId)!.vote });
+    return requests.map((request) => votes.get(request.txId)!);
+  }
+
+  /** The action and parsed payload of a prepare, or the INVALID_ARGUMENT it deserves. */
+  private validate(request: PrepareRequest): { action: ParticipantAction<Tx, unknown>; payload: unknown } {
+    const action = this.o.actions[request.action];
+    if (!action) throw createError({ code: 'INVALID_ARGUMENT', message: `unknown action "${request.action}"`, details: { known: Object.keys(this.o.actions) } });
     const parsed = action.payload.safeParse(request.payload);
     if (!parsed.success) {
-      this.o.metrics.prepares.inc({ action: request.action, vote: 'no' });
       const issues = parsed.error.issues.map((issue) => ({ path: ['payload', ...issue.path.map(String)].join('.'), message: issue.message }));
       throw createError({ code: 'INVALID_ARGUMENT', message: issues.map((i) => `${i.path}: ${i.message}`).join('; '), details: { issues } });
     }
-    const context = { txId: request.txId };
-    try {
-      const requestId = await this.o.transaction(async (tx) => {
-        const claimed = await tx.$queryRawUnsafe<{ request_id: string }[]>(
-          `INSERT INTO ${PARTICIPANT_TABLE} (tx_id, request_id, action, payload, state, timeout_ms)
-           VALUES ($1, $2, $3, $4::jsonb, 'prepared', $5)
-           ON CONFLICT (tx_id) DO NOTHING RETURNING request_id`,
-          request.txId,
-          randomUUID(),
-          request.action,
-          JSON.stringify(parsed.data),
-          request.timeoutMs,
-        );
-        if (claimed[0]) {
-          await action.prepare(tx, parsed.data, context);
-          return claimed[0].request_id;
-        }
-        // The same transaction again (a retried prepare): answer as the first time did, if it is
-        // the same request; a different action or payload under one txId is a conflict.
-        const [existing] = await tx.$queryRawUnsafe<(Row & { same: boolean })[]>(
-          `SELECT ${COLUMNS}, (action = $2 AND payload = $3::jsonb) AS same FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1`,
-          request.txId,
-          request.action,
-          JSON.stringify(parsed.data),
-        );
-        if (!existing || existing.state === 'aborted' || !existing.same) {
-          const why = !existing ? 'unknown' : existing.state === 'aborted' ? 'aborted' : 'prepared with a different request';
-          throw createError({ code: 'CONFLICT', message: `transaction ${request.txId} is ${why}`, details: { txId: request.txId } });
-        }
-        return existing.request_id;
-      });
-      this.o.metrics.prepares.inc({ action: request.action, vote: 'yes' });
-      return { vote: 'yes', requestId };
-    } catch (error) {
-      this.o.metrics.prepares.inc({ action: request.action, vote: 'no' });
-      await this.tombstone(request.txId, request.action, describe(error));
-      // A unique violation while staging means the change collides with one already stored.
-      if (isUniqueViolation(error)) {
-        throw createError({ code: 'CONFLICT', message: 'the change collides with one already stored', details: { txId: request.txId }, cause: error });
-      }
-      throw error;
+    return { action, payload: parsed.data };
+  }
+
+  /** Claims and stages every item; throws if any cannot be (refused, or prepared before). */
+  private async stageAll(tx: Tx, staged: Staged<Tx>[]): Promise<Map<string, string>> {
+    const claimed = await tx.$queryRawUnsafe<{ tx_id: string; request_id: string }[]>(
+      `INSERT INTO ${PARTICIPANT_TABLE} (tx_id, request_id, action, payload, state, timeout_ms)
+       SELECT tx_id, request_id, action, payload::jsonb, 'prepared', timeout_ms
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS item(tx_id, request_id, action, payload, timeout_ms)
+       ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id, request_id`,
+      staged.map((item) => item.request.txId),
+      staged.map(() => randomUUID()),
+      staged.map((item) => item.request.action),
+      staged.map((item) => JSON.stringify(item.payload)),
+      staged.map((item) => item.request.timeoutMs),
+    );
+    // A prepare seen before is answered item by item (as the first one was, or CONFLICT).
+    if (claimed.length !== staged.length) throw new Error('the batch repeats a transaction prepared before');
+    for (const [action, items] of byAction(staged)) {
+      const actionItems = items.map((item) => ({ payload: item.payload, context: { txId: item.request.txId } }));
+      if (action.prepareMany) await action.prepareMany(tx, actionItems);
+      else for (const item of actionItems) await action.prepare(tx, item.payload, item.context);
     }
+    return new Map(claimed.map((row) => [row.tx_id, row.request_id]));
+  }
+
+  private async stageOne(tx: Tx, item: Staged<Tx>): Promise<Map<string, string>> {
+    return new Map([[item.request.txId, await this.stage(tx, item)]]);
+  }
+
+  /** Each item in its own savepoint: its request id when staged, else the error of its no vote. */
+  private async stageOneByOne(tx: Tx, staged: Staged<Tx>[]): Promise<Map<string, string | unknown>> {
+    const outcomes = new Map<string, string | unknown>();
+    for (const item of staged) {
+      await tx.$executeRawUnsafe('SAVEPOINT prepare_item');
+      try {
+        outcomes.set(item.request.txId, await this.stage(tx, item));
+        await tx.$executeRawUnsafe('RELEASE SAVEPOINT prepare_item');
+      } catch (error) {
+        await tx.$executeRawUnsafe('ROLLBACK TO SAVEPOINT prepare_item');
+        await tx.$executeRawUnsafe('RELEASE SAVEPOINT prepare_item');
+        outcomes.set(item.request.txId, error);
+      }
+    }
+    return outcomes;
+  }
+
+  /** Claims one transaction and stages its change; a repeated prepare answers as the first one did. */
+  private async stage(tx: Tx, { request, action, payload }: Staged<Tx>): Promise<string> {
+    const claimed = await tx.$queryRawUnsafe<{ request_id: string }[]>(
+      `INSERT INTO ${PARTICIPANT_TABLE} (tx_id, request_id, action, payload, state, timeout_ms)
+       VALUES ($1, $2, $3, $4::jsonb, 'prepared', $5)
+       ON CONFLICT (tx_id) DO NOTHING RETURNING request_id`,
+      request.txId,
+      randomUUID(),
+      request.action,
+      JSON.stringify(payload),
+      request.timeoutMs,
+    );
+    if (claimed[0]) {
+      await action.prepare(tx, payload, { txId: request.txId });
+      return claimed[0].request_id;
+    }
+    // The same transaction again (a retried prepare): answer as the first time did, if it is
+    // the same request; a different action or payload under one txId is a conflict.
+    const [existing] = await tx.$queryRawUnsafe<(Row & { same: boolean })[]>(
+      `SELECT ${COLUMNS}, (action = $2 AND payload = $3::jsonb) AS same FROM ${PARTICIPANT_TABLE} WHERE tx_id = $1`,
+      request.txId,
+      request.action,
+      JSON.stringify(payload),
+    );
+    if (!existing || existing.state === 'aborted' || !existing.same) {
+      const why = !existing ? 'unknown' : existing.state === 'aborted' ? 'aborted' : 'prepared with a different request';
+      throw createError({ code: 'CONFLICT', message: `transaction ${request.txId} is ${why}`, details: { txId: request.txId } });
+    }
+    return existing.request_id;
   }
 
   /** Phase 2, commit. Idempotent; after a rollback it is CONFLICT and changes nothing. */
@@ -161,6 +281,52 @@ export class Participant<Tx extends SqlClient> {
   /** Phase 2, abort. Idempotent; an unknown transaction is acknowledged (presumed abort) and remembered as aborted. */
   async rollback(txId: string): Promise<ParticipantTransaction> {
     return this.decide(txId, 'aborted');
+  }
+
+  /**
+   * Phase 2 for many transactions in one database transaction (one fsync): the state rows locked
+   * in txId order, each action's changes applied set-based where it can. One result per item, in
+   * the request's order; a batch that fails as a whole is decided again one item at a time, so a
+   * single bad item cannot hold back the others.
+   */
+  async decideBatch(txIds: string[], outcome: 'committed' | 'aborted'): Promise<BatchDecision[]> {
+    const results = new Map<string, BatchDecision>();
+    let applied: Row[] = [];
+    try {
+      applied = await this.o.transaction(async (tx) => {
+        const rows = await tx.$queryRawUnsafe<Row[]>(`SELECT ${COLUMNS} FROM ${PARTICIPANT_TABLE} WHERE tx_id = ANY($1::text[]) ORDER BY tx_id FOR UPDATE`, txIds);
+        const toApply = rows.filter((row) => row.state === 'prepared' && row.action && this.o.actions[row.action]);
+        if (!toApply.length) return [];
+        const updated = await tx.$queryRawUnsafe<Row[]>(
+          `UPDATE ${PARTICIPANT_TABLE} SET state = $2, decided_at = now() WHERE tx_id = ANY($1::text[]) RETURNING ${COLUMNS}`,
+          toApply.map((row) => row.tx_id),
+          outcome,
+        );
+        for (const [action, items] of byAction(updated.map((row) => ({ action: this.o.actions[row.action!]!, row })))) {
+          const actionItems = items.map(({ row }) => ({ payload: row.payload, context: { txId: row.tx_id } }));
+          const many = outcome === 'committed' ? action.commitMany : action.rollbackMany;
+          if (many) await many.call(action, tx, actionItems);
+          else for (const item of actionItems) await (outcome === 'committed' ? action.commit : action.rollback).call(action, tx, item.payload, item.context);
+        }
+        return updated;
+      });
+    } catch (error) {
+      this.o.log.warn({ err: error, items: txIds.length, outcome }, 'batch decision failed as a whole; deciding its items one by one');
+    }
+    for (const row of applied) {
+      results.set(row.tx_id, { txId: row.tx_id, ack: true, transaction: toTransaction(row) });
+      (outcome === 'committed' ? this.o.metrics.commits : this.o.metrics.rollbacks).inc({ action: row.action ?? 'unknown' });
+    }
+    // Everything else (already decided, unknown, or left by a failed batch) through the single path.
+    for (const id of txIds) {
+      if (results.has(id)) continue;
+      try {
+        results.set(id, { txId: id, ack: true, transaction: await this.decide(id, outcome) });
+      } catch (error) {
+        results.set(id, { txId: id, ack: false, error: itemError(error) });
+      }
+    }
+    return txIds.map((id) => results.get(id)!);
   }
 
   async state(txId: string): Promise<ParticipantTransaction | undefined> {
@@ -228,21 +394,22 @@ export class Participant<Tx extends SqlClient> {
     return { row: updated!, applied: true };
   }
 
-  /** Records a no vote; never throws (the vote itself is what the caller needs). */
-  private async tombstone(txId: string, action: string, reason: string): Promise<void> {
+  /** Records no votes, so a late duplicate prepare cannot vote yes; never throws (the votes are what the caller needs). */
+  private async tombstone(refused: { txId: string; action: string; reason: string }[]): Promise<void> {
     try {
       await this.o.db.$executeRawUnsafe(
         `INSERT INTO ${PARTICIPANT_TABLE} (tx_id, request_id, action, state, timeout_ms, decided_at, reason)
-         VALUES ($1, $2, $3, 'aborted', 0, now(), $4) ON CONFLICT (tx_id) DO NOTHING`,
-        txId,
-        randomUUID(),
-        action,
-        reason.slice(0, 500),
+         SELECT tx_id, request_id, action, 'aborted', 0, now(), reason FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS item(tx_id, request_id, action, reason)
+         ON CONFLICT (tx_id) DO NOTHING`,
+        refused.map((item) => item.txId),
+        refused.map(() => randomUUID()),
+        refused.map((item) => item.action.slice(0, 100)),
+        refused.map((item) => item.reason.slice(0, 500)),
       );
     } catch (error) {
-      // The vote is no either way; without the record a late duplicate prepare could vote yes,
+      // The votes are no either way; without the record a late duplicate prepare could vote yes,
       // which the coordinator (having decided abort) then rolls back.
-      this.o.log.error({ err: error, txId }, 'could not record a no vote');
+      this.o.log.error({ err: error, txIds: refused.map((item) => item.txId) }, 'could not record no votes');
     }
   }
 
@@ -338,6 +505,31 @@ export class Participant<Tx extends SqlClient> {
   }
 }
 
-function describe(error: unknown): string {
-  return hasErrorCode(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+interface Staged<Tx extends SqlClient> {
+  request: PrepareRequest;
+  action: ParticipantAction<Tx, unknown>;
+  payload: unknown;
+}
+
+/** Lock order within a batch: by action, then the action's lock key (default: the txId). */
+function lockOrder<Tx extends SqlClient>(a: Staged<Tx>, b: Staged<Tx>): number {
+  const key = (item: Staged<Tx>) => item.action.lockKey?.(item.payload) ?? item.request.txId;
+  return a.request.action < b.request.action ? -1 : a.request.action > b.request.action ? 1 : key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+}
+
+/** Items grouped by their action, groups in order of first appearance. */
+function byAction<I extends { action: unknown }>(items: I[]): Map<I['action'], I[]> {
+  const groups = new Map<I['action'], I[]>();
+  for (const item of items) {
+    const group = groups.get(item.action);
+    if (group) group.push(item);
+    else groups.set(item.action, [item]);
+  }
+  return groups;
+}
+
+/** An item's error as the batch answers carry it. */
+function itemError(error: unknown): ItemError {
+  const { code, message, details } = toAppError(error).toJSON().error;
+  return { code, message, ...(details ? { details } : {}) };
 }

@@ -63,3 +63,31 @@ export const PARTICIPANT_TABLE_DDL = `CREATE TABLE "two_phase_transactions" (
 );
 CREATE UNIQUE INDEX "two_phase_transactions_request_id_key" ON "two_phase_transactions"("request_id");
 CREATE INDEX "two_phase_transactions_state_prepared_at_idx" ON "two_phase_transactions"("state", "prepared_at");`;
+
+/** Most transactions one batch request of the coordinator carries. */
+export const BATCH_MAX_ITEMS = 1_000;
+
+const distinct = (ids: string[]) => new Set(ids).size === ids.length;
+
+/** `POST /api/prepare_2pc/batch`: many prepares, staged in one database transaction; one vote each. */
+export const prepareBatchRequest = z.strictObject({
+  items: z.array(prepareRequest).min(1).max(BATCH_MAX_ITEMS).refine((items) => distinct(items.map((item) => item.txId)), 'transaction ids must not repeat'),
+});
+export type PrepareBatchRequest = z.infer<typeof prepareBatchRequest>;
+
+/** `POST /api/commit_2pc/batch` and `POST /api/rollback_2pc/batch`: one decision for many transactions. */
+export const decisionBatchRequest = z.strictObject({
+  txIds: z.array(txId).min(1).max(BATCH_MAX_ITEMS).refine(distinct, 'transaction ids must not repeat'),
+});
+
+export interface ItemError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** One item's vote in a batch prepare's answer (`{ votes: BatchVote[] }`, in the request's order). */
+export type BatchVote = { txId: string; vote: 'yes'; request_id: string } | { txId: string; vote: 'no'; error: ItemError };
+
+/** One item's result in a batch decision's answer (`{ results: BatchDecision[] }`, in the request's order). */
+export type BatchDecision = { txId: string; ack: true; transaction: ParticipantTransaction } | { txId: string; ack: false; error: ItemError };

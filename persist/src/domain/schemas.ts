@@ -27,6 +27,8 @@ export const eventBody = z.strictObject({
   detail: z.record(z.string(), z.union([z.string().max(500), z.number(), z.boolean()])).optional(),
 });
 export type EventBody = z.infer<typeof eventBody>;
+/** The gateway reports the deliveries of many notifications (every push of a turn) at once. */
+export const eventsOfManyBody = z.strictObject({ events: z.array(eventBody.extend({ notificationId })).min(1).max(10_000) });
 /** The gateway reports the deliveries of one notification to all its connections at once. */
 export const eventBatchBody = z.strictObject({ events: z.array(eventBody).min(1).max(10_000) });
 

@@ -9,6 +9,7 @@ import { afterTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
 import {
   createNotificationPayload,
   eventBatchBody,
+  eventsOfManyBody,
   eventBody,
   listNotificationsQuery,
   notificationParams,
@@ -116,6 +117,26 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
     const { count } = await db.notificationEvent.createMany({ data: events.map((event) => eventRow(request.params.id, event)), skipDuplicates: true });
     reply.code(201);
     return { recorded: count };
+  });
+
+  /**
+   * Delivered and emailed events of any number of notifications (the gateway gathers those of
+   * every push in a turn), in one statement. Events without a delivery of a committed notification
+   * are skipped and counted, never recorded; a repeated `emailed` is skipped too.
+   */
+  typed.post('/api/events/batch', { schema: { body: eventsOfManyBody } }, async (request, reply) => {
+    const { events } = request.body;
+    const recorded = await db.$executeRawUnsafe(
+      `INSERT INTO notification_events (notification_id, type, recipient_id, detail)
+       SELECT e.notification_id, e.type, e.recipient_id, e.detail
+       FROM jsonb_to_recordset($1::jsonb) AS e(notification_id uuid, type text, recipient_id text, detail jsonb)
+       JOIN deliveries d ON d.notification_id = e.notification_id AND d.recipient_id = e.recipient_id
+       JOIN notifications n ON n.id = e.notification_id AND n.state = 'committed'
+       ON CONFLICT DO NOTHING`,
+      JSON.stringify(events.map((event) => ({ notification_id: event.notificationId, type: event.type, recipient_id: event.recipientId, detail: event.detail ?? null }))),
+    );
+    reply.code(201);
+    return { recorded, skipped: events.length - recorded };
   });
 
   // The seed's routes, kept for its callers: prepare returns a request_id; commit and rollback take it.

@@ -89,7 +89,7 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
 
   // Pages of up to 10,000 (not 100): the gateway reads every subscriber before it publishes.
   typed.get('/api/topics/:id/subscribers', { schema: { params: topicParams, querystring: subscribersQuery } }, async (request) => {
-    await liveTopic(request.params.id);
+    const topic = await liveTopic(request.params.id);
     const { limit, cursor } = request.query;
     const rows = await db.subscription.findMany({
       where: { topicId: request.params.id, ...(cursor ? { userId: { gt: cursor } } : {}) },
@@ -98,6 +98,7 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
       select: { userId: true },
     });
     const { items, nextCursor } = page(rows, limit, (row) => row.userId);
-    return { subscribers: items.map((row) => row.userId), nextCursor };
+    // The topic comes along: a publisher reading its audience needs nothing else from here.
+    return { topic: topicView(topic), subscribers: items.map((row) => row.userId), nextCursor };
   });
 }

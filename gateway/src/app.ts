@@ -10,6 +10,7 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { avatarProxy } from './avatar-proxy.ts';
 import { ConnectionRegistry } from './connections.ts';
+import { CounterReads } from './counter-reads.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { PushBus } from './push/bus.ts';
 import { Fanout, type BusMessage } from './push/fanout.ts';
@@ -73,7 +74,8 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
     followUp: (txId, outcome, branches) => transactions.followUp(txId, outcome, branches),
     ...(config.FAULT_KILL_AFTER_DECISION ? { afterDecision: killSelf(service) } : {}),
   });
-  const transactions: Transactions = new Transactions({ coordinator: () => coordinator, admission, upstreams, subscribers, publish, config, log: service.log });
+  const counters = new CounterReads(upstreams);
+  const transactions: Transactions = new Transactions({ coordinator: () => coordinator, admission, upstreams, subscribers, counters, publish, config, log: service.log });
   const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, transactions, publish }), {
     maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,
     metrics,

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { createError, hasErrorCode, isErrorCode, type AppError, type Branch, type ConcurrencyLimiter, type Coordinator, type Vote } from '@notify/lib';
 import type { Notification, RpcParams, RpcResults } from '@notify/lib/rpc';
 import type { Config } from './config.ts';
+import type { CounterReads } from './counter-reads.ts';
 import type { Session } from './connections.ts';
 import type { BusMessage } from './push/fanout.ts';
 import type { SubscribersCache } from './subscribers-cache.ts';
@@ -43,6 +44,7 @@ export class Transactions {
       admission: ConcurrencyLimiter;
       upstreams: Upstreams;
       subscribers: SubscribersCache;
+      counters: CounterReads;
       publish: (message: BusMessage) => Promise<void>;
       config: Readonly<Config>;
       log: FastifyBaseLogger;
@@ -122,9 +124,9 @@ export class Transactions {
     return null;
   }
 
-  async unread(userId: string): Promise<number> {
-    const answer = await this.d.upstreams.call<{ unread: number }>('counter', { method: 'GET', path: `/api/counters/${encodeURIComponent(userId)}`, idempotent: true });
-    return answer.unread;
+  /** A user's unread count, read with every other count asked for in the same turn. */
+  unread(userId: string): Promise<number> {
+    return this.d.counters.read(userId);
   }
 
   /** The coordinator's onComplete: pushes what a committed transaction changed. */

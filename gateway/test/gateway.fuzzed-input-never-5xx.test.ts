@@ -71,7 +71,11 @@ async function rowCounts(url: string): Promise<Record<string, number>> {
       `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT LIKE '%migrations%' ORDER BY 1`,
     );
     const counts: Record<string, number> = {};
-    for (const { name } of tables) counts[name] = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM "${name}"`)).rows[0]!.n);
+    // A refused transaction is remembered as aborted in the two-phase logs (a late prepare or a
+    // repeated rollback must stay refused): that record is the refusal, not a change. Every other
+    // row counts, and a prepared or committed transaction would too.
+    const refusalsApart = (name: string) => (name === 'two_phase_transactions' || name === 'coordinator_transactions' ? ` WHERE state <> 'aborted'` : '');
+    for (const { name } of tables) counts[name] = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM "${name}"${refusalsApart(name)}`)).rows[0]!.n);
     return counts;
   } finally {
     await client.end();

@@ -2,7 +2,8 @@
 // so a push or an invalidation made on one instance reaches the connections and caches of all.
 // A message over NOTIFY's 8000-byte limit goes through the `push_outbox` table and the
 // notification carries only its row id. The sender handles its own message directly and skips
-// its echo, so local pushes never wait on the database.
+// its echo, so local pushes never wait on the database. Messages sent while a NOTIFY is in flight
+// wait and go together in the next one (as many as fit), so a burst is a few NOTIFYs, not one each.
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import pg from 'pg';
@@ -18,6 +19,8 @@ export type BusMessageHandler<M> = (message: M) => void | Promise<void>;
 interface Envelope<M> {
   origin: string;
   message?: M;
+  /** Several messages in one notification, in the order they were sent. */
+  messages?: M[];
   /** Row id in push_outbox when the message was too large to inline. */
   ref?: string;
 }
@@ -37,8 +40,11 @@ export class PushBus<M> {
   private reconnecting: Promise<void> | undefined;
   private readonly stopping = new AbortController();
   private cleanup: NodeJS.Timeout | undefined;
-  /** Connections the listener opened and LISTENs it issued, over this bus's life (the tests read them). */
-  readonly stats = { connects: 0, listens: 0, reconnects: 0 };
+  /** Messages waiting for the next NOTIFY, each with its sender's callbacks. */
+  private outgoing: { message: M; inline: string; sent: () => void; failed: (error: unknown) => void }[] = [];
+  private sending = false;
+  /** Connections the listener opened and LISTENs it issued, NOTIFYs sent, over this bus's life (the tests read them). */
+  readonly stats = { connects: 0, listens: 0, reconnects: 0, notifies: 0 };
 
   constructor(
     private readonly options: { url: string; channel: string; pool: pg.Pool; log: FastifyBaseLogger; onMessage: BusMessageHandler<M>; connectTimeoutMs?: number },
@@ -63,15 +69,48 @@ export class PushBus<M> {
     await Promise.all([this.deliver(message), this.sendSoon(message)]);
   }
 
+  /** Resolves once the message is on its way to the other instances (in a NOTIFY of its own or shared). */
+  private sendSoon(message: M): Promise<void> {
+    return new Promise<void>((sent, failed) => {
+      this.outgoing.push({ message, inline: JSON.stringify(message), sent, failed });
+      if (!this.sending) void this.sendAll();
+    });
+  }
+
+  /** The one sender: NOTIFYs one after another, each carrying every waiting message that fits. */
+  private async sendAll(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.outgoing.length) {
+        let bytes = Buffer.byteLength(this.outgoing[0]!.inline);
+        let count = 1;
+        // Envelope overhead included: `{"origin":"<uuid>","messages":[…]}` plus a comma per message.
+        while (count < this.outgoing.length && 80 + bytes + Buffer.byteLength(this.outgoing[count]!.inline) + count < NOTIFY_LIMIT_BYTES) {
+          bytes += Buffer.byteLength(this.outgoing[count]!.inline);
+          count += 1;
+        }
+        const batch = this.outgoing.splice(0, count);
+        try {
+          await this.sendRetrying(batch.map((item) => item.message));
+          for (const item of batch) item.sent();
+        } catch (error) {
+          for (const item of batch) item.failed(error);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
   /**
    * Sends, retrying while the database cannot be reached (a restart takes seconds) for up to
    * SEND_RETRY_MS; after that the other instances miss it (their clients catch up with notifications.list).
    */
-  private async sendSoon(message: M): Promise<void> {
+  private async sendRetrying(messages: M[]): Promise<void> {
     const deadline = Date.now() + SEND_RETRY_MS;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await this.send(message);
+        return await this.send(messages);
       } catch (error) {
         if (this.closed || Date.now() >= deadline) throw error;
         await sleep(Math.min(1_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2), undefined, { signal: this.stopping.signal }).catch(() => undefined);
@@ -79,15 +118,16 @@ export class PushBus<M> {
     }
   }
 
-  private async send(message: M): Promise<void> {
-    const inline = JSON.stringify({ origin: this.origin, message } satisfies Envelope<M>);
-    let payload = inline;
-    if (Buffer.byteLength(inline) >= NOTIFY_LIMIT_BYTES) {
+  private async send(messages: M[]): Promise<void> {
+    const envelope: Envelope<M> = messages.length === 1 ? { origin: this.origin, message: messages[0]! } : { origin: this.origin, messages };
+    let payload = JSON.stringify(envelope);
+    if (Buffer.byteLength(payload) >= NOTIFY_LIMIT_BYTES) {
       const { rows } = await this.options.pool.query<{ id: string }>('INSERT INTO push_outbox (payload) VALUES ($1::jsonb) RETURNING id::text AS id', [
-        JSON.stringify(message),
+        JSON.stringify(messages.length === 1 ? messages[0] : { messages }),
       ]);
       payload = JSON.stringify({ origin: this.origin, ref: rows[0]!.id } satisfies Envelope<M>);
     }
+    this.stats.notifies += 1;
     await this.options.pool.query('SELECT pg_notify($1, $2)', [this.options.channel, payload]);
   }
 
@@ -168,13 +208,15 @@ export class PushBus<M> {
     try {
       const envelope = JSON.parse(payload) as Envelope<M>;
       if (envelope.origin === this.origin) return;
-      let message = envelope.message;
+      let messages = envelope.messages ?? (envelope.message === undefined ? [] : [envelope.message]);
       if (envelope.ref !== undefined) {
         const { rows } = await this.options.pool.query<{ payload: M }>('SELECT payload FROM push_outbox WHERE id = $1::bigint', [envelope.ref]);
-        message = rows[0]?.payload;
-        if (message === undefined) throw new Error(`push outbox row ${envelope.ref} is gone`);
+        const stored = rows[0]?.payload;
+        if (stored === undefined) throw new Error(`push outbox row ${envelope.ref} is gone`);
+        // Only a batch that was too large is stored as `{messages}` (single messages are stored bare).
+        messages = isBatch<M>(stored) ? stored.messages : [stored];
       }
-      if (message !== undefined) await this.deliver(message);
+      for (const message of messages) await this.deliver(message);
     } catch (error) {
       this.options.log.error({ err: error }, 'push bus message could not be handled');
     }
@@ -187,4 +229,8 @@ export class PushBus<M> {
       this.options.log.error({ err: error }, 'push bus handler failed');
     }
   }
+}
+
+function isBatch<M>(stored: unknown): stored is { messages: M[] } {
+  return typeof stored === 'object' && stored !== null && Array.isArray((stored as { messages?: unknown }).messages) && Object.keys(stored).length === 1;
 }

@@ -466,11 +466,12 @@ async function phasePublish(probe: Probe): Promise<void> {
       pushP50: pushSamples.current.percentile(50),
       pushP99: pushSamples.current.percentile(99),
       cpu: m.cpu,
+      ...(m.batchMean === undefined ? {} : { batchMean: m.batchMean }),
       ...(m.lagP99 === undefined ? {} : { gatewayLoopLagP99Ms: m.lagP99 }),
       breakdown: m.breakdown,
       ...(m.profiles ? { profiles: m.profiles } : {}),
     };
-    log(`  ${describe(results.publishHalf)}; push p50 ${fmt(results.publishHalf.pushP50, 2)} ms, p99 ${fmt(results.publishHalf.pushP99, 2)} ms`);
+    log(`  ${describe(results.publishHalf)}; push p50 ${fmt(results.publishHalf.pushP50, 2)} ms, p99 ${fmt(results.publishHalf.pushP99, 2)} ms${m.batchMean ? `; mean batch ${fmt(m.batchMean, 1)}` : ''}`);
 
     if (DURABLE) {
       // The second column: the same server reloaded with fsync and synchronous_commit off.

@@ -15,7 +15,9 @@ export class GuardedCache<T> {
     namespace: string,
     private readonly options: { ttlMs: number; maxEntries: number },
   ) {
-    this.cache = new Keyv<T>({ store: new BoundedMap(options.maxEntries), namespace, ttl: options.ttlMs });
+    // In-process only: values are kept as they are, not serialised (a hit on a 10,000-user list
+    // would otherwise parse it again). Callers treat what they get as read-only.
+    this.cache = new Keyv<T>({ store: new BoundedMap(options.maxEntries), namespace, ttl: options.ttlMs, serialization: false });
   }
 
   async get(key: string): Promise<T | undefined> {

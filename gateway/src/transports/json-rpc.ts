@@ -87,23 +87,24 @@ function send(socket: WebSocket, message: unknown): void {
   sendText(socket, JSON.stringify(message));
 }
 
-function sendText(socket: WebSocket, text: string): void {
+function sendText(socket: WebSocket, text: string | Buffer): void {
   if (socket.readyState !== socket.OPEN) return;
   if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
     socket.close(1008, 'client is not reading its messages');
     return;
   }
-  socket.send(text);
+  // A Buffer goes out as a text frame as it is (no per-socket conversion of a shared string).
+  socket.send(text, { binary: false });
 }
 
-/** A fan-out pushes one data object to thousands of connections: it is serialised once. */
-const encoded = new WeakMap<object, { event: string; text: string }>();
-function encodePush(event: string, data: object): string {
+/** A fan-out pushes one data object to thousands of connections: it is serialised and encoded once. */
+const encoded = new WeakMap<object, { event: string; bytes: Buffer }>();
+function encodePush(event: string, data: object): Buffer {
   const cached = encoded.get(data);
-  if (cached?.event === event) return cached.text;
-  const text = JSON.stringify({ jsonrpc: '2.0', method: event, params: data });
-  encoded.set(data, { event, text });
-  return text;
+  if (cached?.event === event) return cached.bytes;
+  const bytes = Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: event, params: data }));
+  encoded.set(data, { event, bytes });
+  return bytes;
 }
 
 function rawText(data: Buffer | ArrayBuffer | Buffer[]): string {

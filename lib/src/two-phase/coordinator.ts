@@ -163,6 +163,7 @@ export class Coordinator {
   run(branches: Branch[], txId = randomUUID()): Promise<RunResult> {
     if (branches.length === 0) return Promise.reject(createError({ code: 'INVALID_ARGUMENT', message: 'a transaction needs at least one branch' }));
     if (this.stopped) return Promise.reject(createError({ code: 'UNAVAILABLE', message: 'the coordinator is stopping; try again' }));
+    if (this.running.has(txId)) return Promise.reject(createError({ code: 'CONFLICT', message: `transaction ${txId} is running already`, details: { txId } }));
     // Marked as running here before it exists in the log, so this instance's sweep leaves it alone.
     this.running.add(txId);
     const shape = branches.map((branch) => `${branch.service}\u0000${branch.action}`).join('\u0001');
@@ -237,8 +238,11 @@ export class Coordinator {
       const done = this.finish(decided);
       for (const { item, txId, outcome, votes } of decided) item.resolve({ txId, committed: outcome === 'committed', votes, done });
     } catch (error) {
-      // Items settled already (a refused duplicate id) keep their answer.
-      for (const item of batch) item.reject(error);
+      // Items settled already (a refused duplicate id) keep their answer. "Not known yet" names
+      // each caller's own transaction, to read back before repeating it.
+      for (const item of batch) {
+        item.reject(hasErrorCode(error) && error.code === 'TIMEOUT' ? createError({ code: 'TIMEOUT', message: error.message, details: { txId: item.txId }, cause: error }) : error);
+      }
     } finally {
       for (const item of batch) this.running.delete(item.txId);
     }

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import websocket from '@fastify/websocket';
 import pg from 'pg';
-import { ConcurrencyLimiter, Coordinator, coordinatorRoutes, createService, type Service } from '@notify/lib';
+import { ConcurrencyLimiter, Coordinator, coordinatorRoutes, createService, type CoordinatorOptions, type Service } from '@notify/lib';
 import { attachDatabase, prepareDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
@@ -72,7 +72,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
     // Called after phase 2 only, long after `transactions` below exists.
     onComplete: (txId, outcome, branches) => transactions.completed(txId, outcome, branches),
     followUp: (txId, outcome, branches) => transactions.followUp(txId, outcome, branches),
-    ...(config.FAULT_KILL_AFTER_DECISION ? { afterDecision: killSelf(service) } : {}),
+    ...faultKills(service, config),
   });
   const counters = new CounterReads(upstreams);
   const transactions: Transactions = new Transactions({ coordinator: () => coordinator, admission, upstreams, subscribers, counters, publish, config, log: service.log });
@@ -113,10 +113,34 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   };
 }
 
-/** FAULT_KILL_AFTER_DECISION: dies like a crash (no close, no flush) once a decision is durable. */
-function killSelf(service: Service) {
-  return (txId: string) => {
-    service.log.warn({ txId }, 'FAULT_KILL_AFTER_DECISION: SIGKILL between decision and phase 2');
+/**
+ * FAULT_KILL_AFTER_DECISION and FAULT_KILL_MID_PREPARE: die like a crash (no close, no flush) once
+ * a decision is durable, or once a batch's prepares are answered and nothing is decided, on the
+ * first batch of at least FAULT_KILL_BATCH_MIN transactions.
+ */
+function faultKills(service: Service, config: Readonly<Config>): Pick<CoordinatorOptions, 'afterPrepare' | 'afterDecision'> {
+  const kill = (txIds: string[], reason: string) => {
+    service.log.warn({ txIds }, reason);
     process.kill(process.pid, 'SIGKILL');
+  };
+  /** Transactions of a batch big enough to fire on. */
+  const armed = new Set<string>();
+  return {
+    ...(config.FAULT_KILL_AFTER_DECISION || config.FAULT_KILL_MID_PREPARE
+      ? {
+          afterPrepare: (txIds: string[]) => {
+            if (txIds.length < config.FAULT_KILL_BATCH_MIN) return;
+            if (config.FAULT_KILL_MID_PREPARE) kill(txIds, 'FAULT_KILL_MID_PREPARE: SIGKILL between the prepares and the decision');
+            for (const txId of txIds) armed.add(txId);
+          },
+        }
+      : {}),
+    ...(config.FAULT_KILL_AFTER_DECISION
+      ? {
+          afterDecision: (txId: string) => {
+            if (armed.has(txId)) kill([txId], 'FAULT_KILL_AFTER_DECISION: SIGKILL between decision and phase 2');
+          },
+        }
+      : {}),
   };
 }

@@ -33,6 +33,8 @@ export const configSchema = z.object({
   AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with, where the gateway proxies them to the avatar service'),
   AVATAR_TIMEOUT_MS: env.int(15_000, 'Deadline of one proxied avatar request; longer than the avatar service’s own RENDER_TIMEOUT_MS, so its 504 reaches the client', 1),
   FAULT_KILL_AFTER_DECISION: env.bool(false, 'Testing only: SIGKILL this process right after its first decision is durable, before phase 2'),
+  FAULT_KILL_MID_PREPARE: env.bool(false, 'Testing only: SIGKILL this process once a batch’s prepares have been answered, before its decision'),
+  FAULT_KILL_BATCH_MIN: env.int(1, 'Testing only: the FAULT_KILL_* switches fire on the first batch of at least this many transactions', 1),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -117,9 +117,12 @@ test('close drains an in-flight request, then refuses new connections and runs c
   const order: string[] = [];
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
+  let arrive!: () => void;
+  const arrived = new Promise<void>((resolve) => (arrive = resolve));
   const { url, service } = await startService(t, {
     configure: (service) => {
       service.app.get('/slow', async () => {
+        arrive();
         await gate;
         return { done: true };
       });
@@ -128,10 +131,11 @@ test('close drains an in-flight request, then refuses new connections and runs c
     },
   });
   const slow = fetch(`${url}/slow`);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Conditions, not fixed pauses: the request is in the handler before the close begins.
+  await arrived;
   const closed = service.close('test');
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal(service.state, 'draining');
+  for (const deadline = Date.now() + 10_000; service.state === 'running' && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(service.state, 'draining', 'the in-flight request holds the service in draining');
   release();
   const response = await slow;
   assert.equal(response.status, 200);

@@ -134,7 +134,7 @@ test('close drains an in-flight request, then refuses new connections and runs c
   // Conditions, not fixed pauses: the request is in the handler before the close begins.
   await arrived;
   const closed = service.close('test');
-  for (const deadline = Date.now() + 10_000; service.state === 'running' && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (const deadline = Date.now() + 10_000; service.state === 'ready' && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.equal(service.state, 'draining', 'the in-flight request holds the service in draining');
   release();
   const response = await slow;

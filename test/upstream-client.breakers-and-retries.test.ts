@@ -117,7 +117,8 @@ test('a call not safe to repeat is tried once; refusals pass through untouched; 
   assert.ok(Date.now() - fast < 50, 'with every instance open the answer is immediate');
 });
 
-test('an instance killed with SIGKILL has its breaker open within a second and calls flow to the rest', async (t) => {
+/** discovery and two echo instances (echo-1, echo-2; a 10 s TTL keeps a killed one listed), and a caller watching them. */
+async function twoEchoes(t: TestContext) {
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   const env = { DISCOVERY_URL: discovery.url, HEALTH_TTL_MS: '10000' };
   const echoes = await Promise.all([1, 2].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}` } }, t)));
@@ -125,6 +126,11 @@ test('an instance killed with SIGKILL has its breaker open within a second and c
   t.after(() => service.close());
   const upstream = service.upstream('echo');
   await upstream.watcher.until((list) => list.length === 2);
+  return { echoes, service, upstream };
+}
+
+test('an instance killed with SIGKILL has its breaker open within a second and calls flow to the rest', async (t) => {
+  const { echoes, service, upstream } = await twoEchoes(t);
   const client = new UpstreamClient(upstream, { metrics: service.metrics, log: service.log });
   t.after(() => client.close());
   const whoami = { method: 'GET', path: '/whoami', deadlineMs: 1_000, idempotent: true };
@@ -144,13 +150,7 @@ test('an instance killed with SIGKILL has its breaker open within a second and c
 });
 
 test('a call not safe to repeat still moves on when the instance never received it (connection refused)', async (t) => {
-  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
-  const env = { DISCOVERY_URL: discovery.url, HEALTH_TTL_MS: '10000' };
-  const echoes = await Promise.all([1, 2].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}` } }, t)));
-  const service = createService({ name: 'caller', config: testConfig({ DISCOVERY_URL: discovery.url, LOG_LEVEL: 'silent' }) });
-  t.after(() => service.close());
-  const upstream = service.upstream('echo');
-  await upstream.watcher.until((list) => list.length === 2);
+  const { echoes, service, upstream } = await twoEchoes(t);
   // A breaker that would need many failures to open: the retries below are the only protection.
   const client = new UpstreamClient(upstream, { metrics: service.metrics, log: service.log, breaker: { volumeThreshold: 1_000 } });
   t.after(() => client.close());

@@ -127,7 +127,7 @@ export class Participant<Tx extends SqlClient> {
     throw this.refusals.get(vote!) ?? createError({ code: 'INTERNAL', message: vote!.error.message });
   }
 
-  /** The error behind each no vote of the last call, for `prepare()`'s single-item caller. */
+  /** The error behind each no vote (keyed by the vote), so `prepare()` rethrows the original one. */
   private readonly refusals = new WeakMap<BatchVote, unknown>();
 
   /**

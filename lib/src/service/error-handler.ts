@@ -20,6 +20,7 @@ const UNREACHABLE_PG_MESSAGES = [
   'Connection terminated due to connection timeout',
   'timeout exceeded when trying to connect',
   'Client has encountered a connection error and is not queryable',
+  'timeout expired', // a pg.Client's connect time-out
 ];
 
 /**

@@ -89,6 +89,10 @@ test('notifications commit across persist and counter together, or not at all', 
     const trace = await call<{ events: { type: string; recipientId: string | null }[] }>(cluster.persist, 'GET', `/api/notifications/${publication.notificationId}/trace`, { user: 'ada' });
     assert.deepEqual(trace.body.events.map((event) => [event.type, event.recipientId]), [['prepared', null], ['committed', null], ['acked', 'bob'], ['delivered', 'cy'], ['emailed', 'cy'], ['delivered', 'cy']]);
     assert.equal((await call(cluster.persist, 'GET', `/api/notifications/${publication.notificationId}/trace`, { user: 'mallory' })).status, 403);
+    // A recipient sees the notification's life and its own events, nothing of another recipient.
+    const mine = (user: string) => call<{ events: { type: string; recipientId: string | null }[] }>(cluster.persist, 'GET', `/api/notifications/${publication.notificationId}/trace`, { user });
+    assert.deepEqual((await mine('bob')).body.events.map((event) => [event.type, event.recipientId]), [['prepared', null], ['committed', null], ['acked', 'bob']]);
+    assert.deepEqual((await mine('cy')).body.events.map((event) => [event.type, event.recipientId]), [['prepared', null], ['committed', null], ['delivered', 'cy'], ['emailed', 'cy'], ['delivered', 'cy']]);
   });
 
   await t.test('prepare → rollback leaves nothing in either database', async () => {

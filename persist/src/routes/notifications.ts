@@ -65,14 +65,21 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
     };
   });
 
-  /** The lifecycle of one notification, for its publisher or one of its recipients. */
+  /**
+   * The lifecycle of one notification. Its publisher sees every event; a recipient sees the
+   * notification's own life (prepared, committed) and only its own delivery events, never another
+   * recipient's id, connections or acknowledgement.
+   */
   typed.get('/api/notifications/:id/trace', { schema: { params: notificationParams } }, async (request) => {
     const user = actingUser(request);
     const notification = await db.notification.findUnique({ where: { id: request.params.id } });
     if (!notification || notification.state !== 'committed') throw createError({ code: 'NOT_FOUND', message: 'no such notification', details: { notificationId: request.params.id } });
     const recipient = await db.delivery.findUnique({ where: { notificationId_recipientId: { notificationId: notification.id, recipientId: user } } });
     if (notification.publisherId !== user && !recipient) throw createError({ code: 'FORBIDDEN', message: 'only its publisher and recipients may trace a notification' });
-    const events = await db.notificationEvent.findMany({ where: { notificationId: notification.id }, orderBy: { id: 'asc' } });
+    const events = await db.notificationEvent.findMany({
+      where: { notificationId: notification.id, ...(notification.publisherId === user ? {} : { OR: [{ recipientId: null }, { recipientId: user }] }) },
+      orderBy: { id: 'asc' },
+    });
     return {
       notificationId: notification.id,
       events: events.map((event) => ({ type: event.type, at: event.at.toISOString(), recipientId: event.recipientId, detail: event.detail })),

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
-import { createError } from '../lib/src/errors.ts';
+import { createError, LOAD_SHED } from '../lib/src/errors.ts';
 import { UpstreamClient } from '../lib/src/balancing/upstream-client.ts';
 import { createService, type Service } from '../lib/src/service/create-service.ts';
 import { spawnService } from '../lib/src/testing/service-process.ts';
@@ -14,10 +14,11 @@ import { testConfig } from '../lib/test/helper.ts';
 
 /**
  * An in-process instance of "target" whose behaviour the test switches: `fail` answers 503 (the
- * instance cannot serve), `bug` 500 (one request went wrong), `slow` takes 500 ms.
+ * instance cannot serve), `bug` 500 (one request went wrong), `slow` takes 500 ms, `shed` answers
+ * 503 and `shed-late` 504 as a busy instance does when its queue is full or a wait ran out.
  */
 async function instance(t: TestContext, discoveryUrl: string, id: string, port = 0) {
-  const control = { mode: 'ok' as 'ok' | 'fail' | 'bug' | 'slow', hits: 0 };
+  const control = { mode: 'ok' as 'ok' | 'fail' | 'bug' | 'slow' | 'shed' | 'shed-late', hits: 0 };
   const service = createService({
     name: 'target',
     config: testConfig({ DISCOVERY_URL: discoveryUrl, DISCOVERY_REGISTER: 'true', INSTANCE_ID: id, DRAIN_DELAY_MS: '0', LOG_LEVEL: 'silent', PORT: String(port) }),
@@ -26,6 +27,8 @@ async function instance(t: TestContext, discoveryUrl: string, id: string, port =
     control.hits += 1;
     if (control.mode === 'fail') throw createError({ code: 'UNAVAILABLE', message: 'cannot serve now' });
     if (control.mode === 'bug') throw new Error('broken on purpose');
+    if (control.mode === 'shed') throw createError({ code: 'UNAVAILABLE', message: 'queue full', details: { retryAfterSeconds: 1, reason: LOAD_SHED } });
+    if (control.mode === 'shed-late') throw createError({ code: 'TIMEOUT', message: 'waited too long', details: { reason: LOAD_SHED } });
     if (control.mode === 'slow') await sleep(500);
     return { id };
   });
@@ -178,6 +181,23 @@ test('answers caused by one request (4xx, 500) never open a breaker: bad input c
   assert.equal(client.states()['target-only'], 'closed', '40 answered errors, and the breaker stays closed');
   only.control.mode = 'ok';
   assert.equal((await client.request<{ id: string }>(work)).body.id, 'target-only', 'the next good call goes through');
+});
+
+test('an instance shedding load (503/504 marked OVERLOADED) keeps its breaker closed, and the caller hears the refusal', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const only = await instance(t, discovery.url, 'target-only');
+  const { client, service } = await caller(t, discovery.url, 1);
+
+  for (const [mode, code] of [['shed', 'UNAVAILABLE'], ['shed-late', 'TIMEOUT']] as const) {
+    only.control.mode = mode;
+    for (let i = 0; i < 20; i += 1) {
+      await assert.rejects(client.request(work), (error: { code: string; details: { reason?: string } }) => error.code === code && error.details.reason === LOAD_SHED);
+    }
+  }
+  assert.equal(only.control.hits, 40, 'each call reached the instance: none was kept away by an open breaker');
+  assert.equal(client.states()['target-only'], 'closed', '40 shed answers, and the breaker stays closed');
+  const shed = (await service.metrics.getSingleMetric('upstream_requests_total')!.get()).values.find((value) => value.labels.outcome === 'shed')?.value;
+  assert.equal(shed, 40);
 });
 
 test('an instance on a port fetch refuses (a Fetch "bad port", as persist\'s 6000 is) is called like any other', async (t) => {

@@ -81,6 +81,7 @@ test('a full render queue refuses with 503 UNAVAILABLE and Retry-After; cached a
   for (const answer of refused) {
     assert.equal(answer.status, 503);
     assert.equal(errorOf(answer).code, 'UNAVAILABLE');
+    assert.equal(errorOf(answer).details.reason, 'OVERLOADED', 'marked as load shed: callers keep their breakers closed');
     assert.equal(answer.headers.get('retry-after'), '1');
   }
   assert.equal(await metric(url, 'avatar_renders_refused_total', { reason: 'overloaded' }), refused.length);
@@ -95,6 +96,7 @@ test('a render past RENDER_TIMEOUT_MS answers 504 TIMEOUT, and is cached for the
   const answer = await get(slow);
   assert.equal(answer.status, 504);
   assert.equal(errorOf(answer).code, 'TIMEOUT');
+  assert.equal(errorOf(answer).details.reason, 'OVERLOADED', 'marked as load shed: callers keep their breakers closed');
   assert.equal(await metric(url, 'avatar_renders_refused_total', { reason: 'timeout' }), 1);
   // The render went on; once it is cached, the retry is a hit.
   const deadline = Date.now() + 5_000;

@@ -54,6 +54,12 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * `details.reason` of an answer that sheds load (a full queue, a wait for capacity that ran out):
+ * the instance is healthy and busy, so callers must not count it against its circuit breaker.
+ */
+export const LOAD_SHED = 'OVERLOADED';
+
 /** The one factory for contract errors. */
 export function createError(options: AppErrorOptions): AppError {
   return new AppError(options);

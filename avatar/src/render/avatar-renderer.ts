@@ -2,7 +2,7 @@
 // and encoded (sharp, off it) once however many requests ask at the same time (single flight),
 // within the limiter's bounds and the render deadline.
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { createError, METRIC } from '@notify/lib';
+import { createError, LOAD_SHED, METRIC } from '@notify/lib';
 import type { AvatarCache, RenderedAvatar } from '../cache/avatar-cache.ts';
 import { hashSeed } from '../domain/seed.ts';
 import type { AvatarStyle } from '../styles/base.ts';
@@ -99,7 +99,8 @@ export class AvatarRenderer {
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         this.refused.inc({ reason: 'timeout' });
-        reject(createError({ code: 'TIMEOUT', message: `the avatar was not drawn within ${this.options.timeoutMs} ms; try again` }));
+        // The render goes on: the instance is busy, not broken (see LOAD_SHED).
+        reject(createError({ code: 'TIMEOUT', message: `the avatar was not drawn within ${this.options.timeoutMs} ms; try again`, details: { reason: LOAD_SHED } }));
       }, this.options.timeoutMs);
       timer.unref();
     });

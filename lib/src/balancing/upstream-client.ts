@@ -5,7 +5,7 @@
 import CircuitBreaker from 'opossum';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { createError, fromErrorBody, hasErrorCode, type AppError } from '../errors.ts';
+import { createError, fromErrorBody, hasErrorCode, LOAD_SHED, type AppError } from '../errors.ts';
 import { isUnreachable } from '../service/error-handler.ts';
 import type { Instance } from '../discovery/service-watcher.ts';
 import { HttpPools, originOf, readBody } from '../http/http-pools.ts';
@@ -51,7 +51,8 @@ export type AnswerHeaders = Record<string, string | string[] | undefined>;
 
 /**
  * An error answer that says nothing about the instance's health: a refusal (4xx, the caller's
- * mistake) or an error the instance answered for one request (500). It does not trip the breaker,
+ * mistake), an error the instance answered for one request (500), or a busy instance shedding this
+ * request (503/504 with `details.reason` LOAD_SHED). It does not trip the breaker,
  * so one client's bad input cannot make a service unavailable to everyone.
  */
 class UpstreamAnswer extends Error {
@@ -112,7 +113,7 @@ export class UpstreamClient {
           return { ...answer, body: answer.body as T, instance: instance.id };
         } catch (error) {
           if (error instanceof UpstreamAnswer) {
-            this.metrics.requests.inc({ target: this.upstream.service, outcome: error.status < 500 ? 'refused' : 'failed' });
+            this.metrics.requests.inc({ target: this.upstream.service, outcome: error.status < 500 ? 'refused' : isLoadShed(error.body) ? 'shed' : 'failed' });
             throw fromErrorBody(error.body, error.status);
           }
           const failure = this.describeFailure(error, request.deadlineMs);
@@ -202,7 +203,8 @@ export class UpstreamClient {
     const status = answer.statusCode;
     if (request.raw && status < 400) return { status, body: Buffer.from(await answer.body.arrayBuffer()), headers: answer.headers };
     const body = await readBody(answer);
-    if (INSTANCE_FAILURE_STATUSES.has(status)) throw fromErrorBody(body, status);
+    // A busy instance shedding load answered for this one request: it is not failing.
+    if (INSTANCE_FAILURE_STATUSES.has(status) && !isLoadShed(body)) throw fromErrorBody(body, status);
     if (status >= 400) throw new UpstreamAnswer(status, body);
     return { status, body };
   };
@@ -213,6 +215,11 @@ export class UpstreamClient {
     this.breakers.clear();
     await this.pools.close();
   }
+}
+
+/** An error body whose `details.reason` says the instance shed the request (LOAD_SHED). */
+function isLoadShed(body: unknown): boolean {
+  return (body as { error?: { details?: { reason?: unknown } } } | null)?.error?.details?.reason === LOAD_SHED;
 }
 
 /** Failures that prove the request never reached the instance: repeating it elsewhere cannot do it twice. */
@@ -232,7 +239,7 @@ function createUpstreamMetrics(registry: Registry) {
   return {
     requests: new Counter({
       name: METRIC.upstreamRequestsTotal,
-      help: 'Calls to other services by target and outcome (ok, refused, retried, failed, timeout)',
+      help: 'Calls to other services by target and outcome (ok, refused, shed, retried, failed, timeout)',
       labelNames: ['target', 'outcome'] as const,
       registers: [registry],
     }),

@@ -1,7 +1,7 @@
 // Bounds the tasks running at once and those waiting for a turn (in arrival order); past that
 // bound a task is refused at once with UNAVAILABLE and a Retry-After, so a burst meets a clear 503
 // instead of an ever-growing queue or a crowd of calls running past their deadlines.
-import { createError } from '../errors.ts';
+import { createError, LOAD_SHED } from '../errors.ts';
 
 export interface ConcurrencyLimiterOptions {
   maxConcurrent: number;
@@ -34,7 +34,7 @@ export class ConcurrencyLimiter {
       this.active += 1;
     } else {
       if (this.queued >= this.limits.maxQueued) {
-        throw createError({ code: 'UNAVAILABLE', message: this.limits.refusal(this.active, this.queued), details: { retryAfterSeconds: 1 } });
+        throw createError({ code: 'UNAVAILABLE', message: this.limits.refusal(this.active, this.queued), details: { retryAfterSeconds: 1, reason: LOAD_SHED } });
       }
       // The slot is handed over by `release`, so `active` already counts this task when it wakes.
       await new Promise<void>((resolve) => this.waiting.push(resolve));

@@ -15,9 +15,29 @@ const read = (file: string) => readFileSync(`${ROOT}${file}`, 'utf8');
 const execFileAsync = promisify(execFile);
 const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
 
-test('docker-compose config accepts docker-compose.yml', { skip: hasCompose ? false : 'docker-compose is not installed: apt-get install -y docker-compose' }, () => {
-  const result = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--quiet'], { cwd: ROOT, encoding: 'utf8' });
+const COMPOSE_SECRETS = { POSTGRES_PASSWORD: 'pg-secret', AUTH_REPLICATION_SECRET: 'replication-secret', GRAFANA_ADMIN_PASSWORD: 'grafana-secret' };
+
+test('docker-compose config accepts docker-compose.yml with its secrets set, and refuses to run without them', { skip: hasCompose ? false : 'docker-compose is not installed: apt-get install -y docker-compose' }, () => {
+  const config = (env: Record<string, string>) => {
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !(name in COMPOSE_SECRETS)));
+    return spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--quiet'], { cwd: ROOT, encoding: 'utf8', env: { ...clean, ...env } });
+  };
+  const result = config(COMPOSE_SECRETS);
   assert.equal(result.status, 0, result.stderr);
+  for (const missing of Object.keys(COMPOSE_SECRETS)) {
+    const without = config(Object.fromEntries(Object.entries(COMPOSE_SECRETS).filter(([name]) => name !== missing)));
+    assert.notEqual(without.status, 0, `compose refuses to start without ${missing}`);
+    assert.match(without.stderr, new RegExp(`set ${missing}`));
+  }
+});
+
+test('compose publishes only the gateways, the client and Grafana (and the mail page on loopback); Prometheus has no lifecycle API; Grafana no anonymous users', () => {
+  type Service = { ports?: string[]; command?: string[]; environment?: Record<string, string> };
+  const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service> };
+  const published = Object.entries(compose.services).flatMap(([name, service]) => (service.ports ?? []).map((port) => `${name} ${port}`));
+  assert.deepEqual(published.sort(), ['client 3333:3333', 'gateway-1 4000:4000', 'gateway-2 4001:4001', 'grafana 3000:3000', 'mailpit 127.0.0.1:8025:8025']);
+  assert.ok(!compose.services.prometheus!.command!.some((arg) => arg.includes('enable-lifecycle')), 'no --web.enable-lifecycle');
+  assert.equal(compose.services.grafana!.environment!.GF_AUTH_ANONYMOUS_ENABLED, 'false');
 });
 
 test('the image installs every workspace and runs entries the way npm start does', () => {

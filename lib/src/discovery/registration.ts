@@ -40,7 +40,9 @@ export class Registration {
   ) {
     // Consul names a service's single check `service:<id>`.
     this.checkId = `service:${options.id}`;
-    this.callTimeoutMs = Math.max(500, Math.round(options.ttlMs / 3));
+    // At least 2 s: on a loaded machine a shorter wait made every re-registration time out in turn
+    // (a 1 s TTL gave 500 ms), so the instance stayed unregistered long after the registry was fine.
+    this.callTimeoutMs = Math.max(2_000, Math.round(options.ttlMs / 3));
   }
 
   get isRegistered(): boolean {

@@ -53,11 +53,11 @@ test('welcome emails and notification emails reach a real SMTP server with the r
     }
     assert.match(sent.find((m) => m.to[0] === b.email)!.text, /Hello Bob,/);
 
-    // The trace tells when each recipient was emailed.
+    // The trace tells its publisher when each recipient was emailed.
     let events: { type: string; recipientId?: string | null }[] = [];
     for (let tries = 0; tries < 100 && events.filter((e) => e.type === 'emailed').length < 2; tries += 1) {
       await sleep(50);
-      events = (await bob.call('notifications.trace', { notificationId: loud.notification.id })).events;
+      events = (await alice.call('notifications.trace', { notificationId: loud.notification.id })).events;
     }
     const emailed = events.filter((e) => e.type === 'emailed');
     assert.deepEqual(new Set(emailed.map((e) => e.recipientId)), new Set([b.id, c.id]));

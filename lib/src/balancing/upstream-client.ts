@@ -113,7 +113,8 @@ export class UpstreamClient {
           return { ...answer, body: answer.body as T, instance: instance.id };
         } catch (error) {
           if (error instanceof UpstreamAnswer) {
-            this.metrics.requests.inc({ target: this.upstream.service, outcome: error.status < 500 ? 'refused' : isLoadShed(error.body) ? 'shed' : 'failed' });
+            // A 502/503/504 arrives here only when it shed load (see attempt): no need to read its body again.
+            this.metrics.requests.inc({ target: this.upstream.service, outcome: error.status < 500 ? 'refused' : INSTANCE_FAILURE_STATUSES.has(error.status) ? 'shed' : 'failed' });
             throw fromErrorBody(error.body, error.status);
           }
           const failure = this.describeFailure(error, request.deadlineMs);

@@ -8,7 +8,7 @@ import { ensureDatabase } from './database-admin.ts';
 import { applyMigrations } from './migrate.ts';
 
 /** How long a start keeps trying an unreachable server by default. */
-export const PREPARE_RETRY_MS = 60_000;
+const PREPARE_RETRY_MS = 60_000;
 
 export async function prepareDatabase(options: {
   url: string;

@@ -1,8 +1,9 @@
 // `npm run test:all`: one PostgreSQL for the whole run, then node's test runner over every test file.
 // Arguments narrow the run to the given files: `npm run test:all -- lib/test/config.test.ts`.
 import { spawn } from 'node:child_process';
-import { globSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { globSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { startTestPostgres } from '../lib/src/testing/postgres.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -41,7 +42,7 @@ try {
     const runner = spawn(
       process.execPath,
       ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-      { stdio: 'inherit', env: { ...process.env, TEST_DATABASE_URL: postgres.url } },
+      { stdio: 'inherit', env: { ...process.env, TEST_DATABASE_URL: postgres.url, NOTIFY_TEST_RUN: String(process.pid) } },
     );
     const forward = (signal: NodeJS.Signals) => runner.kill(signal);
     process.on('SIGINT', forward).on('SIGTERM', forward);
@@ -49,5 +50,6 @@ try {
   });
 } finally {
   await postgres.stop();
+  rmSync(join(tmpdir(), `notify-system-slots-${process.pid}`), { recursive: true, force: true }); // test/npm-start-helper.ts
 }
 process.exit(code);

@@ -2,7 +2,7 @@
 // runs it), on a temp data dir, with or without a port offset; and checks that processes are gone.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,11 +38,41 @@ export async function gone(pid: number, timeoutMs: number): Promise<boolean> {
 }
 
 /**
+ * Under `npm test` (which names its run in NOTIFY_TEST_RUN), at most SYSTEM_SLOTS whole systems run
+ * at once: four of them (60 processes) on 2 busy cores once took over 120 s to come up. A slot is a
+ * file holding its owner's pid; one whose owner died is free again. Outside a run, no limit.
+ */
+const SYSTEM_SLOTS = 2;
+
+/** Waits for a slot; resolves to its release. */
+async function takeSystemSlot(): Promise<() => void> {
+  const run = process.env.NOTIFY_TEST_RUN;
+  if (!run) return () => {};
+  const dir = join(tmpdir(), `notify-system-slots-${run}`);
+  mkdirSync(dir, { recursive: true });
+  for (;;) {
+    for (let slot = 0; slot < SYSTEM_SLOTS; slot += 1) {
+      const file = join(dir, `slot-${slot}`);
+      try {
+        writeFileSync(file, String(process.pid), { flag: 'wx' });
+        return () => rmSync(file, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const owner = Number(readFileSync(file, 'utf8'));
+        if (owner > 0 && !alive(owner)) rmSync(file, { force: true });
+      }
+    }
+    await sleep(500);
+  }
+}
+
+/**
  * Runs `npm start` and resolves at its ready banner. `offset` 0 runs the shipped defaults (no
  * PORT_OFFSET at all); by default a random offset keeps every port (2000-9090 plus it) below
  * Linux's ephemeral range (32768+), where other tests' port-0 servers would collide with it.
  */
 export async function npmStart(t: TestContext, options: { offset?: number; readyTimeoutMs?: number } = {}): Promise<NpmStart> {
+  const releaseSlot = await takeSystemSlot();
   const dataDir = mkdtempSync(join(tmpdir(), 'notify-start-'));
   chmodSync(dataDir, 0o777); // PostgreSQL runs as the `postgres` user when we are root
   const offset = options.offset ?? 10_000 + Math.floor(Math.random() * 13_000);
@@ -56,8 +86,9 @@ export async function npmStart(t: TestContext, options: { offset?: number; ready
   t.after(() => {
     if (npm.exitCode === null && npm.signalCode === null) process.kill(-npm.pid!, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
+    releaseSlot();
   });
-  const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 300_000;
   const deadline = Date.now() + readyTimeoutMs;
   while (!output.includes('Ctrl-C stops everything.')) {
     assert.ok(npm.exitCode === null, `npm start exited early:\n${output}`);

@@ -258,7 +258,7 @@ async function registerUsers(system: BenchSystem, count: number, prefix: string)
       email: `${prefix}-${run}-${n}@bench.test`,
       password: 'bench password 1',
       name: `${prefix} ${n}`,
-    });
+    }, auth.headers());
     return { id: grant.user.id, token: grant.token };
   });
 }
@@ -333,11 +333,11 @@ async function phaseRpc(probe: Probe): Promise<void> {
   };
 
   const { warmupMs, measureMs } = OPTIONS;
-  const counterDirect = await direct((slot) => ({ port: system.counter.port, path: `/api/counters/${users[slot % connections]!.id}`, headers: {} }));
+  const counterDirect = await direct((slot) => ({ port: system.counter.port, path: `/api/counters/${users[slot % connections]!.id}`, headers: system.counter.headers() }));
   const authDirect = await direct((slot) => ({
     port: system.auth[slot % 2]!.port,
     path: '/api/sessions/current',
-    headers: { authorization: `Bearer ${users[slot % connections]!.token}` },
+    headers: { authorization: `Bearer ${users[slot % connections]!.token}`, ...system.auth[slot % 2]!.headers() },
   }));
   try {
     results.rpc.push(await closedLoop(probe, 'counters.get via gateway /ws', slots, viaGateway('counters.get'), warmupMs, measureMs));
@@ -585,7 +585,7 @@ async function phaseFanout(probe: Probe): Promise<void> {
   const topic = await publisher!.call('topics.create', { name: 'fan-out topic' });
   began = performance.now();
   await inParallel(n, OPTIONS.setupConcurrency, (i) =>
-    postJson(`${system.persist.url}/api/topics/${topic.id}/subscriptions`, {}, { 'x-user-id': users[i]!.id }),
+    postJson(`${system.persist.url}/api/topics/${topic.id}/subscriptions`, {}, system.persist.headers(users[i]!.id)),
   );
   setup.subscribeSeconds = (performance.now() - began) / 1000;
   log(`  subscribed them directly at persist in ${setup.subscribeSeconds.toFixed(1)} s`);

@@ -4,6 +4,7 @@
 // instance as its own process; a ready banner once each of ITS instances is passing; Ctrl-C (or
 // SIGTERM) stops everything, services first, PostgreSQL last. An instance that dies is started again,
 // loudly, unless it keeps dying.
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +27,8 @@ const STOP_GRACE_MS = 10_000;
 export const POSTGRES_MAX_CONNECTIONS = 200;
 const READY_TIMEOUT_MS = 120_000;
 const host = launcherConfig.ADVERTISE_ADDRESS;
+/** Every instance of this run signs its internal calls with it; nothing outside the run knows it. */
+const serviceSecret = launcherConfig.SERVICE_SECRET ?? randomBytes(32).toString('base64url');
 const portOf = (spec: InstanceSpec) => spec.port + launcherConfig.PORT_OFFSET;
 const dataRoot = resolve(root, launcherConfig.NOTIFY_DATA_DIR);
 const discoveryUrl = `http://${host}:${portOf(DISCOVERY)}`;
@@ -126,6 +129,7 @@ function spawnInstance(spec: InstanceSpec, extraEnv: NodeJS.ProcessEnv): Child {
         DISCOVERY_URL: discoveryUrl,
         ADVERTISE_ADDRESS: host,
         HOST: launcherConfig.HOST,
+        SERVICE_SECRET: serviceSecret,
         ...extraEnv,
         ...(typeof spec.env === 'function' ? spec.env({ port: (port) => port + launcherConfig.PORT_OFFSET, host }) : spec.env),
       },

@@ -16,7 +16,7 @@ import { testConfig } from '../lib/test/helper.ts';
 async function json<T>(node: ServiceProcess, method: string, path: string, user?: string, body?: unknown): Promise<{ status: number; body: T }> {
   const response = await fetch(`${node.url}${path}`, {
     method,
-    headers: { ...(user ? { 'x-user-id': user } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { ...node.headers(user), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as T };
@@ -46,7 +46,7 @@ async function setup(t: TestContext) {
   const participant = (service: string) => {
     let client = clients.get(service);
     if (!client) {
-      client = new UpstreamClient(gateway.upstream(service), { metrics: gateway.metrics, log: gateway.log });
+      client = new UpstreamClient(gateway.upstream(service), { identity: gateway.identity, metrics: gateway.metrics, log: gateway.log });
       clients.set(service, client);
     }
     return client;
@@ -55,7 +55,7 @@ async function setup(t: TestContext) {
     new Coordinator({ db: sql, owner: () => gateway.instanceId, participant, log: gateway.log, metrics: gateway.metrics, // 60 s: participants' own sweepers stay out of the way, so only the coordinator finishes transactions here.
       prepareTimeoutMs: 60_000, decisionTimeoutMs: 1_000, retryMaxMs: 200, afterDecision, ...more });
   let current = coordinator();
-  void gateway.app.register(async (app) => coordinatorRoutes(app, { coordinator: current }));
+  void gateway.app.register(async (app) => coordinatorRoutes(app, { coordinator: current, participants: ['persist', 'counter'] }));
   await gateway.listen();
   for (const name of ['persist', 'counter']) await gateway.upstream(name).watcher.until((list) => list.length === 1);
   t.after(() => current.stop());

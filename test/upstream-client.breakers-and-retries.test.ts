@@ -21,6 +21,7 @@ async function instance(t: TestContext, discoveryUrl: string, id: string, port =
   const control = { mode: 'ok' as 'ok' | 'fail' | 'bug' | 'slow' | 'shed' | 'shed-late', hits: 0 };
   const service = createService({
     name: 'target',
+    defaultCallers: ['caller'],
     config: testConfig({ DISCOVERY_URL: discoveryUrl, DISCOVERY_REGISTER: 'true', INSTANCE_ID: id, DRAIN_DELAY_MS: '0', LOG_LEVEL: 'silent', PORT: String(port) }),
   });
   service.app.get('/work', async () => {
@@ -47,6 +48,7 @@ async function caller(t: TestContext, discoveryUrl: string, expected: number, re
   const upstream = service.upstream('target');
   await upstream.watcher.until((list) => list.length === expected);
   const client = new UpstreamClient(upstream, {
+    identity: service.identity,
     breaker: { resetTimeoutMs, volumeThreshold: 3, errorThresholdPercentage: 50 },
     metrics: service.metrics,
     log: service.log,
@@ -134,7 +136,7 @@ async function twoEchoes(t: TestContext) {
 
 test('an instance killed with SIGKILL has its breaker open within a second and calls flow to the rest', async (t) => {
   const { echoes, service, upstream } = await twoEchoes(t);
-  const client = new UpstreamClient(upstream, { metrics: service.metrics, log: service.log });
+  const client = new UpstreamClient(upstream, { identity: service.identity, metrics: service.metrics, log: service.log });
   t.after(() => client.close());
   const whoami = { method: 'GET', path: '/whoami', deadlineMs: 1_000, idempotent: true };
   for (let i = 0; i < 4; i += 1) await client.request(whoami);
@@ -155,7 +157,7 @@ test('an instance killed with SIGKILL has its breaker open within a second and c
 test('a call not safe to repeat still moves on when the instance never received it (connection refused)', async (t) => {
   const { echoes, service, upstream } = await twoEchoes(t);
   // A breaker that would need many failures to open: the retries below are the only protection.
-  const client = new UpstreamClient(upstream, { metrics: service.metrics, log: service.log, breaker: { volumeThreshold: 1_000 } });
+  const client = new UpstreamClient(upstream, { identity: service.identity, metrics: service.metrics, log: service.log, breaker: { volumeThreshold: 1_000 } });
   t.after(() => client.close());
   const once = { method: 'GET', path: '/whoami', deadlineMs: 2_000, idempotent: false };
   await echoes[1]!.stop('SIGKILL'); // discovery lists it for 10 s more: calls keep being offered to it

@@ -34,6 +34,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     name: 'auth',
     config,
     trustProxy: config.TRUST_PROXY,
+    defaultCallers: ['gateway'],
     ...(options.logStream ? { logStream: options.logStream } : {}),
   });
   const metrics = createAuthMetrics(service.metrics);
@@ -50,6 +51,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     cache,
     timeoutMs: config.REPLICATION_TIMEOUT_MS,
     secret: config.REPLICATION_SECRET,
+    identity: service.identity,
     metrics,
     log: service.log,
   });
@@ -92,7 +94,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
 
 /** The welcome-email relay to the mailer nodes that serve its API; started once listening (after migrations). */
 function welcomeRelay(service: Service, db: Database, config: Readonly<Config>): WelcomeRelay {
-  const mailer = new UpstreamClient(service.upstream('mailer', { tag: MAILER_API_TAG }), { metrics: service.metrics, log: service.log });
+  const mailer = new UpstreamClient(service.upstream('mailer', { tag: MAILER_API_TAG }), { identity: service.identity, metrics: service.metrics, log: service.log });
   const relay = new WelcomeRelay({ db, mailer, log: service.log, intervalMs: config.WELCOME_RELAY_INTERVAL_MS, timeoutMs: config.MAILER_TIMEOUT_MS });
   service.app.addHook('onListen', async () => relay.start());
   service.onClose(async () => {

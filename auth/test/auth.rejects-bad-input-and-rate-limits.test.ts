@@ -100,6 +100,23 @@ test('auth refuses bad input with clear errors and changes nothing', async (t) =
     assert.equal((await call(node, 'GET', '/api/users/not-a-uuid')).status, 400);
   });
 
+  await t.test('internal routes answer only their callers: a user’s email to the gateway and the mailer, logins only through the gateway', async () => {
+    const ivy = await call<{ user: { id: string } }>(node, 'POST', '/api/users', { body: { email: 'ivy@example.com', password: 'ivy-password', name: 'Ivy' } });
+    assert.equal(ivy.status, 201);
+    const path = `/api/users/${ivy.body.user.id}`;
+    assert.equal((await call<{ email: string }>(node, 'GET', path, { as: 'mailer' })).body.email, 'ivy@example.com');
+    for (const [as, status] of [[null, 401], ['counter', 403], ['persist', 403]] as const) {
+      const answer = await call<ErrorBody>(node, 'GET', path, { as });
+      assert.equal(answer.status, status, `as ${as}`);
+      assert.equal(JSON.stringify(answer.body).includes('ivy@example.com'), false);
+    }
+    // A password guessed straight at auth, or a registration, without the gateway's credential: nothing checked or written.
+    assert.equal((await call(node, 'POST', '/api/sessions', { as: null, body: { email: 'ivy@example.com', password: 'ivy-password' } })).status, 401);
+    assert.equal((await call(node, 'POST', '/api/sessions', { as: 'mailer', body: { email: 'ivy@example.com', password: 'ivy-password' } })).status, 403);
+    assert.equal((await call(node, 'POST', '/api/users', { as: null, body: { email: 'mallory@example.com', password: 'mallory-password', name: 'M' } })).status, 401);
+    assert.equal((await call(node, 'POST', '/api/sessions', { body: { email: 'mallory@example.com', password: 'mallory-password' } })).status, 401, 'mallory was never registered');
+  });
+
   await t.test('repeated failures for one email are 429 with Retry-After, even with the right password, from any client', async () => {
     const lin = { email: 'lin@example.com', password: 'lin-password', name: 'Lin' };
     assert.equal((await call(node, 'POST', '/api/users', { body: lin, client: '10.3.2.1' })).status, 201);

@@ -82,11 +82,13 @@ export interface CallOptions {
   /** Sent as X-Forwarded-For: the client only for a node that trusts loopback proxies (TRUST_PROXY=loopback). */
   client?: string;
   headers?: Record<string, string>;
+  /** The calling service whose credential is sent (default: the gateway); null sends none. */
+  as?: string | null;
 }
 
-/** JSON request to a node; `token` goes in Authorization, `client` in X-Forwarded-For. */
+/** JSON request to a node, signed as `as`; `token` goes in Authorization, `client` in X-Forwarded-For. */
 export async function call<T = Record<string, unknown>>(node: ServiceProcess, method: string, path: string, options: CallOptions = {}): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...options.headers };
+  const headers: Record<string, string> = { ...(options.as === null ? {} : node.headers(undefined, options.as ?? 'gateway')), ...options.headers };
   if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.client) headers['x-forwarded-for'] = options.client;

@@ -13,7 +13,7 @@ export interface AvatarApp {
 }
 
 export function buildApp(config: Readonly<Config>): AvatarApp {
-  const service = createService({ name: 'avatar', config });
+  const service = createService({ name: 'avatar', config, defaultCallers: ['gateway'] });
   const cache = new AvatarCache({ maxBytes: config.CACHE_MAX_BYTES, maxEntries: config.CACHE_MAX_ENTRIES, registry: service.metrics });
   const limiter = new RenderLimiter({ maxConcurrent: config.MAX_CONCURRENT_RENDERS, maxQueued: config.MAX_QUEUED_RENDERS, registry: service.metrics });
   const renderer = new AvatarRenderer({

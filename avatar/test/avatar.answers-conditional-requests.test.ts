@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { matchesIfNoneMatch } from '../src/domain/conditional.ts';
+import { serviceHeaders } from '@notify/lib/testing';
 import { build, get, metric } from './helper.ts';
 
 test('ETag, Cache-Control and 304 on If-None-Match', async (t) => {
@@ -44,7 +45,7 @@ test('ETag, Cache-Control and 304 on If-None-Match', async (t) => {
   });
 
   await t.test('HEAD answers the same headers without the body', async () => {
-    const response = await fetch(path, { method: 'HEAD' });
+    const response = await fetch(path, { method: 'HEAD', headers: serviceHeaders('gateway', 'avatar') });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('etag'), etag);
     assert.equal(response.headers.get('content-type'), 'image/png');

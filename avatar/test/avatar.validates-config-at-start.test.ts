@@ -7,12 +7,13 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '@notify/lib';
+import { TEST_SERVICE_SECRET } from '@notify/lib/testing';
 import { configSchema } from '../src/config.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
 test('defaults: port 9000, a 64 MiB cache, one core left to the event loop, identicon', () => {
-  const config = loadConfig(configSchema, {});
+  const config = loadConfig(configSchema, { SERVICE_SECRET: TEST_SERVICE_SECRET });
   assert.equal(config.PORT, 9000);
   assert.equal(config.CACHE_MAX_BYTES, 64 * 1024 * 1024);
   assert.equal(config.CACHE_MAX_ENTRIES, 100_000);
@@ -38,14 +39,14 @@ test('bad values name their variable', () => {
   ];
   for (const env of bad) {
     const [name] = Object.keys(env);
-    assert.throws(() => loadConfig(configSchema, env), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`invalid configuration: ${name}:`), name);
+    assert.throws(() => loadConfig(configSchema, { SERVICE_SECRET: TEST_SERVICE_SECRET, ...env }), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`invalid configuration: ${name}:`), name);
   }
 });
 
 test('the process stops at start with one clear line on a bad value', () => {
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'avatar/src/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, CACHE_MAX_BYTES: '-5', PORT: '0', DISCOVERY_REGISTER: 'false' },
+    env: { ...process.env, SERVICE_SECRET: TEST_SERVICE_SECRET, CACHE_MAX_BYTES: '-5', PORT: '0', DISCOVERY_REGISTER: 'false' },
     encoding: 'utf8',
     timeout: 20_000,
   });

@@ -3,6 +3,7 @@
 import type { TestContext } from 'node:test';
 import sharp from 'sharp';
 import { loadConfig } from '@notify/lib';
+import { serviceHeaders, TEST_SERVICE_SECRET } from '@notify/lib/testing';
 import { buildApp, type AvatarApp } from '../src/app.ts';
 import { configSchema } from '../src/config.ts';
 
@@ -18,6 +19,7 @@ export async function build(t: TestContext, env: Record<string, string> = {}): P
   const config = loadConfig(configSchema, {
     HOST: '127.0.0.1',
     PORT: '0',
+    SERVICE_SECRET: TEST_SERVICE_SECRET,
     DISCOVERY_REGISTER: 'false',
     DRAIN_DELAY_MS: '0',
     LOG_LEVEL: 'warn',
@@ -35,8 +37,9 @@ export interface Answer {
   body: Buffer;
 }
 
+/** A GET as the gateway makes it (its signed credential; only the gateway may call avatar). */
 export async function get(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await fetch(url, { headers });
+  const response = await fetch(url, { headers: { ...serviceHeaders('gateway', 'avatar'), ...headers } });
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
 }
 

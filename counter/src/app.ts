@@ -17,7 +17,7 @@ export interface CounterApp {
 }
 
 export function buildApp(config: Readonly<Config>): CounterApp {
-  const service = createService({ name: 'counter', config });
+  const service = createService({ name: 'counter', config, defaultCallers: ['gateway'] });
   const { db, start } = attachDatabase(service, {
     PrismaClient,
     url: config.DATABASE_URL,

@@ -31,11 +31,13 @@ export async function send<T = Record<string, unknown>>(node: ServiceProcess, me
   const text = body === undefined || typeof body === 'string' ? body : JSON.stringify(body);
   if (text !== undefined && text.length > 1_000_000) {
     // Oversized on purpose: the server refuses it before reading it all.
-    return (await sendRaw(`${node.url}${path}`, { method, body: text })) as { status: number; body: T };
+    return (await sendRaw(`${node.url}${path}`, { method, headers: node.headers(), body: text })) as { status: number; body: T };
   }
+  // Signed as the gateway, counter's only caller.
   const response = await fetch(`${node.url}${path}`, {
     method,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    headers: { ...node.headers(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as T };
 }

@@ -16,6 +16,8 @@ export interface DiscoveryService {
 export async function buildApp(config: Readonly<Config>): Promise<DiscoveryService> {
   const service = createService({
     name: 'discovery',
+    // The registry's Consul API answers anyone who reaches it (see the README on discovery's exposure).
+    defaultCallers: 'public',
     config: {
       ...config,
       // The kit's registration and watches are for clients of a registry; discovery is the registry.

@@ -25,6 +25,9 @@ import { Upstreams } from './upstreams.ts';
 
 const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
 
+
+/** The two-phase-commit participants: the only services that may ask the coordinator about a transaction. */
+const TWO_PC_PARTICIPANTS = ['persist', 'counter'] as const;
 export interface GatewayApp {
   service: Service;
   connections: ConnectionRegistry;
@@ -33,7 +36,7 @@ export interface GatewayApp {
 }
 
 export function buildApp(config: Readonly<Config>): GatewayApp {
-  const service = createService({ name: 'gateway', config });
+  const service = createService({ name: 'gateway', config, defaultCallers: 'public' });
   const { db } = attachDatabase(service, { PrismaClient, url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, migrationsDir: MIGRATIONS_DIR });
   // The bus's own small pool: NOTIFY and the outbox never queue behind the coordinator's log writes.
   const busPool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
@@ -95,7 +98,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   void service.app.register(websocket, { options: { maxPayload: config.MAX_FRAME_BYTES } });
   void service.app.register(async (app) => jsonRpcRoutes(app, transport));
   attachSocketIo(service.app, { ...transport, maxFrameBytes: config.MAX_FRAME_BYTES });
-  void service.app.register(async (app) => coordinatorRoutes(app, { coordinator }));
+  void service.app.register(async (app) => coordinatorRoutes(app, { coordinator, participants: TWO_PC_PARTICIPANTS }));
   void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS }));
 
   return {

@@ -13,7 +13,7 @@ export interface Call {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   body?: unknown;
-  /** Acting user, sent as X-User-Id (persist's identity header). */
+  /** Acting user: named inside the signed service credential, which the service verifies. */
   userId?: string;
   headers?: Record<string, string>;
   /** Safe to repeat on another instance after a failure. */
@@ -54,6 +54,7 @@ export class Upstreams {
     let client = this.clients.get(name);
     if (!client) {
       client = new UpstreamClient(this.upstream(name), {
+        identity: this.service.identity,
         metrics: this.service.metrics,
         log: this.service.log,
         breaker: {
@@ -74,12 +75,12 @@ export class Upstreams {
   }
 
   async call<T>(service: UpstreamService, call: Call): Promise<T> {
-    const headers = { ...call.headers, ...(call.userId ? { 'x-user-id': call.userId } : {}) };
     const response = await this.client(service).request<T>({
       method: call.method,
       path: call.path,
       body: call.body,
-      headers,
+      ...(call.headers ? { headers: call.headers } : {}),
+      ...(call.userId ? { user: call.userId } : {}),
       deadlineMs: this.config.UPSTREAM_TIMEOUT_MS,
       idempotent: call.idempotent,
     });

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { request } from 'undici';
 import { RPC_METHODS } from '@notify/lib/rpc';
+import { serviceHeaders } from '@notify/lib/testing';
 import { jsonRpcClient, register, socketIoClient, startSystem, type System } from './helper.ts';
 
 /** Error codes that would mean the system, not the caller, failed. */
@@ -185,17 +186,19 @@ test('fuzzed RPC calls and REST requests never get a 5xx, never drop a connectio
     fc.record({ items: fc.oneof(fc.array(prepare, { maxLength: 4 }), POISON) }),
     fc.record({ txIds: fc.oneof(fc.array(fc.oneof(fc.uuid(), POISON), { maxLength: 4 }), POISON) }),
   );
+  // Signed as each of the system's callers (or as none), so the poison reaches the handlers of every route.
+  const caller = fc.constantFrom('gateway', 'auth', 'mailer', 'persist', 'counter', undefined);
   for (const [service, routes] of Object.entries(REST_ROUTES)) {
     const [base] = service === 'gateway' ? [gateway!.url] : service === 'discovery' ? [system.discovery.url] : await instancesOf(system, service);
     assert.ok(base, `${service} is running`);
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), pathParam, fc.option(restBody, { nil: undefined }), fc.option(FORGED_CURSOR, { nil: undefined }), async ([method, template], param, body, cursor) => {
+      fc.asyncProperty(fc.constantFrom(...routes), pathParam, fc.option(restBody, { nil: undefined }), fc.option(FORGED_CURSOR, { nil: undefined }), caller, async ([method, template], param, body, cursor, as) => {
         count(`rest ${service}`);
         const filled = template.replace(':x', /%[0-9A-F]{2}/.test(param) ? param : encodePathParam(param));
         const path = method === 'GET' && cursor ? `${filled}?cursor=${cursor}&limit=5` : filled;
         const answer = await request(`${base}${path}`, {
           method: method as 'GET',
-          headers: { 'content-type': 'application/json', 'x-user-id': alice.id, authorization: `Bearer ${alice.token}` },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}`, ...(as ? serviceHeaders(as, service, alice.id) : {}) },
           ...(body === undefined || method === 'GET' ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(30_000),
         });

@@ -22,7 +22,7 @@ test('persist voting no aborts the publication: counter’s yes is rolled back, 
   await alice.call('notifications.publish', { topicId: topic.id, title: 'first', body: '', to: [b.id] });
   await bob.next('counter', (c) => c.unread === 1);
   // Bob leaves behind the gateway's back (straight at persist): the gateway's cached list is now stale.
-  const left = await fetch(`${system.persist[0]!.url}/api/topics/${topic.id}/subscriptions`, { method: 'DELETE', headers: { 'x-user-id': b.id } });
+  const left = await fetch(`${system.persist[0]!.url}/api/topics/${topic.id}/subscriptions`, { method: 'DELETE', headers: system.persist[0]!.headers(b.id) });
   assert.equal(left.status, 200);
 
   // Counter votes yes (+1 for bob), persist votes no (bob does not follow the topic): abort.

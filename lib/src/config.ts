@@ -36,7 +36,7 @@ export const env = {
 /** Keys every service shares; a service's schema spreads these and adds its own. */
 export function baseConfigShape(defaults: { port: number; /** Browsers reach this service: its port must not be a Fetch bad port. */ browser?: boolean }) {
   return {
-    HOST: env.string('0.0.0.0', 'Interface to listen on'),
+    HOST: env.string('127.0.0.1', 'Interface to listen on (0.0.0.0: every interface, as compose sets)'),
     PORT: (defaults.browser ? env.browserPort : env.port)(defaults.port, 'Port to listen on (0 picks a free one)'),
     ADVERTISE_ADDRESS: env.string('127.0.0.1', 'Address other services use to reach this instance'),
     INSTANCE_ID: env.optionalString('Unique id of this instance in discovery (default: <service>-<host>-<port>)'),
@@ -49,6 +49,11 @@ export function baseConfigShape(defaults: { port: number; /** Browsers reach thi
     SHUTDOWN_TIMEOUT_MS: env.int(10_000, 'Longest graceful shutdown before the process exits anyway', 100),
     BODY_LIMIT_BYTES: env.int(1_048_576, 'Largest request body accepted', 1_024),
     LOG_LEVEL: env.logLevel(),
+    SERVICE_SECRET: z
+      .string()
+      .min(32, 'must have at least 32 characters (e.g. openssl rand -base64 32)')
+      .describe('Deployment secret every service signs and checks its internal calls with (X-Service-Token); the same on every instance. Required: npm start makes one per run'),
+    OPERATOR_TOKEN: env.optionalString('Bearer token /metrics, /status and /dashboard require; unset: they answer only this machine (loopback)'),
   };
 }
 

@@ -30,3 +30,5 @@ export { escapeHtml } from './service/html.ts';
 export { MAILER_API_TAG } from './discovery/tags.ts';
 export { findUnstorableText, isStorableText, UNSTORABLE_TEXT_MESSAGE } from './validation/storable-text.ts';
 export { ConcurrencyLimiter, type ConcurrencyLimiterOptions } from './concurrency/concurrency-limiter.ts';
+export { ServiceIdentity, SERVICE_TOKEN_HEADER, SERVICE_SECRET_MIN_LENGTH, type Caller } from './identity/service-identity.ts';
+export { actingUser, type Callers } from './identity/caller-policy.ts';

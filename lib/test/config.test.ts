@@ -6,14 +6,23 @@ import { z } from 'zod';
 import { baseConfigShape, ConfigError, describeConfig, env, loadConfig } from '../src/config.ts';
 
 const schema = z.object({ ...baseConfigShape({ port: 6000 }), POOL_SIZE: env.int(10, 'Connections in the pool', 1) });
+/** Every service needs its deployment's secret: there is no default to fall back on. */
+const SECRET = { SERVICE_SECRET: 'x'.repeat(32) };
 
 test('defaults apply and values are coerced and frozen', () => {
-  const config = loadConfig(schema, { PORT: '6001', DISCOVERY_REGISTER: 'no', POOL_SIZE: '' });
+  const config = loadConfig(schema, { ...SECRET, PORT: '6001', DISCOVERY_REGISTER: 'no', POOL_SIZE: '' });
   assert.equal(config.PORT, 6001);
   assert.equal(config.DISCOVERY_REGISTER, false);
   assert.equal(config.POOL_SIZE, 10, 'an empty variable counts as unset');
   assert.equal(config.DISCOVERY_URL, 'http://127.0.0.1:8000');
+  assert.equal(config.HOST, '127.0.0.1', 'a service listens on loopback unless told otherwise');
+  assert.equal(config.OPERATOR_TOKEN, undefined);
   assert.ok(Object.isFrozen(config));
+});
+
+test('a service without SERVICE_SECRET, or with a short one, is refused with one line', () => {
+  assert.throws(() => loadConfig(schema, {}), (error: Error) => error instanceof ConfigError && /^invalid configuration: SERVICE_SECRET: /.test(error.message) && !error.message.includes('\n'));
+  assert.throws(() => loadConfig(schema, { SERVICE_SECRET: 'short' }), (error: Error) => error instanceof ConfigError && error.message.includes('at least 32 characters'));
 });
 
 test('a bad value throws one line naming the variable and the value', () => {
@@ -26,7 +35,7 @@ test('a bad value throws one line naming the variable and the value', () => {
     ['DISCOVERY_REGISTER', 'maybe'],
   ]) {
     assert.throws(
-      () => loadConfig(schema, { [name!]: value }),
+      () => loadConfig(schema, { ...SECRET, [name!]: value }),
       (error: Error) =>
         error instanceof ConfigError &&
         error.message.startsWith(`invalid configuration: ${name}: `) &&
@@ -58,11 +67,11 @@ test('a service started with a bad variable exits 1 with one line on stderr', ()
 
 test('a port browsers must reach refuses the Fetch bad ports with one line naming the variable', () => {
   const browser = z.object(baseConfigShape({ port: 4000, browser: true }));
-  assert.equal(loadConfig(browser, {}).PORT, 4000);
-  assert.equal(loadConfig(browser, { PORT: '0' }).PORT, 0);
+  assert.equal(loadConfig(browser, SECRET).PORT, 4000);
+  assert.equal(loadConfig(browser, { ...SECRET, PORT: '0' }).PORT, 0);
   for (const bad of ['6000', '6667', '10080', '5060']) {
-    assert.throws(() => loadConfig(browser, { PORT: bad }), (error: Error) => error instanceof ConfigError && error.message === `invalid configuration: PORT: is a port browsers refuse (a Fetch "bad port"); choose another (got "${bad}")`);
+    assert.throws(() => loadConfig(browser, { ...SECRET, PORT: bad }), (error: Error) => error instanceof ConfigError && error.message === `invalid configuration: PORT: is a port browsers refuse (a Fetch "bad port"); choose another (got "${bad}")`);
   }
   // Services only other services call may sit on one: they are called through undici, not fetch.
-  assert.equal(loadConfig(z.object(baseConfigShape({ port: 6000 })), {}).PORT, 6000);
+  assert.equal(loadConfig(z.object(baseConfigShape({ port: 6000 })), SECRET).PORT, 6000);
 });

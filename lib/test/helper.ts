@@ -3,12 +3,14 @@ import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { z } from 'zod';
 import { baseConfigShape, loadConfig, type BaseConfig } from '../src/config.ts';
+import { TEST_SERVICE_SECRET } from '../src/testing/service-identity.ts';
 import { createService, type Service, type ServiceOptions } from '../src/service/create-service.ts';
 
 export function testConfig(overrides: Record<string, string> = {}): BaseConfig {
   return loadConfig(z.object(baseConfigShape({ port: 0 })), {
     HOST: '127.0.0.1',
     PORT: '0',
+    SERVICE_SECRET: TEST_SERVICE_SECRET,
     DISCOVERY_REGISTER: 'false',
     LOG_LEVEL: 'warn',
     ...overrides,
@@ -29,7 +31,8 @@ export async function startService(
   t: TestContext,
   options: Partial<ServiceOptions> & { configure?: (service: Service) => void } = {},
 ): Promise<{ service: Service; url: string }> {
-  const service = createService({ name: 'sample', config: testConfig(), ...options });
+  // Open to anyone unless the test says otherwise: these tests are about other things than callers.
+  const service = createService({ name: 'sample', config: testConfig(), defaultCallers: 'public', ...options });
   options.configure?.(service);
   const { port } = await service.listen();
   t.after(() => service.close('test over'));

@@ -26,7 +26,7 @@ export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS
   });
   const queue = new MailQueue(config, service.log, service.metrics);
   const transport = resolveTransport(config.SMTP_URL);
-  const upstream = (name: string) => new UpstreamClient(service.upstream(name), { metrics: service.metrics, log: service.log });
+  const upstream = (name: string) => new UpstreamClient(service.upstream(name), { identity: service.identity, metrics: service.metrics, log: service.log });
   const auth = upstream('auth');
   const persist = upstream('persist');
   const sender = new Sender({ config, transport, queue, auth, log: service.log, metrics: service.metrics, instanceId: () => service.instanceId });

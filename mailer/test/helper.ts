@@ -55,10 +55,22 @@ export async function startMailers(t: TestContext, options: { nodes?: number; en
   return { discovery, sink, nodes, databaseUrl: db.url, startNode };
 }
 
-export async function send<T = Record<string, unknown>>(node: ServiceProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+/** The service that calls `path` in the system: auth enqueues welcomes, the gateway notifications; jobs are the operator's. */
+export const callerOf = (path: string): string | undefined =>
+  path === '/api/emails/welcome' ? 'auth' : path === '/api/emails/notification' ? 'gateway' : undefined;
+
+/** A JSON request, signed as the route's caller in the system would sign it (`as` another, `null` none). */
+export async function send<T = Record<string, unknown>>(
+  node: ServiceProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+  as: string | null | undefined = callerOf(path),
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${node.url}${path}`, {
     method,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    headers: { ...(as ? node.headers(undefined, as) : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as T };
 }

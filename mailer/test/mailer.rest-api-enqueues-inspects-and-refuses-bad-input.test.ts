@@ -90,14 +90,29 @@ test('enqueue, inspect, dead letters, bad input and a worker-only node', async (
       assert.equal(answer.status, 400, `${path} ${JSON.stringify(body).slice(0, 80)}`);
       assert.equal(answer.body.error.code, 'INVALID_ARGUMENT');
     }
-    const huge = await fetch(`${api!.url}/api/emails/welcome`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(2_000_000) }) });
+    const huge = await fetch(`${api!.url}/api/emails/welcome`, { method: 'POST', headers: { 'content-type': 'application/json', ...api!.headers(undefined, 'auth') }, body: JSON.stringify({ pad: 'x'.repeat(2_000_000) }) });
     assert.equal(huge.status, 400, 'a body over BODY_LIMIT_BYTES is refused as bad input');
     assert.equal((await send(api!, 'GET', '/api/jobs/not-a-uuid')).status, 400);
     const unknown = await send<{ error: { code: string } }>(api!, 'GET', '/api/jobs/00000000-0000-4000-8000-000000000000');
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, 'NOT_FOUND');
+    // A phishing welcome or notification from anyone but its real caller: refused before it is read.
+    const phishing = { userId: 'victim', email: 'victim@example.test', name: 'Your account is locked: verify at http://phish.example/login' };
+    const notification = { notificationId: 'n', topic: { id: 't', name: '[Security team]' }, title: 'Password reset required', body: 'y', recipients: ['u'] };
+    for (const [path, body, as, status] of [
+      ['/api/emails/welcome', phishing, null, 401],
+      ['/api/emails/welcome', phishing, 'gateway', 403],
+      ['/api/emails/welcome', phishing, 'persist', 403],
+      ['/api/emails/notification', notification, null, 401],
+      ['/api/emails/notification', notification, 'auth', 403],
+    ] as const) {
+      const answer = await send<{ error: { code: string } }>(api!, 'POST', path, body, as);
+      assert.equal(answer.status, status, `${path} as ${as}`);
+    }
+    const forged = await fetch(`${api!.url}/api/emails/welcome`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-service-token': 'eyJpc3MiOiJhdXRoIn0.forged' }, body: JSON.stringify(phishing) });
+    assert.equal(forged.status, 401);
     const after = (await send<{ queues: typeof before }>(api!, 'GET', '/api/queues')).body.queues;
-    assert.equal(total(after), total(before));
+    assert.equal(total(after), total(before), 'nothing queued');
   });
 
   await t.test('a worker-only node serves no API, registers as a worker, and sends', async () => {

@@ -18,7 +18,7 @@ export interface PersistApp {
 }
 
 export function buildApp(config: Readonly<Config>): PersistApp {
-  const service = createService({ name: 'persist', config });
+  const service = createService({ name: 'persist', config, defaultCallers: ['gateway'] });
   const { db, start } = attachDatabase(service, {
     PrismaClient,
     url: config.DATABASE_URL,

@@ -41,16 +41,18 @@ export interface Reply<T = Record<string, unknown>> {
   body: T;
 }
 
-/** A JSON call; `user` goes in X-User-Id, as the gateway sends it. */
+/**
+ * A JSON call, signed as the gateway sends it (`user` inside its credential); `as` names another
+ * caller, and `as: null` sends no credential at all.
+ */
 export async function call<T = Record<string, unknown>>(
   node: ServiceProcess,
   method: string,
   path: string,
-  options: { body?: unknown; user?: string } = {},
+  options: { body?: unknown; user?: string; as?: string | null } = {},
 ): Promise<Reply<T>> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = options.as === null ? {} : node.headers(options.user, options.as);
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  if (options.user) headers['x-user-id'] = options.user;
   if (typeof options.body === 'string' && options.body.length > 1_000_000) {
     // Oversized on purpose: the server refuses it before reading it all.
     return (await sendRaw(`${node.url}${path}`, { method, headers, body: options.body })) as Reply<T>;

@@ -21,6 +21,11 @@ export const launcherConfigSchema = z.object({
   RESTART_WINDOW_MS: env.int(60_000, 'The window RESTART_MAX_CRASHES counts deaths in', 1_000),
   RUN_PROMETHEUS: env.bool(true, 'Run Prometheus with the monitoring/ configuration when its binary is on PATH'),
   PROMETHEUS_PORT: env.port(9090, 'Port of Prometheus under npm start'),
+  SERVICE_SECRET: z
+    .string()
+    .min(32, 'must have at least 32 characters (e.g. openssl rand -base64 32)')
+    .optional()
+    .describe('The secret every instance signs its internal calls with; default: a new random one each run'),
 });
 
 export const launcherConfig = loadConfigOrExit(launcherConfigSchema);

@@ -7,7 +7,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyBaseLogger } from 'fastify';
-import { HttpPools, originOf, type Instance } from '@notify/lib';
+import { HttpPools, originOf, type Instance, type ServiceIdentity } from '@notify/lib';
 import type { AuthMetrics } from '../metrics.ts';
 import type { AuthCache, Invalidation } from './auth-cache.ts';
 
@@ -59,6 +59,8 @@ export class Replicator {
       secret?: string | undefined;
       metrics: AuthMetrics;
       log: FastifyBaseLogger;
+      /** Signs each message as an auth node. */
+      identity: ServiceIdentity;
     },
   ) {
     this.secretDigest = options.secret === undefined ? undefined : digest(options.secret);
@@ -85,6 +87,7 @@ export class Replicator {
     const body = JSON.stringify(message);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.options.secret !== undefined) headers[REPLICATION_SECRET_HEADER] = this.options.secret;
+    Object.assign(headers, this.options.identity.headers('auth'));
     const stopTimer = metrics.publish.startTimer();
     const results = await Promise.allSettled(
       targets.map(async (peer) => {

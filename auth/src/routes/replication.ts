@@ -11,6 +11,8 @@ export async function replicationRoutes(app: FastifyInstance, { replicator, metr
     REPLICATION_PATH,
     {
       schema: { body: replicationMessage },
+      // Only another auth node (its signed credential), and with REPLICATION_SECRET set, that too.
+      config: { callers: ['auth'] },
       onRequest: async (request) => {
         if (replicator.authorize(request.headers[REPLICATION_SECRET_HEADER])) return;
         metrics.replication.inc({ direction: 'received', result: 'unauthorized' });

@@ -15,7 +15,7 @@ export async function userRoutes(app: FastifyInstance, { accounts }: { accounts:
     return grant;
   });
 
-  typed.get('/api/users/:id', { schema: { params: userIdParams } }, async (request) => accounts.userById(request.params.id));
+  typed.get('/api/users/:id', { schema: { params: userIdParams }, config: { callers: ['gateway', 'mailer'] } }, async (request) => accounts.userById(request.params.id));
 
   typed.patch('/api/users/me', { schema: { body: profileBody } }, async (request) => accounts.rename(bearerToken(request), request.body.name));
 }

@@ -12,6 +12,7 @@ import { HttpPools, originOf, readBody } from '../http/http-pools.ts';
 import { METRIC } from '../metrics/names.ts';
 import { perRegistry } from '../metrics/per-registry.ts';
 import type { Upstream } from './upstream.ts';
+import type { ServiceIdentity } from '../identity/service-identity.ts';
 
 export interface BreakerOptions {
   /** Failure share (%) over the rolling window that opens a breaker. */
@@ -37,6 +38,8 @@ export interface UpstreamRequest {
   idempotent: boolean;
   /** A proxy's call: a successful answer's body as bytes (a Buffer) with its headers, not parsed JSON. */
   raw?: boolean;
+  /** The user this call acts for: named inside the signed service credential, never as a bare header. */
+  user?: string;
 }
 
 export interface UpstreamResponse<T> {
@@ -75,7 +78,13 @@ export class UpstreamClient {
 
   constructor(
     private readonly upstream: Upstream,
-    private readonly options: { breaker?: Partial<BreakerOptions>; metrics: Registry; log: FastifyBaseLogger },
+    private readonly options: {
+      /** Signs every request as this service (each service's own: `service.identity`). */
+      identity: ServiceIdentity;
+      breaker?: Partial<BreakerOptions>;
+      metrics: Registry;
+      log: FastifyBaseLogger;
+    },
   ) {
     this.metrics = upstreamMetrics(options.metrics);
     // Breakers of instances that left discovery go with them.
@@ -197,7 +206,11 @@ export class UpstreamClient {
     const answer = await this.pools.request(originOf(instance), {
       method: request.method,
       path: request.path,
-      headers: { ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
+      headers: {
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...request.headers,
+        ...this.options.identity.headers(this.upstream.service, request.user),
+      },
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       signal: AbortSignal.timeout(timeoutMs),
     });

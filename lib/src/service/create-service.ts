@@ -25,6 +25,8 @@ import {
 } from './status.ts';
 import { zodValidatorCompiler } from './validation.ts';
 import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../validation/storable-text.ts';
+import { ServiceIdentity } from '../identity/service-identity.ts';
+import { installCallerPolicy, type Callers } from '../identity/caller-policy.ts';
 
 export interface ServiceOptions {
   /** Service name in discovery, logs and metrics (e.g. "persist"). */
@@ -39,6 +41,8 @@ export interface ServiceOptions {
   logStream?: NodeJS.WritableStream;
   /** Proxies whose X-Forwarded-For names the client (fastify's trustProxy); default none. */
   trustProxy?: string | boolean;
+  /** Callers of routes that name none (default: nobody; the gateway's and discovery's APIs are 'public'). */
+  defaultCallers?: Callers;
 }
 
 export interface Service {
@@ -51,6 +55,8 @@ export interface Service {
   readonly instanceId: string;
   readonly state: Lifecycle;
   readonly consul: Consul;
+  /** Signs this service's calls to others (UpstreamClient sends it) and verifies calls to it. */
+  readonly identity: ServiceIdentity;
   /** Adds a dependency shown in /status; a required one that is down makes /health 503. */
   addDependency(name: string, check: DependencyCheck, options?: { required?: boolean }): void;
   /** Runs as soon as a close begins, before the drain: stop taking background work (queue workers). */
@@ -105,6 +111,8 @@ export function createService(options: ServiceOptions): Service {
   });
   app.setValidatorCompiler(zodValidatorCompiler);
   installErrorHandling(app);
+  const identity = new ServiceIdentity(name, config.SERVICE_SECRET);
+  installCallerPolicy(app, { identity, operatorToken: config.OPERATOR_TOKEN, defaultCallers: options.defaultCallers });
   // Before any route's schema: text PostgreSQL cannot store (NUL, unpaired surrogates) anywhere in
   // the path parameters, query or body is the caller's mistake (400), never a database error (500).
   app.addHook('preValidation', async (request) => {
@@ -185,19 +193,21 @@ export function createService(options: ServiceOptions): Service {
     };
   }
 
-  app.get('/health', async (_request, reply) => {
+  const open = { config: { callers: 'public' as const } };
+  const operator = { config: { callers: 'operator' as const } };
+  app.get('/health', open, async (_request, reply) => {
     if (state !== 'ready') return reply.code(503).send({ status: state });
     const reports = await checkDependencies(dependencies);
     const down = Object.entries(reports).filter(([, report]) => report.required && report.state === 'down');
     if (down.length) return reply.code(503).send({ status: 'degraded', down: down.map(([dep]) => dep) });
     return { status: 'ok' };
   });
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', operator, async (_request, reply) => {
     reply.header('content-type', metrics.contentType);
     return metrics.metrics();
   });
-  app.get('/status', status);
-  app.get('/dashboard', async (_request, reply) => reply.type('text/html; charset=utf-8').send(renderDashboard(await status())));
+  app.get('/status', operator, status);
+  app.get('/dashboard', operator, async (_request, reply) => reply.type('text/html; charset=utf-8').send(renderDashboard(await status())));
 
   let closing: Promise<void> | undefined;
   let starting: Promise<unknown> | undefined;
@@ -238,6 +248,7 @@ export function createService(options: ServiceOptions): Service {
     metrics,
     config,
     consul,
+    identity,
     get instanceId() {
       return instanceId;
     },

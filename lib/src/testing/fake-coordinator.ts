@@ -1,6 +1,7 @@
 // Test double of the two-phase-commit coordinator's one participant-facing route
 // (`GET /api/2pc/:txId`), registered in discovery under the coordinator's name, so participants'
 // sweepers can be tested before (and apart from) the gateway. Decisions are set by the test.
+import { TEST_SERVICE_SECRET } from './service-identity.ts';
 import type { TestContext } from 'node:test';
 import { z } from 'zod';
 import { baseConfigShape, loadConfig } from '../config.ts';
@@ -18,6 +19,7 @@ export async function startFakeCoordinator(t: TestContext, discoveryUrl: string,
   const config = loadConfig(z.object(baseConfigShape({ port: 0 })), {
     HOST: '127.0.0.1',
     PORT: '0',
+    SERVICE_SECRET: TEST_SERVICE_SECRET,
     DISCOVERY_URL: discoveryUrl,
     LOG_LEVEL: 'warn',
     DRAIN_DELAY_MS: '0',
@@ -25,7 +27,7 @@ export async function startFakeCoordinator(t: TestContext, discoveryUrl: string,
   const service = createService({ name, config });
   const decisions = new Map<string, 'pending' | 'committed' | 'aborted'>();
   const questions = new Map<string, number>();
-  service.app.get<{ Params: { txId: string } }>('/api/2pc/:txId', async (request, reply) => {
+  service.app.get<{ Params: { txId: string } }>('/api/2pc/:txId', { config: { callers: ['persist', 'counter'] } }, async (request, reply) => {
     const { txId } = request.params;
     questions.set(txId, (questions.get(txId) ?? 0) + 1);
     const state = decisions.get(txId);

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
+import { serviceHeaders, TEST_SERVICE_SECRET } from './service-identity.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 /**
@@ -16,6 +17,10 @@ export interface ServiceProcess {
   readonly process: ChildProcess;
   readonly port: number;
   readonly url: string;
+  /** Its service name (discovery's, and the audience of credentials for it). */
+  readonly service: string;
+  /** Headers of a call from `caller` (default: the gateway) to this service, acting for `user` when given. */
+  headers(user?: string, caller?: string): Record<string, string>;
   /** Every log line so far, parsed when JSON. */
   readonly logs: Record<string, unknown>[];
   /** Resolves with the exit code (or signal) once the process is gone. */
@@ -40,7 +45,7 @@ export interface SpawnServiceOptions {
 export async function spawnService(options: SpawnServiceOptions, t?: TestContext): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', options.entry], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...options.env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SERVICE_SECRET: TEST_SERVICE_SECRET, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -93,5 +98,7 @@ export async function spawnService(options: SpawnServiceOptions, t?: TestContext
 
   const ready = await waitForLog((line) => typeof line.msg === 'string' && line.msg.endsWith(' listening') && typeof line.port === 'number');
   const port = ready.port as number;
-  return { process: child, port, url: `http://127.0.0.1:${port}`, logs, exited, stop, waitForLog };
+  const service = (ready.msg as string).slice(0, -' listening'.length);
+  const headers = (user?: string, caller = 'gateway') => serviceHeaders(caller, service, user);
+  return { process: child, port, url: `http://127.0.0.1:${port}`, service, headers, logs, exited, stop, waitForLog };
 }

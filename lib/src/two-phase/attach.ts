@@ -41,11 +41,12 @@ export function attachParticipant<Tx extends SqlClient>(service: Service, { db, 
     // Read at scrape time; by then `participant` exists.
     metrics: createTwoPhaseMetrics(service.metrics, () => participant.inDoubt()),
     log: service.log,
+    identity: service.identity,
     sweepIntervalMs: config.TWO_PC_SWEEP_INTERVAL_MS,
     coordinatorTimeoutMs: config.COORDINATOR_TIMEOUT_MS,
     retentionMs: config.TWO_PC_RETENTION_MS,
   });
-  void service.app.register(participantRoutes<Tx>, { participant });
+  void service.app.register(participantRoutes<Tx>, { participant, coordinator: config.COORDINATOR_SERVICE });
   // Once listening, that is after migrations: the sweeper needs the state table and the coordinator.
   service.app.addHook('onListen', async () => participant.startSweeper());
   // Closers run in reverse order of adding: attach after opening the database, and the sweeper

@@ -18,7 +18,13 @@ export function sendNoVote(reply: FastifyReply, error: unknown): FastifyReply {
   return reply.code(status).send({ vote: 'no', error: appError.toJSON().error });
 }
 
-export async function participantRoutes<Tx extends SqlClient>(app: FastifyInstance, { participant }: { participant: Participant<Tx> }): Promise<void> {
+export async function participantRoutes<Tx extends SqlClient>(
+  app: FastifyInstance,
+  { participant, coordinator }: { participant: Participant<Tx>; /** The coordinator's service name: the only caller these routes accept. */ coordinator: string },
+): Promise<void> {
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, callers: [coordinator] };
+  });
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
   // A malformed prepare is a no vote too, in the vote's shape.

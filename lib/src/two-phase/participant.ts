@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { createError, hasErrorCode } from '../errors.ts';
 import { isUniqueViolation } from '../db/database-admin.ts';
 import type { Upstream } from '../balancing/upstream.ts';
+import type { ServiceIdentity } from '../identity/service-identity.ts';
 import { originOf } from '../http/http-pools.ts';
 import { toAppError } from '../service/error-handler.ts';
 import { coordinatorAnswer, PARTICIPANT_TABLE, type BatchDecision, type BatchVote, type ItemError, type ParticipantState, type ParticipantTransaction, type PrepareRequest } from './protocol.ts';
@@ -72,6 +73,8 @@ export interface ParticipantOptions<Tx extends SqlClient> {
   coordinator: () => Upstream;
   metrics: TwoPhaseMetrics;
   log: FastifyBaseLogger;
+  /** Signs the questions to the coordinator as this service. */
+  identity: ServiceIdentity;
   /** How often (ms) to look for transactions past their timeout. */
   sweepIntervalMs: number;
   /** Longest (ms) a question to the coordinator may take. */
@@ -481,9 +484,13 @@ export class Participant<Tx extends SqlClient> {
 
   /** The coordinator's decision; a 404 (no record) means abort. */
   private async askCoordinator(id: string): Promise<'pending' | 'committed' | 'aborted'> {
-    const instance = this.o.coordinator().pick();
+    const coordinator = this.o.coordinator();
+    const instance = coordinator.pick();
     // undici, not fetch: fetch refuses "bad ports", and the coordinator may sit on one.
-    const answered = await request(`${originOf(instance)}/api/2pc/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(this.o.coordinatorTimeoutMs) });
+    const answered = await request(`${originOf(instance)}/api/2pc/${encodeURIComponent(id)}`, {
+      headers: this.o.identity.headers(coordinator.service),
+      signal: AbortSignal.timeout(this.o.coordinatorTimeoutMs),
+    });
     const body = (await answered.body.json().catch(() => undefined)) as { error?: { details?: { txId?: unknown } } } | undefined;
     const status = answered.statusCode;
     // Only the coordinator saying it has no record of this very transaction means abort; any other

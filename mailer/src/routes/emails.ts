@@ -8,6 +8,8 @@ import { notificationJobs, notificationRequest, welcomeJob, welcomeRequest } fro
 import type { MailQueue } from '../queue/mail-queue.ts';
 import type { Counter } from 'prom-client';
 
+/** Inspecting and redriving jobs is an operator's business (OPERATOR_TOKEN), not another service's. */
+const operator = { callers: 'operator' } as const;
 const jobParams = z.object({ id: z.uuid() });
 const deadQuery = z.object({ limit: z.coerce.number().int().min(1).max(1_000).default(100) });
 /** The given dead jobs, or the oldest `limit` of them. */
@@ -16,31 +18,31 @@ const redriveBody = z.strictObject({ ids: z.array(z.uuid()).min(1).max(1_000).op
 export async function emailRoutes(app: FastifyInstance, { queue, enqueued }: { queue: MailQueue; enqueued: Counter<'kind'> }): Promise<void> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
-  typed.post('/api/emails/welcome', { schema: { body: welcomeRequest } }, async (request, reply) => {
+  typed.post('/api/emails/welcome', { schema: { body: welcomeRequest }, config: { callers: ['auth'] } }, async (request, reply) => {
     const result = await queue.enqueue([welcomeJob(request.body)]);
     enqueued.inc({ kind: 'welcome' }, result.queued);
     reply.code(202);
     return { jobId: result.ids[0], queued: result.queued, duplicates: result.duplicates };
   });
 
-  typed.post('/api/emails/notification', { schema: { body: notificationRequest } }, async (request, reply) => {
+  typed.post('/api/emails/notification', { schema: { body: notificationRequest }, config: { callers: ['gateway'] } }, async (request, reply) => {
     const result = await queue.enqueue(notificationJobs(request.body));
     enqueued.inc({ kind: 'notification' }, result.queued);
     reply.code(202);
     return { jobIds: result.ids, queued: result.queued, duplicates: result.duplicates };
   });
 
-  typed.get('/api/jobs/:id', { schema: { params: jobParams } }, async (request) => {
+  typed.get('/api/jobs/:id', { schema: { params: jobParams }, config: operator }, async (request) => {
     const job = await queue.job(request.params.id);
     if (!job) throw createError({ code: 'NOT_FOUND', message: 'no such email job', details: { id: request.params.id } });
     return job;
   });
 
-  typed.get('/api/jobs/dead', { schema: { querystring: deadQuery } }, async (request) => ({ jobs: await queue.dead(request.query.limit) }));
+  typed.get('/api/jobs/dead', { schema: { querystring: deadQuery }, config: operator }, async (request) => ({ jobs: await queue.dead(request.query.limit) }));
 
-  typed.post('/api/jobs/dead/redrive', { schema: { body: redriveBody } }, async (request) => ({
+  typed.post('/api/jobs/dead/redrive', { schema: { body: redriveBody }, config: operator }, async (request) => ({
     redriven: await queue.redrive({ ids: request.body.ids, limit: request.body.limit }),
   }));
 
-  typed.get('/api/queues', async () => ({ queues: await queue.counts() }));
+  typed.get('/api/queues', { config: operator }, async () => ({ queues: await queue.counts() }));
 }

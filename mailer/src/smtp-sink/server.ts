@@ -7,7 +7,7 @@ import { renderInbox } from './page.ts';
 import { SmtpSink } from './sink.ts';
 
 const config = loadConfigOrExit(sinkConfigSchema);
-const service = createService({ name: 'smtp-sink', config });
+const service = createService({ name: 'smtp-sink', config, defaultCallers: 'public' });
 const sink = new SmtpSink({ port: config.SMTP_PORT, host: config.HOST, maxMessages: config.SINK_MAX_MESSAGES });
 service.onClose(() => sink.stop());
 service.app.get('/', async (_request, reply) =>

@@ -1,7 +1,7 @@
 // Request schemas and the shapes persist answers with; handler types derive from the schemas.
 import { z } from 'zod';
 
-/** User ids come from auth (uuid), passed by the gateway in X-User-Id; persist only needs them opaque. */
+/** User ids come from auth (uuid), named in the gateway's signed credential; persist only needs them opaque. */
 export const userId = z.string().min(1).max(128);
 export const topicId = z.uuid({ message: 'must be a topic id (uuid)' });
 export const notificationId = z.uuid({ message: 'must be a notification id (uuid)' });

@@ -87,7 +87,7 @@ export async function notificationRoutes(app: FastifyInstance, { db, participant
   });
 
   /** Delivered (by the gateway, per connection) and emailed (by the mailer) events, for the trace. */
-  typed.post('/api/notifications/:id/events', { schema: { params: notificationParams, body: eventBody } }, async (request, reply) => {
+  typed.post('/api/notifications/:id/events', { schema: { params: notificationParams, body: eventBody }, config: { callers: ['gateway', 'mailer'] } }, async (request, reply) => {
     const delivery = await db.delivery.findUnique({
       where: { notificationId_recipientId: { notificationId: request.params.id, recipientId: request.body.recipientId } },
       include: { notification: { select: { state: true } } },

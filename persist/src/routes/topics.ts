@@ -1,5 +1,5 @@
 // /api/topics: create, list (all, mine, subscribed), read, delete (creator only), subscribe,
-// unsubscribe, and a topic's subscribers. The acting user comes from X-User-Id.
+// unsubscribe, and a topic's subscribers. The acting user comes from the caller's verified credential.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createError, type ZodTypeProvider } from '@notify/lib';

@@ -270,7 +270,12 @@ async function startPrometheus(): Promise<string> {
   const dir = resolve(dataRoot, 'prometheus');
   mkdirSync(dir, { recursive: true });
   const config = resolve(dir, 'prometheus.yml');
-  writeFileSync(config, localPrometheusConfig({ discoveryUrl, consulSd: promtoolHasConsulSd() === true }));
+  let operatorTokenFile: string | undefined;
+  if (launcherConfig.OPERATOR_TOKEN) {
+    operatorTokenFile = resolve(dir, 'operator-token');
+    writeFileSync(operatorTokenFile, launcherConfig.OPERATOR_TOKEN, { mode: 0o600 });
+  }
+  writeFileSync(config, localPrometheusConfig({ discoveryUrl, consulSd: promtoolHasConsulSd() === true, operatorTokenFile }));
   const port = launcherConfig.PROMETHEUS_PORT + launcherConfig.PORT_OFFSET;
   const url = `http://${host}:${port}`;
   // Another Prometheus (Debian's package starts one on 9090) must not be taken for ours.

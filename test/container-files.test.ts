@@ -15,7 +15,13 @@ const read = (file: string) => readFileSync(`${ROOT}${file}`, 'utf8');
 const execFileAsync = promisify(execFile);
 const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
 
-const COMPOSE_SECRETS = { POSTGRES_PASSWORD: 'pg-secret', AUTH_REPLICATION_SECRET: 'replication-secret', GRAFANA_ADMIN_PASSWORD: 'grafana-secret' };
+const COMPOSE_SECRETS = {
+  POSTGRES_PASSWORD: 'pg-secret',
+  AUTH_REPLICATION_SECRET: 'replication-secret',
+  GRAFANA_ADMIN_PASSWORD: 'grafana-secret',
+  SERVICE_SECRET: 'service-secret-of-at-least-32-characters',
+  OPERATOR_TOKEN: 'operator-token',
+};
 
 test('docker-compose config accepts docker-compose.yml with its secrets set, and refuses to run without them', { skip: hasCompose ? false : 'docker-compose is not installed: apt-get install -y docker-compose' }, () => {
   const config = (env: Record<string, string>) => {

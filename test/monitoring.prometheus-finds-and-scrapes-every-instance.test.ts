@@ -62,9 +62,19 @@ test('promtool accepts the rules, and the configuration Prometheus here can run'
   writeFileSync(file, localPrometheusConfig({ discoveryUrl: 'http://discovery:8000', consulSd }));
   const local = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8' });
   assert.equal(local.status, 0, local.stdout + local.stderr);
+  // With OPERATOR_TOKEN set, every scrape carries it as a bearer credential read from a file.
+  const tokenFile = join(dir, 'operator-token');
+  writeFileSync(tokenFile, 'operator-token');
+  writeFileSync(file, localPrometheusConfig({ discoveryUrl: 'http://discovery:8000', consulSd, operatorTokenFile: tokenFile }));
+  assert.match(readFileSync(file, 'utf8'), new RegExp(`credentials_file: ${tokenFile}`));
+  const withToken = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8' });
+  assert.equal(withToken.status, 0, withToken.stdout + withToken.stderr);
 
   await t.test('the committed configuration, with Consul discovery', { skip: consulSd ? false : 'this promtool has no Consul discovery (Debian builds it without); the same file with HTTP discovery passed above' }, () => {
-    const committed = spawnSync('promtool', ['check', 'config', PROMETHEUS_CONFIG], { encoding: 'utf8' });
+    // The token file exists only in the container: point the check at one that exists here.
+    const copy = join(dir, 'committed.yml');
+    writeFileSync(copy, readFileSync(PROMETHEUS_CONFIG, 'utf8').replace('/prometheus/operator-token', tokenFile).replaceAll('rules/', join(MONITORING_DIR, 'prometheus', 'rules/')));
+    const committed = spawnSync('promtool', ['check', 'config', copy], { encoding: 'utf8' });
     assert.equal(committed.status, 0, committed.stdout + committed.stderr);
   });
 });

@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { UpstreamClient } from '../lib/src/balancing/upstream-client.ts';
 import { createService } from '../lib/src/service/create-service.ts';
-import { spawnService, testDatabase, type ServiceProcess } from '../lib/src/testing/index.ts';
+import { serviceHeaders, spawnService, testDatabase, type ServiceProcess } from '../lib/src/testing/index.ts';
 import { Coordinator, COORDINATOR_TABLE_DDL, COORDINATOR_LEASE_DDL, type Branch, type CoordinatorOptions } from '../lib/src/two-phase/coordinator.ts';
 import { coordinatorRoutes } from '../lib/src/two-phase/coordinator-routes.ts';
 import { testConfig } from '../lib/test/helper.ts';
@@ -101,8 +101,14 @@ test('the coordinator commits across persist and counter, aborts on a no vote, a
   assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [1, 1], 'nothing of the aborted one is visible');
 
   const address = s.gateway.app.server.address() as { port: number };
-  const ask = async (txId: string) => (await fetch(`http://127.0.0.1:${address.port}/api/2pc/${txId}`)).json() as Promise<{ state?: string; error?: { details: { txId: string } } }>;
+  const ask = async (txId: string, as = 'persist') =>
+    (await fetch(`http://127.0.0.1:${address.port}/api/2pc/${txId}`, { headers: serviceHeaders(as, 'gateway') })).json() as Promise<{ state?: string; error?: { code: string; details: { txId: string } } }>;
   assert.equal((await ask(committed.txId)).state, 'committed');
+  assert.equal((await ask(committed.txId, 'counter')).state, 'committed');
+  // Only the participants may ask what became of a transaction.
+  assert.equal((await ask(committed.txId, 'mailer')).error?.code, 'FORBIDDEN');
+  const unsigned = await fetch(`http://127.0.0.1:${address.port}/api/2pc/${committed.txId}`);
+  assert.equal(unsigned.status, 401);
   assert.equal((await ask(refused.txId)).state, 'aborted');
   assert.equal((await ask('never-seen')).error?.details.txId, 'never-seen', 'no record names the transaction');
 });

@@ -72,16 +72,23 @@ export class Accounts {
   }
 
   /**
-   * Logs in. The attempt is counted per email and per client BEFORE the password is checked, in one
-   * atomic statement, so parallel guesses on any number of nodes get at most LOGIN_MAX_FAILURES
-   * checks per window; past that the answer is 429 without a check. A success takes its attempt
-   * back: the email's count is cleared, the client's decremented.
+   * Logs in. The attempt is counted per client, per email and per (email, client) BEFORE the password
+   * is checked, in one atomic statement, so parallel guesses on any number of nodes get at most
+   * LOGIN_MAX_FAILURES checks per window from one client, or for one email from one client. An email
+   * past LOGIN_MAX_FAILURES (guessed at from many addresses) refuses every client that has failed on
+   * it, but not one that has not: a guesser spread over many addresses cannot lock the owner out,
+   * and each of its addresses gets one guess. Past a limit the answer is 429 without a check. A
+   * success takes its attempt back: this client's failures on the email are cleared, the email's and
+   * the client's counts lose this attempt.
    */
   async login(input: { email: string; password: string }, client: string): Promise<SessionGrant> {
     const email = normaliseEmail(input.email);
     const emailKey = `email:${email}`;
-    const attempts = await this.admit([emailKey, `client:${client}`], this.o.maxFailures, 'too many failed logins; try again later', () =>
+    const pairKey = `email-client:${client} ${email}`;
+    const attempts = await this.admit([emailKey, `client:${client}`, pairKey], this.o.maxFailures, 'too many failed logins; try again later', () =>
       this.o.metrics.logins.inc({ result: 'rate_limited' }),
+      // Counts include this attempt: the pair's count - 1 is this client's earlier failures on the email.
+      (counts) => (counts.get(emailKey) ?? 0) > this.o.maxFailures && (counts.get(pairKey) ?? 0) > 1,
     );
     const user = await this.o.users.byEmail(email);
     if (!(await this.o.hasher.verify(user?.passwordHash, input.password)) || !user) {
@@ -89,7 +96,8 @@ export class Accounts {
       // The attempt stays counted: it was a failure.
       throw createError({ code: 'UNAUTHENTICATED', message: BAD_CREDENTIALS });
     }
-    await Promise.all([this.o.throttle.clear(emailKey), this.o.throttle.undo(attempts.filter((attempt) => attempt.key !== emailKey))]);
+    // This client's failures on the email are forgiven; the email's count (other clients' guesses) only loses this attempt.
+    await Promise.all([this.o.throttle.clear(pairKey), this.o.throttle.undo(attempts.filter((attempt) => attempt.key !== pairKey))]);
     this.o.metrics.logins.inc({ result: 'success' });
     return this.grant(publicUser(user));
   }
@@ -134,12 +142,21 @@ export class Accounts {
   }
 
   /**
-   * Counts one attempt on each key; when any key is past `max`, takes the attempt back (a refused
-   * attempt costs nothing) and refuses with 429 and the seconds until the latest blocking window ends.
+   * Counts one attempt on each key; when any key is past `max` (or, given `byRule`, when the rule
+   * says so instead for `ruled` keys), takes the attempt back (a refused attempt costs nothing) and
+   * refuses with 429 and the seconds until the latest blocking window ends.
    */
-  private async admit(keys: string[], max: number, message: string, onRefused?: () => void): Promise<CountedAttempt[]> {
+  private async admit(
+    keys: string[],
+    max: number,
+    message: string,
+    onRefused?: () => void,
+    /** For a key listed first: blocked by this rule over every key's count instead of by `max`. */
+    firstKeyBlocks?: (counts: ReadonlyMap<string, number>) => boolean,
+  ): Promise<CountedAttempt[]> {
     const attempts = await this.o.throttle.attempt(keys);
-    const blocked = attempts.filter((attempt) => attempt.count > max);
+    const counts = new Map(attempts.map((attempt) => [attempt.key, attempt.count]));
+    const blocked = attempts.filter((attempt) => (firstKeyBlocks && attempt.key === keys[0] ? firstKeyBlocks(counts) : attempt.count > max));
     if (blocked.length === 0) return attempts;
     await this.o.throttle.undo(attempts);
     onRefused?.();

@@ -117,19 +117,30 @@ test('auth refuses bad input with clear errors and changes nothing', async (t) =
     assert.equal((await call(node, 'POST', '/api/sessions', { body: { email: 'mallory@example.com', password: 'mallory-password' } })).status, 401, 'mallory was never registered');
   });
 
-  await t.test('repeated failures for one email are 429 with Retry-After, even with the right password, from any client', async () => {
+  await t.test('a guesser spread over many addresses is throttled on the email, and cannot lock its owner out', async () => {
     const lin = { email: 'lin@example.com', password: 'lin-password', name: 'Lin' };
     assert.equal((await call(node, 'POST', '/api/users', { body: lin, client: '10.3.2.1' })).status, 201);
-    for (let i = 0; i < 3; i += 1) {
-      assert.equal((await call(node, 'POST', '/api/sessions', { body: { email: lin.email, password: `wrong-${i}-pw` }, client: `10.3.0.${i}` })).status, 401);
+    // Four guessers fail once each: four failures on lin's email, past LOGIN_MAX_FAILURES (3).
+    for (let i = 0; i < 4; i += 1) {
+      const answer = await call(node, 'POST', '/api/sessions', { body: { email: lin.email, password: `wrong-${i}-pw` }, client: `10.3.0.${i}` });
+      assert.equal(answer.status, 401, `guess ${i + 1}`);
     }
-    const limited = await call<ErrorBody>(node, 'POST', '/api/sessions', { body: { email: lin.email, password: lin.password }, client: '10.3.1.1' });
-    assert.equal(limited.status, 429);
-    assert.equal(limited.body.error.code, 'RATE_LIMITED');
-    const retryAfter = Number(limited.body.error.details.retryAfterSeconds);
-    assert.equal(limited.headers.get('retry-after'), String(retryAfter), 'the Retry-After header says the same');
-    // In New York time a window read as UTC would look hours old (never 429) or hours long.
-    assert.ok(retryAfter > WINDOW_SECONDS - 60 && retryAfter <= WINDOW_SECONDS, `the window is the configured 15 minutes (${retryAfter} s)`);
+    // Each guesser that failed on lin is throttled now, even with the right password.
+    for (let i = 0; i < 4; i += 1) {
+      const limited = await call<ErrorBody>(node, 'POST', '/api/sessions', { body: { email: lin.email, password: lin.password }, client: `10.3.0.${i}` });
+      assert.equal(limited.status, 429, `guesser 10.3.0.${i}`);
+      assert.equal(limited.body.error.code, 'RATE_LIMITED');
+      const retryAfter = Number(limited.body.error.details.retryAfterSeconds);
+      assert.equal(limited.headers.get('retry-after'), String(retryAfter), 'the Retry-After header says the same');
+      // In New York time a window read as UTC would look hours old (never 429) or hours long.
+      assert.ok(retryAfter > WINDOW_SECONDS - 60 && retryAfter <= WINDOW_SECONDS, `the window is the configured 15 minutes (${retryAfter} s)`);
+    }
+    // A new address gets one guess while the email is past its limit: failing it throttles that address too.
+    assert.equal((await call(node, 'POST', '/api/sessions', { body: { email: lin.email, password: 'another-guess' }, client: '10.3.0.9' })).status, 401);
+    assert.equal((await call(node, 'POST', '/api/sessions', { body: { email: lin.email, password: 'one-more-guess' }, client: '10.3.0.9' })).status, 429);
+    // Lin, from an address that has not failed, logs in; the guessers stay throttled.
+    assert.equal((await call(node, 'POST', '/api/sessions', { body: { email: lin.email, password: lin.password }, client: '10.3.1.1' })).status, 200);
+    assert.equal((await call(node, 'POST', '/api/sessions', { body: { email: lin.email, password: 'wrong-again' }, client: '10.3.0.0' })).status, 429);
     const zone = await db.query<{ TimeZone: string }>('SHOW timezone');
     assert.equal(zone.rows[0]?.TimeZone, 'America/New_York', 'the database really runs in another time zone');
   });
@@ -178,10 +189,10 @@ test('parallel wrong passwords, and failures spread over two nodes, count togeth
   const victim = { email: 'victim@example.com', password: 'the real password', name: 'Victim' };
   assert.equal((await call(a, 'POST', '/api/users', { body: victim })).status, 201);
 
-  await t.test('20 parallel wrong passwords for one email, half on each node: at most 3 are checked', async () => {
+  await t.test('20 parallel wrong passwords for one email from one address, half on each node: at most 3 are checked', async () => {
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        call<ErrorBody>(i % 2 ? b : a, 'POST', '/api/sessions', { body: { email: victim.email, password: `guess number ${i}` }, client: `10.7.0.${i}` }),
+        call<ErrorBody>(i % 2 ? b : a, 'POST', '/api/sessions', { body: { email: victim.email, password: `guess number ${i}` }, client: '10.7.0.1' }),
       ),
     );
     const statuses = answers.map((answer) => answer.status);
@@ -189,15 +200,26 @@ test('parallel wrong passwords, and failures spread over two nodes, count togeth
     t.diagnostic(`401: ${unauthenticated}, 429: ${statuses.filter((status) => status === 429).length}`);
     assert.ok(unauthenticated <= 3, `at most LOGIN_MAX_FAILURES passwords were checked (${unauthenticated})`);
     assert.deepEqual(statuses.filter((status) => status !== 401 && status !== 429), [], 'every other answer is 429');
-    assert.equal((await call(b, 'POST', '/api/sessions', { body: { email: victim.email, password: victim.password }, client: '10.7.1.1' })).status, 429);
+    assert.equal((await call(b, 'POST', '/api/sessions', { body: { email: victim.email, password: victim.password }, client: '10.7.0.1' })).status, 429, 'the guesser, even with the right password');
   });
 
-  await t.test('sequential failures for one email alternate between the nodes and still add up', async () => {
+  await t.test('20 parallel guesses from 20 addresses: one check each, then each address is throttled on both nodes, and the owner still logs in', async () => {
+    const guess = (i: number, node: typeof a, password: string) =>
+      call<ErrorBody>(node, 'POST', '/api/sessions', { body: { email: victim.email, password }, client: `10.7.4.${i}` });
+    const first = await Promise.all(Array.from({ length: 20 }, (_, i) => guess(i, i % 2 ? b : a, `guess number ${i}`)));
+    assert.deepEqual(first.map((answer) => answer.status).filter((status) => status !== 401 && status !== 429), []);
+    const second = await Promise.all(Array.from({ length: 20 }, (_, i) => guess(i, i % 2 ? a : b, `second guess ${i}`)));
+    assert.deepEqual(second.map((answer) => answer.status), Array.from({ length: 20 }, () => 429), 'no address gets a second check');
+    assert.equal((await call(a, 'POST', '/api/sessions', { body: { email: victim.email, password: victim.password }, client: '10.7.1.1' })).status, 200, 'the owner, from an address that never failed');
+    assert.equal((await guess(0, b, victim.password)).status, 429, 'the guessers stay throttled');
+  });
+
+  await t.test('sequential failures of one address for one email alternate between the nodes and still add up', async () => {
     const email = 'alternating@example.com';
-    for (const [i, node] of [a, b, a].entries()) {
-      assert.equal((await call(node, 'POST', '/api/sessions', { body: { email, password: 'wrong password' }, client: `10.7.2.${i}` })).status, 401);
+    for (const node of [a, b, a]) {
+      assert.equal((await call(node, 'POST', '/api/sessions', { body: { email, password: 'wrong password' }, client: '10.7.2.1' })).status, 401);
     }
-    assert.equal((await call(b, 'POST', '/api/sessions', { body: { email, password: 'wrong password' }, client: '10.7.2.9' })).status, 429);
+    assert.equal((await call(b, 'POST', '/api/sessions', { body: { email, password: 'wrong password' }, client: '10.7.2.1' })).status, 429);
   });
 
   await t.test('one client failing on both nodes is limited on both', async () => {

@@ -6,7 +6,7 @@ import { buildIfStale, DIST } from './build.ts';
 import { configSchema } from './config.ts';
 
 const config = loadConfigOrExit(configSchema);
-const service = createService({ name: 'client', config });
+const service = createService({ name: 'client', config, defaultCallers: 'public' });
 void service.app.register(fastifyStatic, { root: DIST, index: 'index.html', maxAge: 0 });
 service.app.get('/config.json', async () => ({ gatewayUrl: config.GATEWAY_URL }));
 

@@ -196,3 +196,28 @@ test('200 concurrent publications and acknowledgements leave every count equal t
   assert.match(persistMetrics, /^twopc_participant_prepares_total\{action="notification.create",vote="no",service="persist"\} 20$/m);
   assert.match(counterMetrics, /^twopc_participant_rollbacks_total\{action="notification.create",service="counter"\} 20$/m);
 });
+
+test('only the coordinator may prepare or decide, and only the gateway may act for a user: forged calls write nothing', async (t) => {
+  const cluster = await startCluster(t);
+  const topicId = await topicWithSubscribers(cluster, 'ada', ['cy']);
+  const notificationId = randomUUID();
+  const txId = `tx-${randomUUID()}`;
+  const forgedPersist = { txId, action: 'notification.create', payload: { notificationId, topicId, publisherId: 'ada', title: 'from ada, not really', body: '', recipients: ['cy'] }, timeoutMs: 3_600_000 };
+  const forgedCounter = { txId, action: 'notification.create', payload: { notificationId, recipients: ['cy'] }, timeoutMs: 3_600_000 };
+  // No credential, a bare X-User-Id, or another service's credential: refused before anything is read.
+  for (const [as, status] of [[null, 401], ['mailer', 403], ['persist', 403], ['auth', 403]] as const) {
+    assert.equal((await call(cluster.persist, 'POST', '/api/prepare_2pc', { as, body: forgedPersist })).status, status, `persist prepare as ${as}`);
+    assert.equal((await call(cluster.counter, 'POST', '/api/prepare_2pc', { as, body: forgedCounter })).status, status, `counter prepare as ${as}`);
+    assert.equal((await call(cluster.persist, 'POST', '/api/commit_2pc', { as, body: { txId } })).status, status, `persist commit as ${as}`);
+    assert.equal((await call(cluster.persist, 'POST', '/api/topics', { as, user: 'ada', body: { name: 'not ada’s' } })).status, status, `topic as ${as}`);
+    assert.equal((await call(cluster.persist, 'GET', '/api/users/cy/notifications', { as, user: 'cy' })).status, status, `cy's feed as ${as}`);
+  }
+  const bare = await fetch(`${cluster.persist.url}/api/users/cy/notifications`, { headers: { 'x-user-id': 'cy' } });
+  assert.equal(bare.status, 401, 'X-User-Id alone proves nothing');
+  assert.deepEqual([(await feed(cluster, 'cy')).notifications, await unread(cluster, 'cy')], [[], 0], 'nothing reached cy');
+  const db = new pg.Client({ connectionString: cluster.persistDatabaseUrl });
+  await db.connect();
+  t.after(() => db.end());
+  assert.equal((await db.query('SELECT count(*)::int AS n FROM two_phase_transactions WHERE tx_id = $1', [txId])).rows[0].n, 0, 'no prepared record');
+  assert.equal((await db.query('SELECT count(*)::int AS n FROM topics')).rows[0].n, 1, 'only ada’s own topic');
+});

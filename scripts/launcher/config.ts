@@ -26,6 +26,7 @@ export const launcherConfigSchema = z.object({
     .min(32, 'must have at least 32 characters (e.g. openssl rand -base64 32)')
     .optional()
     .describe('The secret every instance signs its internal calls with; default: a new random one each run'),
+  OPERATOR_TOKEN: env.optionalString('Token every instance requires on /metrics, /status and /dashboard (our Prometheus is given it); unset: they answer this machine only'),
 });
 
 export const launcherConfig = loadConfigOrExit(launcherConfigSchema);

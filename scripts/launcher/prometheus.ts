@@ -20,7 +20,13 @@ interface ScrapeConfig {
  * otherwise HTTP discovery on discovery's /prometheus/targets. Rule files become absolute paths, so
  * the copy can live anywhere; `scrapeInterval` overrides the scrape and evaluation intervals.
  */
-export function localPrometheusConfig(options: { discoveryUrl: string; consulSd: boolean; scrapeInterval?: string }): string {
+export function localPrometheusConfig(options: {
+  discoveryUrl: string;
+  consulSd: boolean;
+  scrapeInterval?: string;
+  /** A file holding OPERATOR_TOKEN, when the instances have one; without, they answer loopback scrapes without a token. */
+  operatorTokenFile?: string;
+}): string {
   const config = parse(readFileSync(PROMETHEUS_CONFIG, 'utf8')) as {
     global: Record<string, unknown>;
     rule_files: string[];
@@ -34,6 +40,8 @@ export function localPrometheusConfig(options: { discoveryUrl: string; consulSd:
   const discovery = new URL(options.discoveryUrl);
   for (const scrape of config.scrape_configs) {
     if (!scrape.consul_sd_configs) continue;
+    if (options.operatorTokenFile) scrape.authorization = { type: 'Bearer', credentials_file: options.operatorTokenFile };
+    else delete scrape.authorization;
     if (options.consulSd) {
       scrape.consul_sd_configs = [{ server: discovery.host, refresh_interval: options.scrapeInterval ?? '15s' }];
     } else {

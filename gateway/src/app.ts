@@ -81,6 +81,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   const transactions: Transactions = new Transactions({ coordinator: () => coordinator, admission, upstreams, subscribers, counters, publish, config, log: service.log });
   const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, transactions, publish }), {
     maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,
+    maxInflightPerUser: config.MAX_INFLIGHT_PER_USER,
     metrics,
     log: service.log,
   });

@@ -14,7 +14,7 @@ interface Reply {
 }
 
 test('malformed frames and params get errors over JSON-RPC; the connection lives on', async (t) => {
-  const system = await startSystem(t, { gatewayEnv: { MAX_FRAME_BYTES: '65536', MAX_INFLIGHT_PER_CONNECTION: '3' } });
+  const system = await startSystem(t, { gatewayEnv: { MAX_FRAME_BYTES: '65536', MAX_INFLIGHT_PER_CONNECTION: '3', MAX_INFLIGHT_PER_USER: '2' } });
   const [gateway] = system.gateways;
   const client = await jsonRpcClient(gateway!, undefined, t);
   const replyTo = async (raw: string) => {
@@ -78,6 +78,22 @@ test('malformed frames and params get errors over JSON-RPC; the connection lives
   assert.deepEqual((batch[0]!.result as { id: string }).id, me.id);
   assert.equal(batch[1]!.error?.code, JSON_RPC_ERRORS.methodNotFound);
   assert.equal(batch.filter((reply) => reply.error?.data.code === 'RATE_LIMITED').length, 2, 'calls beyond 3 in flight are refused');
+
+  // One user's calls share one budget across connections (MAX_INFLIGHT_PER_USER 2): a third at once
+  // is refused on a second connection too, while another user's calls go through.
+  const batchOf = async (on: Awaited<ReturnType<typeof jsonRpcClient>>, calls: number) => {
+    const before = on.replies.length;
+    on.send(JSON.stringify(Array.from({ length: calls }, (_, i) => ({ jsonrpc: '2.0', id: `n${i}`, method: 'counters.get' }))));
+    while (!on.replies.slice(before).some(Array.isArray)) await new Promise((resolve) => setTimeout(resolve, 5));
+    return on.replies.slice(before).find(Array.isArray) as Reply[];
+  };
+  const second = await jsonRpcClient(gateway!, me.token, t);
+  const shared = await batchOf(second, 3);
+  assert.deepEqual(shared.map((reply) => reply.error?.data.code ?? 'ok'), ['ok', 'ok', 'RATE_LIMITED']);
+  assert.match(shared[2]!.error!.message, /at most 2 calls may be in flight for one user, across connections/);
+  const other = await jsonRpcClient(gateway!, undefined, t);
+  await register(other, 'trudy');
+  assert.deepEqual((await batchOf(other, 2)).map((reply) => reply.error?.data.code ?? 'ok'), ['ok', 'ok'], 'another user is not limited by the first');
 
   // Binary frames are refused with an error, not a crash.
   const binaryReply = once(client.socket, 'message');

@@ -1,5 +1,5 @@
 // One call, whichever transport brought it: the method must exist, the connection must have a
-// user unless the method is public, the connection must be under its in-flight limit, and the
+// user unless the method is public, the connection and its user must be under their in-flight limits, and the
 // params must match the method's schema. Every failure becomes a contract error; an unexpected
 // one is logged and answered as INTERNAL without its internals.
 import type { FastifyBaseLogger } from 'fastify';
@@ -14,9 +14,12 @@ export const UNKNOWN_METHOD = 'UNKNOWN_METHOD';
 export const INVALID_PARAMS = 'INVALID_PARAMS';
 
 export class Dispatcher {
+  /** Calls in flight per user (across all their connections here), or per address for anonymous ones. */
+  private readonly inflightByCaller = new Map<string, number>();
+
   constructor(
     private readonly methods: MethodTable,
-    private readonly options: { maxInflight: number; metrics: GatewayMetrics; log: FastifyBaseLogger },
+    private readonly options: { maxInflight: number; maxInflightPerUser: number; metrics: GatewayMetrics; log: FastifyBaseLogger },
   ) {}
 
   /** Runs one call; resolves to the result or rejects with an AppError, never anything else. */
@@ -24,8 +27,12 @@ export class Dispatcher {
     const label = isMethod(method) ? method : '(unknown)';
     const stop = this.options.metrics.rpcDuration.startTimer({ method: label });
     connection.inflight += 1;
+    // Counted for whoever called when the call arrived (a login during the call does not move it).
+    const caller = connection.session ? `user:${connection.session.user.id}` : `address:${connection.remoteAddress}`;
+    const ofCaller = (this.inflightByCaller.get(caller) ?? 0) + 1;
+    this.inflightByCaller.set(caller, ofCaller);
     try {
-      const result = await this.run(connection, method, params);
+      const result = await this.run(connection, method, params, ofCaller);
       this.options.metrics.rpc.inc({ method: label, transport: connection.transport, outcome: 'ok' });
       return result;
     } catch (error) {
@@ -34,11 +41,14 @@ export class Dispatcher {
       throw failure;
     } finally {
       connection.inflight -= 1;
+      const left = (this.inflightByCaller.get(caller) ?? 1) - 1;
+      if (left > 0) this.inflightByCaller.set(caller, left);
+      else this.inflightByCaller.delete(caller);
       stop();
     }
   }
 
-  private async run(connection: Connection, method: unknown, params: unknown): Promise<unknown> {
+  private async run(connection: Connection, method: unknown, params: unknown, ofCaller: number): Promise<unknown> {
     if (!isMethod(method)) {
       throw createError({
         code: 'NOT_FOUND',
@@ -49,6 +59,12 @@ export class Dispatcher {
     // The call being run counts: the limit is on calls in flight including this one.
     if (connection.inflight > this.options.maxInflight) {
       throw createError({ code: 'RATE_LIMITED', message: `at most ${this.options.maxInflight} calls may be in flight on one connection`, details: { retryAfterSeconds: 1 } });
+    }
+    // Many connections of one user (or of one address, before login) share one budget, so one
+    // caller's flood waits on itself, not on everyone else.
+    if (ofCaller > this.options.maxInflightPerUser) {
+      const who = connection.session ? 'one user' : 'one address before login';
+      throw createError({ code: 'RATE_LIMITED', message: `at most ${this.options.maxInflightPerUser} calls may be in flight for ${who}, across connections`, details: { retryAfterSeconds: 1 } });
     }
     const session = connection.session;
     if (!session && !PUBLIC_METHODS.has(method)) {

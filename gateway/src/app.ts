@@ -42,7 +42,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   const busPool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
   busPool.on('error', (error) => service.log.warn({ err: error }, 'push bus pool connection lost'));
 
-  const connections = new ConnectionRegistry();
+  const connections = new ConnectionRegistry({ authDeadlineMs: config.AUTH_DEADLINE_MS });
   // Publishes and acks run a few at a time (their reads and their transaction), the rest in arrival order.
   const admission = new ConcurrencyLimiter({
     maxConcurrent: config.TWO_PC_MAX_CONCURRENT,

@@ -11,6 +11,7 @@ export const configSchema = z.object({
   MAX_FRAME_BYTES: env.int(1_048_576, 'Largest WebSocket message a client may send (larger: the connection is closed, code 1009)', 1_024),
   MAX_INFLIGHT_PER_CONNECTION: env.int(64, 'Calls one connection may have unanswered at once; more are refused with RATE_LIMITED', 1),
   MAX_INFLIGHT_PER_USER: env.int(128, 'Calls one user may have unanswered at once across all their connections to this instance (before login: one address); more are refused with RATE_LIMITED', 1),
+  AUTH_DEADLINE_MS: env.int(60_000, 'A connection without a user (new, or logged out) is closed unless it logs in within this long (JSON-RPC: 4408; socket.io: a server disconnect); 0 never closes it'),
   MAX_CONNECTIONS: env.int(50_000, 'Connections this instance accepts at once (both transports); more are refused', 1),
   TOKEN_CACHE_TTL_MS: env.int(5_000, 'How long a token resolved by auth is trusted without asking again (logout through any gateway evicts it at once)', 0),
   SUBSCRIBERS_CACHE_TTL_MS: env.int(30_000, 'How long a topic’s subscriber list is reused; changes through any gateway evict it, and persist refuses a stale list', 0),

@@ -20,12 +20,18 @@ export interface Connection {
   /** Calls received and not yet answered. */
   inflight: number;
   push<E extends PushEvent>(event: E, data: PushEvents[E]): void;
+  /** Ends the connection from our side, telling the client why. */
+  close(reason: string): void;
 }
 
 export class ConnectionRegistry {
   private readonly all = new Set<Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly byToken = new Map<string, Set<Connection>>();
+  /** Connections without a user, and when they will be closed unless they log in. */
+  private readonly deadlines = new Map<Connection, NodeJS.Timeout>();
+
+  constructor(private readonly options: { /** An anonymous connection has this long to log in (0: for ever). */ authDeadlineMs: number } = { authDeadlineMs: 0 }) {}
 
   get size(): number {
     return this.all.size;
@@ -39,11 +45,13 @@ export class ConnectionRegistry {
 
   add(connection: Connection): void {
     this.all.add(connection);
+    this.armDeadline(connection);
   }
 
   remove(connection: Connection): void {
     this.all.delete(connection);
     this.setSession(connection, undefined);
+    this.disarmDeadline(connection);
   }
 
   /** Gives `connection` a user (login, register, handshake token) or takes it away (undefined). */
@@ -58,6 +66,25 @@ export class ConnectionRegistry {
       index(this.byUser, session.user.id, connection);
       index(this.byToken, session.tokenHash, connection);
     }
+    // A connection without a user (new, or logged out) must log in in time; one with a user need not.
+    if (session) this.disarmDeadline(connection);
+    else this.armDeadline(connection);
+  }
+
+  private armDeadline(connection: Connection): void {
+    const ms = this.options.authDeadlineMs;
+    if (ms <= 0 || connection.session || this.deadlines.has(connection) || !this.all.has(connection)) return;
+    const timer = setTimeout(() => {
+      this.deadlines.delete(connection);
+      if (!connection.session && this.all.has(connection)) connection.close(`log in within ${ms / 1000} s of connecting (or of logging out)`);
+    }, ms);
+    timer.unref();
+    this.deadlines.set(connection, timer);
+  }
+
+  private disarmDeadline(connection: Connection): void {
+    clearTimeout(this.deadlines.get(connection));
+    this.deadlines.delete(connection);
   }
 
   ofUser(userId: string): ReadonlySet<Connection> {

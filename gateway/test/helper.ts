@@ -65,7 +65,8 @@ export async function startSystem(t: TestContext, options: SystemOptions = {}): 
   ]);
   const gateways: ServiceProcess[] = [];
   const startGateway = async (env: Record<string, string> = {}) => {
-    const gateway = await spawnService({ entry: 'gateway/src/server.ts', env: { ...common, DATABASE_URL: gatewayDb!.url, ...options.gatewayEnv, ...env } }, t);
+    // No login deadline unless a test sets one: anonymous clients here (fuzzers, browsers) take their time.
+    const gateway = await spawnService({ entry: 'gateway/src/server.ts', env: { ...common, DATABASE_URL: gatewayDb!.url, AUTH_DEADLINE_MS: '0', ...options.gatewayEnv, ...env } }, t);
     gateways.push(gateway);
     return gateway;
   };

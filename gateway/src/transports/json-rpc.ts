@@ -80,6 +80,10 @@ function jsonRpcConnection(socket: WebSocket, remoteAddress: string): Connection
     push(event, data) {
       sendText(socket, encodePush(event, data));
     },
+    close(reason) {
+      // 4408: closed for not logging in in time.
+      socket.close(4408, reason.slice(0, 120));
+    },
   };
 }
 

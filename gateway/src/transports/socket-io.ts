@@ -102,6 +102,10 @@ function socketIoConnection(socket: Socket): Connection {
     push(event, data) {
       socket.emit(event, data);
     },
+    close(reason) {
+      socket.emit('rpc.error', { method: null, error: { code: 'UNAUTHENTICATED', message: reason } });
+      socket.disconnect(true);
+    },
   };
 }
 

@@ -21,6 +21,11 @@ const COMPOSE_SECRETS = {
   GRAFANA_ADMIN_PASSWORD: 'grafana-secret',
   SERVICE_SECRET: 'service-secret-of-at-least-32-characters',
   OPERATOR_TOKEN: 'operator-token',
+  AUTH_DB_PASSWORD: 'auth-db',
+  COUNTER_DB_PASSWORD: 'counter-db',
+  PERSIST_DB_PASSWORD: 'persist-db',
+  MAILER_DB_PASSWORD: 'mailer-db',
+  GATEWAY_DB_PASSWORD: 'gateway-db',
 };
 
 test('docker-compose config accepts docker-compose.yml with its secrets set, and refuses to run without them', { skip: hasCompose ? false : 'docker-compose is not installed: apt-get install -y docker-compose' }, () => {
@@ -38,12 +43,25 @@ test('docker-compose config accepts docker-compose.yml with its secrets set, and
 });
 
 test('compose publishes only the gateways, the client and Grafana (and the mail page on loopback); Prometheus has no lifecycle API; Grafana no anonymous users', () => {
-  type Service = { ports?: string[]; command?: string[]; environment?: Record<string, string> };
+  type Service = { ports?: string[]; command?: string[]; environment?: Record<string, string>; volumes?: string[] };
   const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service> };
   const published = Object.entries(compose.services).flatMap(([name, service]) => (service.ports ?? []).map((port) => `${name} ${port}`));
   assert.deepEqual(published.sort(), ['client 3333:3333', 'gateway-1 4000:4000', 'gateway-2 4001:4001', 'grafana 3000:3000', 'mailpit 127.0.0.1:8025:8025']);
   assert.ok(!compose.services.prometheus!.command!.some((arg) => arg.includes('enable-lifecycle')), 'no --web.enable-lifecycle');
   assert.equal(compose.services.grafana!.environment!.GF_AUTH_ANONYMOUS_ENABLED, 'false');
+  // Each service reaches PostgreSQL as its own role, on its own database (docker/postgres makes them).
+  const urls = Object.entries(compose.services).flatMap(([name, service]) => {
+    const url = service.environment?.DATABASE_URL;
+    return url ? [[name, url] as const] : [];
+  });
+  assert.ok(urls.length >= 5);
+  for (const [name, url] of urls) {
+    const match = /^postgresql:\/\/(\w+):\$\{(\w+)_DB_PASSWORD:\?[^}]*\}@postgres:5432\/(\w+)$/.exec(url);
+    assert.ok(match, `${name}: ${url}`);
+    assert.equal(match[1], match[3], `${name} connects as the role named after its database`);
+    assert.equal(match[2], match[1]!.toUpperCase(), `${name} uses that role's own password`);
+  }
+  assert.ok(compose.services.postgres!.volumes!.some((volume) => volume.startsWith('./docker/postgres/init-service-roles.sh:/docker-entrypoint-initdb.d/')));
 });
 
 test('the image installs every workspace and runs entries the way npm start does', () => {

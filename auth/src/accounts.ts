@@ -85,10 +85,15 @@ export class Accounts {
     const email = normaliseEmail(input.email);
     const emailKey = `email:${email}`;
     const pairKey = `email-client:${client} ${email}`;
-    const attempts = await this.admit([emailKey, `client:${client}`, pairKey], this.o.maxFailures, 'too many failed logins; try again later', () =>
-      this.o.metrics.logins.inc({ result: 'rate_limited' }),
-      // Counts include this attempt: the pair's count - 1 is this client's earlier failures on the email.
-      (counts) => (counts.get(emailKey) ?? 0) > this.o.maxFailures && (counts.get(pairKey) ?? 0) > 1,
+    const attempts = await this.admit(
+      [emailKey, `client:${client}`, pairKey],
+      this.o.maxFailures,
+      'too many failed logins; try again later',
+      () => this.o.metrics.logins.inc({ result: 'rate_limited' }),
+      // The email's count blocks only a client that has failed on it before (counts include this
+      // attempt, so the pair's count - 1 is those failures); every other count blocks past the limit.
+      (attempt, counts) =>
+        attempt.key === emailKey ? attempt.count > this.o.maxFailures && (counts.get(pairKey) ?? 0) > 1 : attempt.count > this.o.maxFailures,
     );
     const user = await this.o.users.byEmail(email);
     if (!(await this.o.hasher.verify(user?.passwordHash, input.password)) || !user) {
@@ -142,21 +147,21 @@ export class Accounts {
   }
 
   /**
-   * Counts one attempt on each key; when any key is past `max` (or, given `byRule`, when the rule
-   * says so instead for `ruled` keys), takes the attempt back (a refused attempt costs nothing) and
-   * refuses with 429 and the seconds until the latest blocking window ends.
+   * Counts one attempt on each key; when any attempt `blocks` (by default: its key is past `max`),
+   * takes the attempt back (a refused attempt costs nothing) and refuses with 429 and the seconds
+   * until the latest blocking window ends.
    */
   private async admit(
     keys: string[],
     max: number,
     message: string,
     onRefused?: () => void,
-    /** For a key listed first: blocked by this rule over every key's count instead of by `max`. */
-    firstKeyBlocks?: (counts: ReadonlyMap<string, number>) => boolean,
+    /** Whether one counted attempt blocks, given every key's count (this attempt included). */
+    blocks: (attempt: CountedAttempt, counts: ReadonlyMap<string, number>) => boolean = (attempt) => attempt.count > max,
   ): Promise<CountedAttempt[]> {
     const attempts = await this.o.throttle.attempt(keys);
     const counts = new Map(attempts.map((attempt) => [attempt.key, attempt.count]));
-    const blocked = attempts.filter((attempt) => (firstKeyBlocks && attempt.key === keys[0] ? firstKeyBlocks(counts) : attempt.count > max));
+    const blocked = attempts.filter((attempt) => blocks(attempt, counts));
     if (blocked.length === 0) return attempts;
     await this.o.throttle.undo(attempts);
     onRefused?.();

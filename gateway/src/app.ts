@@ -24,10 +24,9 @@ import { attachSocketIo } from './transports/socket-io.ts';
 import { Upstreams } from './upstreams.ts';
 
 const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
-
-
 /** The two-phase-commit participants: the only services that may ask the coordinator about a transaction. */
 const TWO_PC_PARTICIPANTS = ['persist', 'counter'] as const;
+
 export interface GatewayApp {
   service: Service;
   connections: ConnectionRegistry;

@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createError } from '../errors.ts';
-import { type Caller, type ServiceIdentity } from './service-identity.ts';
+import { SERVICE_TOKEN_HEADER, type Caller, type ServiceIdentity } from './service-identity.ts';
 
 export type Callers = readonly string[] | 'public' | 'operator';
 
@@ -33,7 +33,7 @@ export function installCallerPolicy(app: FastifyInstance, options: { identity: S
     const callers = request.routeOptions.config.callers ?? options.defaultCallers ?? [];
     if (callers === 'public') return;
     if (callers === 'operator') return checkOperator(request, operatorToken);
-    const caller = options.identity.verify(request.headers['x-service-token']);
+    const caller = options.identity.verify(request.headers[SERVICE_TOKEN_HEADER]);
     if (!callers.includes(caller.service)) {
       throw createError({
         code: 'FORBIDDEN',

@@ -1,11 +1,11 @@
 // Test double of the two-phase-commit coordinator's one participant-facing route
 // (`GET /api/2pc/:txId`), registered in discovery under the coordinator's name, so participants'
 // sweepers can be tested before (and apart from) the gateway. Decisions are set by the test.
-import { TEST_SERVICE_SECRET } from './service-identity.ts';
 import type { TestContext } from 'node:test';
 import { z } from 'zod';
 import { baseConfigShape, loadConfig } from '../config.ts';
 import { createService, type Service } from '../service/create-service.ts';
+import { TEST_SERVICE_SECRET } from './service-identity.ts';
 
 export interface FakeCoordinator {
   service: Service;

@@ -6,7 +6,7 @@
 // loudly, unless it keeps dying.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { createDatabase, databaseUrl } from '../lib/src/db/database-admin.ts';
@@ -17,6 +17,7 @@ import { launcherConfig } from './launcher/config.ts';
 import { plannedPorts, portIsFree, takenPorts } from './launcher/ports.ts';
 import { RestartPolicy } from './launcher/restart-policy.ts';
 import { localPrometheusConfig, prometheusInstalled, promtoolHasConsulSd } from './launcher/prometheus.ts';
+import { registryTokens } from './launcher/registry-tokens.ts';
 import { DISCOVERY, SERVICES, type InstanceSpec } from './launcher/topology.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -29,8 +30,12 @@ const READY_TIMEOUT_MS = 120_000;
 const host = launcherConfig.ADVERTISE_ADDRESS;
 /** Every instance of this run signs its internal calls with it; nothing outside the run knows it. */
 const serviceSecret = launcherConfig.SERVICE_SECRET ?? randomBytes(32).toString('base64url');
+/** The registry's ACL tokens: each service may register only itself; nothing outside the run knows them. */
+const tokens = registryTokens(SERVICES.map((spec) => spec.service), launcherConfig.DISCOVERY_MANAGEMENT_TOKEN);
 const portOf = (spec: InstanceSpec) => spec.port + launcherConfig.PORT_OFFSET;
 const dataRoot = resolve(root, launcherConfig.NOTIFY_DATA_DIR);
+/** Where the banner tells a person to find the management token (for curl on the registry). */
+const managementTokenFile = resolve(dataRoot, 'discovery-management-token');
 const discoveryUrl = `http://${host}:${portOf(DISCOVERY)}`;
 const log = (message: string) => process.stdout.write(`${'launcher'.padEnd(width())} | ${message}\n`);
 
@@ -130,6 +135,7 @@ function spawnInstance(spec: InstanceSpec, extraEnv: NodeJS.ProcessEnv): Child {
         ADVERTISE_ADDRESS: host,
         HOST: launcherConfig.HOST,
         SERVICE_SECRET: serviceSecret,
+        ...(spec === DISCOVERY ? {} : { DISCOVERY_TOKEN: tokens.of(spec.service) }),
         ...extraEnv,
         ...(typeof spec.env === 'function' ? spec.env({ port: (port) => port + launcherConfig.PORT_OFFSET, host }) : spec.env),
       },
@@ -145,8 +151,8 @@ function spawnInstance(spec: InstanceSpec, extraEnv: NodeJS.ProcessEnv): Child {
 }
 
 /** GET `url` through undici (fetch refuses ports such as persist's 6000): status and parsed JSON body. */
-async function getJson(url: string): Promise<{ status: number; body: unknown }> {
-  const answer = await request(url, { signal: AbortSignal.timeout(5_000) });
+async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+  const answer = await request(url, { headers, signal: AbortSignal.timeout(5_000) });
   const text = await answer.body.text();
   return { status: answer.statusCode, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
@@ -182,7 +188,7 @@ async function allPassing(): Promise<void> {
   const confirmed = new Set<string>();
   await waitFor('services', async () => {
     for (const [service, specs] of byService) {
-      const { body } = await getJson(`${discoveryUrl}/v1/health/service/${service}?passing`);
+      const { body } = await getJson(`${discoveryUrl}/v1/health/service/${service}?passing`, { 'x-consul-token': tokens.management });
       const passing = new Map((body as { Service: { ID: string; Address: string; Port: number } }[]).map((entry) => [entry.Service.ID, entry.Service]));
       for (const spec of specs) {
         if (confirmed.has(spec.id)) continue;
@@ -212,7 +218,7 @@ function banner(started: number, database: string, prometheus: string): string {
     ...pageLine('client', 'open:      ', 'the React client, in a browser'),
     ...pageLine('smtp-sink', 'mail:      ', 'the email the system sent'),
     prometheus,
-    `  registry:   curl ${discoveryUrl}/v1/catalog/services`,
+    `  registry:   curl -H "X-Consul-Token: $(cat ${managementTokenFile.startsWith(`${root}${sep}`) ? relative(root, managementTokenFile) : managementTokenFile})" ${discoveryUrl}/v1/catalog/services  (ACLs: default deny)`,
     `  dashboards: http://${host}:<port>/dashboard   metrics: /metrics   status: /status`,
     '  Ctrl-C stops everything.',
     '',
@@ -250,7 +256,9 @@ async function main(): Promise<void> {
     }
   }
 
-  const discovery = spawnInstance(DISCOVERY, {});
+  mkdirSync(dataRoot, { recursive: true });
+  writeFileSync(managementTokenFile, tokens.management, { mode: 0o600 });
+  const discovery = spawnInstance(DISCOVERY, tokens.discoveryEnv());
   await waitFor('discovery', async () => ((await getJson(`${discoveryUrl}/status`)).body as { pid?: unknown }).pid === discovery.pid || undefined);
   for (const spec of SERVICES) {
     spawnInstance(spec, spec.database ? { DATABASE_URL: databases.get(spec.database) } : {});
@@ -275,7 +283,9 @@ async function startPrometheus(): Promise<string> {
     operatorTokenFile = resolve(dir, 'operator-token');
     writeFileSync(operatorTokenFile, launcherConfig.OPERATOR_TOKEN, { mode: 0o600 });
   }
-  writeFileSync(config, localPrometheusConfig({ discoveryUrl, consulSd: promtoolHasConsulSd() === true, operatorTokenFile }));
+  const discoveryTokenFile = resolve(dir, 'discovery-token');
+  writeFileSync(discoveryTokenFile, tokens.read, { mode: 0o600 });
+  writeFileSync(config, localPrometheusConfig({ discoveryUrl, consulSd: promtoolHasConsulSd() === true, operatorTokenFile, discoveryTokenFile }));
   const port = launcherConfig.PROMETHEUS_PORT + launcherConfig.PORT_OFFSET;
   const url = `http://${host}:${port}`;
   // Another Prometheus (Debian's package starts one on 9090) must not be taken for ours.

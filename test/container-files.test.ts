@@ -26,6 +26,15 @@ const COMPOSE_SECRETS = {
   PERSIST_DB_PASSWORD: 'persist-db',
   MAILER_DB_PASSWORD: 'mailer-db',
   GATEWAY_DB_PASSWORD: 'gateway-db',
+  DISCOVERY_MANAGEMENT_TOKEN: 'registry-management-token',
+  AUTH_DISCOVERY_TOKEN: 'registry-token-of-auth',
+  COUNTER_DISCOVERY_TOKEN: 'registry-token-of-counter',
+  PERSIST_DISCOVERY_TOKEN: 'registry-token-of-persist',
+  MAILER_DISCOVERY_TOKEN: 'registry-token-of-mailer',
+  AVATAR_DISCOVERY_TOKEN: 'registry-token-of-avatar',
+  GATEWAY_DISCOVERY_TOKEN: 'registry-token-of-gateway',
+  CLIENT_DISCOVERY_TOKEN: 'registry-token-of-client',
+  PROMETHEUS_DISCOVERY_TOKEN: 'registry-token-of-prometheus',
 };
 
 test('docker-compose config accepts docker-compose.yml with its secrets set, and refuses to run without them', { skip: hasCompose ? false : 'docker-compose is not installed: apt-get install -y docker-compose' }, () => {
@@ -40,6 +49,25 @@ test('docker-compose config accepts docker-compose.yml with its secrets set, and
     assert.notEqual(without.status, 0, `compose refuses to start without ${missing}`);
     assert.match(without.stderr, new RegExp(`set ${missing}`));
   }
+
+  // Registry ACLs: every instance sends its own service's token, and discovery grants exactly that
+  // token that service (a token in the wrong place would register nothing, or the wrong service).
+  const resolved = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...COMPOSE_SECRETS } });
+  type Env = Record<string, string | undefined>;
+  const services = (parse(resolved.stdout) as { services: Record<string, { environment?: Env }> }).services;
+  const acl = services.discovery!.environment!;
+  assert.equal(acl.ACL_MANAGEMENT_TOKEN, COMPOSE_SECRETS.DISCOVERY_MANAGEMENT_TOKEN);
+  const granted = new Map(acl.ACL_SERVICE_TOKENS!.split(',').map((entry) => entry.trim().split('=') as [string, string]));
+  const instances = Object.values(services).filter((service) => service.environment?.INSTANCE_ID && service !== services.discovery);
+  assert.ok(instances.length >= 13, 'every instance of every service');
+  for (const { environment } of instances) {
+    const name = environment!.INSTANCE_ID!.replace(/-\d+$/, '');
+    const token = COMPOSE_SECRETS[`${name.toUpperCase()}_DISCOVERY_TOKEN` as keyof typeof COMPOSE_SECRETS];
+    assert.equal(environment!.DISCOVERY_TOKEN, token, `${environment!.INSTANCE_ID} sends ${name}'s token`);
+    assert.equal(granted.get(name), token, `discovery grants ${name} its token`);
+  }
+  assert.equal(acl.ACL_READ_TOKENS, COMPOSE_SECRETS.PROMETHEUS_DISCOVERY_TOKEN);
+  assert.equal(services.prometheus!.environment!.DISCOVERY_TOKEN, COMPOSE_SECRETS.PROMETHEUS_DISCOVERY_TOKEN);
 });
 
 test('compose publishes only the gateways, the client and Grafana (and the mail page on loopback); Prometheus has no lifecycle API; Grafana no anonymous users', () => {

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 import { freePort } from '../lib/src/db/postgres-process.ts';
+import { TEST_DISCOVERY_TOKEN } from '../lib/src/testing/service-identity.ts';
 import { jsonRpcClient, register, socketIoClient, startSystem } from '../gateway/test/helper.ts';
 import { localPrometheusConfig, MONITORING_DIR, PROMETHEUS_CONFIG, prometheusInstalled, promtoolHasConsulSd } from '../scripts/launcher/prometheus.ts';
 
@@ -73,7 +74,7 @@ test('promtool accepts the rules, and the configuration Prometheus here can run'
   await t.test('the committed configuration, with Consul discovery', { skip: consulSd ? false : 'this promtool has no Consul discovery (Debian builds it without); the same file with HTTP discovery passed above' }, () => {
     // The token file exists only in the container: point the check at one that exists here.
     const copy = join(dir, 'committed.yml');
-    writeFileSync(copy, readFileSync(PROMETHEUS_CONFIG, 'utf8').replace('/prometheus/operator-token', tokenFile).replaceAll('rules/', join(MONITORING_DIR, 'prometheus', 'rules/')));
+    writeFileSync(copy, readFileSync(PROMETHEUS_CONFIG, 'utf8').replace('/prometheus/operator-token', tokenFile).replace('/prometheus/discovery-token', tokenFile).replaceAll('rules/', join(MONITORING_DIR, 'prometheus', 'rules/')));
     const committed = spawnSync('promtool', ['check', 'config', copy], { encoding: 'utf8' });
     assert.equal(committed.status, 0, committed.stdout + committed.stderr);
   });
@@ -116,7 +117,7 @@ test('dashboards are Grafana JSON on the provisioned datasource, and every rule 
   await system.mail!.sink.until((mail) => mail.some((m) => m.subject.includes('hello')));
 
   const exported = new Set<string>(['up']);
-  const instances = ((await (await fetch(`${system.discovery.url}/prometheus/targets`)).json()) as { targets: string[] }[]).map((group) => group.targets[0]!);
+  const instances = ((await (await fetch(`${system.discovery.url}/prometheus/targets`, { headers: { 'x-consul-token': TEST_DISCOVERY_TOKEN } })).json()) as { targets: string[] }[]).map((group) => group.targets[0]!);
   for (const address of instances) {
     const text = await (await fetch(`http://${address}/metrics`)).text();
     for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
@@ -136,7 +137,10 @@ test('a real Prometheus finds every instance through discovery and scrapes them 
   const dir = mkdtempSync(join(tmpdir(), 'notify-prometheus-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, localPrometheusConfig({ discoveryUrl: system.discovery.url, consulSd: promtoolHasConsulSd() === true, scrapeInterval: '1s' }));
+  // The registry denies reads without a token: Prometheus reads it with one, as under npm start.
+  const discoveryTokenFile = join(dir, 'discovery-token');
+  writeFileSync(discoveryTokenFile, TEST_DISCOVERY_TOKEN);
+  writeFileSync(config, localPrometheusConfig({ discoveryUrl: system.discovery.url, consulSd: promtoolHasConsulSd() === true, scrapeInterval: '1s', discoveryTokenFile }));
   const port = await freePort();
   const prometheus = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -144,7 +148,7 @@ test('a real Prometheus finds every instance through discovery and scrapes them 
   t.after(() => prometheus.kill('SIGKILL'));
   const api = `http://127.0.0.1:${port}/api/v1`;
 
-  const registered = ((await (await fetch(`${system.discovery.url}/prometheus/targets`)).json()) as { labels: Record<string, string> }[]).map(
+  const registered = ((await (await fetch(`${system.discovery.url}/prometheus/targets`, { headers: { 'x-consul-token': TEST_DISCOVERY_TOKEN } })).json()) as { labels: Record<string, string> }[]).map(
     (group) => `${group.labels.__meta_consul_service}/${group.labels.__meta_consul_service_id}`,
   );
   assert.ok(registered.length >= 8, `the system registered its instances (${registered.join(', ')})`);

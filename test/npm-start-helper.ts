@@ -16,6 +16,8 @@ export interface NpmStart {
   output(): string;
   offset: number;
   postgresPid: number;
+  /** The run's registry management token, from where the banner says it is kept. */
+  registryToken(): string;
 }
 
 export function alive(pid: number): boolean {
@@ -97,7 +99,8 @@ export async function npmStart(t: TestContext, options: { offset?: number; ready
   }
   const postgresPid = Number(/PostgreSQL .*started on .* \(pid (\d+)\)/.exec(output)?.[1]);
   assert.ok(postgresPid > 0, `the launcher names the PostgreSQL pid:\n${output}`);
-  return { npm, output: () => output, offset, postgresPid };
+  const registryToken = () => readFileSync(join(dataDir, 'discovery-management-token'), 'utf8');
+  return { npm, output: () => output, offset, postgresPid, registryToken };
 }
 
 /** GET `url` through undici (some of the system's ports are ones fetch refuses): its JSON, asserting a 200. */

@@ -13,14 +13,22 @@ import { everyKindSurvivesKill9, VICTIMS } from './npm-start-restarts.ts';
 const ROOT = new URL('..', import.meta.url).pathname;
 
 test('npm start prints the banner, lists services in discovery, restarts any instance killed with kill -9, and Ctrl-C leaves nothing behind', async (t) => {
-  const { npm, output, offset, postgresPid } = await npmStart(t);
+  const { npm, output, offset, postgresPid, registryToken } = await npmStart(t);
   const discoveryUrl = `http://127.0.0.1:${8000 + offset}`;
   assert.match(output(), new RegExp(`discovery-1 +${discoveryUrl.replaceAll('.', '\\.')} `), 'the banner names each URL');
 
-  const entries = (await (await fetch(`${discoveryUrl}/v1/health/service/discovery?passing`)).json()) as {
+  // The registry's ACLs are on: without a token nothing is listed and nothing may register.
+  const registryHeaders = { 'x-consul-token': registryToken() };
+  const entries = (await (await fetch(`${discoveryUrl}/v1/health/service/discovery?passing`, { headers: registryHeaders })).json()) as {
     Service: { ID: string; Port: number };
   }[];
   assert.deepEqual(entries.map((entry) => [entry.Service.ID, entry.Service.Port]), [['discovery-1', 8000 + offset]]);
+  assert.equal(await (await fetch(`${discoveryUrl}/v1/health/service/persist`)).text(), '[]', 'an anonymous read sees nothing');
+  const rogue = await fetch(`${discoveryUrl}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ ID: 'persist-1', Name: 'persist', Port: 1 }) });
+  assert.equal(rogue.status, 403, 'an anonymous registration is refused');
+  const services = (await (await fetch(`${discoveryUrl}/v1/agent/services`, { headers: registryHeaders })).json()) as Record<string, { Port: number }>;
+  assert.equal(services['persist-1']?.Port, 6000 + offset, 'persist-1 is still the real one');
+  assert.match(output(), /registry: +curl -H "X-Consul-Token: \$\(cat .*discovery-management-token\)"/, 'the banner says where the token is');
   assert.equal(((await (await fetch(`${discoveryUrl}/status`)).json()) as { state: string }).state, 'ready');
   // A person is pointed at the client, which knows where the gateway is, and at the mail sent.
   const clientUrl = `http://127.0.0.1:${3333 + offset}/`;

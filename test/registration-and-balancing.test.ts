@@ -8,6 +8,7 @@ import { ServiceWatcher } from '../lib/src/discovery/service-watcher.ts';
 import { createService } from '../lib/src/service/create-service.ts';
 import { testConfig } from '../lib/test/helper.ts';
 import { spawnService } from '../lib/src/testing/service-process.ts';
+import { TEST_DISCOVERY_TOKEN } from '../lib/src/testing/service-identity.ts';
 
 type Entry = { Service: { ID: string; Port: number }; Checks: { CheckID: string; Status: string }[] };
 
@@ -27,7 +28,7 @@ test('instances register, stay passing past their TTL, share round-robin calls a
   const watcher = upstream.watcher;
   await watcher.ready();
   await watcher.until((list) => list.length === 3);
-  const consul = createConsulClient(discovery.url);
+  const consul = createConsulClient(discovery.url, TEST_DISCOVERY_TOKEN);
   t.after(() => consul.destroy());
 
   // Three TTLs later every instance is still passing: the heartbeat works.
@@ -39,7 +40,12 @@ test('instances register, stay passing past their TTL, share round-robin calls a
   // Both sides export what they see: discovery its instances and open watches, an instance its registration.
   const registryMetrics = await (await fetch(`${discovery.url}/metrics`)).text();
   assert.match(registryMetrics, /^discovery_registry_instances\{target="echo",status="passing",service="discovery"\} 3$/m);
-  const blocking = Number(/^discovery_blocking_queries\{service="discovery"\} (\d+)$/m.exec(registryMetrics)?.[1]);
+  // Between two blocking reads (a change just answered one) none is open: wait for the next one.
+  let blocking = 0;
+  for (const deadline = Date.now() + 60_000; blocking < 1 && Date.now() < deadline; await sleep(100)) {
+    const text = await (await fetch(`${discovery.url}/metrics`)).text();
+    blocking = Number(/^discovery_blocking_queries\{service="discovery"\} (\d+)$/m.exec(text)?.[1]);
+  }
   assert.ok(blocking >= 1, `our watcher holds a blocking query open (${blocking})`);
   // A heartbeat that failed on a loaded machine re-registers: wait for the condition (generously).
   let echoMetrics = '';
@@ -111,7 +117,7 @@ test('an instance killed with SIGKILL leaves passing within its TTL and is reape
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   const env = { DISCOVERY_URL: discovery.url, HEALTH_TTL_MS: '1000', DEREGISTER_CRITICAL_AFTER_MS: '1000' };
   const victim = await spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: 'echo-victim' } }, t);
-  const consul = createConsulClient(discovery.url);
+  const consul = createConsulClient(discovery.url, TEST_DISCOVERY_TOKEN);
   t.after(() => consul.destroy());
   const watcher = new ServiceWatcher(consul, 'echo', { waitMs: 5_000 }).start();
   t.after(() => watcher.stop());
@@ -143,7 +149,7 @@ test('a service closed while it is still registering leaves no entry behind', as
   await service.close('closed during start');
   await listening;
   assert.equal(service.state, 'closed');
-  const consul = createConsulClient(discovery.url);
+  const consul = createConsulClient(discovery.url, TEST_DISCOVERY_TOKEN);
   t.after(() => consul.destroy());
   const services = (await consul.agent.service.list()) as Record<string, { Service: string }>;
   assert.deepEqual(Object.values(services).filter((entry) => entry.Service === 'hasty'), []);
@@ -154,7 +160,7 @@ test('discovery killed and restarted empty: watchers keep the instances they kne
   // Heartbeats every 2 s (a third of the TTL): the first one that fails registers the instance again.
   const env = { DISCOVERY_URL: first.url, HEALTH_TTL_MS: '6000' };
   await Promise.all([1, 2].map((n) => spawnService({ entry: 'test/fixtures/echo-service.ts', env: { ...env, INSTANCE_ID: `echo-${n}` } }, t)));
-  const consul = createConsulClient(first.url);
+  const consul = createConsulClient(first.url, TEST_DISCOVERY_TOKEN);
   t.after(() => consul.destroy());
   const watcher = new ServiceWatcher(consul, 'echo', { waitMs: 2_000, backoffMaxMs: 200 }).start();
   t.after(() => watcher.stop());

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { TEST_DISCOVERY_TOKEN } from '@notify/lib/testing';
 import { call, metric, sql, startAuthCluster, waitFor } from './helper.ts';
 
 type Grant = { user: { id: string; email: string; name: string }; token: string; expiresAt: string };
@@ -235,7 +236,7 @@ test('a draining node still hears of invalidations while it serves', async (t) =
 
   b.process.kill('SIGTERM');
   await b.waitForLog((line) => line.msg === 'auth closing');
-  await waitFor(async () => ((await (await fetch(`${cluster.discovery.url}/v1/health/service/auth?passing`)).json()) as unknown[]).length === 1);
+  await waitFor(async () => ((await (await fetch(`${cluster.discovery.url}/v1/health/service/auth?passing`, { headers: { 'x-consul-token': TEST_DISCOVERY_TOKEN } })).json()) as unknown[]).length === 1);
   await new Promise((resolve) => setTimeout(resolve, 200)); // A's watch has heard of it too
 
   assert.equal((await call(a, 'DELETE', '/api/sessions/current', { token })).status, 200);

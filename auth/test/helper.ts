@@ -1,7 +1,7 @@
 // A real auth cluster for tests: a discovery process and auth processes on one fresh database.
 import type { TestContext } from 'node:test';
 import pg from 'pg';
-import { metricSample, spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
+import { metricSample, spawnService, TEST_DISCOVERY_TOKEN, testDatabase, type ServiceProcess } from '@notify/lib/testing';
 
 export interface AuthCluster {
   discovery: ServiceProcess;
@@ -47,7 +47,7 @@ export async function startAuthCluster(t: TestContext, options: AuthClusterOptio
   nodes.push(...(await Promise.all(Array.from({ length: (options.nodes ?? 2) - 1 }, () => startNode()))));
   // Each node must see the others before a write can reach them.
   await waitFor(async () => {
-    const entries = (await (await fetch(`${discovery.url}/v1/health/service/auth?passing`)).json()) as unknown[];
+    const entries = (await (await fetch(`${discovery.url}/v1/health/service/auth?passing`, { headers: { 'x-consul-token': TEST_DISCOVERY_TOKEN } })).json()) as unknown[];
     return entries.length === nodes.length;
   });
   return { discovery, nodes, databaseUrl: db.url, startNode, logs: () => started.flatMap((node) => node.logs) };

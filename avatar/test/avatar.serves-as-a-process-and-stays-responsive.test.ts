@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { spawnService } from '@notify/lib/testing';
+import { spawnService, TEST_DISCOVERY_TOKEN } from '@notify/lib/testing';
 import { decodePng, get, metric } from './helper.ts';
 
 type HealthEntry = { Service: { ID: string; Service: string; Port: number } };
@@ -14,7 +14,7 @@ test('avatar as a process: discovery, avatars over HTTP, /health fast under cold
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   // Level 9: the costliest encoding, so rendering on the event loop could not go unnoticed.
   const avatar = await spawnService({ entry: 'avatar/src/server.ts', env: { DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0', PNG_COMPRESSION_LEVEL: '9' } }, t);
-  const passing = async () => (await (await fetch(`${discovery.url}/v1/health/service/avatar?passing`)).json()) as HealthEntry[];
+  const passing = async () => (await (await fetch(`${discovery.url}/v1/health/service/avatar?passing`, { headers: { 'x-consul-token': TEST_DISCOVERY_TOKEN } })).json()) as HealthEntry[];
 
   await t.test('registers with discovery as "avatar", passing', async () => {
     const entries = await passing();
@@ -81,7 +81,7 @@ test('avatar as a process: discovery, avatars over HTTP, /health fast under cold
     const exit = await avatar.stop('SIGTERM');
     assert.equal(exit.code, 0);
     assert.deepEqual(await passing(), []);
-    const all = (await (await fetch(`${discovery.url}/v1/health/service/avatar`)).json()) as HealthEntry[];
+    const all = (await (await fetch(`${discovery.url}/v1/health/service/avatar`, { headers: { 'x-consul-token': TEST_DISCOVERY_TOKEN } })).json()) as HealthEntry[];
     assert.deepEqual(all, [], 'deregistered, not merely failing');
   });
 });

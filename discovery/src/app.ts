@@ -1,6 +1,7 @@
 // buildApp(config): the discovery service on the shared kit, serving the Consul HTTP API subset
 // over an in-memory registry. Wires plugins and routes; never listens.
 import { createService, type Service } from '@notify/lib';
+import { Acl, managementToken, readToken, serviceToken, type AclToken } from './acl/index.ts';
 import type { Config } from './config.ts';
 import { parseServiceDefinition, Registry } from './registry/index.ts';
 import { consulApi } from './routes/index.ts';
@@ -13,10 +14,22 @@ export interface DiscoveryService {
   listen(): Promise<{ address: string; port: number }>;
 }
 
+/** Owner of discovery's own entry: no token's AccessorID, so only a management token may change it. */
+const SELF_OWNER = 'discovery';
+
+/** The ACL tokens configuration names. */
+function configuredTokens(config: Readonly<Config>): AclToken[] {
+  return [
+    ...(config.ACL_MANAGEMENT_TOKEN ? [managementToken(config.ACL_MANAGEMENT_TOKEN)] : []),
+    ...config.ACL_SERVICE_TOKENS.map(({ name, secret }) => serviceToken(name, secret)),
+    ...config.ACL_READ_TOKENS.map((secret) => readToken(secret)),
+  ];
+}
+
 export async function buildApp(config: Readonly<Config>): Promise<DiscoveryService> {
   const service = createService({
     name: 'discovery',
-    // The registry's Consul API answers anyone who reaches it (see the README on discovery's exposure).
+    // The Consul API judges callers by their ACL tokens, not by service credentials.
     defaultCallers: 'public',
     config: {
       ...config,
@@ -34,7 +47,8 @@ export async function buildApp(config: Readonly<Config>): Promise<DiscoveryServi
     nodeAddress: config.ADVERTISE_ADDRESS,
     logger: service.log,
   });
-  await service.app.register(consulApi, { registry });
+  const acl = new Acl({ enabled: config.ACL_ENABLED, defaultPolicy: config.ACL_DEFAULT_POLICY, tokens: configuredTokens(config) });
+  await service.app.register(consulApi, { registry, acl });
   registerDiscoveryMetrics(service.metrics, registry);
   service.addDependency('registry', () => ({ state: 'up', detail: `${Object.keys(registry.agentServices()).length} instances` }));
 
@@ -59,7 +73,7 @@ export async function buildApp(config: Readonly<Config>): Promise<DiscoveryServi
         },
       });
       if (!self.ok) throw new Error(`discovery's own registration is invalid: ${self.message}`);
-      registry.register(self.value);
+      registry.register(self.value, SELF_OWNER);
       return bound;
     },
   };

@@ -6,7 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Consul from 'consul';
 import type { AgentService, CatalogService, ServiceEntry } from '../src/registry/consul-types.ts';
+import { TEST_DISCOVERY_TOKEN } from '@notify/lib/testing';
 import { eventually, includeResponse, startDiscovery, type RunningDiscovery } from './helper.ts';
+
+/** The management token every test discovery has (spawnService gives it). */
+const TOKEN = { 'x-consul-token': TEST_DISCOVERY_TOKEN };
 
 type RegisterOptions = Exclude<Parameters<Consul['agent']['service']['register']>[0], string>;
 type HealthOptions = Exclude<Parameters<Consul['health']['service']>[0], string>;
@@ -30,7 +34,7 @@ async function healthService(
 }
 
 async function getJson<T>(url: string): Promise<Read<T> & { status: number }> {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: TOKEN });
   return { status: response.status, index: response.headers.get('x-consul-index') ?? '', body: (await response.json()) as T };
 }
 
@@ -42,7 +46,7 @@ describe('discovery as a child process, through the consul client', () => {
 
   before(async () => {
     discovery = await startDiscovery({ DATACENTER: 'dc-test', NODE_NAME: 'node-test' });
-    consul = new Consul({ host: '127.0.0.1', port: discovery.port });
+    consul = new Consul({ host: '127.0.0.1', port: discovery.port, defaults: { token: TEST_DISCOVERY_TOKEN } });
   });
 
   after(async () => {
@@ -129,6 +133,7 @@ describe('discovery as a child process, through the consul client', () => {
     const update = await fetch(`${discovery.baseUrl}/v1/agent/check/update/service:api-1`, {
       method: 'PUT',
       body: JSON.stringify({ Status: 'passing', Output: 'recovered' }),
+      headers: TOKEN,
     });
     assert.equal(update.status, 200);
     const checks = (await consul.agent.check.list()) as Record<string, { Status: string; Output: string }>;
@@ -142,7 +147,7 @@ describe('discovery as a child process, through the consul client', () => {
     assert.deepEqual(await consul.catalog.service.list(), { discovery: ['registry'] });
     await assert.rejects(consul.agent.service.deregister('api-1'), (error: { statusCode?: number }) => error.statusCode === 404);
     await assert.rejects(consul.agent.check.pass('service:api-1'), (error: { statusCode?: number }) => error.statusCode === 404);
-    const unknown = await fetch(`${discovery.baseUrl}/v1/agent/service/deregister/nope`, { method: 'PUT' });
+    const unknown = await fetch(`${discovery.baseUrl}/v1/agent/service/deregister/nope`, { method: 'PUT', headers: TOKEN });
     assert.equal(unknown.status, 404);
     assert.equal(await unknown.text(), 'Unknown service ID "nope". Ensure that the service ID is passed, not the service name.');
   });
@@ -257,7 +262,7 @@ describe('discovery as a child process, through the consul client', () => {
       [JSON.stringify({ Name: 'big', Tags: ['x'.repeat(1024 * 1024)] }), /^Request decode failed: body larger than 1048576 bytes$/],
     ];
     for (const [body, expected] of bodies) {
-      const response = await fetch(`${discovery.baseUrl}/v1/agent/service/register`, { method: 'PUT', body });
+      const response = await fetch(`${discovery.baseUrl}/v1/agent/service/register`, { method: 'PUT', body, headers: TOKEN });
       const text = await response.text();
       assert.equal(response.status, 400, `${body.slice(0, 60)} → ${response.status} ${text}`);
       assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
@@ -281,7 +286,7 @@ describe('discovery as a child process, through the consul client', () => {
     ];
     for (const [path, message] of badReads) {
       const method = path.includes('/check/update/') ? 'PUT' : 'GET';
-      const response = await fetch(`${discovery.baseUrl}${path}`, { method });
+      const response = await fetch(`${discovery.baseUrl}${path}`, { method, headers: TOKEN });
       assert.equal(response.status, 400, path);
       assert.equal(await response.text(), message);
     }
@@ -322,7 +327,7 @@ test('SIGTERM answers blocked reads at once and exits 0', async () => {
   const discovery = await startDiscovery();
   try {
     const first = await getJson<unknown[]>(`${discovery.baseUrl}/v1/health/service/anything`);
-    const blocked = fetch(`${discovery.baseUrl}/v1/health/service/anything?index=${first.index}&wait=60s`);
+    const blocked = fetch(`${discovery.baseUrl}/v1/health/service/anything?index=${first.index}&wait=60s`, { headers: TOKEN });
     await sleep(200);
     const started = performance.now();
     const exitCode = await discovery.stop('SIGTERM');

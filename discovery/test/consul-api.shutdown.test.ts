@@ -3,13 +3,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
+import { Acl } from '../src/acl/index.ts';
 import { Registry } from '../src/registry/index.ts';
 import { consulApi } from '../src/routes/index.ts';
 
 test('writes during shutdown get 503 text/plain; reads still answer', async (t) => {
   const registry = new Registry({ datacenter: 'dc1', nodeName: 'node-a', nodeAddress: '127.0.0.1' });
   const app = Fastify();
-  await app.register(consulApi, { registry });
+  await app.register(consulApi, { registry, acl: new Acl({ enabled: false, defaultPolicy: 'deny', tokens: [] }) });
   t.after(() => app.close());
 
   const put = (url: string, payload?: string) => app.inject({ method: 'PUT', url, ...(payload === undefined ? {} : { payload }) });

@@ -43,6 +43,7 @@ export function baseConfigShape(defaults: { port: number; /** Browsers reach thi
     RESTARTS: env.int(0, 'Times a supervisor (npm start) restarted this instance after it died; shown on /status and /dashboard', 0),
     DISCOVERY_URL: env.url('http://127.0.0.1:8000', 'Discovery registry (this project’s or a Consul agent’s HTTP API)'),
     DISCOVERY_REGISTER: env.bool(true, 'Register this instance with discovery at start'),
+    DISCOVERY_TOKEN: env.optionalString('ACL token sent to discovery (X-Consul-Token), one per service: it may register only this service. Required by a registry with ACLs (npm start makes them)'),
     HEALTH_TTL_MS: env.int(10_000, 'TTL of the discovery health check; refreshed at a third of it', 1_000),
     DEREGISTER_CRITICAL_AFTER_MS: env.int(60_000, 'Discovery reaps this instance after it has been critical this long', 1_000),
     DRAIN_DELAY_MS: env.int(500, 'On shutdown, keep serving this long after leaving discovery so callers’ watches catch up'),

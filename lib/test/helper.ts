@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { z } from 'zod';
 import { baseConfigShape, loadConfig, type BaseConfig } from '../src/config.ts';
-import { TEST_SERVICE_SECRET } from '../src/testing/service-identity.ts';
+import { TEST_DISCOVERY_TOKEN, TEST_SERVICE_SECRET } from '../src/testing/service-identity.ts';
 import { createService, type Service, type ServiceOptions } from '../src/service/create-service.ts';
 
 export function testConfig(overrides: Record<string, string> = {}): BaseConfig {
@@ -11,6 +11,7 @@ export function testConfig(overrides: Record<string, string> = {}): BaseConfig {
     HOST: '127.0.0.1',
     PORT: '0',
     SERVICE_SECRET: TEST_SERVICE_SECRET,
+    DISCOVERY_TOKEN: TEST_DISCOVERY_TOKEN,
     DISCOVERY_REGISTER: 'false',
     LOG_LEVEL: 'warn',
     ...overrides,

@@ -3,6 +3,7 @@
 // API but still sends.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { TEST_DISCOVERY_TOKEN } from '@notify/lib/testing';
 import { metric, send, startMailers, welcomes } from './helper.ts';
 
 interface JobView {
@@ -118,7 +119,7 @@ test('enqueue, inspect, dead letters, bad input and a worker-only node', async (
   await t.test('a worker-only node serves no API, registers as a worker, and sends', async () => {
     assert.equal((await send(worker, 'POST', '/api/emails/welcome', welcomes(1, 'w')[0])).status, 404);
     const tagged = async (tag: string) =>
-      ((await (await fetch(`${discovery.url}/v1/health/service/mailer?passing&tag=${tag}`)).json()) as { Service: { ID: string } }[]).map((entry) => entry.Service.ID);
+      ((await (await fetch(`${discovery.url}/v1/health/service/mailer?passing&tag=${tag}`, { headers: { 'x-consul-token': TEST_DISCOVERY_TOKEN } })).json()) as { Service: { ID: string } }[]).map((entry) => entry.Service.ID);
     assert.deepEqual(await tagged('api'), ['mailer-1']);
     assert.deepEqual(await tagged('worker'), ['mailer-2']);
     // A slow server keeps the first node's workers busy, so the worker-only node takes jobs too.

@@ -26,6 +26,11 @@ export const launcherConfigSchema = z.object({
     .min(32, 'must have at least 32 characters (e.g. openssl rand -base64 32)')
     .optional()
     .describe('The secret every instance signs its internal calls with; default: a new random one each run'),
+  DISCOVERY_MANAGEMENT_TOKEN: z
+    .string()
+    .min(16, 'must have at least 16 characters (e.g. openssl rand -base64 32)')
+    .optional()
+    .describe('Management token of the registry (discovery’s ACLs); default: a new random one each run, kept in NOTIFY_DATA_DIR/discovery-management-token'),
   OPERATOR_TOKEN: env.optionalString('Token every instance requires on /metrics, /status and /dashboard (our Prometheus is given it); unset: they answer this machine only'),
 });
 

@@ -26,6 +26,8 @@ export function localPrometheusConfig(options: {
   scrapeInterval?: string;
   /** A file holding OPERATOR_TOKEN, when the instances have one; without, they answer loopback scrapes without a token. */
   operatorTokenFile?: string;
+  /** A file holding a registry read token (discovery's ACLs deny reads without one); default: the committed path. */
+  discoveryTokenFile?: string;
 }): string {
   const config = parse(readFileSync(PROMETHEUS_CONFIG, 'utf8')) as {
     global: Record<string, unknown>;
@@ -42,11 +44,13 @@ export function localPrometheusConfig(options: {
     if (!scrape.consul_sd_configs) continue;
     if (options.operatorTokenFile) scrape.authorization = { type: 'Bearer', credentials_file: options.operatorTokenFile };
     else delete scrape.authorization;
+    const committed = (scrape.consul_sd_configs as { authorization?: { credentials_file?: string } }[])[0]?.authorization;
+    const authorization = { type: 'Bearer', credentials_file: options.discoveryTokenFile ?? committed?.credentials_file };
     if (options.consulSd) {
-      scrape.consul_sd_configs = [{ server: discovery.host, refresh_interval: options.scrapeInterval ?? '15s' }];
+      scrape.consul_sd_configs = [{ server: discovery.host, refresh_interval: options.scrapeInterval ?? '15s', authorization }];
     } else {
       delete scrape.consul_sd_configs;
-      scrape.http_sd_configs = [{ url: `${discovery.origin}/prometheus/targets`, refresh_interval: options.scrapeInterval ?? '15s' }];
+      scrape.http_sd_configs = [{ url: `${discovery.origin}/prometheus/targets`, refresh_interval: options.scrapeInterval ?? '15s', authorization }];
     }
   }
   return `# Generated from monitoring/prometheus/prometheus.yml by scripts/launcher/prometheus.ts.\n${stringify(config)}`;

@@ -3,7 +3,7 @@
 import { STATUS_CODES } from 'node:http';
 import { request, type Dispatcher } from 'undici';
 import type { CheckStatus } from './consul-types.ts';
-import { CHECK_OUTPUT_MAX_BYTES } from './service-definition.ts';
+import type { ServiceDefinition } from './service-definition.ts';
 
 export interface HttpCheckTarget {
   url: string;
@@ -26,21 +26,50 @@ export function statusForHttpCode(code: number): CheckStatus {
   return 'critical';
 }
 
-/** Reads at most the output cap from a response body, then stops the download. */
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+/**
+ * 120 characters: how much of an answer's first line a check keeps. A check is for health, not for
+ * reading what the target serves (Consul keeps 4 KiB, which let a check read a page through the registry).
+ */
+export const CHECK_OUTPUT_LINE_MAX = 120;
+
+/** Reads just enough of a response body for its short first line, then stops the download. */
+async function readFirstLine(body: Dispatcher.ResponseData['body']): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       chunks.push(chunk);
       size += chunk.byteLength;
-      if (size >= CHECK_OUTPUT_MAX_BYTES) break;
+      if (size >= CHECK_OUTPUT_LINE_MAX * 4) break;
     }
   } finally {
     // Leaving the loop early (or failing) stops the download.
     body.destroy();
   }
-  return Buffer.concat(chunks).subarray(0, CHECK_OUTPUT_MAX_BYTES).toString();
+  const line = Buffer.concat(chunks).toString().split(/\r?\n/, 1)[0] ?? '';
+  // Whole code points only: cutting a surrogate pair in two would leave a lone surrogate.
+  const points = [...line];
+  return points.length > CHECK_OUTPUT_LINE_MAX ? `${points.slice(0, CHECK_OUTPUT_LINE_MAX).join('')}…` : line;
+}
+
+const unbracket = (host: string) => host.replace(/^\[(.*)\]$/, '$1');
+
+/**
+ * Why one of `def`'s HTTP checks may not run, or undefined: a check may only ask the instance it
+ * belongs to (its address, or the node's when it has none, and its port), so a registration cannot
+ * make the registry call anything else on anyone's behalf.
+ */
+export function foreignCheckTarget(def: ServiceDefinition, nodeAddress: string): string | undefined {
+  const address = unbracket(def.address || nodeAddress);
+  for (const check of def.checks) {
+    if (check.type !== 'http') continue;
+    const url = new URL(check.http);
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (unbracket(url.hostname) !== address || port !== def.port) {
+      return `Invalid check ${JSON.stringify(check.checkId)}: an HTTP check must target the instance's own address and port (${address}:${def.port}), not ${url.host}`;
+    }
+  }
+  return undefined;
 }
 
 /** Go's error text starts with the capitalised method and the quoted URL: `Get "http://…": …`. */
@@ -106,7 +135,7 @@ export class HttpCheck {
         // A redirect is not followed: its 3xx is the answer, and critical.
         signal: controller.signal,
       });
-      const text = await readCapped(answer.body);
+      const text = await readFirstLine(answer.body);
       status = statusForHttpCode(answer.statusCode);
       output = `HTTP ${target.method} ${target.url}: ${answer.statusCode} ${STATUS_CODES[answer.statusCode] ?? ''} Output: ${text}`;
     } catch (error) {

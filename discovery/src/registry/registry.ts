@@ -57,6 +57,8 @@ interface CheckState extends CheckRecord {
 interface Instance extends InstanceRecord {
   /** The registration as JSON; an identical re-registration changes nothing. */
   readonly signature: string;
+  /** AccessorID of the ACL token that registered it: only that token (or management) may change it. */
+  readonly owner: string;
   readonly checks: Map<string, CheckState>;
 }
 
@@ -162,10 +164,10 @@ export class Registry {
    * output, as Consul does, so a re-registration never flaps health; checks no longer listed go.
    * An identical re-registration only restarts TTL timers and moves no index.
    */
-  register(def: ServiceDefinition): { changed: boolean } {
+  register(def: ServiceDefinition, owner = ''): { changed: boolean } {
     this.assertOpen();
     const existing = this.instances.get(def.id);
-    const signature = JSON.stringify(def);
+    const signature = JSON.stringify([def, owner]);
     if (existing && existing.signature === signature) {
       for (const check of existing.checks.values()) if (check.def.type === 'ttl') this.armTtl(existing, check);
       return { changed: false };
@@ -192,6 +194,7 @@ export class Registry {
     const instance: Instance = {
       def,
       signature,
+      owner,
       createIndex: existing?.createIndex ?? index,
       modifyIndex: index,
       checks: new Map(),
@@ -225,6 +228,18 @@ export class Registry {
       'service registered',
     );
     return { changed: true };
+  }
+
+  /** Name and owner (registering token's AccessorID) of instance `serviceId`, if registered. */
+  instanceOwner(serviceId: string): { name: string; owner: string } | undefined {
+    const instance = this.instances.get(serviceId);
+    return instance && { name: instance.def.name, owner: instance.owner };
+  }
+
+  /** The instance check `checkId` belongs to, with its name and owner, if the check exists. */
+  checkHolder(checkId: string): { serviceId: string; name: string; owner: string } | undefined {
+    const found = this.findCheck(checkId);
+    return found && { serviceId: found.instance.def.id, name: found.instance.def.name, owner: found.instance.owner };
   }
 
   /** Removes an instance and its checks; false when the id is unknown. */

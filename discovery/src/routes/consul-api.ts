@@ -2,6 +2,7 @@
 // gives them Consul's body handling and text/plain errors without touching the host app's own.
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { RegistryClosedError } from '../registry/index.ts';
+import { filterReadable, installAcl } from './acl-http.ts';
 import { agentRoutes } from './agent.ts';
 import { catalogRoutes } from './catalog.ts';
 import { sendText, type ConsulRoutesOptions } from './consul-http.ts';
@@ -11,7 +12,7 @@ import { statusRoutes } from './status.ts';
 /** 1 MiB: the largest registration body accepted. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export const consulApi: FastifyPluginAsync<ConsulRoutesOptions> = async (app, { registry }) => {
+export const consulApi: FastifyPluginAsync<ConsulRoutesOptions> = async (app, { registry, acl }) => {
   // Consul decodes a body as JSON whatever its Content-Type (curl --data sends a form type),
   // so every body arrives as a string and the routes decode it themselves.
   app.removeAllContentTypeParsers();
@@ -33,11 +34,15 @@ export const consulApi: FastifyPluginAsync<ConsulRoutesOptions> = async (app, { 
   // server waits for in-flight requests (preClose, not onClose), and stop every check timer.
   app.addHook('preClose', async () => registry.close());
 
-  const options = { registry };
+  // Before any route: every request is judged by its token.
+  installAcl(app, acl);
+  const options = { registry, acl };
   await app.register(agentRoutes, options);
   await app.register(catalogRoutes, options);
   await app.register(healthRoutes, options);
   await app.register(statusRoutes, options);
   // Not Consul's: the same instances in Prometheus's HTTP service-discovery format.
-  app.get('/prometheus/targets', async () => registry.prometheusTargets());
+  app.get('/prometheus/targets', async (request, reply) =>
+    filterReadable(request, reply, registry.prometheusTargets(), (group) => group.labels.__meta_consul_service!, registry.nodeName),
+  );
 };

@@ -1,10 +1,12 @@
 // HTTP conventions shared by the Consul routes: text/plain errors, query-meta headers, blocking reads.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Acl } from '../acl/index.ts';
 import { parseDuration, type Registry } from '../registry/index.ts';
 
 /** Options every Consul route plugin receives. */
 export interface ConsulRoutesOptions {
   registry: Registry;
+  acl: Acl;
 }
 
 /** 5 min, Consul's default `wait` for a blocking query. */

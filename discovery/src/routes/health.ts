@@ -1,5 +1,6 @@
 // /v1/health/*: instances with their checks, `?passing` filtering, and blocking reads.
 import type { FastifyPluginAsync } from 'fastify';
+import { filterReadable } from './acl-http.ts';
 import {
   awaitBlockingRead,
   checkDatacenter,
@@ -21,7 +22,8 @@ export const healthRoutes: FastifyPluginAsync<ConsulRoutesOptions> = async (app,
     if (passing === undefined) return sendText(reply, 400, 'Invalid value for ?passing');
     const index = await awaitBlockingRead(request, reply, registry, () => registry.serviceIndex(name));
     if (index === undefined) return reply;
-    return sendRead(request, reply, index, registry.healthService(name, { passing, tags: queryValues(request, 'tag') }));
+    const entries = registry.healthService(name, { passing, tags: queryValues(request, 'tag') });
+    return sendRead(request, reply, index, filterReadable(request, reply, entries, () => name, registry.nodeName));
   });
 
   app.get<NameParams>('/v1/health/checks/*', async (request, reply) => {
@@ -30,6 +32,6 @@ export const healthRoutes: FastifyPluginAsync<ConsulRoutesOptions> = async (app,
     if (!checkDatacenter(request, reply, registry)) return reply;
     const index = await awaitBlockingRead(request, reply, registry, () => registry.serviceIndex(name));
     if (index === undefined) return reply;
-    return sendRead(request, reply, index, registry.healthChecks(name));
+    return sendRead(request, reply, index, filterReadable(request, reply, registry.healthChecks(name), () => name, registry.nodeName));
   });
 };

@@ -137,7 +137,7 @@ export function createService(options: ServiceOptions): Service {
   const http = instrumentHttp(app, metrics);
   const loop = new EventLoopMonitor();
 
-  const consul = createConsulClient(config.DISCOVERY_URL);
+  const consul = createConsulClient(config.DISCOVERY_URL, config.DISCOVERY_TOKEN);
   const shouldRegister = options.register ?? config.DISCOVERY_REGISTER;
   let registration: Registration | undefined;
   new Gauge({

@@ -114,6 +114,14 @@ export function installErrorHandling(app: FastifyInstance): void {
     else request.log.info({ code: appError.code, reason: appError.message }, 'request refused');
     const retryAfter = appError.details.retryAfterSeconds;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.ceil(retryAfter)));
+    if ((error as Partial<FastifyError>).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      // fastify closes the connection with the body's rest unread, and closing a socket with
+      // unread data resets it: the client's kernel then drops our answer before the client reads
+      // it (a large body saw "connection reset" instead of this 400). Read the rest and discard it
+      // instead (Node's request timeout still bounds a body that never ends).
+      reply.removeHeader('connection');
+      request.raw.resume();
+    }
     return reply.code(appError.statusCode).send(appError.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {

@@ -5,7 +5,7 @@ import type { TestContext } from 'node:test';
 import { z } from 'zod';
 import { baseConfigShape, loadConfig } from '../config.ts';
 import { createService, type Service } from '../service/create-service.ts';
-import { TEST_SERVICE_SECRET } from './service-identity.ts';
+import { TEST_DISCOVERY_TOKEN, TEST_SERVICE_SECRET } from './service-identity.ts';
 
 export interface FakeCoordinator {
   service: Service;
@@ -21,6 +21,7 @@ export async function startFakeCoordinator(t: TestContext, discoveryUrl: string,
     PORT: '0',
     SERVICE_SECRET: TEST_SERVICE_SECRET,
     DISCOVERY_URL: discoveryUrl,
+    DISCOVERY_TOKEN: TEST_DISCOVERY_TOKEN,
     LOG_LEVEL: 'warn',
     DRAIN_DELAY_MS: '0',
   });

@@ -12,6 +12,6 @@ export { spawnService, type ServiceProcess, type SpawnServiceOptions } from './s
 export { startFakeCoordinator, type FakeCoordinator } from './fake-coordinator.ts';
 export { sendRaw } from './http.ts';
 export { metricSample, metricSum } from './metrics.ts';
-export { serviceHeaders, TEST_SERVICE_SECRET } from './service-identity.ts';
+export { serviceHeaders, TEST_DISCOVERY_TOKEN, TEST_SERVICE_SECRET } from './service-identity.ts';
 export { freeBadPort } from './bad-port.ts';
 export { startKillablePostgres, type KillablePostgres } from './killable-postgres.ts';

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
-import { serviceHeaders, TEST_SERVICE_SECRET } from './service-identity.ts';
+import { serviceHeaders, TEST_DISCOVERY_TOKEN, TEST_SERVICE_SECRET } from './service-identity.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 /**
@@ -45,7 +45,16 @@ export interface SpawnServiceOptions {
 export async function spawnService(options: SpawnServiceOptions, t?: TestContext): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', options.entry], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SERVICE_SECRET: TEST_SERVICE_SECRET, ...options.env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      SERVICE_SECRET: TEST_SERVICE_SECRET,
+      ACL_MANAGEMENT_TOKEN: TEST_DISCOVERY_TOKEN,
+      DISCOVERY_TOKEN: TEST_DISCOVERY_TOKEN,
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

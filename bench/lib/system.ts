@@ -26,7 +26,19 @@ export interface StartOptions {
   /** fsync and synchronous_commit on (a durable server) instead of the test suite's fast settings. */
   durablePostgres: boolean;
   log: (message: string) => void;
+  /**
+   * The gateway's limits. Default: lifted (throughput, not fairness: its publishers share users,
+   * its clients one address); `{}` keeps the shipped ones.
+   */
+  gatewayEnv?: Record<string, string>;
 }
+
+/** The limits the throughput phases lift. */
+export const UNLIMITED_GATEWAY: Readonly<Record<string, string>> = {
+  MAX_INFLIGHT_PER_USER: '100000',
+  MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+  MAX_CONNECTIONS_PER_USER: '100000',
+};
 
 const children: ServiceProcess[] = [];
 let postgres: EmbeddedPostgres | undefined;
@@ -75,7 +87,7 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
     spawn('persist', 'persist/src/server.ts', { ...common, DATABASE_URL: db('persist'), INSTANCE_ID: 'persist-1' }),
     spawn('counter', 'counter/src/server.ts', { ...common, DATABASE_URL: db('counter'), INSTANCE_ID: 'counter-1' }),
   ]);
-  const gateway = await spawn('gateway', 'gateway/src/server.ts', { ...common, DATABASE_URL: db('gateway'), INSTANCE_ID: 'gateway-1', MAX_INFLIGHT_PER_USER: '100000' }); // throughput, not fairness: its publishers share users
+  const gateway = await spawn('gateway', 'gateway/src/server.ts', { ...common, DATABASE_URL: db('gateway'), INSTANCE_ID: 'gateway-1', ...(options.gatewayEnv ?? UNLIMITED_GATEWAY) });
   await waitForUpstreams(gateway);
   options.log(`system up in ${((Date.now() - began) / 1000).toFixed(1)} s (gateway ${gateway.url})`);
 

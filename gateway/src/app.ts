@@ -41,7 +41,11 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   const busPool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
   busPool.on('error', (error) => service.log.warn({ err: error }, 'push bus pool connection lost'));
 
-  const connections = new ConnectionRegistry({ authDeadlineMs: config.AUTH_DEADLINE_MS });
+  const connections = new ConnectionRegistry({
+    authDeadlineMs: config.AUTH_DEADLINE_MS,
+    maxPerAddress: config.MAX_CONNECTIONS_PER_ADDRESS,
+    maxPerUser: config.MAX_CONNECTIONS_PER_USER,
+  });
   // Publishes and acks run a few at a time (their reads and their transaction), the rest in arrival order.
   const admission = new ConcurrencyLimiter({
     maxConcurrent: config.TWO_PC_MAX_CONCURRENT,
@@ -94,7 +98,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   });
   service.onClose(() => coordinator.stop());
 
-  const transport = { dispatcher, connections, sessions, metrics, maxConnections: config.MAX_CONNECTIONS };
+  const transport = { dispatcher, connections, sessions, metrics, maxConnections: config.MAX_CONNECTIONS, maxUnreadBytes: config.MAX_UNREAD_BYTES };
   void service.app.register(websocket, { options: { maxPayload: config.MAX_FRAME_BYTES } });
   void service.app.register(async (app) => jsonRpcRoutes(app, transport));
   attachSocketIo(service.app, { ...transport, maxFrameBytes: config.MAX_FRAME_BYTES });

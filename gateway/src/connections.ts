@@ -24,14 +24,45 @@ export interface Connection {
   close(reason: string): void;
 }
 
+export interface ConnectionLimits {
+  /** An anonymous connection has this long to log in (0: for ever). */
+  authDeadlineMs?: number;
+  /** Connections one remote address may hold at once. */
+  maxPerAddress?: number;
+  /** Connections one user may hold at once (on this instance). */
+  maxPerUser?: number;
+}
+
 export class ConnectionRegistry {
   private readonly all = new Set<Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly byToken = new Map<string, Set<Connection>>();
+  /** Connections per remote address. */
+  private readonly byAddress = new Map<string, number>();
   /** Connections without a user, and when they will be closed unless they log in. */
   private readonly deadlines = new Map<Connection, NodeJS.Timeout>();
+  private readonly options: Required<ConnectionLimits>;
 
-  constructor(private readonly options: { /** An anonymous connection has this long to log in (0: for ever). */ authDeadlineMs: number } = { authDeadlineMs: 0 }) {}
+  constructor(limits: ConnectionLimits = {}) {
+    this.options = { authDeadlineMs: 0, maxPerAddress: Infinity, maxPerUser: Infinity, ...limits };
+  }
+
+  /** Whether a new connection from `address` would go past MAX_CONNECTIONS_PER_ADDRESS. */
+  addressFull(address: string): boolean {
+    return (this.byAddress.get(address) ?? 0) >= this.options.maxPerAddress;
+  }
+
+  /** Whether giving one more connection (not `connection` itself) to `userId` would go past MAX_CONNECTIONS_PER_USER. */
+  userFull(userId: string, connection?: Connection): boolean {
+    const held = this.byUser.get(userId);
+    const others = (held?.size ?? 0) - (connection && held?.has(connection) ? 1 : 0);
+    return others >= this.options.maxPerUser;
+  }
+
+  /** The per-user limit, for refusals that name it. */
+  get maxPerUser(): number {
+    return this.options.maxPerUser;
+  }
 
   get size(): number {
     return this.all.size;
@@ -45,11 +76,15 @@ export class ConnectionRegistry {
 
   add(connection: Connection): void {
     this.all.add(connection);
+    this.byAddress.set(connection.remoteAddress, (this.byAddress.get(connection.remoteAddress) ?? 0) + 1);
     this.armDeadline(connection);
   }
 
   remove(connection: Connection): void {
-    this.all.delete(connection);
+    if (!this.all.delete(connection)) return;
+    const left = (this.byAddress.get(connection.remoteAddress) ?? 1) - 1;
+    if (left > 0) this.byAddress.set(connection.remoteAddress, left);
+    else this.byAddress.delete(connection.remoteAddress);
     this.setSession(connection, undefined);
     this.disarmDeadline(connection);
   }

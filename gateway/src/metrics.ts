@@ -28,8 +28,14 @@ export function createGatewayMetrics(registry: Registry, connections: Connection
     }),
     refused: new Counter({
       name: METRIC.gatewayConnectionsRefusedTotal,
-      help: 'Connections refused, by reason (limit, token)',
+      help: 'Connections refused, by reason (limit: the instance is full; address: MAX_CONNECTIONS_PER_ADDRESS; user: MAX_CONNECTIONS_PER_USER; token)',
       labelNames: ['transport', 'reason'] as const,
+      registers: [registry],
+    }),
+    slowReadersCut: new Counter({
+      name: METRIC.gatewaySlowReadersCutTotal,
+      help: 'Connections closed because their client let more than MAX_UNREAD_BYTES of pushes and answers pile up unread, by transport',
+      labelNames: ['transport'] as const,
       registers: [registry],
     }),
     rpc: new Counter({

@@ -9,11 +9,15 @@ import { hasErrorCode, type AppError } from '@notify/lib';
 import { JSON_RPC_ERRORS } from '@notify/lib/rpc';
 import type { Connection, ConnectionRegistry, Session } from '../connections.ts';
 import { INVALID_PARAMS, UNKNOWN_METHOD, rpcError, type Dispatcher } from '../rpc/dispatcher.ts';
+import { tooManyConnections } from '../rpc/methods.ts';
 import type { Sessions } from '../sessions.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 
-/** A client that reads this far behind (bytes queued) is cut off rather than buffered without end. */
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/**
+ * How far behind each socket's client may read (bytes queued, MAX_UNREAD_BYTES) before it is cut
+ * off rather than buffered without end, and what to count when it is.
+ */
+const outputLimits = new WeakMap<WebSocket, { maxUnreadBytes: number; onCut: () => void }>();
 
 type Id = string | number | null;
 interface Reply {
@@ -29,6 +33,7 @@ export interface JsonRpcOptions {
   sessions: Sessions;
   metrics: GatewayMetrics;
   maxConnections: number;
+  maxUnreadBytes: number;
 }
 
 export async function jsonRpcRoutes(app: FastifyInstance, o: JsonRpcOptions): Promise<void> {
@@ -38,6 +43,13 @@ export async function jsonRpcRoutes(app: FastifyInstance, o: JsonRpcOptions): Pr
       socket.close(1013, 'too many connections; try again later');
       return;
     }
+    if (o.connections.addressFull(request.ip)) {
+      o.metrics.refused.inc({ transport: 'jsonrpc', reason: 'address' });
+      // 4429: too many connections from this address (a 4xxx code is the application's own).
+      socket.close(4429, 'RATE_LIMITED: too many connections from this address; close one first');
+      return;
+    }
+    outputLimits.set(socket, { maxUnreadBytes: o.maxUnreadBytes, onCut: () => o.metrics.slowReadersCut.inc({ transport: 'jsonrpc' }) });
     const connection = jsonRpcConnection(socket, request.ip);
     o.connections.add(connection);
     socket.on('close', () => o.connections.remove(connection));
@@ -48,14 +60,18 @@ export async function jsonRpcRoutes(app: FastifyInstance, o: JsonRpcOptions): Pr
     const ready = typeof token === 'string' ? resolveHandshake(token) : Promise.resolve(true);
     async function resolveHandshake(value: string): Promise<boolean> {
       try {
-        o.connections.setSession(connection, await o.sessions.resolve(value));
+        const session = await o.sessions.resolve(value);
+        if (o.connections.userFull(session.user.id, connection)) throw tooManyConnections(o.connections.maxPerUser);
+        o.connections.setSession(connection, session);
         return true;
       } catch (error) {
         const failure = hasErrorCode(error) ? error : { code: 'INTERNAL', message: 'token check failed' };
-        o.metrics.refused.inc({ transport: 'jsonrpc', reason: 'token' });
+        const limited = failure.code === 'RATE_LIMITED';
+        o.metrics.refused.inc({ transport: 'jsonrpc', reason: limited ? 'user' : 'token' });
         send(socket, { jsonrpc: '2.0', id: null, error: { code: JSON_RPC_ERRORS.applicationError, message: failure.message, data: { code: failure.code } } });
-        // 4401: the token was refused (UNAUTHENTICATED) or could not be checked (auth unavailable).
-        socket.close(4401, `${failure.code}: ${failure.message}`.slice(0, 120));
+        // 4401: the token was refused (UNAUTHENTICATED) or could not be checked (auth unavailable);
+        // 4429: its user already holds MAX_CONNECTIONS_PER_USER connections.
+        socket.close(limited ? 4429 : 4401, `${failure.code}: ${failure.message}`.slice(0, 120));
         return false;
       }
     }
@@ -93,8 +109,12 @@ function send(socket: WebSocket, message: unknown): void {
 
 function sendText(socket: WebSocket, text: string | Buffer): void {
   if (socket.readyState !== socket.OPEN) return;
-  if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-    socket.close(1008, 'client is not reading its messages');
+  const limits = outputLimits.get(socket);
+  if (limits && socket.bufferedAmount > limits.maxUnreadBytes) {
+    limits.onCut();
+    outputLimits.delete(socket);
+    // Not close(): its close frame would queue behind what the client does not read.
+    socket.terminate();
     return;
   }
   // A Buffer goes out as a text frame as it is (no per-socket conversion of a shared string).

@@ -4,6 +4,7 @@
 // socket.io shares the port with @fastify/websocket: its engine gets the /socket.io/ requests and
 // upgrades explicitly (see routeUpgrades), so neither library swallows the other's traffic.
 import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -13,6 +14,7 @@ import { hasErrorCode, type AppError } from '@notify/lib';
 import type { Connection, ConnectionRegistry, Session } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { rpcError, type Dispatcher } from '../rpc/dispatcher.ts';
+import { tooManyConnections } from '../rpc/methods.ts';
 import type { Sessions } from '../sessions.ts';
 
 export const SOCKET_IO_PATH = '/socket.io/';
@@ -24,6 +26,7 @@ export interface SocketIoOptions {
   metrics: GatewayMetrics;
   maxFrameBytes: number;
   maxConnections: number;
+  maxUnreadBytes: number;
 }
 
 /** socket.io on the fastify app's server; closed with the app. */
@@ -56,11 +59,21 @@ export function attachSocketIo(app: FastifyInstance, o: SocketIoOptions): Socket
       next(refusal({ code: 'UNAVAILABLE', message: 'too many connections; try again later' }));
       return;
     }
+    if (o.connections.addressFull(socket.handshake.address)) {
+      o.metrics.refused.inc({ transport: 'socket.io', reason: 'address' });
+      next(refusal({ code: 'RATE_LIMITED', message: 'too many connections from this address; close one first' }));
+      return;
+    }
     const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
     if (token === undefined || token === null || token === '') return next();
     if (typeof token !== 'string') return next(refusal({ code: 'UNAUTHENTICATED', message: 'auth.token must be a string' }));
     o.sessions.resolve(token).then(
       (session) => {
+        if (o.connections.userFull(session.user.id)) {
+          o.metrics.refused.inc({ transport: 'socket.io', reason: 'user' });
+          next(refusal(tooManyConnections(o.connections.maxPerUser)));
+          return;
+        }
         (socket.data as { session?: Session }).session = session;
         next();
       },
@@ -72,7 +85,7 @@ export function attachSocketIo(app: FastifyInstance, o: SocketIoOptions): Socket
   });
 
   io.on('connection', (socket) => {
-    const connection = socketIoConnection(socket);
+    const connection = socketIoConnection(socket, o.maxUnreadBytes, () => o.metrics.slowReadersCut.inc({ transport: 'socket.io' }));
     o.connections.add(connection);
     o.connections.setSession(connection, (socket.data as { session?: Session }).session);
     socket.on('disconnect', () => o.connections.remove(connection));
@@ -92,7 +105,39 @@ export function attachSocketIo(app: FastifyInstance, o: SocketIoOptions): Socket
   return io;
 }
 
-function socketIoConnection(socket: Socket): Connection {
+/**
+ * What engine.io holds for a socket's client and has not yet handed to the kernel: packets waiting
+ * while the transport is busy (counted as they are created, until flushed to the transport) plus
+ * what the transport's WebSocket queued. A client that stops reading makes both grow without end.
+ */
+function unreadOutput(socket: Socket): () => number {
+  const conn = socket.conn as unknown as EventEmitter & { transport: { socket?: { bufferedAmount?: number } } };
+  let waiting = 0;
+  conn.on('packetCreate', (packet: { data?: unknown }) => {
+    if (typeof packet.data === 'string') waiting += packet.data.length;
+    else if (Buffer.isBuffer(packet.data)) waiting += packet.data.byteLength;
+  });
+  conn.on('flush', () => {
+    waiting = 0;
+  });
+  return () => waiting + (conn.transport.socket?.bufferedAmount ?? 0);
+}
+
+function socketIoConnection(socket: Socket, maxUnreadBytes: number, onCut: () => void): Connection {
+  const unread = unreadOutput(socket);
+  let cut = false;
+  /** False (and the connection cut) once its client has let MAX_UNREAD_BYTES pile up unread. */
+  const reading = () => {
+    if (cut) return false;
+    if (unread() <= maxUnreadBytes) return true;
+    cut = true;
+    onCut();
+    const ws = (socket.conn as unknown as { transport: { socket?: { terminate?: () => void } } }).transport.socket;
+    socket.disconnect(true);
+    // Dropped at once: a polite close would queue its frame behind what the client does not read.
+    ws?.terminate?.();
+    return false;
+  };
   return {
     id: randomUUID(),
     transport: 'socket.io',
@@ -100,7 +145,7 @@ function socketIoConnection(socket: Socket): Connection {
     session: undefined,
     inflight: 0,
     push(event, data) {
-      socket.emit(event, data);
+      if (reading()) socket.emit(event, data);
     },
     close(reason) {
       socket.emit('rpc.error', { method: null, error: { code: 'UNAUTHENTICATED', message: reason } });

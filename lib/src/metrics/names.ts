@@ -34,6 +34,7 @@ export const METRIC = {
   authReplicationPublish: 'auth_replication_publish_seconds',
   gatewayConnections: 'gateway_connections',
   gatewayConnectionsRefusedTotal: 'gateway_connections_refused_total',
+  gatewaySlowReadersCutTotal: 'gateway_slow_readers_cut_total',
   gatewayRpcTotal: 'gateway_rpc_requests_total',
   gatewayRpcDuration: 'gateway_rpc_duration_seconds',
   gatewayPushesTotal: 'gateway_pushes_total',

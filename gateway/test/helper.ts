@@ -66,7 +66,12 @@ export async function startSystem(t: TestContext, options: SystemOptions = {}): 
   const gateways: ServiceProcess[] = [];
   const startGateway = async (env: Record<string, string> = {}) => {
     // No login deadline unless a test sets one: anonymous clients here (fuzzers, browsers) take their time.
-    const gateway = await spawnService({ entry: 'gateway/src/server.ts', env: { ...common, DATABASE_URL: gatewayDb!.url, AUTH_DEADLINE_MS: '0', ...options.gatewayEnv, ...env } }, t);
+    // Upstream calls may take 20 s, not 5: a loaded 2-core CI machine has made auth answer a
+    // registration in more than 5 s, and these tests are not about that deadline.
+    const gateway = await spawnService(
+      { entry: 'gateway/src/server.ts', env: { ...common, DATABASE_URL: gatewayDb!.url, AUTH_DEADLINE_MS: '0', UPSTREAM_TIMEOUT_MS: '20000', ...options.gatewayEnv, ...env } },
+      t,
+    );
     gateways.push(gateway);
     return gateway;
   };

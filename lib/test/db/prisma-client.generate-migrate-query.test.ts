@@ -73,8 +73,19 @@ test('values PostgreSQL refuses map to 400 and a database too busy to start a tr
   }
 
   // One connection, held by a transaction: another cannot start within its maxWait.
+  // (Its callback running means it holds the connection: on a busy machine BEGIN can take longer than maxWait.)
   let release!: () => void;
-  const holding = prisma.$transaction(async () => new Promise<void>((resolve) => (release = resolve)), { timeout: 30_000 });
+  let holds!: () => void;
+  const held = new Promise<void>((resolve) => (holds = resolve));
+  const holding = prisma.$transaction(
+    async () =>
+      new Promise<void>((resolve) => {
+        release = resolve;
+        holds();
+      }),
+    { timeout: 30_000, maxWait: 30_000 },
+  );
+  await held;
   const busy = await mapped(prisma.$transaction(async (tx) => tx.$queryRawUnsafe('SELECT 1'), { maxWait: 100 }));
   release();
   await holding;

@@ -38,6 +38,7 @@ export const UNLIMITED_GATEWAY: Readonly<Record<string, string>> = {
   MAX_INFLIGHT_PER_USER: '100000',
   MAX_CONNECTIONS_PER_ADDRESS: '1000000',
   MAX_CONNECTIONS_PER_USER: '100000',
+  CALLS_PER_SECOND_PER_USER: '0',
 };
 
 const children: ServiceProcess[] = [];

@@ -85,6 +85,8 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, transactions, publish }), {
     maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,
     maxInflightPerUser: config.MAX_INFLIGHT_PER_USER,
+    callsPerSecond: config.CALLS_PER_SECOND_PER_USER === 0 ? Infinity : config.CALLS_PER_SECOND_PER_USER,
+    callBurst: config.CALL_BURST_PER_USER,
     metrics,
     log: service.log,
   });

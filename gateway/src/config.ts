@@ -10,7 +10,9 @@ export const configSchema = z.object({
   // 1 MiB: a publication naming 10,000 recipients in `to` (about 400 KB of ids) fits.
   MAX_FRAME_BYTES: env.int(1_048_576, 'Largest WebSocket message a client may send (larger: the connection is closed, code 1009)', 1_024),
   MAX_INFLIGHT_PER_CONNECTION: env.int(64, 'Calls one connection may have unanswered at once; more are refused with RATE_LIMITED', 1),
-  MAX_INFLIGHT_PER_USER: env.int(128, 'Calls one user may have unanswered at once across all their connections to this instance (before login: one address); more are refused with RATE_LIMITED', 1),
+  MAX_INFLIGHT_PER_USER: env.int(128, 'Calls one user may have under way at once across all their connections to this instance (before login: one address); more wait their turn, and their connection is not read meanwhile', 1),
+  CALLS_PER_SECOND_PER_USER: env.int(100, 'Calls a second one user may start on average across their connections to this instance (before login: one address); faster ones wait their turn, and their connection is not read meanwhile; 0: no limit'),
+  CALL_BURST_PER_USER: env.int(200, 'Calls one user may start at once after a quiet spell (the rate limit’s bucket)', 1),
   MAX_CONNECTIONS_PER_ADDRESS: env.int(256, 'Connections one remote address may hold at once on this instance (both transports); more are refused with RATE_LIMITED', 1),
   MAX_CONNECTIONS_PER_USER: env.int(32, 'Connections one user may hold at once on this instance; a login or token past it is refused with RATE_LIMITED', 1),
   MAX_UNREAD_BYTES: env.int(16 * 1024 * 1024, 'Bytes of answers and pushes a connection may leave unread (its client stopped reading) before it is closed (both transports)', 1_024),

@@ -22,6 +22,9 @@ export interface Connection {
   push<E extends PushEvent>(event: E, data: PushEvents[E]): void;
   /** Ends the connection from our side, telling the client why. */
   close(reason: string): void;
+  /** Stops reading the client's messages (they wait in the socket) while its calls wait their turn. */
+  pauseReading(): void;
+  resumeReading(): void;
 }
 
 export interface ConnectionLimits {

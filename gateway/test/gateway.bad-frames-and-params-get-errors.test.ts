@@ -80,7 +80,7 @@ test('malformed frames and params get errors over JSON-RPC; the connection lives
   assert.equal(batch.filter((reply) => reply.error?.data.code === 'RATE_LIMITED').length, 2, 'calls beyond 3 in flight are refused');
 
   // One user's calls share one budget across connections (MAX_INFLIGHT_PER_USER 2): a third at once
-  // is refused on a second connection too, while another user's calls go through.
+  // on a second connection waits its turn instead of being refused, and another user's calls go through.
   const batchOf = async (on: Awaited<ReturnType<typeof jsonRpcClient>>, calls: number) => {
     const before = on.replies.length;
     on.send(JSON.stringify(Array.from({ length: calls }, (_, i) => ({ jsonrpc: '2.0', id: `n${i}`, method: 'counters.get' }))));
@@ -89,8 +89,7 @@ test('malformed frames and params get errors over JSON-RPC; the connection lives
   };
   const second = await jsonRpcClient(gateway!, me.token, t);
   const shared = await batchOf(second, 3);
-  assert.deepEqual(shared.map((reply) => reply.error?.data.code ?? 'ok'), ['ok', 'ok', 'RATE_LIMITED']);
-  assert.match(shared[2]!.error!.message, /at most 2 calls may be in flight for one user, across connections/);
+  assert.deepEqual(shared.map((reply) => reply.error?.data.code ?? 'ok'), ['ok', 'ok', 'ok']);
   const other = await jsonRpcClient(gateway!, undefined, t);
   await register(other, 'trudy');
   assert.deepEqual((await batchOf(other, 2)).map((reply) => reply.error?.data.code ?? 'ok'), ['ok', 'ok'], 'another user is not limited by the first');

@@ -13,7 +13,7 @@ const ROUNDS = 1_000;
 
 test('1,000 concurrent publish+ack rounds across two gateways: no failure, nothing doubled, counts equal unacknowledged deliveries, nothing left prepared', { timeout: 900_000 }, async (t) => {
   // All rounds share two publisher connections: the per-connection in-flight limit (64) is raised past them.
-  const system = await startSystem(t, { gateways: 2, gatewayEnv: { MAX_INFLIGHT_PER_CONNECTION: '2048', MAX_INFLIGHT_PER_USER: '4096' } });
+  const system = await startSystem(t, { gateways: 2, gatewayEnv: { MAX_INFLIGHT_PER_CONNECTION: '2048', MAX_INFLIGHT_PER_USER: '4096', CALLS_PER_SECOND_PER_USER: '0' } });
   const [one, two] = system.gateways;
   const first = await socketIoClient(one!, undefined, t);
   const owner = await register(first, 'publisher');

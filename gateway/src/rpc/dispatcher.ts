@@ -7,6 +7,7 @@ import { createError, findUnstorableText, hasErrorCode, toAppError, UNSTORABLE_T
 import { PUBLIC_METHODS, RPC_PARAMS, type RpcError, type RpcMethod } from '@notify/lib/rpc';
 import type { Connection } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
+import { FairShare } from './fair-share.ts';
 import type { CallContext, MethodTable } from './methods.ts';
 
 /** `details.reason` of the errors JSON-RPC gives its own numbers to. */
@@ -14,13 +15,23 @@ export const UNKNOWN_METHOD = 'UNKNOWN_METHOD';
 export const INVALID_PARAMS = 'INVALID_PARAMS';
 
 export class Dispatcher {
-  /** Calls in flight per user (across all their connections here), or per address for anonymous ones. */
-  private readonly inflightByCaller = new Map<string, number>();
+  /** Each user's share (across all their connections here), or each address's before login. */
+  readonly share: FairShare;
 
   constructor(
     private readonly methods: MethodTable,
-    private readonly options: { maxInflight: number; maxInflightPerUser: number; metrics: GatewayMetrics; log: FastifyBaseLogger },
-  ) {}
+    private readonly options: {
+      maxInflight: number;
+      maxInflightPerUser: number;
+      /** Average calls a second per user (Infinity: no limit), and the burst allowed after a quiet spell. */
+      callsPerSecond: number;
+      callBurst: number;
+      metrics: GatewayMetrics;
+      log: FastifyBaseLogger;
+    },
+  ) {
+    this.share = new FairShare({ maxInflight: options.maxInflightPerUser, perSecond: options.callsPerSecond, burst: options.callBurst });
+  }
 
   /** Runs one call; resolves to the result or rejects with an AppError, never anything else. */
   async call(connection: Connection, method: unknown, params: unknown): Promise<unknown> {
@@ -29,10 +40,16 @@ export class Dispatcher {
     connection.inflight += 1;
     // Counted for whoever called when the call arrived (a login during the call does not move it).
     const caller = connection.session ? `user:${connection.session.user.id}` : `address:${connection.remoteAddress}`;
-    const ofCaller = (this.inflightByCaller.get(caller) ?? 0) + 1;
-    this.inflightByCaller.set(caller, ofCaller);
+    let started = false;
     try {
-      const result = await this.run(connection, method, params, ofCaller);
+      // The call being run counts: the limit is on calls in flight including this one.
+      if (connection.inflight > this.options.maxInflight) {
+        throw createError({ code: 'RATE_LIMITED', message: `at most ${this.options.maxInflight} calls may be in flight on one connection`, details: { retryAfterSeconds: 1 } });
+      }
+      // Past the caller's share the call waits its turn (and its connection is not read meanwhile).
+      await this.share.acquire(caller, connection);
+      started = true;
+      const result = await this.run(connection, method, params);
       this.options.metrics.rpc.inc({ method: label, transport: connection.transport, outcome: 'ok' });
       return result;
     } catch (error) {
@@ -41,30 +58,18 @@ export class Dispatcher {
       throw failure;
     } finally {
       connection.inflight -= 1;
-      const left = (this.inflightByCaller.get(caller) ?? 1) - 1;
-      if (left > 0) this.inflightByCaller.set(caller, left);
-      else this.inflightByCaller.delete(caller);
+      if (started) this.share.release(caller);
       stop();
     }
   }
 
-  private async run(connection: Connection, method: unknown, params: unknown, ofCaller: number): Promise<unknown> {
+  private async run(connection: Connection, method: unknown, params: unknown): Promise<unknown> {
     if (!isMethod(method)) {
       throw createError({
         code: 'NOT_FOUND',
         message: typeof method === 'string' ? `unknown method "${method.slice(0, 100)}"` : 'the method must be a string naming one of the API’s methods',
         details: { reason: UNKNOWN_METHOD },
       });
-    }
-    // The call being run counts: the limit is on calls in flight including this one.
-    if (connection.inflight > this.options.maxInflight) {
-      throw createError({ code: 'RATE_LIMITED', message: `at most ${this.options.maxInflight} calls may be in flight on one connection`, details: { retryAfterSeconds: 1 } });
-    }
-    // Many connections of one user (or of one address, before login) share one budget, so one
-    // caller's flood waits on itself, not on everyone else.
-    if (ofCaller > this.options.maxInflightPerUser) {
-      const who = connection.session ? 'one user' : 'one address before login';
-      throw createError({ code: 'RATE_LIMITED', message: `at most ${this.options.maxInflightPerUser} calls may be in flight for ${who}, across connections`, details: { retryAfterSeconds: 1 } });
     }
     const session = connection.session;
     if (!session && !PUBLIC_METHODS.has(method)) {

@@ -100,6 +100,8 @@ function jsonRpcConnection(socket: WebSocket, remoteAddress: string): Connection
       // 4408: closed for not logging in in time.
       socket.close(4408, reason.slice(0, 120));
     },
+    pauseReading: () => socket.pause(),
+    resumeReading: () => socket.resume(),
   };
 }
 

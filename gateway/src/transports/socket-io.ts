@@ -123,6 +123,11 @@ function unreadOutput(socket: Socket): () => number {
   return () => waiting + (conn.transport.socket?.bufferedAmount ?? 0);
 }
 
+/** The WebSocket under a socket.io connection on the websocket transport. */
+function transportSocket(socket: Socket): { pause?: () => void; resume?: () => void; terminate?: () => void } | undefined {
+  return (socket.conn as unknown as { transport: { socket?: { pause?: () => void; resume?: () => void; terminate?: () => void } } }).transport.socket;
+}
+
 function socketIoConnection(socket: Socket, maxUnreadBytes: number, onCut: () => void): Connection {
   const unread = unreadOutput(socket);
   let cut = false;
@@ -132,7 +137,7 @@ function socketIoConnection(socket: Socket, maxUnreadBytes: number, onCut: () =>
     if (unread() <= maxUnreadBytes) return true;
     cut = true;
     onCut();
-    const ws = (socket.conn as unknown as { transport: { socket?: { terminate?: () => void } } }).transport.socket;
+    const ws = transportSocket(socket);
     socket.disconnect(true);
     // Dropped at once: a polite close would queue its frame behind what the client does not read.
     ws?.terminate?.();
@@ -151,6 +156,9 @@ function socketIoConnection(socket: Socket, maxUnreadBytes: number, onCut: () =>
       socket.emit('rpc.error', { method: null, error: { code: 'UNAUTHENTICATED', message: reason } });
       socket.disconnect(true);
     },
+    // Over the WebSocket transport its socket stops being read; long-polling clients are not paused.
+    pauseReading: () => transportSocket(socket)?.pause?.(),
+    resumeReading: () => transportSocket(socket)?.resume?.(),
   };
 }
 

@@ -41,7 +41,14 @@ export const configSchema = z.object({
   ACL_READ_TOKENS: z
     .string()
     .optional()
-    .transform((text) => (text ?? '').split(',').map((secret) => secret.trim()).filter(Boolean))
+    .transform((text, context) => {
+      const secrets = (text ?? '').split(',').map((secret) => secret.trim()).filter(Boolean);
+      if (secrets.some((secret) => secret.length < MIN_TOKEN_LENGTH)) {
+        context.addIssue({ code: 'custom', message: `every secret must have at least ${MIN_TOKEN_LENGTH} characters` });
+        return z.NEVER;
+      }
+      return secrets;
+    })
     .describe('Secrets of tokens that read every service, node and the agent and write nothing (Prometheus), separated by commas'),
 }).superRefine((config, context) => {
   if (config.ACL_ENABLED && !config.ACL_MANAGEMENT_TOKEN) {

@@ -106,6 +106,12 @@ describe('registry ACLs (default deny)', () => {
     const checks = JSON.parse((await call('GET', '/v1/agent/checks', { token: MANAGEMENT })).text) as Record<string, { Status: string; ServiceID: string }>;
     assert.deepEqual([checks['service:auth-2']?.Status, checks['service:auth-2']?.ServiceID], ['passing', 'auth-2']);
     assert.ok(!('mailer-1' in (await services())) && !('auth-3' in (await services())));
+    // Nor taken ahead of time: a token's instance ids start with its service's name, its checks are its own.
+    const squat = await register(MAILER, { ID: 'auth-9', Name: 'mailer', Port: 7009 });
+    assert.equal(squat.status, 400);
+    assert.match(squat.text, /Invalid service ID "auth-9": it must be the service name or start with "mailer-"/);
+    const squatCheck = await register(MAILER, { ID: 'mailer-9', Name: 'mailer', Port: 7009, Check: { CheckID: 'service:auth-9', TTL: '60s' } });
+    assert.equal(squatCheck.status, 400);
 
     // The token that registered it may change it; the management token may do anything.
     assert.equal((await register(AUTH, { ID: 'auth-2', Name: 'auth', Address: '127.0.0.1', Port: 5002 })).status, 200);
@@ -145,6 +151,13 @@ describe('registry ACLs (default deny)', () => {
     assert.match(elsewhere.text, /an HTTP check must target the instance's own address and port \(127\.0\.0\.1:\d+\)/);
     const otherHost = await register(ECHO, { ID: 'echo-1', Name: 'echo', Address: '127.0.0.1', Port: port, Check: { HTTP: `http://localhost:${port}/`, Interval: '10s' } });
     assert.equal(otherHost.status, 400);
+    // An Address is the registrant's to choose: a check must also ask the address it registers from.
+    const metadata = await register(ECHO, { ID: 'echo-1', Name: 'echo', Address: '169.254.169.254', Port: 80, Check: { HTTP: 'http://169.254.169.254/latest/meta-data/', Interval: '10s' } });
+    assert.equal(metadata.status, 400);
+    assert.match(metadata.text, /must target the address the registration comes from \(127\.0\.0\.1\)/);
+    const posting = await register(ECHO, { ID: 'echo-1', Name: 'echo', Address: '127.0.0.1', Port: port, Check: { HTTP: `http://127.0.0.1:${port}/topics`, Method: 'POST', Body: '{}', Interval: '10s' } });
+    assert.equal(posting.status, 400);
+    assert.match(posting.text, /may only GET or HEAD its URL, without headers or a body/);
     assert.ok(!('echo-1' in (await services())));
 
     const own = await register(ECHO, { ID: 'echo-1', Name: 'echo', Address: '127.0.0.1', Port: port, Check: { HTTP: `http://127.0.0.1:${port}/health`, Interval: '10s' } });

@@ -87,6 +87,8 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
     maxInflightPerUser: config.MAX_INFLIGHT_PER_USER,
     callsPerSecond: config.CALLS_PER_SECOND_PER_USER === 0 ? Infinity : config.CALLS_PER_SECOND_PER_USER,
     callBurst: config.CALL_BURST_PER_USER,
+    // A flood's calls wait in its sockets, not here: the few already read, up to twice the in-flight share.
+    maxWaitingPerUser: 2 * config.MAX_INFLIGHT_PER_USER,
     metrics,
     log: service.log,
   });

@@ -52,21 +52,52 @@ async function readFirstLine(body: Dispatcher.ResponseData['body']): Promise<str
   return points.length > CHECK_OUTPUT_LINE_MAX ? `${points.slice(0, CHECK_OUTPUT_LINE_MAX).join('')}…` : line;
 }
 
-const unbracket = (host: string) => host.replace(/^\[(.*)\]$/, '$1');
+/** A host as compared: no IPv6 brackets, no IPv4-mapped prefix, lower case. */
+const canonicalHost = (host: string) => host.replace(/^\[(.*)\]$/, '$1').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1').toLowerCase();
 
 /**
  * Why one of `def`'s HTTP checks may not run, or undefined: a check may only ask the instance it
  * belongs to (its address, or the node's when it has none, and its port), so a registration cannot
- * make the registry call anything else on anyone's behalf.
+ * make the registry call anything else on anyone's behalf. With `registeredFrom` (every token but
+ * the management token), that address must also be the one the registration came from, and the
+ * check a plain GET or HEAD: an Address is the registrant's to choose, its own IP is not.
  */
-export function foreignCheckTarget(def: ServiceDefinition, nodeAddress: string): string | undefined {
-  const address = unbracket(def.address || nodeAddress);
+export function foreignCheckTarget(def: ServiceDefinition, nodeAddress: string, registeredFrom?: string): string | undefined {
+  const address = canonicalHost(def.address || nodeAddress);
   for (const check of def.checks) {
     if (check.type !== 'http') continue;
     const url = new URL(check.http);
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-    if (unbracket(url.hostname) !== address || port !== def.port) {
-      return `Invalid check ${JSON.stringify(check.checkId)}: an HTTP check must target the instance's own address and port (${address}:${def.port}), not ${url.host}`;
+    const invalid = `Invalid check ${JSON.stringify(check.checkId)}: `;
+    if (canonicalHost(url.hostname) !== address || port !== def.port) {
+      return `${invalid}an HTTP check must target the instance's own address and port (${address}:${def.port}), not ${url.host}`;
+    }
+    if (registeredFrom === undefined) continue;
+    if (canonicalHost(registeredFrom) !== address) {
+      return `${invalid}an HTTP check must target the address the registration comes from (${canonicalHost(registeredFrom)}), not ${address}`;
+    }
+    if ((check.method !== 'GET' && check.method !== 'HEAD') || check.body !== '' || Object.keys(check.header).length > 0) {
+      return `${invalid}an HTTP check may only GET or HEAD its URL, without headers or a body`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why a token that is not the management token may not use `def`'s ids, or undefined: an instance
+ * id starts with its service's name and `-` (as every instance here and the kit's defaults do), and
+ * its checks are `service:<id>` or `service:<id>:<n>`, so no token can take, ahead of time, an id
+ * another service will register (after a registry restart, say).
+ */
+export function foreignIds(def: ServiceDefinition): string | undefined {
+  if (def.id !== def.name && !def.id.startsWith(`${def.name}-`)) {
+    return `Invalid service ID ${JSON.stringify(def.id)}: it must be the service name or start with "${def.name}-"`;
+  }
+  const own = `service:${def.id}`;
+  for (const check of def.checks) {
+    const numbered = check.checkId.startsWith(`${own}:`) && /^\d+$/.test(check.checkId.slice(own.length + 1));
+    if (check.checkId !== own && !numbered) {
+      return `Invalid check ID ${JSON.stringify(check.checkId)}: it must be "${own}" or "${own}:<n>"`;
     }
   }
   return undefined;

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { FastifyRequest } from 'fastify';
 import {
   foreignCheckTarget,
+  foreignIds,
   parseCheckUpdateJson,
   parseServiceDefinitionJson,
   type CheckStatus,
@@ -50,7 +51,7 @@ export const agentRoutes: FastifyPluginAsync<ConsulRoutesOptions> = async (app, 
       const holder = registry.checkHolder(check.checkId);
       if (holder && holder.serviceId !== def.id && !mayChange(request, reply, holder, `check ID ${JSON.stringify(check.checkId)}`)) return reply;
     }
-    const foreign = foreignCheckTarget(def, registry.nodeAddress);
+    const foreign = foreignCheckTarget(def, registry.nodeAddress, request.acl.management ? undefined : request.ip) ?? (request.acl.management ? undefined : foreignIds(def));
     if (foreign) return sendText(reply, 400, foreign);
     registry.register(def, request.acl.accessorId);
     return reply.code(200).send();

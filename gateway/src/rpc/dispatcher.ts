@@ -26,11 +26,13 @@ export class Dispatcher {
       /** Average calls a second per user (Infinity: no limit), and the burst allowed after a quiet spell. */
       callsPerSecond: number;
       callBurst: number;
+      /** Calls of one user that may wait their turn at once; more are refused with RATE_LIMITED. */
+      maxWaitingPerUser: number;
       metrics: GatewayMetrics;
       log: FastifyBaseLogger;
     },
   ) {
-    this.share = new FairShare({ maxInflight: options.maxInflightPerUser, perSecond: options.callsPerSecond, burst: options.callBurst });
+    this.share = new FairShare({ maxInflight: options.maxInflightPerUser, perSecond: options.callsPerSecond, burst: options.callBurst, maxWaiting: options.maxWaitingPerUser });
   }
 
   /** Runs one call; resolves to the result or rejects with an AppError, never anything else. */
@@ -46,10 +48,12 @@ export class Dispatcher {
       if (connection.inflight > this.options.maxInflight) {
         throw createError({ code: 'RATE_LIMITED', message: `at most ${this.options.maxInflight} calls may be in flight on one connection`, details: { retryAfterSeconds: 1 } });
       }
+      // Checked before it may wait, so what waits is a call that will run, holding only its parsed params.
+      const call = this.prepare(connection, method, params);
       // Past the caller's share the call waits its turn (and its connection is not read meanwhile).
       await this.share.acquire(caller, connection);
       started = true;
-      const result = await this.run(connection, method, params);
+      const result = await this.run(connection, call);
       this.options.metrics.rpc.inc({ method: label, transport: connection.transport, outcome: 'ok' });
       return result;
     } catch (error) {
@@ -63,7 +67,8 @@ export class Dispatcher {
     }
   }
 
-  private async run(connection: Connection, method: unknown, params: unknown): Promise<unknown> {
+  /** The call's method, checked caller and parsed params; throws the contract error of a call that cannot run. */
+  private prepare(connection: Connection, method: unknown, params: unknown): { method: RpcMethod; params: unknown } {
     if (!isMethod(method)) {
       throw createError({
         code: 'NOT_FOUND',
@@ -81,9 +86,18 @@ export class Dispatcher {
     if (unstorable !== undefined) throw invalidParams(method, [{ path: unstorable, message: UNSTORABLE_TEXT_MESSAGE }]);
     const parsed = RPC_PARAMS[method].safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(method, parsed.error.issues.slice(0, 10).map((issue) => ({ path: issue.path.join('.'), message: issue.message })));
+    return { method, params: parsed.data };
+  }
+
+  private async run(connection: Connection, call: { method: RpcMethod; params: unknown }): Promise<unknown> {
+    // The user may have logged out while the call waited its turn.
+    const session = connection.session;
+    if (!session && !PUBLIC_METHODS.has(call.method)) {
+      throw createError({ code: 'UNAUTHENTICATED', message: 'log in first (users.login or users.register), or connect with a token' });
+    }
     const context: CallContext = { connection, session };
-    const handler = this.methods[method] as (params: unknown, context: CallContext) => Promise<unknown>;
-    return handler(parsed.data, context);
+    const handler = this.methods[call.method] as (params: unknown, context: CallContext) => Promise<unknown>;
+    return handler(call.params, context);
   }
 
   private describe(error: unknown, method: string): AppError {

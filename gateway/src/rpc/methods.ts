@@ -32,8 +32,12 @@ export function methodTable(d: Dependencies): MethodTable {
     d.upstreams.call<T>('persist', { method, path, userId: session.user.id, idempotent, body });
 
   /** Gives the connection its user and answers as register and login do. */
-  const opened = (connection: Connection, session: Session) => {
-    if (d.connections.userFull(session.user.id, connection)) throw tooManyConnections(d.connections.maxPerUser);
+  const opened = async (connection: Connection, session: Session) => {
+    if (d.connections.userFull(session.user.id, connection)) {
+      // The session auth just opened is never handed out: revoke it rather than leave it behind.
+      await d.sessions.logout(session).catch(() => undefined);
+      throw tooManyConnections(d.connections.maxPerUser);
+    }
     d.connections.setSession(connection, session);
     return { user: session.user, token: session.token };
   };

@@ -52,7 +52,10 @@ export async function jsonRpcRoutes(app: FastifyInstance, o: JsonRpcOptions): Pr
     outputLimits.set(socket, { maxUnreadBytes: o.maxUnreadBytes, onCut: () => o.metrics.slowReadersCut.inc({ transport: 'jsonrpc' }) });
     const connection = jsonRpcConnection(socket, request.ip);
     o.connections.add(connection);
-    socket.on('close', () => o.connections.remove(connection));
+    socket.on('close', () => {
+      o.connections.remove(connection);
+      o.dispatcher.share.abandon(connection);
+    });
     socket.on('error', () => socket.terminate());
 
     // Messages may arrive before the token is resolved: each waits for it (handlers attach now).

@@ -85,15 +85,32 @@ export function attachSocketIo(app: FastifyInstance, o: SocketIoOptions): Socket
   });
 
   io.on('connection', (socket) => {
+    // Checked again now that it counts: handshakes that resolved their tokens side by side all
+    // passed the middleware's check before any of them was added.
+    const session = (socket.data as { session?: Session }).session;
+    const addressFull = o.connections.addressFull(socket.handshake.address);
+    if (addressFull || (session && o.connections.userFull(session.user.id))) {
+      o.metrics.refused.inc({ transport: 'socket.io', reason: addressFull ? 'address' : 'user' });
+      const message = addressFull ? 'too many connections from this address; close one first' : tooManyConnections(o.connections.maxPerUser).message;
+      socket.emit('rpc.error', { method: null, error: { code: 'RATE_LIMITED', message } });
+      socket.disconnect(true);
+      return;
+    }
     const connection = socketIoConnection(socket, o.maxUnreadBytes, () => o.metrics.slowReadersCut.inc({ transport: 'socket.io' }));
     o.connections.add(connection);
-    o.connections.setSession(connection, (socket.data as { session?: Session }).session);
-    socket.on('disconnect', () => o.connections.remove(connection));
+    o.connections.setSession(connection, session);
+    socket.on('disconnect', () => {
+      o.connections.remove(connection);
+      o.dispatcher.share.abandon(connection);
+    });
     socket.onAny((method: unknown, ...args: unknown[]) => {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as (reply: unknown) => void) : undefined;
       o.dispatcher.call(connection, method, args[0]).then(
-        (result) => ack?.({ result }),
+        (result) => {
+          if (connection.writable()) ack?.({ result });
+        },
         (error: AppError) => {
+          if (!connection.writable()) return;
           const wire = rpcError(error);
           // Without an ack there is nowhere to answer: the failure goes out as an event instead.
           if (ack) ack({ error: wire });
@@ -128,7 +145,7 @@ function transportSocket(socket: Socket): { pause?: () => void; resume?: () => v
   return (socket.conn as unknown as { transport: { socket?: { pause?: () => void; resume?: () => void; terminate?: () => void } } }).transport.socket;
 }
 
-function socketIoConnection(socket: Socket, maxUnreadBytes: number, onCut: () => void): Connection {
+function socketIoConnection(socket: Socket, maxUnreadBytes: number, onCut: () => void): Connection & { writable(): boolean } {
   const unread = unreadOutput(socket);
   let cut = false;
   /** False (and the connection cut) once its client has let MAX_UNREAD_BYTES pile up unread. */
@@ -149,6 +166,8 @@ function socketIoConnection(socket: Socket, maxUnreadBytes: number, onCut: () =>
     remoteAddress: socket.handshake.address,
     session: undefined,
     inflight: 0,
+    /** Answers and pushes alike: false (and the connection cut) once its client reads too far behind. */
+    writable: reading,
     push(event, data) {
       if (reading()) socket.emit(event, data);
     },

@@ -91,7 +91,7 @@ export function createService(options: ServiceOptions): Service {
     base: { service: name },
     // Credentials never reach the logs, whichever route carried them.
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', 'password', 'token'],
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-consul-token"]', 'req.headers["x-service-token"]', '*.password', '*.token', 'password', 'token'],
       censor: '[redacted]',
     },
     stream: options.logStream ?? processLogDestination,

@@ -1,4 +1,5 @@
 // Turns every failure into the contract's error body: {"error":{"code","message","details"}}.
+import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { createError, hasErrorCode, ERROR_CODES, type AppError } from '../errors.ts';
 import { RequestValidationError } from './validation.ts';
@@ -107,6 +108,24 @@ export function toAppError(error: unknown): AppError {
   return createError({ code: 'INTERNAL', message: 'internal error', cause: error });
 }
 
+/** Discards at most 64 MiB or 10 s of a refused request body, then closes its connection. */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+const DRAIN_MAX_MS = 10_000;
+
+function drainBounded(raw: IncomingMessage): void {
+  let drained = 0;
+  const cutOff = () => raw.socket?.destroy();
+  const timer = setTimeout(cutOff, DRAIN_MAX_MS);
+  timer.unref();
+  raw.on('data', (chunk: Buffer) => {
+    drained += chunk.byteLength;
+    if (drained > DRAIN_MAX_BYTES) cutOff();
+  });
+  raw.once('close', () => clearTimeout(timer));
+  raw.once('end', () => clearTimeout(timer));
+  raw.resume();
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error);
@@ -117,10 +136,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     if ((error as Partial<FastifyError>).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       // fastify closes the connection with the body's rest unread, and closing a socket with
       // unread data resets it: the client's kernel then drops our answer before the client reads
-      // it (a large body saw "connection reset" instead of this 400). Read the rest and discard it
-      // instead (Node's request timeout still bounds a body that never ends).
+      // it (a large body saw "connection reset" instead of this 400). Read the rest and discard
+      // it instead, up to a bound: a body that goes on past it, or for longer, is cut off.
       reply.removeHeader('connection');
-      request.raw.resume();
+      drainBounded(request.raw);
     }
     return reply.code(appError.statusCode).send(appError.toJSON());
   });

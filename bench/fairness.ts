@@ -1,5 +1,5 @@
 // `npm run bench:fairness [-- options]`: what one user's flood costs everyone else at the gateway.
-// A victim (one JSON-RPC connection, one call at a time, plus GET /health) is timed while idle,
+// A victim (one JSON-RPC connection, one call at a time every 25 ms, plus GET /health) is timed while idle,
 // then while an attacker user floods: FLOOD_CONNECTIONS connections × FLOOD_DEPTH calls of
 // `counters.get` kept in flight each, every answer (or refusal) replaced at once. The same is run
 // on a gateway with its shipped limits and on one with them lifted (the state before the limits
@@ -56,7 +56,13 @@ async function registerUser(system: BenchSystem, name: string): Promise<{ token:
   return { token: grant.token };
 }
 
-/** The victim for `ms`: users.me and counters.get in turn on its one connection, and GET /health, one at a time each. */
+/** A person's pace: one call every 25 ms (40 a second, under the shipped 100 a second per user). */
+const VICTIM_INTERVAL_MS = 25;
+
+/**
+ * The victim for `ms`: users.me and counters.get in turn on its one connection, one at a time at a
+ * person's pace, and GET /health one at a time as fast as it answers.
+ */
 async function victim(system: BenchSystem, socket: RpcSocket, ms: number): Promise<VictimFigures> {
   const me = new Samples();
   const counters = new Samples();
@@ -65,6 +71,7 @@ async function victim(system: BenchSystem, socket: RpcSocket, ms: number): Promi
   const rpcLoop = async () => {
     for (let i = 0; performance.now() < until; i += 1) {
       const began = performance.now();
+      const next = began + VICTIM_INTERVAL_MS;
       if (i % 2 === 0) {
         await socket.call('users.me');
         me.add(performance.now() - began);
@@ -72,6 +79,8 @@ async function victim(system: BenchSystem, socket: RpcSocket, ms: number): Promi
         await socket.call('counters.get');
         counters.add(performance.now() - began);
       }
+      const pause = next - performance.now();
+      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
     }
   };
   const healthLoop = async () => {

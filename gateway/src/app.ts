@@ -87,8 +87,9 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
     maxInflightPerUser: config.MAX_INFLIGHT_PER_USER,
     callsPerSecond: config.CALLS_PER_SECOND_PER_USER === 0 ? Infinity : config.CALLS_PER_SECOND_PER_USER,
     callBurst: config.CALL_BURST_PER_USER,
-    // A flood's calls wait in its sockets, not here: the few already read, up to twice the in-flight share.
-    maxWaitingPerUser: 2 * config.MAX_INFLIGHT_PER_USER,
+    // As many as a user's connections may hold: a lower cap would refuse calls the flood then sends
+    // again at once (refusals cost the gateway; waiting in a paused socket costs it nothing).
+    maxWaitingPerUser: config.MAX_CONNECTIONS_PER_USER * config.MAX_INFLIGHT_PER_CONNECTION,
     metrics,
     log: service.log,
   });

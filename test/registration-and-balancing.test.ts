@@ -56,7 +56,13 @@ test('instances register, stay passing past their TTL, share round-robin calls a
   assert.match(echoMetrics, /^discovery_registered\{service="echo"\} 1$/m);
 
   // 3,000 round-robin calls over three instances: each within ±5% of a third.
-  assert.match(await caller.metrics.metrics(), /^discovery_watch_instances\{target="echo",service="caller"\} 3$/m);
+  // The caller's watch sees all three (after a re-registration above, its next blocking read does).
+  let callerMetrics = '';
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(100)) {
+    callerMetrics = await caller.metrics.metrics();
+    if (/^discovery_watch_instances\{target="echo",service="caller"\} 3$/m.test(callerMetrics)) break;
+  }
+  assert.match(callerMetrics, /^discovery_watch_instances\{target="echo",service="caller"\} 3$/m);
   const call = async () => {
     const instance = upstream.pick();
     const response = await fetch(`http://${instance.address}:${instance.port}/whoami`);

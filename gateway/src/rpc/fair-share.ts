@@ -47,6 +47,8 @@ class Budget {
 
 export class FairShare {
   private readonly budgets = new Map<string, Budget>();
+  /** The callers each paused connection waits for (at most two: its address's and its user's). */
+  private readonly pausedFor = new Map<Readable, Set<string>>();
   private readonly now: () => number;
 
   constructor(private readonly options: FairShareOptions) {
@@ -78,6 +80,9 @@ export class FairShare {
     }
     if (!budget.paused.has(from)) {
       budget.paused.add(from);
+      let callers = this.pausedFor.get(from);
+      if (!callers) this.pausedFor.set(from, (callers = new Set()));
+      callers.add(caller);
       from.pauseReading();
     }
     await new Promise<void>((start, abandon) => {
@@ -96,8 +101,12 @@ export class FairShare {
 
   /** Drops the waiting calls that came from `from` (its connection closed): they fail instead of running. */
   abandon(from: Readable): void {
-    for (const [caller, budget] of this.budgets) {
-      if (!budget.paused.delete(from)) continue;
+    const callers = this.pausedFor.get(from);
+    if (!callers) return;
+    this.pausedFor.delete(from);
+    for (const caller of callers) {
+      const budget = this.budgets.get(caller);
+      if (!budget?.paused.delete(from)) continue;
       const gone = budget.waiters.filter((waiter) => waiter.from === from);
       if (gone.length === 0) continue;
       budget.waiters.splice(0, budget.waiters.length, ...budget.waiters.filter((waiter) => waiter.from !== from));
@@ -138,7 +147,12 @@ export class FairShare {
   /** Resumes reading once nothing waits, and forgets an idle caller whose bucket is full; otherwise arms the timer. */
   private settle(caller: string, budget: Budget): void {
     if (budget.waiters.length === 0) {
-      for (const connection of budget.paused) connection.resumeReading();
+      for (const connection of budget.paused) {
+        connection.resumeReading();
+        const callers = this.pausedFor.get(connection);
+        callers?.delete(caller);
+        if (callers?.size === 0) this.pausedFor.delete(connection);
+      }
       budget.paused.clear();
       if (budget.inflight === 0) {
         this.refill(budget);

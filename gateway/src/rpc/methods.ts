@@ -1,7 +1,6 @@
 // The one method table both transports serve: each contract method as a handler of validated
 // params. Reads and writes go to the owning service; publications and acks are two-phase commits.
 import type { z } from 'zod';
-import { createError, type AppError } from '@notify/lib';
 import type { RPC_PARAMS, RpcMethod, RpcResults, Subscription, Topic } from '@notify/lib/rpc';
 import type { Connection, ConnectionRegistry, Session } from '../connections.ts';
 import type { BusMessage } from '../push/fanout.ts';
@@ -36,7 +35,7 @@ export function methodTable(d: Dependencies): MethodTable {
     if (d.connections.userFull(session.user.id, connection)) {
       // The session auth just opened is never handed out: revoke it rather than leave it behind.
       await d.sessions.logout(session).catch(() => undefined);
-      throw tooManyConnections(d.connections.maxPerUser);
+      throw d.connections.tooManyForUser();
     }
     d.connections.setSession(connection, session);
     return { user: session.user, token: session.token };
@@ -86,9 +85,4 @@ function queryOf(params: Record<string, string | number | boolean | undefined>):
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) if (value !== undefined) query.set(key, String(value));
   return query;
-}
-
-/** A login (or handshake token) for a user who already holds MAX_CONNECTIONS_PER_USER connections here. */
-export function tooManyConnections(max: number): AppError {
-  return createError({ code: 'RATE_LIMITED', message: `at most ${max} connections per user; close one first`, details: { retryAfterSeconds: 1, reason: 'connections_per_user' } });
 }

@@ -9,7 +9,6 @@ import { hasErrorCode, type AppError } from '@notify/lib';
 import { JSON_RPC_ERRORS } from '@notify/lib/rpc';
 import type { Connection, ConnectionRegistry, Session } from '../connections.ts';
 import { INVALID_PARAMS, UNKNOWN_METHOD, rpcError, type Dispatcher } from '../rpc/dispatcher.ts';
-import { tooManyConnections } from '../rpc/methods.ts';
 import type { Sessions } from '../sessions.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 
@@ -46,7 +45,7 @@ export async function jsonRpcRoutes(app: FastifyInstance, o: JsonRpcOptions): Pr
     if (o.connections.addressFull(request.ip)) {
       o.metrics.refused.inc({ transport: 'jsonrpc', reason: 'address' });
       // 4429: too many connections from this address (a 4xxx code is the application's own).
-      socket.close(4429, 'RATE_LIMITED: too many connections from this address; close one first');
+      socket.close(4429, `RATE_LIMITED: ${o.connections.tooManyFromAddress().message}`);
       return;
     }
     outputLimits.set(socket, { maxUnreadBytes: o.maxUnreadBytes, onCut: () => o.metrics.slowReadersCut.inc({ transport: 'jsonrpc' }) });
@@ -64,7 +63,7 @@ export async function jsonRpcRoutes(app: FastifyInstance, o: JsonRpcOptions): Pr
     async function resolveHandshake(value: string): Promise<boolean> {
       try {
         const session = await o.sessions.resolve(value);
-        if (o.connections.userFull(session.user.id, connection)) throw tooManyConnections(o.connections.maxPerUser);
+        if (o.connections.userFull(session.user.id, connection)) throw o.connections.tooManyForUser();
         o.connections.setSession(connection, session);
         return true;
       } catch (error) {

@@ -14,7 +14,6 @@ import { hasErrorCode, type AppError } from '@notify/lib';
 import type { Connection, ConnectionRegistry, Session } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { rpcError, type Dispatcher } from '../rpc/dispatcher.ts';
-import { tooManyConnections } from '../rpc/methods.ts';
 import type { Sessions } from '../sessions.ts';
 
 export const SOCKET_IO_PATH = '/socket.io/';
@@ -61,7 +60,7 @@ export function attachSocketIo(app: FastifyInstance, o: SocketIoOptions): Socket
     }
     if (o.connections.addressFull(socket.handshake.address)) {
       o.metrics.refused.inc({ transport: 'socket.io', reason: 'address' });
-      next(refusal({ code: 'RATE_LIMITED', message: 'too many connections from this address; close one first' }));
+      next(refusal(o.connections.tooManyFromAddress()));
       return;
     }
     const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
@@ -71,7 +70,7 @@ export function attachSocketIo(app: FastifyInstance, o: SocketIoOptions): Socket
       (session) => {
         if (o.connections.userFull(session.user.id)) {
           o.metrics.refused.inc({ transport: 'socket.io', reason: 'user' });
-          next(refusal(tooManyConnections(o.connections.maxPerUser)));
+          next(refusal(o.connections.tooManyForUser()));
           return;
         }
         (socket.data as { session?: Session }).session = session;
@@ -91,8 +90,8 @@ export function attachSocketIo(app: FastifyInstance, o: SocketIoOptions): Socket
     const addressFull = o.connections.addressFull(socket.handshake.address);
     if (addressFull || (session && o.connections.userFull(session.user.id))) {
       o.metrics.refused.inc({ transport: 'socket.io', reason: addressFull ? 'address' : 'user' });
-      const message = addressFull ? 'too many connections from this address; close one first' : tooManyConnections(o.connections.maxPerUser).message;
-      socket.emit('rpc.error', { method: null, error: { code: 'RATE_LIMITED', message } });
+      const { code, message } = addressFull ? o.connections.tooManyFromAddress() : o.connections.tooManyForUser();
+      socket.emit('rpc.error', { method: null, error: { code, message } });
       socket.disconnect(true);
       return;
     }

@@ -9,7 +9,9 @@ import pg from 'pg';
 import { UpstreamClient } from '../lib/src/balancing/upstream-client.ts';
 import { createService } from '../lib/src/service/create-service.ts';
 import { serviceHeaders, spawnService, testDatabase, type ServiceProcess } from '../lib/src/testing/index.ts';
-import { Coordinator, COORDINATOR_TABLE_DDL, COORDINATOR_LEASE_DDL, type Branch, type CoordinatorOptions } from '../lib/src/two-phase/coordinator.ts';
+import { counterActions, persistActions } from '../lib/src/contracts/index.ts';
+import { Coordinator, COORDINATOR_TABLE_DDL, COORDINATOR_LEASE_DDL, COORDINATOR_NAME_DDL, type CoordinatorOptions } from '../lib/src/two-phase/coordinator.ts';
+import { defineTransaction, type TransactionDefinition, type TransactionPayloads } from '../lib/src/two-phase/transaction.ts';
 import { coordinatorRoutes } from '../lib/src/two-phase/coordinator-routes.ts';
 import { testConfig } from '../lib/test/helper.ts';
 
@@ -20,6 +22,23 @@ async function json<T>(node: ServiceProcess, method: string, path: string, user?
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as T };
+}
+
+const PUBLICATION = [persistActions.notificationCreate, counterActions.notificationCreate] as const;
+type Publication = TransactionPayloads<typeof PUBLICATION>;
+
+/** A coordinator with the one transaction these tests run. */
+class TestCoordinator extends Coordinator {
+  constructor(
+    private readonly definition: TransactionDefinition<typeof PUBLICATION>,
+    options: CoordinatorOptions,
+  ) {
+    super(options);
+  }
+
+  publish(payloads: Publication) {
+    return this.run(this.definition, payloads);
+  }
 }
 
 /** discovery, persist and counter as processes; the coordinator in this process, registered as "gateway". */
@@ -36,6 +55,7 @@ async function setup(t: TestContext) {
   t.after(() => db.end());
   await db.query(COORDINATOR_TABLE_DDL);
   await db.query(COORDINATOR_LEASE_DDL);
+  await db.query(COORDINATOR_NAME_DDL);
   const sql = {
     $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) => (await db.query(query, values)).rows as T,
     $executeRawUnsafe: async (query: string, ...values: unknown[]) => (await db.query(query, values)).rowCount ?? 0,
@@ -51,9 +71,15 @@ async function setup(t: TestContext) {
     }
     return client;
   };
-  const coordinator = (afterDecision?: (txId: string) => void, more: Partial<CoordinatorOptions> = {}) =>
-    new Coordinator({ db: sql, owner: () => gateway.instanceId, participant, log: gateway.log, metrics: gateway.metrics, // 60 s: participants' own sweepers stay out of the way, so only the coordinator finishes transactions here.
-      prepareTimeoutMs: 60_000, decisionTimeoutMs: 1_000, retryMaxMs: 200, afterDecision, ...more });
+  const coordinator = (afterDecision?: (txId: string) => void, more: Partial<CoordinatorOptions> & { followUp?: (txId: string) => Promise<void> } = {}) => {
+    const { followUp, ...options } = more;
+    const definition = defineTransaction('test.publication', {
+      branches: PUBLICATION,
+      ...(followUp ? { followUp: (_payloads: Publication, txId: string) => followUp(txId) } : {}),
+    });
+    return new TestCoordinator(definition, { db: sql, owner: () => gateway.instanceId, participant, log: gateway.log, metrics: gateway.metrics, // 60 s: participants' own sweepers stay out of the way, so only the coordinator finishes transactions here.
+      prepareTimeoutMs: 60_000, decisionTimeoutMs: 1_000, retryMaxMs: 200, afterDecision, transactions: [definition], ...options });
+  };
   let current = coordinator();
   void gateway.app.register(async (app) => coordinatorRoutes(app, { coordinator: current, participants: ['persist', 'counter'] }));
   await gateway.listen();
@@ -62,12 +88,12 @@ async function setup(t: TestContext) {
 
   const topic = await json<{ id: string }>(persist, 'POST', '/api/topics', 'ada', { name: `t-${randomUUID()}` });
   for (const user of ['bob', 'cy']) await json(persist, 'POST', `/api/topics/${topic.body.id}/subscriptions`, user);
-  const publication = (publisherId = 'ada'): Branch[] => {
+  const publication = (publisherId = 'ada'): Publication => {
     const notificationId = randomUUID();
-    return [
-      { service: 'persist', action: 'notification.create', payload: { notificationId, topicId: topic.body.id, publisherId, title: 'hi', body: 'b', recipients: ['bob', 'cy'] } },
-      { service: 'counter', action: 'notification.create', payload: { notificationId, recipients: ['bob', 'cy'] } },
-    ];
+    return {
+      persist: { notificationId, topicId: topic.body.id, publisherId, title: 'hi', body: 'b', recipients: ['bob', 'cy'] },
+      counter: { notificationId, recipients: ['bob', 'cy'] },
+    };
   };
   const unread = async (user: string) => (await json<{ unread: number }>(counter, 'GET', `/api/counters/${user}`)).body.unread;
   const feed = async (user: string) => (await json<{ notifications: unknown[] }>(persist, 'GET', `/api/users/${user}/notifications`, user)).body.notifications.length;
@@ -80,7 +106,7 @@ async function setup(t: TestContext) {
     unread,
     feed,
     coordinator: () => current,
-    restartCoordinator(afterDecision?: (txId: string) => void, more: Partial<CoordinatorOptions> = {}) {
+    restartCoordinator(afterDecision?: (txId: string) => void, more: Parameters<typeof coordinator>[1] = {}) {
       current = coordinator(afterDecision, more);
       return current;
     },
@@ -89,12 +115,12 @@ async function setup(t: TestContext) {
 
 test('the coordinator commits across persist and counter, aborts on a no vote, and answers participants', async (t) => {
   const s = await setup(t);
-  const committed = await s.coordinator().run(s.publication());
+  const committed = await s.coordinator().publish(s.publication());
   assert.equal(committed.committed, true);
   await committed.done;
   assert.deepEqual([await s.feed('bob'), await s.unread('bob'), await s.unread('cy')], [1, 1, 1]);
 
-  const refused = await s.coordinator().run(s.publication('mallory'));
+  const refused = await s.coordinator().publish(s.publication('mallory'));
   assert.equal(refused.committed, false);
   assert.equal(refused.votes.find((vote) => vote.service === 'persist')?.error?.code, 'FORBIDDEN');
   await refused.done;
@@ -118,25 +144,34 @@ test('a coordinator that dies between decision and phase 2 finishes after restar
   const crashing = s.restartCoordinator(() => {
     throw new Error('crash after the decision was written');
   });
-  await assert.rejects(crashing.run(s.publication()), /crash after the decision/);
+  await assert.rejects(crashing.publish(s.publication()), /crash after the decision/);
   assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [0, 0], 'prepared only: invisible');
+  const [logged] = await s.sql.$queryRawUnsafe<{ tx_id: string; name: string }[]>('SELECT tx_id, name FROM coordinator_transactions');
+  assert.equal(logged?.name, 'test.publication', 'the log names the transaction’s definition');
 
-  const restarted = s.restartCoordinator();
+  // The restarted coordinator finds the definition by that name, so what follows the commit runs too.
+  const followed: string[] = [];
+  const restarted = s.restartCoordinator(undefined, { followUp: async (txId) => void followed.push(txId) });
   assert.equal(await restarted.recover(), 1);
   const deadline = Date.now() + 5_000;
-  while ((await s.unread('cy')) !== 1 || (await s.feed('cy')) !== 1) {
+  while ((await s.unread('cy')) !== 1 || (await s.feed('cy')) !== 1 || followed.length === 0) {
     assert.ok(Date.now() < deadline, 'finished within 5 s');
     await sleep(50);
   }
+  assert.deepEqual(followed, [logged.tx_id]);
   await sleep(500); // a participant's own sweeper may also have asked and committed: still once
   assert.deepEqual([await s.feed('bob'), await s.unread('bob'), await s.feed('cy'), await s.unread('cy')], [1, 1, 1, 1]);
 });
 
 test('a transaction the coordinator never decided is aborted at restart, on every participant', async (t) => {
   const s = await setup(t);
-  const branches = s.publication();
+  const payloads = s.publication();
+  const branches = [
+    { service: 'persist', action: 'notification.create', payload: payloads.persist },
+    { service: 'counter', action: 'notification.create', payload: payloads.counter },
+  ];
   const txId = `tx-${randomUUID()}`;
-  // As if the coordinator died after recording the transaction and sending the prepares.
+  // As if the coordinator died after recording the transaction and sending the prepares (a row from before names were kept).
   await s.sql.$executeRawUnsafe(`INSERT INTO coordinator_transactions (tx_id, state, branches) VALUES ($1, 'pending', $2::jsonb)`, txId, JSON.stringify(branches));
   for (const [node, branch] of [[s.persist, branches[0]!], [s.counter, branches[1]!]] as const) {
     const vote = await json<{ vote: string }>(node, 'POST', '/api/prepare_2pc', undefined, { txId, action: branch.action, payload: branch.payload, timeoutMs: 60_000 });
@@ -167,7 +202,7 @@ test('a follow-up is retried until it succeeds, the transaction completes only t
       if (calls.length <= 2) throw new Error('mailer down');
     },
   });
-  const tx = await failing.run(s.publication());
+  const tx = await failing.publish(s.publication());
   assert.equal(await tx.done, true);
   assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [1, 1], 'phase 2 is visible when done resolves');
   for (let tries = 0; tries < 100 && !(await completedAt(tx.txId)); tries += 1) await sleep(20);
@@ -176,7 +211,7 @@ test('a follow-up is retried until it succeeds, the transaction completes only t
 
   // A follow-up that never succeeds before the coordinator stops: left open, finished by recover().
   const stuck = s.restartCoordinator(undefined, { followUp: async () => Promise.reject(new Error('mailer down')) });
-  const open = await stuck.run(s.publication());
+  const open = await stuck.publish(s.publication());
   assert.equal(await open.done, true);
   await sleep(100);
   await stuck.stop();
@@ -199,9 +234,9 @@ async function statesOf(s: Awaited<ReturnType<typeof setup>>, txId: string): Pro
  * One batch for sure: the first transaction goes alone (the coordinator was idle) and, one batch
  * in flight at most, every other waits for it and they leave together.
  */
-async function inOneBatch(coordinator: Coordinator, first: Branch[], rest: Branch[][]) {
-  const alone = coordinator.run(first);
-  const together = rest.map((branches) => coordinator.run(branches));
+async function inOneBatch(coordinator: TestCoordinator, first: Publication, rest: Publication[]) {
+  const alone = coordinator.publish(first);
+  const together = rest.map((payloads) => coordinator.publish(payloads));
   return { alone, together };
 }
 
@@ -233,8 +268,8 @@ test('group commit: a coordinator that dies after a batch’s decision finishes 
   const crashing = s.restartCoordinator(() => {
     if ((decisions += 1) > 1) throw new Error('crash after the batch’s decision was written');
   }, { batchesInFlight: 1 });
-  const first = crashing.run(s.publication());
-  const batch = [s.publication(), s.publication('mallory'), s.publication(), s.publication()].map((branches) => crashing.run(branches));
+  const first = crashing.publish(s.publication());
+  const batch = [s.publication(), s.publication('mallory'), s.publication(), s.publication()].map((payloads) => crashing.publish(payloads));
   const { txId: firstTx, done } = await first;
   await done;
   for (const run of batch) await assert.rejects(run, /crash after the batch/);
@@ -262,8 +297,8 @@ test('group commit: a coordinator that dies mid-prepare of a batch leaves nothin
       if (txIds.length > 1) throw new Error('crash mid-prepare');
     },
   });
-  const first = crashing.run(s.publication());
-  const batch = Array.from({ length: 5 }, () => crashing.run(s.publication()));
+  const first = crashing.publish(s.publication());
+  const batch = Array.from({ length: 5 }, () => crashing.publish(s.publication()));
   await first;
   for (const run of batch) await assert.rejects(run, /crash mid-prepare/);
   const pending = await s.sql.$queryRawUnsafe<{ tx_id: string }[]>(`SELECT tx_id FROM coordinator_transactions WHERE state = 'pending'`);

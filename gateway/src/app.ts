@@ -18,7 +18,8 @@ import { Dispatcher } from './rpc/dispatcher.ts';
 import { methodTable } from './rpc/methods.ts';
 import { Sessions } from './sessions.ts';
 import { SubscribersCache } from './subscribers-cache.ts';
-import { Transactions } from './transactions.ts';
+import { acknowledgementTransaction, Acknowledgements } from './transactions/ack.ts';
+import { Publications, publicationTransaction } from './transactions/publish.ts';
 import { jsonRpcRoutes } from './transports/json-rpc.ts';
 import { attachSocketIo } from './transports/socket-io.ts';
 import { Upstreams } from './upstreams.ts';
@@ -62,7 +63,10 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   // At shutdown, after the bus has stopped delivering and before the upstream clients close.
   service.onClose(() => fanout.drain());
 
-  const coordinator: Coordinator = new Coordinator({
+  const counters = new CounterReads(upstreams);
+  const publication = publicationTransaction({ publish, upstreams, subscribers, log: service.log });
+  const acknowledgement = acknowledgementTransaction({ publish, counters });
+  const coordinator = new Coordinator({
     db,
     owner: () => service.instanceId,
     leaseMs: config.TWO_PC_LEASE_MS,
@@ -75,14 +79,13 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
     retryMaxMs: config.TWO_PC_RETRY_MAX_MS,
     batchesInFlight: config.TWO_PC_BATCHES_IN_FLIGHT,
     batchMaxItems: config.TWO_PC_BATCH_MAX_ITEMS,
-    // Called after phase 2 only, long after `transactions` below exists.
-    onComplete: (txId, outcome, branches) => transactions.completed(txId, outcome, branches),
-    followUp: (txId, outcome, branches) => transactions.followUp(txId, outcome, branches),
+    transactions: [publication, acknowledgement],
     ...faultKills(service, config),
   });
-  const counters = new CounterReads(upstreams);
-  const transactions: Transactions = new Transactions({ coordinator: () => coordinator, admission, upstreams, subscribers, counters, publish, config, log: service.log });
-  const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, transactions, publish }), {
+  const replies = { coordinator, admission, replyWaitMs: config.TWO_PC_REPLY_WAIT_MS, log: service.log };
+  const publications = new Publications({ ...replies, transaction: publication, subscribers });
+  const acknowledgements = new Acknowledgements({ ...replies, transaction: acknowledgement, counters });
+  const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, publications, acknowledgements, counters, publish }), {
     maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,
     maxInflightPerUser: config.MAX_INFLIGHT_PER_USER,
     callsPerSecond: config.CALLS_PER_SECOND_PER_USER === 0 ? Infinity : config.CALLS_PER_SECOND_PER_USER,

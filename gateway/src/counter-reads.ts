@@ -52,12 +52,7 @@ export class CounterReads {
     this.inFlight += 1;
     this.schedule();
     try {
-      const { counters } = await this.upstreams.call<{ counters: Record<string, number> }>('counter', {
-        method: 'POST',
-        path: '/api/counters/query',
-        body: { userIds: [...batch.keys()] },
-        idempotent: true,
-      });
+      const { counters } = await this.upstreams.counter.queryCounters({ body: { userIds: [...batch.keys()] } });
       for (const [userId, waiters] of batch) for (const waiter of waiters) waiter.resolve(counters[userId] ?? 0);
     } catch (error) {
       for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);

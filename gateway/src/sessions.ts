@@ -50,34 +50,24 @@ export class Sessions {
     }
     this.metrics.cache.inc({ cache: 'token', result: 'miss' });
     const seen = this.cache.stamp();
-    const answer = await this.upstreams.call<{ user: AuthUser; expiresAt: string }>('auth', {
-      method: 'GET',
-      path: '/api/sessions/current',
-      headers: { authorization: `Bearer ${token}` },
-      idempotent: true,
-    });
+    const answer = await this.upstreams.auth.currentSession({}, { headers: { authorization: `Bearer ${token}` } });
     const session = { token, tokenHash, user: this.publicUser(answer.user) };
     await this.remember(session, Date.parse(answer.expiresAt), seen);
     return session;
   }
 
   async register(params: RpcParams<'users.register'>, clientAddress: string): Promise<Session> {
-    return this.open('/api/users', params, clientAddress);
+    return this.open((headers) => this.upstreams.auth.register({ body: params }, { headers }), clientAddress);
   }
 
   async login(params: RpcParams<'users.login'>, clientAddress: string): Promise<Session> {
-    return this.open('/api/sessions', params, clientAddress);
+    return this.open((headers) => this.upstreams.auth.login({ body: params }, { headers }), clientAddress);
   }
 
   /** Revokes the session at auth. A token auth no longer knows counts as logged out already. */
   async logout(session: Session): Promise<void> {
     try {
-      await this.upstreams.call('auth', {
-        method: 'DELETE',
-        path: '/api/sessions/current',
-        headers: { authorization: `Bearer ${session.token}` },
-        idempotent: true,
-      });
+      await this.upstreams.auth.endSession({}, { headers: { authorization: `Bearer ${session.token}` } });
     } catch (error) {
       if (!(hasErrorCode(error) && error.code === 'UNAUTHENTICATED')) throw error;
     }
@@ -93,14 +83,8 @@ export class Sessions {
   }
 
   /** Registration or login at auth (never retried: either may have happened), then cached. */
-  private async open(path: string, body: unknown, clientAddress: string): Promise<Session> {
-    const answer = await this.upstreams.call<{ user: AuthUser; token: string; expiresAt: string }>('auth', {
-      method: 'POST',
-      path,
-      body,
-      headers: { 'x-forwarded-for': clientAddress },
-      idempotent: false,
-    });
+  private async open(grant: (headers: Record<string, string>) => Promise<{ user: AuthUser; token: string; expiresAt: string }>, clientAddress: string): Promise<Session> {
+    const answer = await grant({ 'x-forwarded-for': clientAddress });
     const session = { token: answer.token, tokenHash: hashToken(answer.token), user: this.publicUser(answer.user) };
     await this.remember(session, Date.parse(answer.expiresAt), this.cache.stamp());
     return session;

@@ -55,13 +55,7 @@ export class SubscribersCache {
     let topic: Audience['topic'] | undefined;
     let cursor: string | null = null;
     do {
-      const query = new URLSearchParams({ limit: String(PAGE), ...(cursor ? { cursor } : {}) });
-      const page: { topic: Topic; subscribers: string[]; nextCursor: string | null } = await this.upstreams.call('persist', {
-        method: 'GET',
-        path: `/api/topics/${topicId}/subscribers?${query}`,
-        userId: actingUserId,
-        idempotent: true,
-      });
+      const page = await this.upstreams.persist.listSubscribers({ params: { id: topicId }, query: { limit: PAGE, ...(cursor ? { cursor } : {}) } }, { user: actingUserId });
       subscribers.push(...page.subscribers);
       topic ??= { id: page.topic.id, name: page.topic.name, creatorId: page.topic.creatorId };
       cursor = page.nextCursor;

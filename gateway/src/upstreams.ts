@@ -1,7 +1,9 @@
 // The services behind the gateway: one UpstreamClient per service (round-robin over discovery's
 // passing instances, a circuit breaker per instance, a deadline per call, retries only for calls
-// safe to repeat), and one `call` that names the acting user the way every service expects.
-import { MAILER_API_TAG, UpstreamClient, type Service } from '@notify/lib';
+// safe to repeat), and a typed client per service built from its contract in the kit, so a
+// changed route breaks the build here rather than a call at run time.
+import { contractClient, MAILER_API_TAG, UpstreamClient, type Service } from '@notify/lib';
+import { authContract, counterContract, mailerContract, persistContract } from '@notify/lib/contracts';
 import type { Config } from './config.ts';
 
 export const UPSTREAM_SERVICES = ['auth', 'persist', 'counter', 'mailer', 'avatar'] as const;
@@ -9,19 +11,12 @@ export type UpstreamService = (typeof UPSTREAM_SERVICES)[number];
 /** Services whose callers want only some instances: the mailer nodes that serve its REST API. */
 const TAGS: Partial<Record<string, string>> = { mailer: MAILER_API_TAG };
 
-export interface Call {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  path: string;
-  body?: unknown;
-  /** Acting user: named inside the signed service credential, which the service verifies. */
-  userId?: string;
-  headers?: Record<string, string>;
-  /** Safe to repeat on another instance after a failure. */
-  idempotent: boolean;
-}
-
 export class Upstreams {
   private readonly clients = new Map<string, UpstreamClient>();
+  readonly auth;
+  readonly persist;
+  readonly counter;
+  readonly mailer;
 
   constructor(
     private readonly service: Service,
@@ -41,6 +36,11 @@ export class Upstreams {
     service.onClose(async () => {
       await Promise.all([...this.clients.values()].map((client) => client.close()));
     });
+    const deadline = { deadlineMs: config.UPSTREAM_TIMEOUT_MS };
+    this.auth = contractClient(this.client('auth'), authContract, deadline);
+    this.persist = contractClient(this.client('persist'), persistContract, deadline);
+    this.counter = contractClient(this.client('counter'), counterContract, deadline);
+    this.mailer = contractClient(this.client('mailer'), mailerContract, deadline);
   }
 
   /** Waits (bounded) for discovery's first answer about each service, so the first calls find instances. */
@@ -72,18 +72,5 @@ export class Upstreams {
   private upstream(name: string) {
     const tag = TAGS[name];
     return this.service.upstream(name, tag === undefined ? {} : { tag });
-  }
-
-  async call<T>(service: UpstreamService, call: Call): Promise<T> {
-    const response = await this.client(service).request<T>({
-      method: call.method,
-      path: call.path,
-      body: call.body,
-      ...(call.headers ? { headers: call.headers } : {}),
-      ...(call.userId ? { user: call.userId } : {}),
-      deadlineMs: this.config.UPSTREAM_TIMEOUT_MS,
-      idempotent: call.idempotent,
-    });
-    return response.body;
   }
 }

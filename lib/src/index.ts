@@ -22,7 +22,8 @@ export { Participant, defineAction, type ActionContext, type ActionItem, type Pa
 export { participantRoutes, sendNoVote } from './two-phase/participant-routes.ts';
 export { createTwoPhaseMetrics, type TwoPhaseMetrics } from './two-phase/metrics.ts';
 export { attachParticipant, participantConfigShape, type AttachParticipantOptions, type ParticipantConfig, type ParticipantDatabase } from './two-phase/attach.ts';
-export { Coordinator, COORDINATOR_TABLE, COORDINATOR_TABLE_DDL, COORDINATOR_LEASE_DDL, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';
+export { Coordinator, COORDINATOR_TABLE, COORDINATOR_TABLE_DDL, COORDINATOR_LEASE_DDL, COORDINATOR_NAME_DDL, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';
+export { defineTransaction, type TransactionDefinition, type TransactionPayloads } from './two-phase/transaction.ts';
 export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
 export { HttpPools, originOf, readBody, type HttpAnswer, type HttpCall } from './http/http-pools.ts';
 export { BoundedMap } from './cache/bounded-map.ts';
@@ -32,3 +33,4 @@ export { findUnstorableText, isStorableText, UNSTORABLE_TEXT_MESSAGE } from './v
 export { ConcurrencyLimiter, type ConcurrencyLimiterOptions } from './concurrency/concurrency-limiter.ts';
 export { ServiceIdentity, SERVICE_TOKEN_HEADER, SERVICE_SECRET_MIN_LENGTH, type Caller } from './identity/service-identity.ts';
 export { actingUser, type Callers } from './identity/caller-policy.ts';
+export { contractClient } from './balancing/contract-client.ts';

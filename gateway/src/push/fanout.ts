@@ -90,12 +90,7 @@ export class Fanout {
   private async pushCounters(userIds: string[]): Promise<void> {
     const users = [...new Set(userIds)];
     try {
-      const { counters } = await this.d.upstreams.call<{ counters: Record<string, number> }>('counter', {
-        method: 'POST',
-        path: '/api/counters/query',
-        body: { userIds: users },
-        idempotent: true,
-      });
+      const { counters } = await this.d.upstreams.counter.queryCounters({ body: { userIds: users } });
       for (const userId of users) {
         const unread = counters[userId];
         if (unread !== undefined) this.d.metrics.pushes.inc({ event: 'counter' }, this.d.connections.pushTo(userId, 'counter', { unread }));
@@ -109,7 +104,7 @@ export class Fanout {
   /** Delivered events, of any number of notifications, in one call: persist records them in one statement. */
   private async recordDeliveries(events: DeliveredEvent[]): Promise<void> {
     try {
-      await this.d.upstreams.call('persist', { method: 'POST', path: '/api/events/batch', body: { events }, idempotent: false });
+      await this.d.upstreams.persist.recordEvents({ body: { events } });
     } catch (error) {
       this.d.metrics.deliveryRecordFailures.inc();
       this.d.log.warn({ err: error, events: events.length }, 'delivered events not recorded in the trace');

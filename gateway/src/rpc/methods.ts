@@ -1,11 +1,13 @@
 // The one method table both transports serve: each contract method as a handler of validated
 // params. Reads and writes go to the owning service; publications and acks are two-phase commits.
 import type { z } from 'zod';
-import type { RPC_PARAMS, RpcMethod, RpcResults, Subscription, Topic } from '@notify/lib/rpc';
+import type { RPC_PARAMS, RpcMethod, RpcResults } from '@notify/lib/rpc';
 import type { Connection, ConnectionRegistry, Session } from '../connections.ts';
 import type { BusMessage } from '../push/fanout.ts';
 import type { Sessions } from '../sessions.ts';
-import type { Transactions } from '../transactions.ts';
+import type { CounterReads } from '../counter-reads.ts';
+import type { Acknowledgements } from '../transactions/ack.ts';
+import type { Publications } from '../transactions/publish.ts';
 import type { Upstreams } from '../upstreams.ts';
 
 export interface CallContext {
@@ -22,13 +24,16 @@ interface Dependencies {
   upstreams: Upstreams;
   sessions: Sessions;
   connections: ConnectionRegistry;
-  transactions: Transactions;
+  publications: Publications;
+  acknowledgements: Acknowledgements;
+  counters: CounterReads;
   publish: (message: BusMessage) => Promise<void>;
 }
 
 export function methodTable(d: Dependencies): MethodTable {
-  const persist = <T>(method: 'GET' | 'POST' | 'DELETE', path: string, session: Session, idempotent: boolean, body?: unknown) =>
-    d.upstreams.call<T>('persist', { method, path, userId: session.user.id, idempotent, body });
+  const persist = d.upstreams.persist;
+  /** Persist acts for the connection's user, named in the signed credential. */
+  const as = (session: Session) => ({ user: session.user.id });
 
   /** Gives the connection its user and answers as register and login do. */
   const opened = async (connection: Connection, session: Session) => {
@@ -52,37 +57,28 @@ export function methodTable(d: Dependencies): MethodTable {
     },
     'users.me': async (_params, { session }) => session.user,
 
-    'topics.create': async (params, { session }) => persist<Topic>('POST', '/api/topics', session, false, params),
-    'topics.list': async (params, { session }) => persist('GET', `/api/topics?${queryOf(params)}`, session, true),
+    'topics.create': async (params, { session }) => persist.createTopic({ body: params }, as(session)),
+    'topics.list': async (params, { session }) => persist.listTopics({ query: params }, as(session)),
     'topics.delete': async ({ topicId }, { session }) => {
-      const answer = await persist<{ ok: true }>('DELETE', `/api/topics/${topicId}`, session, false);
+      const answer = await persist.deleteTopic({ params: { id: topicId } }, as(session));
       await d.publish({ kind: 'subscribers-changed', topicId });
       return answer;
     },
     'topics.subscribe': async ({ topicId }, { session }) => {
-      // Subscribing twice answers the existing subscription, so a retry is safe.
-      const subscription = await persist<Subscription>('POST', `/api/topics/${topicId}/subscriptions`, session, true);
+      const subscription = await persist.subscribe({ params: { id: topicId } }, as(session));
       await d.publish({ kind: 'subscribers-changed', topicId });
       return subscription;
     },
     'topics.unsubscribe': async ({ topicId }, { session }) => {
-      const answer = await persist<{ ok: true }>('DELETE', `/api/topics/${topicId}/subscriptions`, session, false);
+      const answer = await persist.unsubscribe({ params: { id: topicId } }, as(session));
       await d.publish({ kind: 'subscribers-changed', topicId });
       return answer;
     },
 
-    'notifications.publish': async (params, { session }) => d.transactions.publish(session, params),
-    'notifications.list': async (params, { session }) =>
-      persist('GET', `/api/users/${encodeURIComponent(session.user.id)}/notifications?${queryOf(params)}`, session, true),
-    'notifications.ack': async (params, { session }) => d.transactions.ack(session, params),
-    'notifications.trace': async ({ notificationId }, { session }) => persist('GET', `/api/notifications/${notificationId}/trace`, session, true),
-    'counters.get': async (_params, { session }) => ({ unread: await d.transactions.unread(session.user.id) }),
+    'notifications.publish': async (params, { session }) => d.publications.publish(session, params),
+    'notifications.list': async (params, { session }) => persist.listNotifications({ params: { userId: session.user.id }, query: params }, as(session)),
+    'notifications.ack': async (params, { session }) => d.acknowledgements.ack(session, params),
+    'notifications.trace': async ({ notificationId }, { session }) => persist.traceNotification({ params: { id: notificationId } }, as(session)),
+    'counters.get': async (_params, { session }) => ({ unread: await d.counters.read(session.user.id) }),
   };
-}
-
-/** A list method's params as persist's query string (booleans and numbers as text; unset keys left out). */
-function queryOf(params: Record<string, string | number | boolean | undefined>): URLSearchParams {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value !== undefined) query.set(key, String(value));
-  return query;
 }

@@ -1,8 +1,9 @@
 // The gateway's client API as code: every RPC method's params schema, its result type, and the
 // server pushes. The gateway validates with these schemas and the React client compiles against
-// the same types, so a contract change breaks both builds. Browser-safe: imports zod and the kit's error codes only.
+// the same types, so a contract change breaks both builds. Browser-safe: imports zod, the kit's error codes and the shared answer shapes only.
 import { z } from 'zod';
 import type { ErrorCode } from '../errors.ts';
+import type { notificationShape, subscriptionShape, topicShape, traceEventShape } from '../contracts/shapes.ts';
 
 // errors.ts is plain TypeScript with no imports, so the browser gets the same list of codes.
 export type RpcErrorCode = ErrorCode;
@@ -69,38 +70,11 @@ export interface User {
   avatarUrl: string;
 }
 
-export interface Topic {
-  id: string;
-  name: string;
-  description: string;
-  creatorId: string;
-  createdAt: string;
-}
-
-export interface Subscription {
-  topicId: string;
-  userId: string;
-  createdAt: string;
-}
-
-export interface Notification {
-  id: string;
-  topicId: string;
-  publisherId: string;
-  title: string;
-  body: string;
-  email: boolean;
-  createdAt: string;
-  read: boolean;
-  ackedAt: string | null;
-}
-
-export interface TraceEvent {
-  type: 'prepared' | 'committed' | 'delivered' | 'emailed' | 'acked';
-  at: string;
-  recipientId: string | null;
-  detail: unknown;
-}
+/** persist's shapes, handed to clients as they are (see ../contracts/shapes.ts). */
+export type Topic = z.infer<typeof topicShape>;
+export type Subscription = z.infer<typeof subscriptionShape>;
+export type Notification = z.infer<typeof notificationShape>;
+export type TraceEvent = z.infer<typeof traceEventShape>;
 
 export interface RpcResults {
   'users.register': { user: User; token: string };

@@ -1,8 +1,8 @@
 // The coordinator half of two-phase commit: runs one domain action as a transaction across
 // participants (prepares in parallel, each with a deadline), writes its decision durably before
 // phase 2, retries phase 2 until every participant acknowledges, finishes what a crash left in
-// doubt, and answers participants that ask about a transaction. Generic: an action is a list of
-// branches (service, action, payload), so a new one needs no change here.
+// doubt, and answers participants that ask about a transaction. Generic: a transaction is a
+// definition (defineTransaction) given to the coordinator by name, so a new one needs no change here.
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -14,6 +14,7 @@ import { METRIC } from '../metrics/names.ts';
 import { perRegistry } from '../metrics/per-registry.ts';
 import type { SqlClient } from './participant.ts';
 import type { BatchDecision, BatchVote } from './protocol.ts';
+import { shapeOf, type TransactionDefinition, type TransactionPayloads } from './transaction.ts';
 
 export const COORDINATOR_TABLE = 'coordinator_transactions';
 
@@ -38,6 +39,9 @@ CREATE INDEX "coordinator_transactions_open_idx" ON "coordinator_transactions"("
  */
 export const COORDINATOR_LEASE_DDL = `ALTER TABLE "coordinator_transactions" ADD COLUMN "owner" TEXT NOT NULL DEFAULT '',
 ADD COLUMN "lease_until" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP;`;
+
+/** The transaction's definition by name, so recovery runs what follows its commit. Null in rows written before names were kept. */
+export const COORDINATOR_NAME_DDL = `ALTER TABLE "coordinator_transactions" ADD COLUMN "name" TEXT;`;
 
 type Outcome = 'committed' | 'aborted';
 
@@ -81,8 +85,8 @@ export interface CoordinatorOptions {
   /** Longest pause (ms) between phase-2 retries. */
   retryMaxMs: number;
   /**
-   * Group commit: transactions of the same shape (the same participants and actions) that arrive
-   * while `batchesInFlight` batches of that shape are under way wait and form the next batch, of
+   * Group commit: transactions of the same definition that arrive
+   * while `batchesInFlight` batches of that definition are under way wait and form the next batch, of
    * at most `batchMaxItems` transactions and `batchMaxBytes` of log. An idle coordinator sends a
    * lone transaction at once. Defaults: 2, 256, 2 MiB; `batchMaxItems: 1` turns batching off.
    */
@@ -94,18 +98,23 @@ export interface CoordinatorOptions {
   /** Test seam: runs once a batch's prepares were sent and before its decision (a crash mid-prepare). */
   afterPrepare?: (txIds: string[]) => Promise<void> | void;
   /**
-   * Runs once every participant acknowledged phase 2, for transactions run here and recovered
-   * alike (the gateway pushes committed notifications from here). Not awaited: a failure is logged.
-   * A crash before the transaction is marked complete runs it again after recovery.
+   * The transactions this coordinator runs, by name: `run()` takes only these, and recovery finds
+   * a logged transaction's definition (and so its afterCommit and followUp) by the name in its row.
    */
-  onComplete?: (txId: string, outcome: Outcome, branches: Branch[]) => Promise<void> | void;
-  /**
-   * Work that must happen after phase 2 and must not be lost (the gateway hands committed
-   * notifications to the mailer here). Retried with phase 2's backoff until it resolves; the
-   * transaction is marked complete only then, so a crash meanwhile runs it again from `recover()`.
-   * It must therefore be safe to repeat.
-   */
-  followUp?: (txId: string, outcome: Outcome, branches: Branch[]) => Promise<void>;
+  transactions: readonly TransactionDefinition[];
+}
+
+/** A decided transaction on its way through phase 2. `name` is null in log rows written before names were kept. */
+interface Finishing {
+  txId: string;
+  name: string | null;
+  outcome: Outcome;
+  branches: Branch[];
+}
+
+/** The payload of each participant, by service. */
+function payloadsOf(branches: Branch[]): Record<string, unknown> {
+  return Object.fromEntries(branches.map((branch) => [branch.service, branch.payload]));
 }
 
 export interface RunResult {
@@ -117,6 +126,7 @@ export interface RunResult {
 
 interface Queued {
   txId: string;
+  name: string;
   branches: Branch[];
   /** The branches as the log stores them (their length bounds a batch's bytes). */
   logged: string;
@@ -133,7 +143,7 @@ interface Queue {
 const FINAL_REFUSALS = new Set(['NOT_FOUND', 'CONFLICT']);
 
 export class Coordinator {
-  /** Transactions waiting for a batch, by shape (participants and actions). */
+  /** Transactions waiting for a batch, by definition name. */
   private readonly queues = new Map<string, Queue>();
   /** Transactions whose phase 2 (or follow-up) is under way: `phase2` resolves once phase 2 is done. */
   private readonly finishing = new Map<string, { phase2: Promise<boolean>; all: Promise<boolean> }>();
@@ -145,9 +155,18 @@ export class Coordinator {
   private readonly stopping = new AbortController();
   private readonly metrics: CoordinatorMetrics;
 
+  /** The definitions by name, and by shape for log rows written before names were kept. */
+  private readonly definitions = new Map<string, TransactionDefinition>();
+  private readonly byShape = new Map<string, TransactionDefinition>();
+
   constructor(private readonly o: CoordinatorOptions) {
     this.metrics = coordinatorMetrics(o.metrics);
     this.metrics.live.add(this.finishing);
+    for (const definition of o.transactions) {
+      if (this.definitions.has(definition.name)) throw new TypeError(`two transactions are named ${definition.name}`);
+      this.definitions.set(definition.name, definition);
+      this.byShape.set(shapeOf(definition.branches), definition);
+    }
   }
 
   private get leaseSeconds(): number {
@@ -157,27 +176,31 @@ export class Coordinator {
   /**
    * Runs one transaction; resolves once the decision is durable (phase 2 goes on in the background).
    * `done` resolves true once every participant acknowledged phase 2, false if the coordinator
-   * stopped first (the next start's `recover()` finishes it). Transactions of the same shape are
+   * stopped first (the next start's `recover()` finishes it). Transactions of the same definition are
    * group-committed (see `batchesInFlight`); each keeps its own id, log row, votes and outcome.
    */
-  run(branches: Branch[], txId = randomUUID()): Promise<RunResult> {
-    if (branches.length === 0) return Promise.reject(createError({ code: 'INVALID_ARGUMENT', message: 'a transaction needs at least one branch' }));
+  run<D extends TransactionDefinition>(definition: D, payloads: TransactionPayloads<D['branches']>, txId = randomUUID()): Promise<RunResult> {
+    if (this.definitions.get(definition.name) !== definition) {
+      return Promise.reject(new TypeError(`transaction ${definition.name} is not one this coordinator was given (CoordinatorOptions.transactions)`));
+    }
+    const byService = payloads as Record<string, unknown>;
+    const branches: Branch[] = definition.branches.map(({ service, action }) => ({ service, action, payload: byService[service] }));
     if (this.stopped) return Promise.reject(createError({ code: 'UNAVAILABLE', message: 'the coordinator is stopping; try again' }));
     if (this.running.has(txId)) return Promise.reject(createError({ code: 'CONFLICT', message: `transaction ${txId} is running already`, details: { txId } }));
     // Marked as running here before it exists in the log, so this instance's sweep leaves it alone.
     this.running.add(txId);
-    const shape = branches.map((branch) => `${branch.service}\u0000${branch.action}`).join('\u0001');
     const logged = JSON.stringify(branches);
+    const { name } = definition;
     return new Promise<RunResult>((resolve, reject) => {
-      let queue = this.queues.get(shape);
-      if (!queue) this.queues.set(shape, (queue = { waiting: [], inFlight: 0 }));
-      queue.waiting.push({ txId, branches, logged, resolve, reject });
-      this.pump(shape, queue);
+      let queue = this.queues.get(name);
+      if (!queue) this.queues.set(name, (queue = { waiting: [], inFlight: 0 }));
+      queue.waiting.push({ txId, name, branches, logged, resolve, reject });
+      this.pump(name, queue);
     });
   }
 
-  /** Starts batches of this shape while fewer than `batchesInFlight` are under way. */
-  private pump(shape: string, queue: Queue): void {
+  /** Starts batches of this definition while fewer than `batchesInFlight` are under way. */
+  private pump(name: string, queue: Queue): void {
     const maxItems = this.o.batchMaxItems ?? 256;
     const maxBytes = this.o.batchMaxBytes ?? 2 * 1024 * 1024;
     while (queue.inFlight < (this.o.batchesInFlight ?? 2) && queue.waiting.length) {
@@ -188,8 +211,8 @@ export class Coordinator {
       queue.inFlight += 1;
       void this.runBatch(batch).finally(() => {
         queue.inFlight -= 1;
-        if (queue.inFlight === 0 && queue.waiting.length === 0) this.queues.delete(shape);
-        else this.pump(shape, queue);
+        if (queue.inFlight === 0 && queue.waiting.length === 0) this.queues.delete(name);
+        else this.pump(name, queue);
       });
     }
   }
@@ -201,13 +224,14 @@ export class Coordinator {
     try {
       // Recorded before any prepare: a participant asking meanwhile hears `pending`, not "no record".
       const inserted = await this.o.db.$queryRawUnsafe<{ tx_id: string }[]>(
-        `INSERT INTO ${COORDINATOR_TABLE} (tx_id, state, branches, owner, lease_until)
-         SELECT tx_id, 'pending', branches::jsonb, $3, now() + make_interval(secs => $4) FROM unnest($1::text[], $2::text[]) AS item(tx_id, branches)
+        `INSERT INTO ${COORDINATOR_TABLE} (tx_id, state, branches, owner, lease_until, name)
+         SELECT tx_id, 'pending', branches::jsonb, $3, now() + make_interval(secs => $4), $5 FROM unnest($1::text[], $2::text[]) AS item(tx_id, branches)
          ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
         batch.map((item) => item.txId),
         batch.map((item) => item.logged),
         this.o.owner(),
         this.leaseSeconds,
+        batch[0]!.name,
       );
       const fresh = new Set(inserted.map((row) => row.tx_id));
       const live = batch.filter((item) => fresh.has(item.txId));
@@ -232,7 +256,7 @@ export class Coordinator {
         this.metrics.outcomes.inc({ outcome: final });
         // Another coordinator found this transaction undecided past its lease and aborted it.
         if (final !== outcome) votes.push({ service: 'coordinator', vote: 'no', error: { code: 'UNAVAILABLE', message: 'the transaction was aborted before it could be decided; try again' } });
-        return { txId: item.txId, branches: item.branches, outcome: final, votes, item };
+        return { txId: item.txId, name: item.name, branches: item.branches, outcome: final, votes, item };
       });
       for (const { txId } of decided) await this.o.afterDecision?.(txId);
       const done = this.finish(decided);
@@ -323,7 +347,7 @@ export class Coordinator {
    * complete in one statement; one run per txId. Resolves once phase 2 is done (and, without a
    * follow-up, recorded): callers wait for what they can read back, not for the follow-up.
    */
-  private finish(entries: { txId: string; outcome: Outcome; branches: Branch[] }[]): Promise<boolean> {
+  private finish(entries: Finishing[]): Promise<boolean> {
     entries = entries.filter((entry) => !this.finishing.has(entry.txId));
     if (!entries.length) return Promise.resolve(true);
     const ids = entries.map((entry) => entry.txId);
@@ -340,22 +364,28 @@ export class Coordinator {
         ),
       );
       if (this.stopped) return false;
-      for (const entry of entries) void this.completed(entry.txId, entry.outcome, entry.branches);
+      const committed = entries.flatMap((entry) => {
+        const definition = entry.outcome === 'committed' ? this.definitionOf(entry) : undefined;
+        return definition ? [{ ...entry, definition, payloads: payloadsOf(entry.branches) }] : [];
+      });
+      for (const entry of committed) void this.afterCommit(entry.definition, entry.payloads, entry.txId);
       // Marking them complete is retried here while the database is down: left to the sweep, the
-      // transactions would be finished again and their onComplete (the gateway's pushes) run twice.
+      // transactions would be finished again and their afterCommit (the gateway's pushes) run twice.
       const complete = () =>
         this.untilDone(async () => void (await this.o.db.$executeRawUnsafe(`UPDATE ${COORDINATOR_TABLE} SET completed_at = now() WHERE tx_id = ANY($1::text[])`, ids)), {
           txId: ids[0]!,
           step: 'completion',
         });
-      const followUp = this.o.followUp;
-      if (!followUp) {
+      const following = committed.filter((entry) => entry.definition.followUp);
+      if (!following.length) {
         const marked = await complete();
         phase2Done(true);
         return marked;
       }
       phase2Done(true);
-      const followed = await Promise.all(entries.map((entry) => this.untilDone(() => followUp(entry.txId, entry.outcome, entry.branches), { txId: entry.txId, step: 'follow-up', outcome: entry.outcome })));
+      const followed = await Promise.all(
+        following.map((entry) => this.untilDone(() => entry.definition.followUp!(entry.payloads, entry.txId), { txId: entry.txId, step: 'follow-up', outcome: entry.outcome })),
+      );
       if (!followed.every(Boolean)) return false;
       return complete();
     })()
@@ -375,12 +405,19 @@ export class Coordinator {
     return phase2;
   }
 
-  private async completed(txId: string, outcome: Outcome, branches: Branch[]): Promise<void> {
+  private async afterCommit(definition: TransactionDefinition, payloads: Record<string, unknown>, txId: string): Promise<void> {
     try {
-      await this.o.onComplete?.(txId, outcome, branches);
+      await definition.afterCommit?.(payloads as never, txId);
     } catch (error) {
-      this.o.log.error({ err: error, txId }, 'onComplete failed after phase 2');
+      this.o.log.error({ err: error, txId, transaction: definition.name }, 'afterCommit failed after phase 2');
     }
+  }
+
+  /** A logged transaction's definition: by its name, or by its participants and actions for rows from before names were kept. */
+  private definitionOf(entry: Finishing): TransactionDefinition | undefined {
+    const definition = entry.name === null ? this.byShape.get(shapeOf(entry.branches)) : this.definitions.get(entry.name);
+    if (!definition) this.o.log.error({ txId: entry.txId, transaction: entry.name }, 'no definition of this transaction here: phase 2 finishes, nothing follows it');
+    return definition;
   }
 
   /**
@@ -469,14 +506,14 @@ export class Coordinator {
       this.leaseSeconds,
     );
     const busy = JSON.stringify([...this.running, ...this.finishing.keys()]);
-    const open = await this.o.db.$queryRawUnsafe<{ tx_id: string; state: Outcome | 'pending'; branches: Branch[] }[]>(
+    const open = await this.o.db.$queryRawUnsafe<{ tx_id: string; name: string | null; state: Outcome | 'pending'; branches: Branch[] }[]>(
       `UPDATE ${COORDINATOR_TABLE} SET owner = $1, lease_until = now() + make_interval(secs => $2)
        WHERE tx_id IN (
          SELECT tx_id FROM ${COORDINATOR_TABLE}
          WHERE completed_at IS NULL AND (owner = $1 OR lease_until < now())
            AND tx_id NOT IN (SELECT jsonb_array_elements_text($3::jsonb))
          ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED)
-       RETURNING tx_id, state, branches`,
+       RETURNING tx_id, name, state, branches`,
       this.o.owner(),
       this.leaseSeconds,
       busy,
@@ -489,7 +526,7 @@ export class Coordinator {
         outcome = (await this.decide([{ txId: row.tx_id, outcome: 'aborted', reason: 'its coordinator stopped before deciding' }])).get(row.tx_id)!;
       }
       this.o.log.info({ txId: row.tx_id, outcome }, 'finishing a transaction left in doubt');
-      void this.finish([{ txId: row.tx_id, outcome, branches: row.branches }]);
+      void this.finish([{ txId: row.tx_id, name: row.name, outcome, branches: row.branches }]);
     }
     return open.length;
   }

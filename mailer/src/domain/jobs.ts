@@ -2,27 +2,11 @@
 // (enqueuing the same email twice keeps one job) and the email's Message-ID (a retry after an
 // unclear SMTP answer carries the same id, so a server that remembers ids can drop the copy).
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import type { NotificationEmailsRequest as NotificationRequest, WelcomeRequest } from '@notify/lib/contracts';
 
-const userId = z.string().min(1).max(128);
-const email = z.email().max(320);
-
-export const welcomeRequest = z.strictObject({
-  userId,
-  email,
-  name: z.string().trim().min(1).max(100),
-});
-export type WelcomeRequest = z.infer<typeof welcomeRequest>;
-
-export const notificationRequest = z.strictObject({
-  notificationId: z.string().min(1).max(128),
-  topic: z.strictObject({ id: z.string().min(1).max(128), name: z.string().min(1).max(200) }),
-  title: z.string().min(1).max(200),
-  body: z.string().max(10_000),
-  /** Who gets the email: user ids, resolved to addresses by auth when each email is sent. */
-  recipients: z.array(userId).min(1).max(10_000),
-});
-export type NotificationRequest = z.infer<typeof notificationRequest>;
+/** The REST API's request bodies, from the mailer's contract in the kit (which its callers compile against). */
+export { notificationEmailsRequest as notificationRequest, welcomeRequest } from '@notify/lib/contracts';
+export type { NotificationRequest, WelcomeRequest };
 
 export type EmailJob =
   | { kind: 'welcome'; key: string; userId: string; to: string; name: string }

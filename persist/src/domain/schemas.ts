@@ -1,65 +1,30 @@
-// Request schemas and the shapes persist answers with; handler types derive from the schemas.
-import { z } from 'zod';
+// Request schemas (persist's contract in the kit, which its callers compile against) and the
+// shapes persist answers with; handler types derive from the schemas.
+import type { z } from 'zod';
+import type { topicShape } from '@notify/lib/contracts';
 
-/** User ids come from auth (uuid), named in the gateway's signed credential; persist only needs them opaque. */
-export const userId = z.string().min(1).max(128);
-export const topicId = z.uuid({ message: 'must be a topic id (uuid)' });
-export const notificationId = z.uuid({ message: 'must be a notification id (uuid)' });
-
-const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
-const limit = z.coerce.number().int().min(1).max(100).default(20);
-const cursor = z.string().min(1).max(500).optional();
-
-export const createTopicBody = z.strictObject({
-  name: z.string().trim().min(1, 'must not be empty').max(100),
-  description: z.string().trim().max(1_000).default(''),
-});
-export const topicParams = z.object({ id: topicId });
-export const notificationParams = z.object({ id: notificationId });
-export const listTopicsQuery = z.strictObject({ mine: flag.optional(), subscribed: flag.optional(), limit, cursor });
-/** The gateway reads a topic's whole subscriber list before publishing, so its pages may be large. */
-export const subscribersQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(20), cursor });
-export const listNotificationsQuery = z.strictObject({ unreadOnly: flag.optional(), topicId: topicId.optional(), limit, cursor });
-export const userParams = z.object({ userId });
-export const eventBody = z.strictObject({
-  type: z.enum(['delivered', 'emailed']),
-  recipientId: userId,
-  detail: z.record(z.string(), z.union([z.string().max(500), z.number(), z.boolean()])).optional(),
-});
-export type EventBody = z.infer<typeof eventBody>;
-/** The gateway reports the deliveries of many notifications (every push of a turn) at once. */
-export const eventsOfManyBody = z.strictObject({ events: z.array(eventBody.extend({ notificationId })).min(1).max(10_000) });
-/** The gateway reports the deliveries of one notification to all its connections at once. */
-export const eventBatchBody = z.strictObject({ events: z.array(eventBody).min(1).max(10_000) });
-
-export const createNotificationPayload = z.strictObject({
+export {
+  ackPayload,
+  createNotificationPayload,
+  createTopicBody,
+  eventBatchBody,
+  eventBody,
+  eventsOfManyBody,
+  listNotificationsQuery,
+  listTopicsQuery,
   notificationId,
+  notificationParams,
+  subscribersQuery,
   topicId,
-  publisherId: userId,
-  title: z.string().trim().min(1, 'must not be empty').max(200),
-  body: z.string().max(10_000),
-  email: z.boolean().default(false),
-  recipients: z
-    .array(userId)
-    .max(100_000)
-    .refine((ids) => new Set(ids).size === ids.length, 'recipients must not repeat'),
-  // `subscribers`: the publisher claims recipients is the topic's whole subscriber list, and
-  // prepare votes no if it no longer is (so a cached, stale list aborts instead of missing someone).
-  // `listed`: recipients is any subset of the subscribers.
-  audience: z.enum(['subscribers', 'listed']).default('listed'),
-});
-export type CreateNotificationPayload = z.infer<typeof createNotificationPayload>;
+  topicParams,
+  userId,
+  userParams,
+  type AckPayload,
+  type CreateNotificationPayload,
+  type EventBody,
+} from '@notify/lib/contracts';
 
-export const ackPayload = z.strictObject({ notificationId, userId });
-export type AckPayload = z.infer<typeof ackPayload>;
-
-export interface TopicView {
-  id: string;
-  name: string;
-  description: string;
-  creatorId: string;
-  createdAt: string;
-}
+export type TopicView = z.infer<typeof topicShape>;
 
 export function topicView(topic: { id: string; name: string; description: string; creatorId: string; createdAt: Date }): TopicView {
   return { id: topic.id, name: topic.name, description: topic.description, creatorId: topic.creatorId, createdAt: topic.createdAt.toISOString() };

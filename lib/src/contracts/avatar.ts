@@ -1,0 +1,15 @@
+// The avatar service's one route: `GET /avatars/:seed.png?size=N&style=S`, PNG bytes. The service
+// checks the seed, size and style more closely (its styles are a family it resolves by name).
+import { z } from 'zod';
+import { defineContract, defineRoute } from './contract.ts';
+
+export const avatarContract = defineContract('avatar', {
+  render: defineRoute({
+    method: 'GET',
+    path: '/avatars/:seed.png',
+    params: z.object({ seed: z.string() }),
+    query: z.object({ size: z.string().optional(), style: z.string().optional() }),
+    response: z.custom<Uint8Array>(),
+    idempotent: true,
+  }),
+});

@@ -1,0 +1,8 @@
+// `@notify/lib/contracts`: every internal API as code (routes and two-phase-commit actions).
+export * from './contract.ts';
+export * from './shapes.ts';
+export * from './persist.ts';
+export * from './counter.ts';
+export * from './auth.ts';
+export * from './mailer.ts';
+export * from './avatar.ts';

@@ -1,0 +1,107 @@
+// persist's API: topics, subscriptions, a user's notifications, a notification's trace and the
+// delivery events others report, plus its two-phase-commit actions.
+import { z } from 'zod';
+import { defineContract, defineParticipantAction, defineRoute } from './contract.ts';
+import { notificationShape, ok, subscriptionShape, topicShape, traceEventShape } from './shapes.ts';
+
+/** User ids come from auth (uuid), named in the gateway's signed credential; persist only needs them opaque. */
+export const userId = z.string().min(1).max(128);
+export const topicId = z.uuid({ message: 'must be a topic id (uuid)' });
+export const notificationId = z.uuid({ message: 'must be a notification id (uuid)' });
+
+/** A yes/no query flag: text on the wire, a boolean for a caller in code. */
+const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
+const limit = z.coerce.number().int().min(1).max(100).default(20);
+const cursor = z.string().min(1).max(500).optional();
+
+export const createTopicBody = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty').max(100),
+  description: z.string().trim().max(1_000).default(''),
+});
+export const topicParams = z.object({ id: topicId });
+export const notificationParams = z.object({ id: notificationId });
+export const listTopicsQuery = z.strictObject({ mine: flag.optional(), subscribed: flag.optional(), limit, cursor });
+/** The gateway reads a topic's whole subscriber list before publishing, so its pages may be large. */
+export const subscribersQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(20), cursor });
+export const listNotificationsQuery = z.strictObject({ unreadOnly: flag.optional(), topicId: topicId.optional(), limit, cursor });
+export const userParams = z.object({ userId });
+export const eventBody = z.strictObject({
+  type: z.enum(['delivered', 'emailed']),
+  recipientId: userId,
+  detail: z.record(z.string(), z.union([z.string().max(500), z.number(), z.boolean()])).optional(),
+});
+export type EventBody = z.infer<typeof eventBody>;
+/** The gateway reports the deliveries of many notifications (every push of a turn) at once. */
+export const eventsOfManyBody = z.strictObject({ events: z.array(eventBody.extend({ notificationId })).min(1).max(10_000) });
+/** The gateway reports the deliveries of one notification to all its connections at once. */
+export const eventBatchBody = z.strictObject({ events: z.array(eventBody).min(1).max(10_000) });
+
+export const createNotificationPayload = z.strictObject({
+  notificationId,
+  topicId,
+  publisherId: userId,
+  title: z.string().trim().min(1, 'must not be empty').max(200),
+  body: z.string().max(10_000),
+  email: z.boolean().default(false),
+  recipients: z
+    .array(userId)
+    .max(100_000)
+    .refine((ids) => new Set(ids).size === ids.length, 'recipients must not repeat'),
+  // `subscribers`: the publisher claims recipients is the topic's whole subscriber list, and
+  // prepare votes no if it no longer is (so a cached, stale list aborts instead of missing someone).
+  // `listed`: recipients is any subset of the subscribers.
+  audience: z.enum(['subscribers', 'listed']).default('listed'),
+});
+export type CreateNotificationPayload = z.infer<typeof createNotificationPayload>;
+
+export const ackPayload = z.strictObject({ notificationId, userId });
+export type AckPayload = z.infer<typeof ackPayload>;
+
+export const persistContract = defineContract('persist', {
+  createTopic: defineRoute({ method: 'POST', path: '/api/topics', body: createTopicBody, response: topicShape, idempotent: false }),
+  listTopics: defineRoute({ method: 'GET', path: '/api/topics', query: listTopicsQuery, response: z.object({ topics: z.array(topicShape), nextCursor: z.string().nullable() }), idempotent: true }),
+  getTopic: defineRoute({ method: 'GET', path: '/api/topics/:id', params: topicParams, response: topicShape, idempotent: true }),
+  deleteTopic: defineRoute({ method: 'DELETE', path: '/api/topics/:id', params: topicParams, response: ok, idempotent: false }),
+  /** Subscribing twice answers the existing subscription, so a retry is safe. */
+  subscribe: defineRoute({ method: 'POST', path: '/api/topics/:id/subscriptions', params: topicParams, response: subscriptionShape, idempotent: true }),
+  unsubscribe: defineRoute({ method: 'DELETE', path: '/api/topics/:id/subscriptions', params: topicParams, response: ok, idempotent: false }),
+  listSubscribers: defineRoute({
+    method: 'GET',
+    path: '/api/topics/:id/subscribers',
+    params: topicParams,
+    query: subscribersQuery,
+    response: z.object({ topic: topicShape, subscribers: z.array(z.string()), nextCursor: z.string().nullable() }),
+    idempotent: true,
+  }),
+  listNotifications: defineRoute({
+    method: 'GET',
+    path: '/api/users/:userId/notifications',
+    params: userParams,
+    query: listNotificationsQuery,
+    response: z.object({ notifications: z.array(notificationShape), nextCursor: z.string().nullable() }),
+    idempotent: true,
+  }),
+  traceNotification: defineRoute({
+    method: 'GET',
+    path: '/api/notifications/:id/trace',
+    params: notificationParams,
+    response: z.object({ notificationId: z.string(), events: z.array(traceEventShape) }),
+    idempotent: true,
+  }),
+  /** `emailed` is kept once per recipient, so a repeat answers `duplicate: true`. */
+  recordEvent: defineRoute({
+    method: 'POST',
+    path: '/api/notifications/:id/events',
+    params: notificationParams,
+    body: eventBody,
+    response: z.object({ ok: z.literal(true), duplicate: z.boolean().optional() }),
+    idempotent: false,
+  }),
+  recordEventBatch: defineRoute({ method: 'POST', path: '/api/notifications/:id/events/batch', params: notificationParams, body: eventBatchBody, response: z.object({ recorded: z.number() }), idempotent: false }),
+  recordEvents: defineRoute({ method: 'POST', path: '/api/events/batch', body: eventsOfManyBody, response: z.object({ recorded: z.number(), skipped: z.number() }), idempotent: false }),
+});
+
+export const persistActions = {
+  notificationCreate: defineParticipantAction('persist', 'notification.create', createNotificationPayload),
+  notificationAck: defineParticipantAction('persist', 'notification.ack', ackPayload),
+};

@@ -34,3 +34,4 @@ export { ConcurrencyLimiter, type ConcurrencyLimiterOptions } from './concurrenc
 export { ServiceIdentity, SERVICE_TOKEN_HEADER, SERVICE_SECRET_MIN_LENGTH, type Caller } from './identity/service-identity.ts';
 export { actingUser, type Callers } from './identity/caller-policy.ts';
 export { contractClient } from './balancing/contract-client.ts';
+export { serveRoute, type ContractHandler, type ContractRequest } from './service/contract-routes.ts';

@@ -2,6 +2,7 @@
 // so it is cacheable by anyone for a year; If-None-Match with its ETag gets 304 and no body.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from '@notify/lib';
+import { avatarContract } from '@notify/lib/contracts';
 import { avatarParams, avatarQuery, DEFAULT_SIZE } from '../domain/avatar-request.ts';
 import { matchesIfNoneMatch } from '../domain/conditional.ts';
 import type { AvatarRenderer } from '../render/avatar-renderer.ts';
@@ -18,7 +19,7 @@ export interface AvatarRoutesOptions {
 export async function avatarRoutes(app: FastifyInstance, { renderer, defaultStyle }: AvatarRoutesOptions): Promise<void> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
-  typed.get('/avatars/:seed.png', { schema: { params: avatarParams, querystring: avatarQuery } }, async (request, reply) => {
+  typed.get(avatarContract.routes.render.path, { schema: { params: avatarParams, querystring: avatarQuery } }, async (request, reply) => {
     const style = resolveStyle(request.query.style ?? defaultStyle);
     const avatar = await renderer.avatar(style, request.query.size ?? DEFAULT_SIZE, request.params.seed);
     reply.header('etag', avatar.etag).header('cache-control', AVATAR_CACHE_CONTROL);

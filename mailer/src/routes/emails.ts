@@ -3,8 +3,9 @@
 // (a caller retrying after a lost answer) queues nothing twice.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { createError, type ZodTypeProvider } from '@notify/lib';
-import { notificationJobs, notificationRequest, welcomeJob, welcomeRequest } from '../domain/jobs.ts';
+import { createError, serveRoute, type ZodTypeProvider } from '@notify/lib';
+import { mailerContract } from '@notify/lib/contracts';
+import { notificationJobs, welcomeJob } from '../domain/jobs.ts';
 import type { MailQueue } from '../queue/mail-queue.ts';
 import type { Counter } from 'prom-client';
 
@@ -18,14 +19,14 @@ const redriveBody = z.strictObject({ ids: z.array(z.uuid()).min(1).max(1_000).op
 export async function emailRoutes(app: FastifyInstance, { queue, enqueued }: { queue: MailQueue; enqueued: Counter<'kind'> }): Promise<void> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
-  typed.post('/api/emails/welcome', { schema: { body: welcomeRequest }, config: { callers: ['auth'] } }, async (request, reply) => {
+  serveRoute(app, mailerContract.routes.welcome, { config: { callers: ['auth'] } }, async (request, reply) => {
     const result = await queue.enqueue([welcomeJob(request.body)]);
     enqueued.inc({ kind: 'welcome' }, result.queued);
     reply.code(202);
-    return { jobId: result.ids[0], queued: result.queued, duplicates: result.duplicates };
+    return { jobId: result.ids[0]!, queued: result.queued, duplicates: result.duplicates };
   });
 
-  typed.post('/api/emails/notification', { schema: { body: notificationRequest }, config: { callers: ['gateway'] } }, async (request, reply) => {
+  serveRoute(app, mailerContract.routes.notificationEmails, { config: { callers: ['gateway'] } }, async (request, reply) => {
     const result = await queue.enqueue(notificationJobs(request.body));
     enqueued.inc({ kind: 'notification' }, result.queued);
     reply.code(202);

@@ -6,8 +6,8 @@ import type { Connection, ConnectionRegistry, Session } from '../connections.ts'
 import type { BusMessage } from '../push/fanout.ts';
 import type { Sessions } from '../sessions.ts';
 import type { CounterReads } from '../counter-reads.ts';
-import type { Acknowledgements } from '../transactions/ack.ts';
-import type { Publications } from '../transactions/publish.ts';
+import type { Acknowledgements } from '../acknowledgements.ts';
+import type { Publications } from '../publications.ts';
 import type { Upstreams } from '../upstreams.ts';
 
 export interface CallContext {

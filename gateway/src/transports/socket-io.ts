@@ -3,18 +3,18 @@
 // connection with `connect_error` whose `data` is the contract error. Pushes are plain events.
 // socket.io shares the port with @fastify/websocket: its engine gets the /socket.io/ requests and
 // upgrades explicitly (see routeUpgrades), so neither library swallows the other's traffic.
-import { randomUUID } from 'node:crypto';
-import type { EventEmitter } from 'node:events';
+// This file owns the socket's life and its calls; pushes are written in socket-io-connection.ts.
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Server as Engine } from 'engine.io';
-import { Server as SocketIoServer, type Socket } from 'socket.io';
+import { Server as SocketIoServer } from 'socket.io';
 import { hasErrorCode, type AppError } from '@notify/lib';
-import type { Connection, ConnectionRegistry, Session } from '../connections.ts';
+import type { ConnectionRegistry, Session } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { rpcError, type Dispatcher } from '../rpc/dispatcher.ts';
 import type { Sessions } from '../sessions.ts';
+import { socketIoConnection } from './socket-io-connection.ts';
 
 export const SOCKET_IO_PATH = '/socket.io/';
 
@@ -119,65 +119,6 @@ export function attachSocketIo(app: FastifyInstance, o: SocketIoOptions): Socket
     });
   });
   return io;
-}
-
-/**
- * What engine.io holds for a socket's client and has not yet handed to the kernel: packets waiting
- * while the transport is busy (counted as they are created, until flushed to the transport) plus
- * what the transport's WebSocket queued. A client that stops reading makes both grow without end.
- */
-function unreadOutput(socket: Socket): () => number {
-  const conn = socket.conn as unknown as EventEmitter & { transport: { socket?: { bufferedAmount?: number } } };
-  let waiting = 0;
-  conn.on('packetCreate', (packet: { data?: unknown }) => {
-    if (typeof packet.data === 'string') waiting += packet.data.length;
-    else if (Buffer.isBuffer(packet.data)) waiting += packet.data.byteLength;
-  });
-  conn.on('flush', () => {
-    waiting = 0;
-  });
-  return () => waiting + (conn.transport.socket?.bufferedAmount ?? 0);
-}
-
-/** The WebSocket under a socket.io connection on the websocket transport. */
-function transportSocket(socket: Socket): { pause?: () => void; resume?: () => void; terminate?: () => void } | undefined {
-  return (socket.conn as unknown as { transport: { socket?: { pause?: () => void; resume?: () => void; terminate?: () => void } } }).transport.socket;
-}
-
-function socketIoConnection(socket: Socket, maxUnreadBytes: number, onCut: () => void): Connection & { writable(): boolean } {
-  const unread = unreadOutput(socket);
-  let cut = false;
-  /** False (and the connection cut) once its client has let MAX_UNREAD_BYTES pile up unread. */
-  const reading = () => {
-    if (cut) return false;
-    if (unread() <= maxUnreadBytes) return true;
-    cut = true;
-    onCut();
-    const ws = transportSocket(socket);
-    socket.disconnect(true);
-    // Dropped at once: a polite close would queue its frame behind what the client does not read.
-    ws?.terminate?.();
-    return false;
-  };
-  return {
-    id: randomUUID(),
-    transport: 'socket.io',
-    remoteAddress: socket.handshake.address,
-    session: undefined,
-    inflight: 0,
-    /** Answers and pushes alike: false (and the connection cut) once its client reads too far behind. */
-    writable: reading,
-    push(event, data) {
-      if (reading()) socket.emit(event, data);
-    },
-    close(reason) {
-      socket.emit('rpc.error', { method: null, error: { code: 'UNAUTHENTICATED', message: reason } });
-      socket.disconnect(true);
-    },
-    // Over the WebSocket transport its socket stops being read; long-polling clients are not paused.
-    pauseReading: () => transportSocket(socket)?.pause?.(),
-    resumeReading: () => transportSocket(socket)?.resume?.(),
-  };
 }
 
 /** A handshake refusal: the client's `connect_error` carries the contract error in `data`. */

@@ -32,3 +32,4 @@ export { findUnstorableText, isStorableText, UNSTORABLE_TEXT_MESSAGE } from './v
 export { ConcurrencyLimiter, type ConcurrencyLimiterOptions } from './concurrency/concurrency-limiter.ts';
 export { ServiceIdentity, SERVICE_TOKEN_HEADER, SERVICE_SECRET_MIN_LENGTH, type Caller } from './identity/service-identity.ts';
 export { actingUser, type Callers } from './identity/caller-policy.ts';
+export { REASON, type Reason } from './reasons.ts';

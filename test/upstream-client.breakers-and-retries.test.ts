@@ -1,7 +1,8 @@
 // The kit's upstream client against real instances found through a real discovery process:
 // round-robin, a breaker per instance that opens on the instance's failures (not on answers caused
-// by one request) and closes after a good trial, retries on another instance only for calls safe
-// to repeat, deadlines, refusals passed through, and instances on ports `fetch` refuses.
+// by one request) and closes after a good trial, retries on another instance only for retryable
+// failures of calls safe to repeat, deadlines, refusals passed through, and instances on ports
+// `fetch` refuses.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
@@ -15,10 +16,11 @@ import { testConfig } from '../lib/test/helper.ts';
 /**
  * An in-process instance of "target" whose behaviour the test switches: `fail` answers 503 (the
  * instance cannot serve), `bug` 500 (one request went wrong), `slow` takes 500 ms, `shed` answers
- * 503 and `shed-late` 504 as a busy instance does when its queue is full or a wait ran out.
+ * 503 and `shed-late` 504 as a busy instance does when its queue is full or a wait ran out,
+ * `final` a 503 marked not retryable, `flaky` a 500 marked retryable.
  */
 async function instance(t: TestContext, discoveryUrl: string, id: string, port = 0) {
-  const control = { mode: 'ok' as 'ok' | 'fail' | 'bug' | 'slow' | 'shed' | 'shed-late', hits: 0 };
+  const control = { mode: 'ok' as 'ok' | 'fail' | 'bug' | 'slow' | 'shed' | 'shed-late' | 'final' | 'flaky', hits: 0 };
   const service = createService({
     name: 'target',
     defaultCallers: ['caller'],
@@ -30,6 +32,8 @@ async function instance(t: TestContext, discoveryUrl: string, id: string, port =
     if (control.mode === 'bug') throw new Error('broken on purpose');
     if (control.mode === 'shed') throw createError({ code: 'UNAVAILABLE', message: 'queue full', details: { retryAfterSeconds: 1, reason: LOAD_SHED } });
     if (control.mode === 'shed-late') throw createError({ code: 'TIMEOUT', message: 'waited too long', details: { reason: LOAD_SHED } });
+    if (control.mode === 'final') throw createError({ code: 'UNAVAILABLE', message: 'no instance can serve this', retryable: false });
+    if (control.mode === 'flaky') throw createError({ code: 'INTERNAL', message: 'went wrong this once', retryable: true });
     if (control.mode === 'slow') await sleep(500);
     return { id };
   });
@@ -42,14 +46,14 @@ async function instance(t: TestContext, discoveryUrl: string, id: string, port =
   return { service, control };
 }
 
-async function caller(t: TestContext, discoveryUrl: string, expected: number, resetTimeoutMs = 500): Promise<{ client: UpstreamClient; service: Service }> {
+async function caller(t: TestContext, discoveryUrl: string, expected: number, resetTimeoutMs = 500, volumeThreshold = 3): Promise<{ client: UpstreamClient; service: Service }> {
   const service = createService({ name: 'caller', config: testConfig({ DISCOVERY_URL: discoveryUrl, LOG_LEVEL: 'silent' }) });
   t.after(() => service.close());
   const upstream = service.upstream('target');
   await upstream.watcher.until((list) => list.length === expected);
   const client = new UpstreamClient(upstream, {
     identity: service.identity,
-    breaker: { resetTimeoutMs, volumeThreshold: 3, errorThresholdPercentage: 50 },
+    breaker: { resetTimeoutMs, volumeThreshold, errorThresholdPercentage: 50 },
     metrics: service.metrics,
     log: service.log,
   });
@@ -200,6 +204,61 @@ test('an instance shedding load (503/504 marked OVERLOADED) keeps its breaker cl
   assert.equal(client.states()['target-only'], 'closed', '40 shed answers, and the breaker stays closed');
   const shed = (await service.metrics.getSingleMetric('upstream_requests_total')!.get()).values.find((value) => value.labels.outcome === 'shed')?.value;
   assert.equal(shed, 40);
+});
+
+test('an answer’s own retryable decides: false keeps even an idempotent call where it was, true moves one on, and a call not safe to repeat is never repeated', async (t) => {
+  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
+  const a = await instance(t, discovery.url, 'target-a');
+  const b = await instance(t, discovery.url, 'target-b');
+  // A breaker that would need many failures to open: every turn of a's is really offered to it.
+  const { client } = await caller(t, discovery.url, 2, 500, 1_000);
+
+  /** Four calls: how many answered (all by b), how many failed, and what each instance saw meanwhile. */
+  const round = async (call: typeof work) => {
+    const before = { a: a.control.hits, b: b.control.hits };
+    const failed: { code: string; retryable: boolean; details: { reason?: string } }[] = [];
+    let answered = 0;
+    for (let i = 0; i < 4; i += 1) {
+      await client.request<{ id: string }>(call).then(
+        (answer) => {
+          assert.equal(answer.body.id, 'target-b');
+          answered += 1;
+        },
+        (error: { code: string; retryable: boolean; details: { reason?: string } }) => failed.push(error),
+      );
+    }
+    return { answered, failed, a: a.control.hits - before.a, b: b.control.hits - before.b };
+  };
+
+  // Not retryable (a 503 that says so), and a busy instance's shed (retryable, but not at once): each
+  // of a's turns fails there, and b is not asked in its place.
+  for (const mode of ['final', 'shed'] as const) {
+    a.control.mode = mode;
+    const seen = await round(work);
+    assert.ok(seen.a >= 1, `${mode}: a had its turns (${seen.a})`);
+    assert.equal(seen.failed.length, seen.a, `${mode}: every call a answered failed, none moved on to b`);
+    assert.equal(seen.b, seen.answered, `${mode}: b saw only its own turns`);
+    for (const error of seen.failed) {
+      assert.equal(error.code, 'UNAVAILABLE');
+      assert.equal(error.retryable, mode === 'shed', `${mode}: the caller hears the answer’s own retryable`);
+    }
+  }
+
+  // A 500 marked retryable, on an idempotent call: a's turns move on to b, and every call succeeds.
+  a.control.mode = 'flaky';
+  const idempotent = await round(work);
+  assert.ok(idempotent.a >= 1, `a had its turns (${idempotent.a})`);
+  assert.deepEqual([idempotent.answered, idempotent.failed.length, idempotent.b], [4, 0, 4], 'each call a failed was answered by b');
+
+  // The same answers on a call that is not idempotent: the request reached a, so it is never repeated.
+  for (const mode of ['flaky', 'fail'] as const) {
+    a.control.mode = mode;
+    const once = await round({ ...work, idempotent: false });
+    assert.ok(once.a >= 1, `${mode}: a had its turns (${once.a})`);
+    assert.equal(once.failed.length, once.a, `${mode}: every call a answered failed, none was repeated on b`);
+    assert.equal(once.b, once.answered);
+    for (const error of once.failed) assert.equal(error.retryable, true, 'retryable, and still not repeated');
+  }
 });
 
 test('an instance on a port fetch refuses (a Fetch "bad port", as persist\'s 6000 is) is called like any other', async (t) => {

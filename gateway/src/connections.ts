@@ -1,6 +1,6 @@
 // Every client connection of this gateway instance, whichever transport, indexed by user and by
 // session token, so a push reaches all of a user's connections and a logout all of a token's.
-import { createError, type AppError } from '@notify/lib';
+import { createError, REASON, type AppError } from '@notify/lib';
 import type { PushEvent, PushEvents, User } from '@notify/lib/rpc';
 
 export type Transport = 'socket.io' | 'jsonrpc';
@@ -65,12 +65,12 @@ export class ConnectionRegistry {
 
   /** The refusal of a connection past MAX_CONNECTIONS_PER_ADDRESS. */
   tooManyFromAddress(): AppError {
-    return createError({ code: 'RATE_LIMITED', message: 'too many connections from this address; close one first', details: { retryAfterSeconds: 1, reason: 'connections_per_address' } });
+    return createError({ code: 'RATE_LIMITED', message: 'too many connections from this address; close one first', details: { retryAfterSeconds: 1, reason: REASON.CONNECTIONS_PER_ADDRESS } });
   }
 
   /** The refusal of a login (or handshake token) for a user who already holds MAX_CONNECTIONS_PER_USER connections here. */
   tooManyForUser(): AppError {
-    return createError({ code: 'RATE_LIMITED', message: `at most ${this.options.maxPerUser} connections per user; close one first`, details: { retryAfterSeconds: 1, reason: 'connections_per_user' } });
+    return createError({ code: 'RATE_LIMITED', message: `at most ${this.options.maxPerUser} connections per user; close one first`, details: { retryAfterSeconds: 1, reason: REASON.CONNECTIONS_PER_USER } });
   }
 
   get size(): number {

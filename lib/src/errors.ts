@@ -1,4 +1,6 @@
-// The error model of the contract: stable string codes, their HTTP statuses, and one factory.
+// The error model of the contract: stable string codes, their HTTP statuses, one factory, and the
+// one retry rule (what `retryable` means, and which refusals are final).
+import { REASON } from './reasons.ts';
 
 /** Every error code a service may answer with, each mapped to its HTTP status. */
 export const ERROR_CODES = {
@@ -15,11 +17,16 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** The shape errors take on the wire, between services and towards clients. */
+/** The shape errors take on the wire between services (clients get `RpcError`, without `retryable`). */
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
   details: Record<string, unknown>;
+  /**
+   * Whether the same call may succeed if repeated (see `isRetryable`). Every answer of the kit's
+   * error handler carries it; a body without it (another server's) falls back to the code's default.
+   */
+  retryable?: boolean;
 }
 
 export interface AppErrorOptions {
@@ -28,7 +35,11 @@ export interface AppErrorOptions {
   details?: Record<string, unknown>;
   /** Defaults to the code's status. */
   statusCode?: number;
-  /** True when the same call may succeed if repeated (on this or another instance). */
+  /**
+   * True when the same call may succeed if repeated (on this or another instance); defaults to the
+   * code's (true for UNAVAILABLE and TIMEOUT only). It says nothing about whether the first call
+   * took effect: whether repeating is safe is the caller's to know (see `isRetryable`).
+   */
   retryable?: boolean;
   cause?: unknown;
 }
@@ -45,20 +56,26 @@ export class AppError extends Error {
     this.name = 'AppError';
     this.code = options.code;
     this.statusCode = options.statusCode ?? ERROR_CODES[options.code];
-    this.retryable = options.retryable ?? (options.code === 'UNAVAILABLE' || options.code === 'TIMEOUT');
+    this.retryable = options.retryable ?? retryableByDefault(options.code);
     this.details = options.details ?? {};
   }
 
   toJSON(): { error: ErrorBody } {
-    return { error: { code: this.code, message: this.message, details: this.details } };
+    return { error: { code: this.code, message: this.message, details: this.details, retryable: this.retryable } };
   }
+}
+
+/** A code's `retryable` when nobody said otherwise: a service down or too slow may answer the next time. */
+function retryableByDefault(code: ErrorCode): boolean {
+  return code === 'UNAVAILABLE' || code === 'TIMEOUT';
 }
 
 /**
  * `details.reason` of an answer that sheds load (a full queue, a wait for capacity that ran out):
- * the instance is healthy and busy, so callers must not count it against its circuit breaker.
+ * the instance is healthy and busy, so callers must not count it against its circuit breaker
+ * (the catalogue's `REASON.OVERLOADED`).
  */
-export const LOAD_SHED = 'OVERLOADED';
+export const LOAD_SHED = REASON.OVERLOADED;
 
 /** The one factory for contract errors. */
 export function createError(options: AppErrorOptions): AppError {
@@ -74,14 +91,50 @@ export function hasErrorCode(error: unknown): error is { code: ErrorCode; messag
   return typeof error === 'object' && error !== null && isErrorCode((error as { code?: unknown }).code);
 }
 
-/** Turns a wire error body (`{error:{code,message,details}}`) back into an AppError. */
+/**
+ * Turns a wire error body (`{error:{code,message,details,retryable}}`) back into an AppError,
+ * keeping its `retryable` (absent: the code's default). A body that is not the contract's gets the
+ * status's code, retryable for 502/503/504: the server, not the request, failed.
+ */
 export function fromErrorBody(body: unknown, fallbackStatus = 500): AppError {
   const inner = (body as { error?: Partial<ErrorBody> } | null)?.error;
   if (inner && isErrorCode(inner.code)) {
-    return createError({ code: inner.code, message: String(inner.message ?? inner.code), details: inner.details ?? {} });
+    return createError({
+      code: inner.code,
+      message: String(inner.message ?? inner.code),
+      details: inner.details ?? {},
+      ...(typeof inner.retryable === 'boolean' ? { retryable: inner.retryable } : {}),
+    });
   }
   const code = statusToCode(fallbackStatus);
-  return createError({ code, message: `upstream answered ${fallbackStatus}` });
+  return createError({ code, message: `upstream answered ${fallbackStatus}`, retryable: fallbackStatus === 502 || fallbackStatus === 503 || fallbackStatus === 504 });
+}
+
+/**
+ * The retry rule, one half: may the same call succeed if repeated? An error's own `retryable`
+ * (an AppError's, or a wire body's as `fromErrorBody` read it); for anything else carrying a
+ * contract code, the code's default (UNAVAILABLE, TIMEOUT). An error without a contract code is
+ * not known to be retryable. The other half is the caller's: repeating must be safe, so a call that
+ * is not idempotent is repeated only when it provably never reached the service (the whole rule:
+ * `UpstreamClient.request`, docs/services-api.md).
+ */
+export function isRetryable(error: unknown): boolean {
+  if (!hasErrorCode(error)) return false;
+  const own = (error as { retryable?: unknown }).retryable;
+  return typeof own === 'boolean' ? own : retryableByDefault(error.code);
+}
+
+/** Refusals whose answer no repetition of the same request changes (RATE_LIMITED passes with time). */
+const FINAL_REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT']);
+
+/**
+ * True for a refusal that repeating the same request cannot change: INVALID_ARGUMENT,
+ * UNAUTHENTICATED, FORBIDDEN, NOT_FOUND or CONFLICT, unless the answer itself says it is
+ * retryable. Callers that keep trying (a follow-up, a phase-2 decision) stop on these; failures
+ * (INTERNAL, UNAVAILABLE, TIMEOUT) and RATE_LIMITED are worth another try later.
+ */
+export function isFinalRefusal(error: unknown): error is { code: ErrorCode; message: string } {
+  return hasErrorCode(error) && FINAL_REFUSAL_CODES.has(error.code) && !isRetryable(error);
 }
 
 /** The contract code that best matches an HTTP status. */

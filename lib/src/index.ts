@@ -35,3 +35,4 @@ export { ServiceIdentity, SERVICE_TOKEN_HEADER, SERVICE_SECRET_MIN_LENGTH, type 
 export { actingUser, type Callers } from './identity/caller-policy.ts';
 export { contractClient } from './balancing/contract-client.ts';
 export { serveRoute, type ContractHandler, type ContractRequest } from './service/contract-routes.ts';
+export { REASON, type Reason } from './reasons.ts';

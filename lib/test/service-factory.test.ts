@@ -57,7 +57,7 @@ test('a required dependency that is down turns /health to 503 and shows in /stat
   });
 });
 
-test('errors take the contract shape: validation 400, unknown route 404, thrown AppError, crash 500', async (t) => {
+test('errors take the contract shape: validation 400, unknown route 404, thrown AppError, crash 500, each saying whether it is retryable', async (t) => {
   const logs = new LogSink();
   const { url } = await startService(t, {
     config: testConfig({ BODY_LIMIT_BYTES: '2048', LOG_LEVEL: 'info' }),
@@ -72,6 +72,15 @@ test('errors take the contract shape: validation 400, unknown route 404, thrown 
       });
       app.get('/crash', async () => {
         throw new Error('secret internal detail');
+      });
+      app.get('/busy', async () => {
+        throw createError({ code: 'UNAVAILABLE', message: 'try again', details: { retryAfterSeconds: 1 } });
+      });
+      app.get('/down-everywhere', async () => {
+        throw createError({ code: 'UNAVAILABLE', message: 'no instance can serve this', retryable: false });
+      });
+      app.get('/try-again', async () => {
+        throw createError({ code: 'CONFLICT', message: 'changed meanwhile', retryable: true });
       });
     },
   });
@@ -90,9 +99,10 @@ test('errors take the contract shape: validation 400, unknown route 404, thrown 
     ['wrong content type', await post('name=a', 'application/x-www-form-urlencoded')],
   ] as const) {
     assert.equal(response.status, 400, label);
-    const body = (await response.json()) as { error: { code: string; message: string; details: unknown } };
+    const body = (await response.json()) as { error: { code: string; message: string; details: unknown; retryable: boolean } };
     assert.equal(body.error.code, 'INVALID_ARGUMENT', label);
     assert.equal(typeof body.error.message, 'string', label);
+    assert.equal(body.error.retryable, false, label);
   }
   const wrongType = (await (await post(JSON.stringify({ name: 'a', count: 'two' }))).json()) as {
     error: { details: { issues: { path: string }[] } };
@@ -101,16 +111,23 @@ test('errors take the contract shape: validation 400, unknown route 404, thrown 
 
   const missing = await fetch(`${url}/nowhere`);
   assert.equal(missing.status, 404);
-  assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
+  assert.deepEqual(((await missing.json()) as { error: { code: string; retryable: boolean } }).error, { code: 'NOT_FOUND', message: 'no route GET /nowhere', details: {}, retryable: false });
 
   const conflict = await fetch(`${url}/conflict`);
   assert.equal(conflict.status, 409);
-  assert.deepEqual(await conflict.json(), { error: { code: 'CONFLICT', message: 'already there', details: { id: 7 } } });
+  assert.deepEqual(await conflict.json(), { error: { code: 'CONFLICT', message: 'already there', details: { id: 7 }, retryable: false } });
 
   const crash = await fetch(`${url}/crash`);
   assert.equal(crash.status, 500);
-  assert.deepEqual(await crash.json(), { error: { code: 'INTERNAL', message: 'internal error', details: {} } });
+  assert.deepEqual(await crash.json(), { error: { code: 'INTERNAL', message: 'internal error', details: {}, retryable: false } });
   assert.ok(logs.lines.some((line) => line.level === 50 && JSON.stringify(line).includes('secret internal detail')), 'the crash is logged');
+
+  // retryable: the code's default (UNAVAILABLE is), unless the error says otherwise either way.
+  for (const [path, status, retryable] of [['/busy', 503, true], ['/down-everywhere', 503, false], ['/try-again', 409, true]] as const) {
+    const answer = await fetch(`${url}${path}`);
+    assert.equal(answer.status, status, path);
+    assert.equal(((await answer.json()) as { error: { retryable: boolean } }).error.retryable, retryable, path);
+  }
 });
 
 test('close drains an in-flight request, then refuses new connections and runs closers in reverse order', async (t) => {

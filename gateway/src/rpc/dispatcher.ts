@@ -3,16 +3,16 @@
 // params must match the method's schema. Every failure becomes a contract error; an unexpected
 // one is logged and answered as INTERNAL without its internals.
 import type { FastifyBaseLogger } from 'fastify';
-import { createError, findUnstorableText, hasErrorCode, toAppError, UNSTORABLE_TEXT_MESSAGE, type AppError } from '@notify/lib';
+import { createError, findUnstorableText, hasErrorCode, REASON, toAppError, UNSTORABLE_TEXT_MESSAGE, type AppError } from '@notify/lib';
 import { PUBLIC_METHODS, RPC_PARAMS, type RpcError, type RpcMethod } from '@notify/lib/rpc';
 import type { Connection } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { FairShare } from './fair-share.ts';
 import type { CallContext, MethodTable } from './methods.ts';
 
-/** `details.reason` of the errors JSON-RPC gives its own numbers to. */
-export const UNKNOWN_METHOD = 'UNKNOWN_METHOD';
-export const INVALID_PARAMS = 'INVALID_PARAMS';
+/** `details.reason` of the errors JSON-RPC gives its own numbers to (from the kit's catalogue). */
+export const UNKNOWN_METHOD = REASON.UNKNOWN_METHOD;
+export const INVALID_PARAMS = REASON.INVALID_PARAMS;
 
 export class Dispatcher {
   /** Each user's share (across all their connections here), or each address's before login. */

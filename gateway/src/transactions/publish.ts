@@ -3,15 +3,12 @@
 // through the bus); its emails are handed to the mailer, which is never lost (the follow-up is
 // retried until the mailer takes them, also after a crash).
 import type { FastifyBaseLogger } from 'fastify';
-import { defineTransaction, hasErrorCode, type TransactionPayloads } from '@notify/lib';
+import { defineTransaction, hasErrorCode, isFinalRefusal, type TransactionPayloads } from '@notify/lib';
 import { counterActions, MAILER_MAX_RECIPIENTS, persistActions } from '@notify/lib/contracts';
 import type { BusMessage } from '../push/fanout.ts';
 import type { SubscribersCache } from '../subscribers-cache.ts';
 import type { Upstreams } from '../upstreams.ts';
 import { notificationView } from './notification-view.ts';
-
-/** Answers that no retry changes. */
-const REFUSALS = new Set(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT']);
 
 type Payload = TransactionPayloads<typeof BRANCHES>;
 const BRANCHES = [persistActions.notificationCreate, counterActions.notificationCreate] as const;
@@ -50,7 +47,7 @@ export function publicationTransaction(d: { publish: (message: BusMessage) => Pr
         } catch (error) {
           // A refusal (4xx) will not change on retry: say so loudly and let the transaction complete.
           // Anything else (mailer down, time-out) is thrown, and the coordinator retries.
-          if (!hasErrorCode(error) || !REFUSALS.has(error.code)) throw error;
+          if (!isFinalRefusal(error)) throw error;
           d.log.error({ err: error, notificationId: payload.notificationId }, 'the mailer refused a notification’s emails; they are not sent');
           return;
         }

@@ -1,11 +1,12 @@
 // Calls to another service's instances: round-robin over the live list, a circuit breaker
-// (opossum) per instance, a deadline per call, and a retry on another instance for calls that
-// are safe to repeat. When every instance is open or gone the caller gets UNAVAILABLE at once.
+// (opossum) per instance, a deadline per call, and a retry on another instance for retryable
+// failures of calls that are safe to repeat (see `request`). When every instance is open or gone
+// the caller gets UNAVAILABLE at once.
 // Requests go through undici pools (one per instance), never `fetch`, which refuses ports such as 6000.
 import CircuitBreaker from 'opossum';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { createError, fromErrorBody, hasErrorCode, LOAD_SHED, type AppError } from '../errors.ts';
+import { createError, fromErrorBody, hasErrorCode, isRetryable, LOAD_SHED, type AppError } from '../errors.ts';
 import { isUnreachable } from '../service/error-handler.ts';
 import type { Instance } from '../discovery/service-watcher.ts';
 import { HttpPools, originOf, readBody } from '../http/http-pools.ts';
@@ -106,6 +107,18 @@ export class UpstreamClient {
     return Object.fromEntries([...this.breakers].map(([id, breaker]) => [id, breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed']));
   }
 
+  /**
+   * One call, tried on another instance while all of these hold (the retry rule):
+   * - the failure is retryable (`isRetryable`): no answer at all (a connection failure, a time-out,
+   *   an open breaker), or an answer whose `retryable` is true (absent: UNAVAILABLE and TIMEOUT
+   *   are, a 502 without a contract body too); an answer saying `retryable: false` is final;
+   * - it is not a busy instance shedding load (`details.reason` OVERLOADED): repeating it at once
+   *   elsewhere adds to the overload, so the caller hears it (with its Retry-After);
+   * - repeating is safe: the call is `idempotent`, or the request provably never reached the
+   *   instance (connection refused, open breaker). A call that is not idempotent and may have
+   *   reached the instance is never repeated, whatever the answer says;
+   * - time is left before the deadline, and an instance not tried yet has its breaker closed.
+   */
   async request<T>(request: UpstreamRequest): Promise<UpstreamResponse<T>> {
     const deadline = Date.now() + request.deadlineMs;
     const tried = new Set<string>();
@@ -121,17 +134,15 @@ export class UpstreamClient {
           this.metrics.requests.inc({ target: this.upstream.service, outcome: 'ok' });
           return { ...answer, body: answer.body as T, instance: instance.id };
         } catch (error) {
-          if (error instanceof UpstreamAnswer) {
-            // A 502/503/504 arrives here only when it shed load (see attempt): no need to read its body again.
-            this.metrics.requests.inc({ target: this.upstream.service, outcome: error.status < 500 ? 'refused' : INSTANCE_FAILURE_STATUSES.has(error.status) ? 'shed' : 'failed' });
-            throw fromErrorBody(error.body, error.status);
-          }
-          const failure = this.describeFailure(error, request.deadlineMs);
-          this.options.log.warn({ target: this.upstream.service, instance: instance.id, code: failure.code, reason: failure.message }, 'upstream call failed');
-          // A call safe to repeat moves on to another instance, and so does any call the instance
-          // never received (connection refused, open breaker); only while time is left.
-          if (!(request.idempotent || neverSent(error)) || Date.now() >= deadline || !this.hasOther(tried)) {
-            this.metrics.requests.inc({ target: this.upstream.service, outcome: failure.code === 'TIMEOUT' ? 'timeout' : 'failed' });
+          // An answer about this one request (a refusal, a 500, a shed: see attempt), or the instance's failure.
+          const answer = error instanceof UpstreamAnswer ? error : undefined;
+          const failure = answer ? fromErrorBody(answer.body, answer.status) : this.describeFailure(error, request.deadlineMs);
+          // A 502/503/504 arrives as an answer only when it shed load (see attempt).
+          const shed = answer !== undefined && INSTANCE_FAILURE_STATUSES.has(answer.status);
+          const again = isRetryable(failure) && !shed && (request.idempotent || neverSent(error)) && Date.now() < deadline && this.hasOther(tried);
+          if (!answer) this.options.log.warn({ target: this.upstream.service, instance: instance.id, code: failure.code, reason: failure.message }, 'upstream call failed');
+          if (!again) {
+            this.metrics.requests.inc({ target: this.upstream.service, outcome: outcomeOf(failure, answer) });
             throw failure;
           }
           this.metrics.requests.inc({ target: this.upstream.service, outcome: 'retried' });
@@ -229,6 +240,12 @@ export class UpstreamClient {
     this.breakers.clear();
     await this.pools.close();
   }
+}
+
+/** The metrics outcome of a call that ends in `failure` (`answer` when the instance answered it). */
+function outcomeOf(failure: AppError, answer: UpstreamAnswer | undefined): string {
+  if (answer) return answer.status < 500 ? 'refused' : INSTANCE_FAILURE_STATUSES.has(answer.status) ? 'shed' : 'failed';
+  return failure.code === 'TIMEOUT' ? 'timeout' : 'failed';
 }
 
 /** An error body whose `details.reason` says the instance shed the request (LOAD_SHED). */

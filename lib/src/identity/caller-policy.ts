@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createError } from '../errors.ts';
+import { REASON } from '../reasons.ts';
 import { SERVICE_TOKEN_HEADER, type Caller, type ServiceIdentity } from './service-identity.ts';
 
 export type Callers = readonly string[] | 'public' | 'operator';
@@ -38,7 +39,7 @@ export function installCallerPolicy(app: FastifyInstance, options: { identity: S
       throw createError({
         code: 'FORBIDDEN',
         message: callers.length ? `${caller.service} may not call ${request.routeOptions.url}; it accepts ${callers.join(', ')}` : `${request.routeOptions.url} accepts no callers`,
-        details: { reason: 'caller_not_allowed', caller: caller.service },
+        details: { reason: REASON.CALLER_NOT_ALLOWED, caller: caller.service },
       });
     }
     request.caller = caller;
@@ -48,17 +49,17 @@ export function installCallerPolicy(app: FastifyInstance, options: { identity: S
 function checkOperator(request: FastifyRequest, expected: Buffer | undefined): void {
   if (expected === undefined) {
     if (LOOPBACK.test(request.socket.remoteAddress ?? '')) return;
-    throw createError({ code: 'FORBIDDEN', message: `${request.routeOptions.url} answers only this machine while no OPERATOR_TOKEN is configured`, details: { reason: 'operator_only' } });
+    throw createError({ code: 'FORBIDDEN', message: `${request.routeOptions.url} answers only this machine while no OPERATOR_TOKEN is configured`, details: { reason: REASON.OPERATOR_ONLY } });
   }
   const given = Buffer.from(request.headers.authorization ?? '');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw createError({ code: 'UNAUTHENTICATED', message: `${request.routeOptions.url} needs the operator token (Authorization: Bearer …)`, details: { reason: 'operator_token' } });
+    throw createError({ code: 'UNAUTHENTICATED', message: `${request.routeOptions.url} needs the operator token (Authorization: Bearer …)`, details: { reason: REASON.OPERATOR_TOKEN } });
   }
 }
 
 /** The user a verified service call acts for; UNAUTHENTICATED when the credential names none. */
 export function actingUser(request: FastifyRequest): string {
   const user = request.caller?.user;
-  if (user === undefined) throw createError({ code: 'UNAUTHENTICATED', message: 'this call must act for a user (the credential names none)', details: { reason: 'no_user' } });
+  if (user === undefined) throw createError({ code: 'UNAUTHENTICATED', message: 'this call must act for a user (the credential names none)', details: { reason: REASON.NO_USER } });
   return user;
 }

@@ -4,6 +4,7 @@
 // user (sub). A service verifies it before reading the body and checks the route's allowed callers.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createError } from '../errors.ts';
+import { REASON, type Reason } from '../reasons.ts';
 import { BoundedMap } from '../cache/bounded-map.ts';
 
 export const SERVICE_TOKEN_HEADER = 'x-service-token';
@@ -70,19 +71,19 @@ export class ServiceIdentity {
    */
   verify(header: string | string[] | undefined): Caller {
     const token = Array.isArray(header) ? undefined : header;
-    if (!token) throw refused(`a service credential (${SERVICE_TOKEN_HEADER}) is required`, 'missing');
+    if (!token) throw refused(`a service credential (${SERVICE_TOKEN_HEADER}) is required`, REASON.CREDENTIAL_MISSING);
     const dot = token.indexOf('.');
-    if (token.length > MAX_TOKEN_LENGTH || dot <= 0) throw refused('the service credential is malformed', 'malformed');
+    if (token.length > MAX_TOKEN_LENGTH || dot <= 0) throw refused('the service credential is malformed', REASON.CREDENTIAL_MALFORMED);
     const payload = token.slice(0, dot);
     const given = Buffer.from(token.slice(dot + 1), 'base64url');
     const expected = Buffer.from(this.sign(payload), 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw refused('the service credential is not signed with this deployment’s secret', 'bad_signature');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw refused('the service credential is not signed with this deployment’s secret', REASON.BAD_SIGNATURE);
     const claims = parseClaims(payload);
-    if (!claims) throw refused('the service credential is malformed', 'malformed');
-    if (claims.aud !== this.name) throw refused(`the service credential is addressed to ${claims.aud}, not ${this.name}`, 'wrong_audience');
+    if (!claims) throw refused('the service credential is malformed', REASON.CREDENTIAL_MALFORMED);
+    if (claims.aud !== this.name) throw refused(`the service credential is addressed to ${claims.aud}, not ${this.name}`, REASON.WRONG_AUDIENCE);
     const now = this.now();
     if (claims.exp <= now - CLOCK_SKEW_MS || claims.iat > now + CLOCK_SKEW_MS || claims.exp - claims.iat > 2 * SERVICE_TOKEN_TTL_MS) {
-      throw refused('the service credential has expired', 'expired');
+      throw refused('the service credential has expired', REASON.CREDENTIAL_EXPIRED);
     }
     return claims.sub === undefined ? { service: claims.iss } : { service: claims.iss, user: claims.sub };
   }
@@ -107,6 +108,6 @@ function parseClaims(payload: string): Claims | undefined {
   return { iss, aud, iat, exp, ...(sub === undefined ? {} : { sub }) };
 }
 
-function refused(message: string, reason: string) {
+function refused(message: string, reason: Reason) {
   return createError({ code: 'UNAUTHENTICATED', message, details: { reason, header: SERVICE_TOKEN_HEADER } });
 }

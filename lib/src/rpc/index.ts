@@ -8,7 +8,11 @@ import type { notificationShape, subscriptionShape, topicShape, traceEventShape 
 // errors.ts is plain TypeScript with no imports, so the browser gets the same list of codes.
 export type RpcErrorCode = ErrorCode;
 
-/** An error as the client sees it (socket.io ack `{error}`, JSON-RPC `error.data`). */
+/**
+ * An error as the client sees it (socket.io ack `{error}`, JSON-RPC `error.data`). Without the
+ * services' `retryable`: whether a client may send a call again depends on the method and on
+ * `details` (`aborted`, `retryAfterSeconds`), as docs/client-api.md says per method.
+ */
 export interface RpcError {
   code: RpcErrorCode;
   message: string;

@@ -1,7 +1,8 @@
-// Turns every failure into the contract's error body: {"error":{"code","message","details"}}.
+// Turns every failure into the contract's error body: {"error":{"code","message","details","retryable"}}.
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { createError, hasErrorCode, ERROR_CODES, type AppError } from '../errors.ts';
+import { createError, hasErrorCode, isRetryable, ERROR_CODES, type AppError } from '../errors.ts';
+import { REASON } from '../reasons.ts';
 import { RequestValidationError } from './validation.ts';
 
 /** Prisma's codes for a database it cannot reach or that dropped it; the caller may retry. */
@@ -74,7 +75,10 @@ export function isUnreachable(error: unknown): boolean {
   return UNREACHABLE_PG_MESSAGES.some((known) => message.includes(known));
 }
 
-/** Maps any thrown value to an AppError; an unreachable dependency is UNAVAILABLE, other failures INTERNAL. */
+/**
+ * Maps any thrown value to an AppError; an unreachable dependency is UNAVAILABLE, other failures
+ * INTERNAL. One that carries a contract code keeps its `retryable` (its own, else its code's).
+ */
 export function toAppError(error: unknown): AppError {
   if (hasErrorCode(error)) {
     const known = error as AppError;
@@ -83,6 +87,7 @@ export function toAppError(error: unknown): AppError {
       message: known.message,
       details: known.details ?? {},
       statusCode: known.statusCode ?? ERROR_CODES[known.code],
+      retryable: isRetryable(known),
     });
   }
   if (error instanceof RequestValidationError) {
@@ -101,7 +106,7 @@ export function toAppError(error: unknown): AppError {
     });
   }
   if (isRefusedValue(error)) {
-    return createError({ code: 'INVALID_ARGUMENT', message: 'a value of the request cannot be stored', details: { reason: 'value_refused_by_database' }, cause: error });
+    return createError({ code: 'INVALID_ARGUMENT', message: 'a value of the request cannot be stored', details: { reason: REASON.VALUE_REFUSED_BY_DATABASE }, cause: error });
   }
   if (isBusy(error)) return createError({ code: 'UNAVAILABLE', message: 'busy; try again shortly', retryable: true, details: { retryAfterSeconds: 1 }, cause: error });
   if (isUnreachable(error)) return createError({ code: 'UNAVAILABLE', message: 'a dependency is unavailable; try again', retryable: true, details: { retryAfterSeconds: 1 }, cause: error });

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createError, hasErrorCode } from '../errors.ts';
+import { createError, hasErrorCode, isFinalRefusal, type ErrorCode } from '../errors.ts';
 import type { UpstreamClient } from '../balancing/upstream-client.ts';
 import { METRIC } from '../metrics/names.ts';
 import { perRegistry } from '../metrics/per-registry.ts';
@@ -139,8 +139,15 @@ interface Queue {
   inFlight: number;
 }
 
-/** Phase-2 answers that no retry changes: the participant never prepared it (it voted no), or decided otherwise. */
-const FINAL_REFUSALS = new Set(['NOT_FOUND', 'CONFLICT']);
+/**
+ * A phase-2 answer that settles its branch: a final refusal (`isFinalRefusal`) saying the
+ * participant never prepared the transaction (NOT_FOUND: it voted no) or decided it otherwise
+ * (CONFLICT). Other final refusals (a malformed request, a refused caller) leave the branch holding
+ * its prepared change, so phase 2 goes on trying.
+ */
+function settlesBranch(error: unknown): error is { code: ErrorCode } {
+  return isFinalRefusal(error) && (error.code === 'NOT_FOUND' || error.code === 'CONFLICT');
+}
 
 export class Coordinator {
   /** Transactions waiting for a batch, by definition name. */
@@ -435,7 +442,7 @@ export class Coordinator {
         try {
           await this.o.participant(service).request({ ...options, method: outcome === 'committed' ? 'POST' : 'DELETE', path: outcome === 'committed' ? '/api/commit_2pc' : '/api/rollback_2pc', body: { txId: left[0] } });
         } catch (error) {
-          if (!hasErrorCode(error) || !FINAL_REFUSALS.has(error.code)) throw error;
+          if (!settlesBranch(error)) throw error;
           final(left[0]!, error.code);
         }
         left = [];
@@ -450,7 +457,7 @@ export class Coordinator {
       left = left.filter((txId) => {
         const result = results.get(txId);
         if (result?.ack) return false;
-        if (result && FINAL_REFUSALS.has(result.error.code)) {
+        if (result && settlesBranch(result.error)) {
           final(txId, result.error.code);
           return false;
         }

@@ -2,7 +2,7 @@
 // delivery per recipient as `pending` (invisible to reads) and publishes it at commit (with
 // `audience: 'subscribers'` only if the recipients are still all of the topic's subscribers);
 // notification.ack marks one delivery `pending` ack and makes it `acked` at commit.
-import { createError, defineAction, type ActionItem } from '@notify/lib';
+import { createError, defineAction, REASON, type ActionItem } from '@notify/lib';
 import type { Tx } from '../store/database.ts';
 import { ackPayload, createNotificationPayload, type AckPayload, type CreateNotificationPayload } from './schemas.ts';
 
@@ -58,7 +58,7 @@ async function prepareNotifications(tx: Tx, items: ActionItem<CreateNotification
       throw createError({ code: 'CONFLICT', message: 'some recipients are not subscribed to the topic', details: { topicId: payload.topicId } });
     }
     if (payload.audience === 'subscribers' && count?.total !== payload.recipients.length) {
-      throw createError({ code: 'CONFLICT', message: 'the topic’s subscribers changed; read them again', details: { topicId: payload.topicId, reason: 'SUBSCRIBERS_CHANGED', subscribers: count?.total ?? 0 } });
+      throw createError({ code: 'CONFLICT', message: 'the topic’s subscribers changed; read them again', details: { topicId: payload.topicId, reason: REASON.SUBSCRIBERS_CHANGED, subscribers: count?.total ?? 0 } });
     }
   }
   await tx.$executeRawUnsafe(

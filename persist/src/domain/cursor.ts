@@ -1,6 +1,6 @@
 // Opaque pagination cursors: the sort key of the last item returned, base64url-encoded JSON.
 import { z } from 'zod';
-import { createError } from '@notify/lib';
+import { createError, REASON } from '@notify/lib';
 
 // Every value is checked as the query will use it: a forged but well-formed cursor (an id that is
 // no uuid, a year PostgreSQL cannot hold) is the caller's mistake, not a database error.
@@ -22,7 +22,7 @@ export function decodeTimeCursor(cursor: string): { createdAt: Date; id: string 
     const parsed = timeCursor.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     return { createdAt: new Date(parsed.t), id: parsed.id };
   } catch {
-    throw createError({ code: 'INVALID_ARGUMENT', message: 'cursor is not one this service issued', details: { field: 'cursor', reason: 'bad_cursor' } });
+    throw createError({ code: 'INVALID_ARGUMENT', message: 'cursor is not one this service issued', details: { field: 'cursor', reason: REASON.BAD_CURSOR } });
   }
 }
 

@@ -67,8 +67,10 @@ export type Step<A extends unknown[] = []> = (...args: A) => unknown;
  *      close has begun.
  *
  * `close()`
- *   4. `onDrain` steps, in the order added, as soon as the close begins (after a listen under way):
- *      stop taking background work, release requests that would hold the server open.
+ *   4. `onDrain` steps, in the order added, as soon as the close begins: stop taking background
+ *      work, release requests that would hold the server open. A close that begins while the port
+ *      opens waits for it, so what was registered is deregistered; one that begins during the
+ *      prepare steps makes `listen()` fail once the step in progress ends, the port never opened.
  *   5. fail the discovery check, keep serving DRAIN_DELAY_MS, stop accepting and drain in-flight
  *      requests (at most SHUTDOWN_TIMEOUT_MS / 2), deregister, stop discovery watches.
  *   6. `onClose` steps in reverse order of adding, so what was opened first closes last (a sweeper
@@ -240,10 +242,14 @@ export function createService(options: ServiceOptions): Service {
   let opening: Promise<unknown> | undefined;
 
   async function start(): Promise<Bound> {
-    // Plugins first: a prepare step may rely on what they set up (e.g. an upgrade listener).
-    await app.ready();
-    for (const step of prepareSteps) await step();
-    if (closing) throw new Error(`${name} closed while starting`);
+    if (prepareSteps.length) {
+      // Plugins first: a prepare step may rely on what they set up (e.g. an upgrade listener).
+      await app.ready();
+      for (const step of prepareSteps) await step();
+      // A close that began meanwhile did not wait (nothing was registered yet): the port stays shut.
+      if (closing) throw new Error(`${name} closed while starting`);
+    }
+    // Without prepare steps this runs at once, so a close called right after listen() waits for it.
     const opened = open();
     opening = opened.catch(() => {});
     const bound = await opened;

@@ -27,6 +27,7 @@ import { zodValidatorCompiler } from './validation.ts';
 import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../validation/storable-text.ts';
 import { ServiceIdentity } from '../identity/service-identity.ts';
 import { installCallerPolicy, type Callers } from '../identity/caller-policy.ts';
+import { LifecycleSteps, type Bound, type Step } from './lifecycle-steps.ts';
 import { ServiceUpstreams, type ClientOptions } from './service-upstreams.ts';
 
 export interface ServiceOptions {
@@ -46,39 +47,7 @@ export interface ServiceOptions {
   defaultCallers?: Callers;
 }
 
-/** Where a listening service is: the address others reach it at, and its port. */
-export interface Bound {
-  address: string;
-  port: number;
-}
-
-/** A lifecycle step: anything it throws is logged (drain, close) or fails the start (prepare, start). */
-export type Step<A extends unknown[] = []> = (...args: A) => unknown;
-
-/**
- * A service's life, the one vocabulary every service uses (steps of one kind run one after another):
- *
- * `listen()`
- *   1. `onPrepare` steps, in the order added, once every plugin and route is loaded (fastify's
- *      ready) and before the port opens: create and migrate the database, start a queue, join a bus.
- *   2. open the port, register with discovery; /health answers 200; "<name> listening" is logged.
- *   3. `onStart` steps, in the order added, given where the service listens: background work that
- *      needs step 1 (sweepers, queue workers, recovery, discovery's own entry). None begins once a
- *      close has begun.
- *
- * `close()`
- *   4. `onDrain` steps, in the order added, as soon as the close begins: stop taking background
- *      work, release requests that would hold the server open. A close that begins while the port
- *      opens waits for it, so what was registered is deregistered; one that begins during the
- *      prepare steps makes `listen()` fail once the step in progress ends, the port never opened.
- *   5. fail the discovery check, keep serving DRAIN_DELAY_MS, stop accepting and drain in-flight
- *      requests (at most SHUTDOWN_TIMEOUT_MS / 2), deregister, stop discovery watches.
- *   6. `onClose` steps in reverse order of adding, so what was opened first closes last (a sweeper
- *      stops before the pool it uses), then the clients from `client()`.
- *
- * A failing prepare or start step fails `listen()` (runService then closes and exits 1); a failing
- * drain or close step is logged and the close goes on.
- */
+/** A service: its fastify app, metrics, discovery, clients of others, and its lifecycle (lifecycle-steps.ts). */
 export interface Service {
   readonly name: string;
   readonly app: FastifyInstance;
@@ -112,7 +81,7 @@ export interface Service {
    * that call) and closed by the kit after every onClose step, so close steps may still call.
    */
   client(service: string, options?: ClientOptions): UpstreamClient;
-  /** Starts the service: prepare steps, listen and register, start steps (see the lifecycle above). */
+  /** Starts the service: prepare steps, listen and register, start steps (lifecycle-steps.ts). */
   listen(): Promise<Bound>;
   status(): Promise<StatusSnapshot>;
   close(reason?: string): Promise<void>;
@@ -125,10 +94,6 @@ export function createService(options: ServiceOptions): Service {
   const startedAt = new Date();
   let instanceId = config.INSTANCE_ID ?? `${name}-${hostname()}-${config.PORT}`;
   let state: Lifecycle = 'starting';
-  const prepareSteps: Step[] = [];
-  const startSteps: Step<[Bound]>[] = [];
-  const drainSteps: Step[] = [];
-  const closeSteps: Step[] = [];
   const dependencies = new Map<string, { check: DependencyCheck; required: boolean }>();
 
   const loggerOptions = {
@@ -154,6 +119,7 @@ export function createService(options: ServiceOptions): Service {
     // Per-request lines (health checks, scrapes) only at debug level and below.
     logController: new LogController({ disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace' }),
   });
+  const steps = new LifecycleSteps(app.log);
   app.setValidatorCompiler(zodValidatorCompiler);
   installErrorHandling(app);
   const identity = new ServiceIdentity(name, config.SERVICE_SECRET);
@@ -242,10 +208,10 @@ export function createService(options: ServiceOptions): Service {
   let opening: Promise<unknown> | undefined;
 
   async function start(): Promise<Bound> {
-    if (prepareSteps.length) {
+    if (steps.prepare.length) {
       // Plugins first: a prepare step may rely on what they set up (e.g. an upgrade listener).
       await app.ready();
-      for (const step of prepareSteps) await step();
+      await steps.runPrepare();
       // A close that began meanwhile did not wait (nothing was registered yet): the port stays shut.
       if (closing) throw new Error(`${name} closed while starting`);
     }
@@ -253,10 +219,7 @@ export function createService(options: ServiceOptions): Service {
     const opened = open();
     opening = opened.catch(() => {});
     const bound = await opened;
-    for (const step of startSteps) {
-      if (closing) break;
-      await step(bound);
-    }
+    await steps.runStart(bound, () => closing !== undefined);
     return bound;
   }
 
@@ -307,16 +270,16 @@ export function createService(options: ServiceOptions): Service {
       dependencies.set(dependency, { check, required });
     },
     onPrepare(step) {
-      prepareSteps.push(step);
+      steps.prepare.push(step);
     },
     onStart(step) {
-      startSteps.push(step);
+      steps.start.push(step);
     },
     onDrain(step) {
-      drainSteps.push(step);
+      steps.drain.push(step);
     },
     onClose(step) {
-      closeSteps.push(step);
+      steps.close.push(step);
     },
     upstream(target, options) {
       return others.upstream(target, options);
@@ -333,13 +296,7 @@ export function createService(options: ServiceOptions): Service {
         state = 'draining';
         // Opening the port under way finishes first, so what it registered is deregistered below.
         await opening;
-        for (const step of drainSteps) {
-          try {
-            await step();
-          } catch (error) {
-            app.log.error({ err: error }, 'drain step failed');
-          }
-        }
+        await steps.runDrain();
         if (registration?.isRegistered) {
           await registration.fail(`draining: ${reason}`);
           // Callers learn of the failed check through their watches within milliseconds; until
@@ -357,13 +314,7 @@ export function createService(options: ServiceOptions): Service {
         }
         await registration?.stop();
         others.stopWatching();
-        for (const step of closeSteps.reverse()) {
-          try {
-            await step();
-          } catch (error) {
-            app.log.error({ err: error }, 'close step failed');
-          }
-        }
+        await steps.runClose();
         await others.closeClients();
         consul.destroy();
         loop.stop();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
-import { freePort } from '../lib/src/db/postgres-process.ts';
+import { freePort } from '../lib/src/dev/postgres-process.ts';
 import { TEST_DISCOVERY_TOKEN } from '../lib/src/testing/service-identity.ts';
 import { jsonRpcClient, register, socketIoClient, startSystem } from '../gateway/test/helper.ts';
 import { localPrometheusConfig, MONITORING_DIR, PROMETHEUS_CONFIG, prometheusInstalled, promtoolHasConsulSd } from '../scripts/launcher/prometheus.ts';

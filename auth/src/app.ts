@@ -1,6 +1,7 @@
-// buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never listens.
+// buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never
+// listens (service.listen() migrates the database, listens, then starts the sweeper and the relay).
 import { join } from 'node:path';
-import { createService, MAILER_API_TAG, ServiceWatcher, UpstreamClient, type Service } from '@notify/lib';
+import { createService, MAILER_API_TAG, ServiceWatcher, type Service } from '@notify/lib';
 import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { Accounts } from './accounts.ts';
@@ -25,8 +26,6 @@ const THROTTLE_SWEEP_MAX_INTERVAL_MS = 60_000;
 export interface AuthApp {
   service: Service;
   accounts: Accounts;
-  /** Creates the database if it is missing, applies migrations, then listens and registers. */
-  start(): Promise<{ address: string; port: number }>;
 }
 
 export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks; logStream?: NodeJS.WritableStream } = {}): AuthApp {
@@ -38,7 +37,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
     ...(options.logStream ? { logStream: options.logStream } : {}),
   });
   const metrics = createAuthMetrics(service.metrics);
-  const { db, start } = attachDatabase(service, { PrismaClient, url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, migrationsDir: MIGRATIONS_DIR });
+  const { db } = attachDatabase(service, { PrismaClient, url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, migrationsDir: MIGRATIONS_DIR });
 
   const cache = new AuthCache({ ttlMs: config.CACHE_TTL_MS, maxEntries: config.CACHE_MAX_ENTRIES }, metrics);
   // Every registered auth instance, passing or not: a draining node still answers from its cache,
@@ -79,9 +78,9 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
   void service.app.register(replicationRoutes, { replicator, metrics });
 
   // Rows of ended windows count nothing: swept once per window (at most a minute apart) by every node.
-  // Started once listening, that is after migrations.
+  // A start step, so after the migrations.
   let sweeper: NodeJS.Timeout | undefined;
-  service.app.addHook('onListen', async () => {
+  service.onStart(() => {
     sweeper = setInterval(() => {
       throttle.sweep().catch((error: unknown) => service.log.warn({ err: error }, 'sweeping login_throttle failed'));
     }, Math.min(config.LOGIN_FAILURE_WINDOW_MS, THROTTLE_SWEEP_MAX_INTERVAL_MS));
@@ -89,17 +88,15 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
   });
   service.onClose(() => clearInterval(sweeper));
 
-  return { service, accounts, start };
+  return { service, accounts };
 }
 
 /** The welcome-email relay to the mailer nodes that serve its API; started once listening (after migrations). */
 function welcomeRelay(service: Service, db: Database, config: Readonly<Config>): WelcomeRelay {
-  const mailer = new UpstreamClient(service.upstream('mailer', { tag: MAILER_API_TAG }), { identity: service.identity, metrics: service.metrics, log: service.log });
+  const mailer = service.client('mailer', { tag: MAILER_API_TAG });
   const relay = new WelcomeRelay({ db, mailer, log: service.log, intervalMs: config.WELCOME_RELAY_INTERVAL_MS, timeoutMs: config.MAILER_TIMEOUT_MS });
-  service.app.addHook('onListen', async () => relay.start());
-  service.onClose(async () => {
-    await relay.stop();
-    await mailer.close();
-  });
+  service.onStart(() => relay.start());
+  // The kit closes the mailer client after every close step, so a relay run in progress still finishes.
+  service.onClose(() => relay.stop());
   return relay;
 }

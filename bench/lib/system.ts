@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '@notify/lib/db';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '@notify/lib/dev';
 import { spawnService, type ServiceProcess } from '@notify/lib/testing';
 
 export interface BenchSystem {

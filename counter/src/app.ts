@@ -1,4 +1,5 @@
-// buildApp(config): counter on the shared kit, a two-phase-commit participant. Never listens.
+// buildApp(config): counter on the shared kit, a two-phase-commit participant. Never listens
+// (service.listen() creates and migrates the database, listens, then starts the participant's sweeper).
 import { join } from 'node:path';
 import { attachParticipant, createService, type Service } from '@notify/lib';
 import { attachDatabase } from '@notify/lib/db';
@@ -12,13 +13,11 @@ const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
 
 export interface CounterApp {
   service: Service;
-  /** Creates the database if missing, applies migrations, then listens and registers. */
-  start(): Promise<{ address: string; port: number }>;
 }
 
 export function buildApp(config: Readonly<Config>): CounterApp {
   const service = createService({ name: 'counter', config, defaultCallers: ['gateway'] });
-  const { db, start } = attachDatabase(service, {
+  const { db } = attachDatabase(service, {
     PrismaClient,
     url: config.DATABASE_URL,
     poolSize: config.DB_POOL_SIZE,
@@ -27,5 +26,5 @@ export function buildApp(config: Readonly<Config>): CounterApp {
   attachParticipant<Tx>(service, { db, actions: ACTIONS, config });
 
   void service.app.register(counterRoutes, { db });
-  return { service, start };
+  return { service };
 }

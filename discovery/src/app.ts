@@ -1,5 +1,6 @@
 // buildApp(config): the discovery service on the shared kit, serving the Consul HTTP API subset
-// over an in-memory registry. Wires plugins and routes; never listens.
+// over an in-memory registry. Wires plugins and routes; never listens (service.listen() listens,
+// then lists discovery itself in its own catalog, as Consul lists "consul").
 import { createService, type Service } from '@notify/lib';
 import { Acl, managementToken, readToken, serviceToken, type AclToken } from './acl/index.ts';
 import type { Config } from './config.ts';
@@ -10,8 +11,6 @@ import { registerDiscoveryMetrics } from './metrics.ts';
 export interface DiscoveryService {
   service: Service;
   registry: Registry;
-  /** Listens, then lists discovery itself in its own catalog (as Consul lists "consul"). */
-  listen(): Promise<{ address: string; port: number }>;
 }
 
 /** Owner of discovery's own entry: no token's AccessorID, so only a management token may change it. */
@@ -52,29 +51,29 @@ export async function buildApp(config: Readonly<Config>): Promise<DiscoveryServi
   registerDiscoveryMetrics(service.metrics, registry);
   service.addDependency('registry', () => ({ state: 'up', detail: `${Object.keys(registry.agentServices()).length} instances` }));
 
-  return {
-    service,
-    registry,
-    async listen() {
-      const bound = await service.listen();
-      // The same path an HTTP registration takes, with an HTTP check on our own /health.
-      const self = parseServiceDefinition({
-        ID: service.instanceId,
-        Name: 'discovery',
-        Address: bound.address,
-        Port: bound.port,
-        Tags: ['registry'],
-        Meta: { version: '0.1.0' },
-        Check: {
-          HTTP: `http://${bound.address}:${bound.port}/health`,
-          Interval: `${config.SELF_CHECK_INTERVAL_MS}ms`,
-          Timeout: '2s',
-          Status: 'passing',
-        },
-      });
-      if (!self.ok) throw new Error(`discovery's own registration is invalid: ${self.message}`);
-      registry.register(self.value, SELF_OWNER);
-      return bound;
-    },
-  };
+  // Once listening: the same path an HTTP registration takes, with an HTTP check on our own /health.
+  service.onStart((bound) => {
+    const self = parseServiceDefinition({
+      ID: service.instanceId,
+      Name: 'discovery',
+      Address: bound.address,
+      Port: bound.port,
+      Tags: ['registry'],
+      Meta: { version: '0.1.0' },
+      Check: {
+        HTTP: `http://${bound.address}:${bound.port}/health`,
+        Interval: `${config.SELF_CHECK_INTERVAL_MS}ms`,
+        Timeout: '2s',
+        Status: 'passing',
+      },
+    });
+    if (!self.ok) throw new Error(`discovery's own registration is invalid: ${self.message}`);
+    registry.register(self.value, SELF_OWNER);
+  });
+  // A blocking read holds its request open for up to 10 minutes: release them all as the close
+  // begins, before the server waits for in-flight requests, and stop every check timer. Writes
+  // from then on get 503.
+  service.onDrain(() => registry.close());
+
+  return { service, registry };
 }

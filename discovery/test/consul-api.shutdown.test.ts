@@ -1,5 +1,5 @@
-// Writes that reach the Consul routes after the registry closed (fastify's preClose, during
-// shutdown) get 503 with a text message, not a 500; reads still answer.
+// Writes that reach the Consul routes after the registry closed (as the service's close begins)
+// get 503 with a text message, not a 500; reads still answer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
@@ -16,7 +16,7 @@ test('writes during shutdown get 503 text/plain; reads still answer', async (t) 
   const put = (url: string, payload?: string) => app.inject({ method: 'PUT', url, ...(payload === undefined ? {} : { payload }) });
   assert.equal((await put('/v1/agent/service/register', '{"ID": "api-1", "Name": "api", "Check": {"TTL": "30s"}}')).statusCode, 200);
 
-  registry.close(); // what the plugin's preClose hook does
+  registry.close(); // what the service's drain step does
   const writes = [
     put('/v1/agent/service/register', '{"ID": "api-2", "Name": "api"}'),
     put('/v1/agent/service/deregister/api-1'),

@@ -1,6 +1,6 @@
 // CLI: generate a service's Prisma client offline. From a service's package.json:
 //   "generate": "node --import tsx ../lib/scripts/prisma-generate.ts prisma/schema.prisma"
-import { generatePrismaClient } from '../src/db/prisma-generate.ts';
+import { generatePrismaClient } from '../src/dev/prisma-generate.ts';
 
 const schema = process.argv[2] ?? 'prisma/schema.prisma';
 try {

@@ -1,38 +1,40 @@
-// Public surface of the shared service kit.
-export * from './errors.ts';
-export * from './config.ts';
-export * from './metrics/names.ts';
-export { instrumentHttp } from './metrics/http-metrics.ts';
-export * from './service/create-service.ts';
+// Public surface of the shared service kit: what the services use. Everything else in lib/src is
+// the kit's own, reached by relative imports; database plumbing, test helpers, the RPC contract and
+// development tools have their own subpaths (@notify/lib/db, /testing, /rpc, /dev).
+
+// Building and running a service.
+export { createService, type Service } from './service/create-service.ts';
 export { runService } from './service/run-service.ts';
-export { isUnreachable, toAppError } from './service/error-handler.ts';
-export { type ZodTypeProvider, RequestValidationError } from './service/validation.ts';
-export type { DependencyCheck, DependencyReport, DependencyState, Lifecycle, StatusSnapshot } from './service/status.ts';
-export { createConsulClient, toConsulDuration } from './discovery/consul-client.ts';
-export { Registration, type RegistrationOptions } from './discovery/registration.ts';
-export { ServiceWatcher, type Instance, type ServiceWatcherOptions } from './discovery/service-watcher.ts';
-export { BalancingStrategy } from './balancing/base.ts';
-export { RoundRobinStrategy } from './balancing/round-robin.ts';
-export { RandomStrategy } from './balancing/random.ts';
-export { resolveStrategy, STRATEGY_NAMES } from './balancing/resolve.ts';
-export { Upstream } from './balancing/upstream.ts';
-export { UpstreamClient, DEFAULT_BREAKER, type AnswerHeaders, type BreakerOptions, type UpstreamRequest, type UpstreamResponse } from './balancing/upstream-client.ts';
-export * from './two-phase/protocol.ts';
-export { Participant, defineAction, type ActionContext, type ActionItem, type ParticipantAction, type ParticipantOptions, type SqlClient } from './two-phase/participant.ts';
-export { participantRoutes, sendNoVote } from './two-phase/participant-routes.ts';
-export { createTwoPhaseMetrics, type TwoPhaseMetrics } from './two-phase/metrics.ts';
-export { attachParticipant, participantConfigShape, type AttachParticipantOptions, type ParticipantConfig, type ParticipantDatabase } from './two-phase/attach.ts';
-export { Coordinator, COORDINATOR_TABLE, COORDINATOR_TABLE_DDL, COORDINATOR_LEASE_DDL, COORDINATOR_NAME_DDL, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';
-export { defineTransaction, type TransactionDefinition, type TransactionPayloads } from './two-phase/transaction.ts';
-export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
-export { HttpPools, originOf, readBody, type HttpAnswer, type HttpCall } from './http/http-pools.ts';
-export { BoundedMap } from './cache/bounded-map.ts';
-export { escapeHtml } from './service/html.ts';
-export { MAILER_API_TAG } from './discovery/tags.ts';
-export { findUnstorableText, isStorableText, UNSTORABLE_TEXT_MESSAGE } from './validation/storable-text.ts';
-export { ConcurrencyLimiter, type ConcurrencyLimiterOptions } from './concurrency/concurrency-limiter.ts';
-export { ServiceIdentity, SERVICE_TOKEN_HEADER, SERVICE_SECRET_MIN_LENGTH, type Caller } from './identity/service-identity.ts';
-export { actingUser, type Callers } from './identity/caller-policy.ts';
-export { contractClient } from './balancing/contract-client.ts';
-export { serveRoute, type ContractHandler, type ContractRequest } from './service/contract-routes.ts';
+export { ConfigError, baseConfigShape, env, loadConfig, loadConfigOrExit } from './config.ts';
+export { type ZodTypeProvider } from './service/validation.ts';
+export { HTTP_DURATION_BUCKETS, METRIC } from './metrics/names.ts';
+
+// Errors.
+export { AppError, LOAD_SHED, createError, hasErrorCode, isErrorCode, isFinalRefusal } from './errors.ts';
 export { REASON, type Reason } from './reasons.ts';
+export { toAppError } from './service/error-handler.ts';
+
+// Other services: discovery, calls, who may call.
+export { ServiceWatcher, type Instance } from './discovery/service-watcher.ts';
+export { MAILER_API_TAG } from './discovery/tags.ts';
+export { UpstreamClient } from './balancing/upstream-client.ts';
+export { contractClient } from './balancing/contract-client.ts';
+export { serveRoute } from './service/contract-routes.ts';
+export { HttpPools, originOf } from './http/http-pools.ts';
+export { ServiceIdentity } from './identity/service-identity.ts';
+export { actingUser } from './identity/caller-policy.ts';
+
+// Two-phase commit.
+export { txId } from './two-phase/protocol.ts';
+export { Participant, defineAction, type ActionItem } from './two-phase/participant.ts';
+export { sendNoVote } from './two-phase/participant-routes.ts';
+export { attachParticipant, participantConfigShape } from './two-phase/attach.ts';
+export { Coordinator, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';
+export { defineTransaction, type TransactionPayloads } from './two-phase/transaction.ts';
+export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
+
+// Small pieces several services share.
+export { BoundedMap } from './cache/bounded-map.ts';
+export { ConcurrencyLimiter } from './concurrency/concurrency-limiter.ts';
+export { escapeHtml } from './service/html.ts';
+export { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from './validation/storable-text.ts';

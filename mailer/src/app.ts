@@ -1,8 +1,9 @@
 // buildApp(config): a mailer node on the shared kit. Its workers take email jobs from the durable
 // queue (at most MAX_CONCURRENT_SENDS at once); with ENABLE_REST_API it also serves the API that
-// enqueues and inspects them, and registers with the `api` tag so callers find it. Never listens.
+// enqueues and inspects them, and registers with the `api` tag so callers find it. Never listens
+// (service.listen() prepares the queue, listens and registers, then starts the workers).
 import { Counter } from 'prom-client';
-import { createService, MAILER_API_TAG, METRIC, UpstreamClient, type Service } from '@notify/lib';
+import { createService, MAILER_API_TAG, METRIC, type Service } from '@notify/lib';
 import type { Config } from './config.ts';
 import { MailQueue } from './queue/mail-queue.ts';
 import { emailRoutes } from './routes/emails.ts';
@@ -13,8 +14,6 @@ import { resolveTransport } from './transports/resolve.ts';
 export interface MailerApp {
   service: Service;
   queue: MailQueue;
-  /** Prepares the queue, listens and registers, then starts the workers. */
-  start(): Promise<{ address: string; port: number }>;
 }
 
 export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS.WritableStream } = {}): MailerApp {
@@ -26,9 +25,8 @@ export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS
   });
   const queue = new MailQueue(config, service.log, service.metrics);
   const transport = resolveTransport(config.SMTP_URL);
-  const upstream = (name: string) => new UpstreamClient(service.upstream(name), { identity: service.identity, metrics: service.metrics, log: service.log });
-  const auth = upstream('auth');
-  const persist = upstream('persist');
+  const auth = service.client('auth');
+  const persist = service.client('persist');
   const sender = new Sender({ config, transport, queue, auth, log: service.log, metrics: service.metrics, instanceId: () => service.instanceId });
   const enqueued = new Counter({ name: METRIC.mailerEmailsEnqueuedTotal, help: 'Email jobs queued (duplicates not counted)', labelNames: ['kind'], registers: [service.metrics] });
 
@@ -36,24 +34,19 @@ export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS
     await queue.boss.getDb().executeSql('SELECT 1');
     return { state: 'up' };
   });
-  // Draining: no new sends from this node; the ones in hand finish in queue.stop() below.
+  service.onPrepare(() => queue.start());
+  service.onStart(async () => {
+    await queue.workEmails(config.MAX_CONCURRENT_SENDS, sender.handle);
+    await queue.workTrace(traceRecorder({ config, persist, log: service.log, metrics: service.metrics }));
+  });
+  // Draining: no new sends from this node; the ones in hand finish in queue.stop() below, before
+  // the kit closes the auth and persist clients they may still call.
   service.onDrain(() => queue.stopTaking());
   service.onClose(async () => {
     await queue.stop();
-    await Promise.all([auth.close(), persist.close()]);
     transport.close();
   });
   if (config.ENABLE_REST_API) void service.app.register(emailRoutes, { queue, enqueued });
 
-  return {
-    service,
-    queue,
-    async start() {
-      await queue.start();
-      const address = await service.listen();
-      await queue.workEmails(config.MAX_CONCURRENT_SENDS, sender.handle);
-      await queue.workTrace(traceRecorder({ config, persist, log: service.log, metrics: service.metrics }));
-      return address;
-    },
-  };
+  return { service, queue };
 }

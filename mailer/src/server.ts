@@ -6,4 +6,4 @@ import { configSchema } from './config.ts';
 
 const config = loadConfigOrExit(configSchema);
 const mailer = buildApp(config);
-await runService(mailer.service, () => mailer.start());
+await runService(mailer.service);

@@ -1,4 +1,5 @@
-// buildApp(config): persist on the shared kit, a two-phase-commit participant. Never listens.
+// buildApp(config): persist on the shared kit, a two-phase-commit participant. Never listens
+// (service.listen() creates and migrates the database, listens, then starts the participant's sweeper).
 import { join } from 'node:path';
 import { attachParticipant, createService, type Service } from '@notify/lib';
 import { attachDatabase } from '@notify/lib/db';
@@ -13,13 +14,11 @@ const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
 
 export interface PersistApp {
   service: Service;
-  /** Creates the database if missing, applies migrations, then listens and registers. */
-  start(): Promise<{ address: string; port: number }>;
 }
 
 export function buildApp(config: Readonly<Config>): PersistApp {
   const service = createService({ name: 'persist', config, defaultCallers: ['gateway'] });
-  const { db, start } = attachDatabase(service, {
+  const { db } = attachDatabase(service, {
     PrismaClient,
     url: config.DATABASE_URL,
     poolSize: config.DB_POOL_SIZE,
@@ -29,5 +28,5 @@ export function buildApp(config: Readonly<Config>): PersistApp {
 
   void service.app.register(topicRoutes, { db });
   void service.app.register(notificationRoutes, { db, participant });
-  return { service, start };
+  return { service };
 }

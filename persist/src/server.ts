@@ -1,8 +1,8 @@
-// Entry point: config → buildApp → migrate and listen; the kit closes it gracefully on SIGTERM/SIGINT.
+// Entry point: config → buildApp → migrate, listen and start; the kit closes it gracefully on SIGTERM/SIGINT.
 import { loadConfigOrExit, runService } from '@notify/lib';
 import { buildApp } from './app.ts';
 import { configSchema } from './config.ts';
 
 const config = loadConfigOrExit(configSchema);
 const persist = buildApp(config);
-await runService(persist.service, () => persist.start());
+await runService(persist.service);

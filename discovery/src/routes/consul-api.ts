@@ -22,17 +22,13 @@ export const consulApi: FastifyPluginAsync<ConsulRoutesOptions> = async (app, { 
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendText(reply, 400, `Request decode failed: body larger than ${MAX_BODY_BYTES} bytes`);
     }
-    // A write that arrives while the service shuts down (the registry closes in preClose).
+    // A write that arrives while the service shuts down (the registry closes as the close begins).
     if (error instanceof RegistryClosedError) return sendText(reply, 503, error.message);
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) return sendText(reply, status, error.message);
     request.log.error({ err: error }, 'consul api request failed');
     return sendText(reply, 500, error.message);
   });
-
-  // A blocking read holds its request open for up to 10 minutes; release them all before the
-  // server waits for in-flight requests (preClose, not onClose), and stop every check timer.
-  app.addHook('preClose', async () => registry.close());
 
   // Before any route: every request is judged by its token.
   installAcl(app, acl);

@@ -1,4 +1,6 @@
-// Database plumbing every service shares: migrations, Prisma client, embedded PostgreSQL.
+// Database plumbing services use at run time: their database (pool, /health, creation and
+// migrations before listening), migrations, the Prisma client. Development tools (the embedded
+// server, database administration, client generation) are in @notify/lib/dev.
 export {
   applyMigrations,
   MIGRATION_FAILURE,
@@ -9,8 +11,6 @@ export {
 } from './migrate.ts';
 export { readMigrations, scriptMatchesChecksum, type MigrationFile } from './migration-files.ts';
 export { createPrismaAdapter, createPrismaClient, type PrismaClientClass, type PrismaClientOptions } from './prisma.ts';
-export { generatePrismaClient, type GeneratePrismaClientOptions } from './prisma-generate.ts';
-export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.ts';
-export { createDatabase, databaseUrl, dropDatabase, ensureDatabase, isUniqueViolation, type DropDatabaseOptions } from './database-admin.ts';
+export { ensureDatabase, isUniqueViolation } from './database-admin.ts';
 export { prepareDatabase } from './prepare-database.ts';
 export { attachDatabase, databaseConfigShape, type ServiceDatabase } from './service-database.ts';

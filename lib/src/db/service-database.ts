@@ -21,8 +21,6 @@ interface PrismaLike {
 
 export interface ServiceDatabase<TClient> {
   db: TClient;
-  /** Creates the database if missing and applies migrations, then listens and registers. */
-  start(): Promise<{ address: string; port: number }>;
 }
 
 export function attachDatabase<TClient extends PrismaLike>(
@@ -34,16 +32,13 @@ export function attachDatabase<TClient extends PrismaLike>(
     poolSize: options.poolSize,
     onPoolError: (error) => service.log.warn({ err: error }, 'database connection lost'),
   });
+  // A prepare step: the database exists and is migrated before the port opens.
+  service.onPrepare(() => prepareDatabase({ url: options.url, migrationsDir: options.migrationsDir, log: service.log }));
+  // Added first by its service, so closed last: every other close step may still use it.
   service.onClose(() => db.$disconnect());
   service.addDependency('database', async () => {
     await db.$queryRawUnsafe('SELECT 1');
     return { state: 'up' };
   });
-  return {
-    db,
-    async start() {
-      await prepareDatabase({ url: options.url, migrationsDir: options.migrationsDir, log: service.log });
-      return service.listen();
-    },
-  };
+  return { db };
 }

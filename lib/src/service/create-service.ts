@@ -1,5 +1,6 @@
 // The service factory: fastify with pino logs, errors, health, metrics, status, dashboard,
-// discovery registration and an ordered graceful close. Every service is built on it.
+// discovery registration, clients of other services, and one lifecycle (prepare, start, drain,
+// close, in a fixed order) every service hangs its own steps on.
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -8,9 +9,8 @@ import type { BaseConfig } from '../config.ts';
 import { createError } from '../errors.ts';
 import { createConsulClient, type Consul } from '../discovery/consul-client.ts';
 import { Registration } from '../discovery/registration.ts';
-import { ServiceWatcher } from '../discovery/service-watcher.ts';
-import { resolveStrategy } from '../balancing/resolve.ts';
-import { Upstream } from '../balancing/upstream.ts';
+import type { Upstream } from '../balancing/upstream.ts';
+import type { UpstreamClient } from '../balancing/upstream-client.ts';
 import { instrumentHttp } from '../metrics/http-metrics.ts';
 import { METRIC } from '../metrics/names.ts';
 import { renderDashboard } from './dashboard.ts';
@@ -27,6 +27,8 @@ import { zodValidatorCompiler } from './validation.ts';
 import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../validation/storable-text.ts';
 import { ServiceIdentity } from '../identity/service-identity.ts';
 import { installCallerPolicy, type Callers } from '../identity/caller-policy.ts';
+import { LifecycleSteps, type Bound, type Step } from './lifecycle-steps.ts';
+import { ServiceUpstreams, type ClientOptions } from './service-upstreams.ts';
 
 export interface ServiceOptions {
   /** Service name in discovery, logs and metrics (e.g. "persist"). */
@@ -45,6 +47,7 @@ export interface ServiceOptions {
   defaultCallers?: Callers;
 }
 
+/** A service: its fastify app, metrics, discovery, clients of others, and its lifecycle (lifecycle-steps.ts). */
 export interface Service {
   readonly name: string;
   readonly app: FastifyInstance;
@@ -59,16 +62,27 @@ export interface Service {
   readonly identity: ServiceIdentity;
   /** Adds a dependency shown in /status; a required one that is down makes /health 503. */
   addDependency(name: string, check: DependencyCheck, options?: { required?: boolean }): void;
-  /** Runs as soon as a close begins, before the drain: stop taking background work (queue workers). */
-  onDrain(step: () => Promise<void> | void): void;
-  /** Runs after the server has drained and deregistered, in reverse order of adding (pools, clients). */
-  onClose(closer: () => Promise<void> | void): void;
+  /** Runs before the port opens, in order of adding (lifecycle step 1): the database, a queue. */
+  onPrepare(step: Step): void;
+  /** Runs once listening and registered, in order of adding (step 3): sweepers, workers, recovery. */
+  onStart(step: Step<[Bound]>): void;
+  /** Runs as soon as a close begins, in order of adding (step 4): stop taking background work. */
+  onDrain(step: Step): void;
+  /** Runs after the server has drained and deregistered, in reverse order of adding (step 6): pools. */
+  onClose(step: Step): void;
   /**
    * A load-balanced view of another service's passing instances, shared per name, strategy and tag
    * (`tag`: only instances registered with it, e.g. the mailer nodes that serve its REST API).
    */
   upstream(service: string, options?: { strategy?: string; tag?: string }): Upstream;
-  listen(): Promise<{ address: string; port: number }>;
+  /**
+   * The client of another service: round-robin over `upstream(service, { tag })`, signed as this
+   * service, with its metrics and logs. One per name and tag, created on first use (`breaker` from
+   * that call) and closed by the kit after every onClose step, so close steps may still call.
+   */
+  client(service: string, options?: ClientOptions): UpstreamClient;
+  /** Starts the service: prepare steps, listen and register, start steps (lifecycle-steps.ts). */
+  listen(): Promise<Bound>;
   status(): Promise<StatusSnapshot>;
   close(reason?: string): Promise<void>;
 }
@@ -80,11 +94,7 @@ export function createService(options: ServiceOptions): Service {
   const startedAt = new Date();
   let instanceId = config.INSTANCE_ID ?? `${name}-${hostname()}-${config.PORT}`;
   let state: Lifecycle = 'starting';
-  const closers: (() => Promise<void> | void)[] = [];
-  const drainSteps: (() => Promise<void> | void)[] = [];
   const dependencies = new Map<string, { check: DependencyCheck; required: boolean }>();
-  const watchers = new Map<string, ServiceWatcher>();
-  const upstreams = new Map<string, Upstream>();
 
   const loggerOptions = {
     level: config.LOG_LEVEL,
@@ -109,6 +119,7 @@ export function createService(options: ServiceOptions): Service {
     // Per-request lines (health checks, scrapes) only at debug level and below.
     logController: new LogController({ disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace' }),
   });
+  const steps = new LifecycleSteps(app.log);
   app.setValidatorCompiler(zodValidatorCompiler);
   installErrorHandling(app);
   const identity = new ServiceIdentity(name, config.SERVICE_SECRET);
@@ -154,24 +165,7 @@ export function createService(options: ServiceOptions): Service {
     help: 'Discovery heartbeats that failed (each is followed by a fresh registration)',
     registers: [metrics],
   });
-  const watchErrors = new Counter({
-    name: METRIC.discoveryWatchErrorsTotal,
-    help: 'Failed discovery watch rounds, by watched service',
-    labelNames: ['target'] as const,
-    registers: [metrics],
-  });
-  new Gauge({
-    name: METRIC.discoveryWatchInstances,
-    help: 'Passing instances of each watched service, as last seen',
-    labelNames: ['target', 'tag'] as const,
-    registers: [metrics],
-    collect() {
-      for (const [key, watcher] of watchers) {
-        const [target = key, tag] = key.split('\u0000');
-        this.set(tag === undefined ? { target } : { target, tag }, watcher.instances().length);
-      }
-    },
-  });
+  const others = new ServiceUpstreams({ consul, identity, metrics, log: app.log });
 
   async function status(): Promise<StatusSnapshot> {
     const memory = process.memoryUsage();
@@ -193,9 +187,9 @@ export function createService(options: ServiceOptions): Service {
     };
   }
 
-  const open = { config: { callers: 'public' as const } };
+  const anyone = { config: { callers: 'public' as const } };
   const operator = { config: { callers: 'operator' as const } };
-  app.get('/health', open, async (_request, reply) => {
+  app.get('/health', anyone, async (_request, reply) => {
     if (state !== 'ready') return reply.code(503).send({ status: state });
     const reports = await checkDependencies(dependencies);
     const down = Object.entries(reports).filter(([, report]) => report.required && report.state === 'down');
@@ -210,9 +204,26 @@ export function createService(options: ServiceOptions): Service {
   app.get('/dashboard', operator, async (_request, reply) => reply.type('text/html; charset=utf-8').send(renderDashboard(await status())));
 
   let closing: Promise<void> | undefined;
-  let starting: Promise<unknown> | undefined;
+  /** Opening the port and registering: a close waits for it, so what it registered is deregistered. */
+  let opening: Promise<unknown> | undefined;
 
-  async function start(): Promise<{ address: string; port: number }> {
+  async function start(): Promise<Bound> {
+    if (steps.prepare.length) {
+      // Plugins first: a prepare step may rely on what they set up (e.g. an upgrade listener).
+      await app.ready();
+      await steps.runPrepare();
+      // A close that began meanwhile did not wait (nothing was registered yet): the port stays shut.
+      if (closing) throw new Error(`${name} closed while starting`);
+    }
+    // Without prepare steps this runs at once, so a close called right after listen() waits for it.
+    const opened = open();
+    opening = opened.catch(() => {});
+    const bound = await opened;
+    await steps.runStart(bound, () => closing !== undefined);
+    return bound;
+  }
+
+  async function open(): Promise<Bound> {
     await app.listen({ host: config.HOST, port: config.PORT });
     const bound = app.server.address();
     const port = typeof bound === 'object' && bound ? bound.port : config.PORT;
@@ -258,47 +269,34 @@ export function createService(options: ServiceOptions): Service {
     addDependency(dependency, check, { required = true } = {}) {
       dependencies.set(dependency, { check, required });
     },
+    onPrepare(step) {
+      steps.prepare.push(step);
+    },
+    onStart(step) {
+      steps.start.push(step);
+    },
     onDrain(step) {
-      drainSteps.push(step);
+      steps.drain.push(step);
     },
-    onClose(closer) {
-      closers.push(closer);
+    onClose(step) {
+      steps.close.push(step);
     },
-    upstream(target, { strategy = 'round-robin', tag } = {}) {
-      const watched = tag === undefined ? target : `${target}\u0000${tag}`;
-      const key = `${watched}\u0000${strategy}`;
-      let upstream = upstreams.get(key);
-      if (!upstream) {
-        let watcher = watchers.get(watched);
-        if (!watcher) {
-          watcher = new ServiceWatcher(consul, target, { log: app.log, tag, onError: () => watchErrors.inc({ target }) }).start();
-          watchers.set(watched, watcher);
-        }
-        upstream = new Upstream(watcher, resolveStrategy(strategy));
-        upstreams.set(key, upstream);
-      }
-      return upstream;
+    upstream(target, options) {
+      return others.upstream(target, options);
     },
-    listen() {
-      const started = start();
-      starting = started.catch(() => {});
-      return started;
+    client(target, options) {
+      return others.client(target, options);
     },
+    listen: start,
     status,
     close(reason = 'shutdown') {
       // Ordered: refuse new work and leave the balancers' lists, drain, deregister, close pools.
       closing ??= (async () => {
         app.log.info({ reason }, `${name} closing`);
         state = 'draining';
-        // A start under way finishes first, so what it registered is deregistered below.
-        await starting;
-        for (const step of drainSteps) {
-          try {
-            await step();
-          } catch (error) {
-            app.log.error({ err: error }, 'drain step failed');
-          }
-        }
+        // Opening the port under way finishes first, so what it registered is deregistered below.
+        await opening;
+        await steps.runDrain();
         if (registration?.isRegistered) {
           await registration.fail(`draining: ${reason}`);
           // Callers learn of the failed check through their watches within milliseconds; until
@@ -315,14 +313,9 @@ export function createService(options: ServiceOptions): Service {
           app.server.closeAllConnections();
         }
         await registration?.stop();
-        for (const watcher of watchers.values()) watcher.stop();
-        for (const closer of closers.reverse()) {
-          try {
-            await closer();
-          } catch (error) {
-            app.log.error({ err: error }, 'close step failed');
-          }
-        }
+        others.stopWatching();
+        await steps.runClose();
+        await others.closeClients();
         consul.destroy();
         loop.stop();
         state = 'closed';

@@ -1,10 +1,11 @@
-// Process entry for a service: listen, then close gracefully on SIGTERM/SIGINT or when the launcher goes away.
+// Process entry for a service: start it, then close it gracefully on SIGTERM/SIGINT or when the launcher goes away.
 import type { Service } from './create-service.ts';
 import { processLogDestination } from './log-destination.ts';
 
 /**
- * Starts `service` (through `listen`, when starting takes more than the kit's listen) and owns the process's lifetime: a signal (or the parent launcher's IPC channel
- * closing) closes it in order; a close that outlives SHUTDOWN_TIMEOUT_MS exits anyway.
+ * Starts `service` (`service.listen()`: its prepare steps, the port, its start steps; or `listen`
+ * when given) and owns the process's lifetime: a signal (or the parent launcher's IPC channel
+ * closing) closes it in order; a failed start, or a close that outlives SHUTDOWN_TIMEOUT_MS, exits 1.
  */
 export async function runService(service: Service, listen: () => Promise<unknown> = () => service.listen()): Promise<void> {
   let stopping = false;

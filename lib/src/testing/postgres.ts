@@ -4,7 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { databaseUrl, createDatabase, dropDatabase } from '../db/database-admin.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../dev/embedded-postgres.ts';
 import { applyMigrations } from '../db/migrate.ts';
 
 /** Set by the test-run script to the shared server's URL; test files create their databases there. */

@@ -47,9 +47,9 @@ export function attachParticipant<Tx extends SqlClient>(service: Service, { db, 
     retentionMs: config.TWO_PC_RETENTION_MS,
   });
   void service.app.register(participantRoutes<Tx>, { participant, coordinator: config.COORDINATOR_SERVICE });
-  // Once listening, that is after migrations: the sweeper needs the state table and the coordinator.
-  service.app.addHook('onListen', async () => participant.startSweeper());
-  // Closers run in reverse order of adding: attach after opening the database, and the sweeper
+  // A start step, so after the prepare steps' migrations: the sweeper needs the state table and the coordinator.
+  service.onStart(() => participant.startSweeper());
+  // Close steps run in reverse order of adding: attach after opening the database, and the sweeper
   // stops before the database closes.
   service.onClose(() => participant.stop());
   return participant;

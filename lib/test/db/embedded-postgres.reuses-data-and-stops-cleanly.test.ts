@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startEmbeddedPostgres } from '../../src/db/index.ts';
+import { startEmbeddedPostgres } from '../../src/dev/index.ts';
 import { query } from './helper.ts';
 
 /** Live (non-zombie) postmasters serving `dataDir`, from `ps`; backends and the watchdog have other command lines. */

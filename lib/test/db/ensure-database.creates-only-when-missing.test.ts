@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import pg from 'pg';
-import { databaseUrl, dropDatabase, ensureDatabase } from '../../src/db/index.ts';
+import { ensureDatabase } from '../../src/db/index.ts';
+import { databaseUrl, dropDatabase } from '../../src/dev/index.ts';
 import { testDatabase } from '../../src/testing/index.ts';
 
 test('ensureDatabase creates a missing database once and leaves an existing one alone', async (t) => {

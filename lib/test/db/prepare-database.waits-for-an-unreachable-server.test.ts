@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { databaseUrl, dropDatabase, prepareDatabase } from '../../src/db/index.ts';
+import { prepareDatabase } from '../../src/db/index.ts';
+import { databaseUrl, dropDatabase } from '../../src/dev/index.ts';
 import { testDatabase } from '../../src/testing/index.ts';
 import { copyMigrations, NOTES_MIGRATIONS_DIR, tableNames } from './helper.ts';
 

@@ -9,13 +9,11 @@ import { SmtpSink } from './sink.ts';
 const config = loadConfigOrExit(sinkConfigSchema);
 const service = createService({ name: 'smtp-sink', config, defaultCallers: 'public' });
 const sink = new SmtpSink({ port: config.SMTP_PORT, host: config.HOST, maxMessages: config.SINK_MAX_MESSAGES });
+service.onPrepare(() => sink.start());
 service.onClose(() => sink.stop());
 service.app.get('/', async (_request, reply) =>
   reply.type('text/html; charset=utf-8').send(renderInbox(sink.messages(), { duplicates: sink.duplicates, smtpPort: config.SMTP_PORT })),
 );
 service.app.get('/api/messages', async () => ({ messages: sink.messages(), duplicates: sink.duplicates }));
 
-await runService(service, async () => {
-  await sink.start();
-  return service.listen();
-});
+await runService(service);

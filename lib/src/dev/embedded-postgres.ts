@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createDatabase, databaseUrl, dropDatabase, type DropDatabaseOptions } from './database-admin.ts';
+import { createDatabase, databaseUrl, dropDatabase, type DropDatabaseOptions } from '../db/database-admin.ts';
 import { clearStaleLock, ensureCluster, resolveBinaries, resolveRunAs, SUPERUSER } from './postgres-cluster.ts';
 import { freePort, HOST, logTail, spawnServer, startWatchdog, terminate, waitUntilReady } from './postgres-process.ts';
 

@@ -1,7 +1,8 @@
 // buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never
 // listens (service.listen() migrates the database, listens, then starts the sweeper and the relay).
 import { join } from 'node:path';
-import { createService, MAILER_API_TAG, ServiceWatcher, type Service } from '@notify/lib';
+import { contractClient, createService, MAILER_API_TAG, ServiceWatcher, type Service } from '@notify/lib';
+import { mailerContract } from '@notify/lib/contracts';
 import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { Accounts } from './accounts.ts';
@@ -93,7 +94,7 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
 
 /** The welcome-email relay to the mailer nodes that serve its API; started once listening (after migrations). */
 function welcomeRelay(service: Service, db: Database, config: Readonly<Config>): WelcomeRelay {
-  const mailer = service.client('mailer', { tag: MAILER_API_TAG });
+  const mailer = contractClient(service.client('mailer', { tag: MAILER_API_TAG }), mailerContract, { deadlineMs: config.MAILER_TIMEOUT_MS });
   const relay = new WelcomeRelay({ db, mailer, log: service.log, intervalMs: config.WELCOME_RELAY_INTERVAL_MS, timeoutMs: config.MAILER_TIMEOUT_MS });
   service.onStart(() => relay.start());
   // The kit closes the mailer client after every close step, so a relay run in progress still finishes.

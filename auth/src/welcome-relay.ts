@@ -4,7 +4,8 @@
 // Rows are claimed with SKIP LOCKED, so auth nodes share the work; the mailer keeps one job per
 // user (its idempotency key), so a row posted twice after a crash is still one email.
 import type { FastifyBaseLogger } from 'fastify';
-import { hasErrorCode, type UpstreamClient } from '@notify/lib';
+import { hasErrorCode } from '@notify/lib';
+import type { mailerContract, ServiceClient } from '@notify/lib/contracts';
 import type { Database } from './store/database.ts';
 
 const BATCH = 20;
@@ -15,7 +16,7 @@ export class WelcomeRelay {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly d: { db: Database; mailer: UpstreamClient; log: FastifyBaseLogger; intervalMs: number; timeoutMs: number },
+    private readonly d: { db: Database; mailer: ServiceClient<typeof mailerContract.routes>; log: FastifyBaseLogger; intervalMs: number; timeoutMs: number },
   ) {}
 
   start(): void {
@@ -74,13 +75,7 @@ export class WelcomeRelay {
            ORDER BY o.attempts, o.created_at LIMIT ${BATCH} FOR UPDATE OF o SKIP LOCKED`;
         for (const row of rows) {
           try {
-            await this.d.mailer.request({
-              method: 'POST',
-              path: '/api/emails/welcome',
-              body: { userId: row.user_id, email: row.email, name: row.name },
-              deadlineMs: this.d.timeoutMs,
-              idempotent: true,
-            });
+            await this.d.mailer.welcome({ body: { userId: row.user_id, email: row.email, name: row.name } });
           } catch (error) {
             const failure = error as Error;
             await tx.welcomeOutbox.update({ where: { userId: row.user_id }, data: { attempts: { increment: 1 }, lastError: String(failure.message).slice(0, 500) } });

@@ -10,7 +10,6 @@ const service = createService({ name: 'client', config, defaultCallers: 'public'
 void service.app.register(fastifyStatic, { root: DIST, index: 'index.html', maxAge: 0 });
 service.app.get('/config.json', async () => ({ gatewayUrl: config.GATEWAY_URL }));
 
-await runService(service, async () => {
-  await buildIfStale({ force: config.CLIENT_REBUILD, log: (message) => service.log.info(message) });
-  return service.listen();
-});
+// Built before fastify loads @fastify/static, which checks that its root exists.
+await buildIfStale({ force: config.CLIENT_REBUILD, log: (message) => service.log.info(message) });
+await runService(service);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import websocket from '@fastify/websocket';
 import pg from 'pg';
 import { ConcurrencyLimiter, Coordinator, coordinatorRoutes, createService, type CoordinatorOptions, type Service } from '@notify/lib';
-import { attachDatabase, prepareDatabase } from '@notify/lib/db';
+import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { avatarProxy } from './avatar-proxy.ts';
@@ -31,10 +31,9 @@ const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
 const TWO_PC_PARTICIPANTS = ['persist', 'counter'] as const;
 
 export interface GatewayApp {
+  /** `service.listen()` creates the database if missing, applies migrations, joins the push bus, listens, then finishes transactions left in doubt. */
   service: Service;
   connections: ConnectionRegistry;
-  /** Creates the database if missing, applies migrations, joins the push bus, listens, then finishes transactions left in doubt. */
-  start(): Promise<{ address: string; port: number }>;
 }
 
 export function buildApp(config: Readonly<Config>): GatewayApp {
@@ -99,6 +98,15 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
     log: service.log,
   });
 
+  // Started in order by the kit: the database (attachDatabase), the bus, a first answer from
+  // discovery about each upstream; then the port; then the transactions left in doubt.
+  service.onPrepare(() => bus.start());
+  service.onPrepare(() => upstreams.ready());
+  service.onStart(async () => {
+    const inDoubt = await coordinator.recover();
+    if (inDoubt) service.log.info({ inDoubt }, 'finishing transactions left in doubt by the previous run');
+  });
+
   service.addDependency('push-bus', () => (bus.isConnected ? { state: 'up' } : { state: 'down', detail: 'not listening; pushes from other gateways are missed' }), {
     required: false,
   });
@@ -115,19 +123,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   void service.app.register(async (app) => coordinatorRoutes(app, { coordinator, participants: TWO_PC_PARTICIPANTS }));
   void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS }));
 
-  return {
-    service,
-    connections,
-    async start() {
-      await prepareDatabase({ url: config.DATABASE_URL, migrationsDir: MIGRATIONS_DIR, log: service.log });
-      await bus.start();
-      await upstreams.ready();
-      const address = await service.listen();
-      const inDoubt = await coordinator.recover();
-      if (inDoubt) service.log.info({ inDoubt }, 'finishing transactions left in doubt by the previous run');
-      return address;
-    },
-  };
+  return { service, connections };
 }
 
 /**

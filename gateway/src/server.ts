@@ -4,5 +4,4 @@ import { buildApp } from './app.ts';
 import { configSchema } from './config.ts';
 
 const config = loadConfigOrExit(configSchema);
-const gateway = buildApp(config);
-await runService(gateway.service, () => gateway.start());
+await runService(buildApp(config).service);

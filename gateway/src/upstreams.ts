@@ -2,7 +2,7 @@
 // passing instances, a circuit breaker per instance, a deadline per call, retries only for calls
 // safe to repeat), and a typed client per service built from its contract in the kit, so a
 // changed route breaks the build here rather than a call at run time.
-import { contractClient, MAILER_API_TAG, UpstreamClient, type Service } from '@notify/lib';
+import { contractClient, MAILER_API_TAG, type Service, type UpstreamClient } from '@notify/lib';
 import { authContract, counterContract, mailerContract, persistContract } from '@notify/lib/contracts';
 import type { Config } from './config.ts';
 
@@ -12,7 +12,6 @@ export type UpstreamService = (typeof UPSTREAM_SERVICES)[number];
 const TAGS: Partial<Record<string, string>> = { mailer: MAILER_API_TAG };
 
 export class Upstreams {
-  private readonly clients = new Map<string, UpstreamClient>();
   readonly auth;
   readonly persist;
   readonly counter;
@@ -33,9 +32,6 @@ export class Upstreams {
         return { state: open ? 'degraded' : 'up', detail: `${live} instance(s), ${open} breaker(s) open` };
       }, { required: false });
     }
-    service.onClose(async () => {
-      await Promise.all([...this.clients.values()].map((client) => client.close()));
-    });
     const deadline = { deadlineMs: config.UPSTREAM_TIMEOUT_MS };
     this.auth = contractClient(this.client('auth'), authContract, deadline);
     this.persist = contractClient(this.client('persist'), persistContract, deadline);
@@ -49,24 +45,18 @@ export class Upstreams {
     for (const answer of answers) if (answer.status === 'rejected') this.service.log.warn({ err: answer.reason }, 'starting without an answer from discovery');
   }
 
-  /** The client of one service (created on first use; the coordinator asks for participants by name). */
+  /** The client of one service (the kit's, cached and closed by it; the coordinator asks for participants by name). */
   client(name: string): UpstreamClient {
-    let client = this.clients.get(name);
-    if (!client) {
-      client = new UpstreamClient(this.upstream(name), {
-        identity: this.service.identity,
-        metrics: this.service.metrics,
-        log: this.service.log,
-        breaker: {
-          errorThresholdPercentage: this.config.BREAKER_ERROR_THRESHOLD_PERCENT,
-          volumeThreshold: this.config.BREAKER_VOLUME_THRESHOLD,
-          resetTimeoutMs: this.config.BREAKER_RESET_MS,
-          rollingWindowMs: this.config.BREAKER_WINDOW_MS,
-        },
-      });
-      this.clients.set(name, client);
-    }
-    return client;
+    const tag = TAGS[name];
+    return this.service.client(name, {
+      ...(tag === undefined ? {} : { tag }),
+      breaker: {
+        errorThresholdPercentage: this.config.BREAKER_ERROR_THRESHOLD_PERCENT,
+        volumeThreshold: this.config.BREAKER_VOLUME_THRESHOLD,
+        resetTimeoutMs: this.config.BREAKER_RESET_MS,
+        rollingWindowMs: this.config.BREAKER_WINDOW_MS,
+      },
+    });
   }
 
   private upstream(name: string) {

@@ -3,7 +3,8 @@
 // enqueues and inspects them, and registers with the `api` tag so callers find it. Never listens
 // (service.listen() prepares the queue, listens and registers, then starts the workers).
 import { Counter } from 'prom-client';
-import { createService, MAILER_API_TAG, METRIC, type Service } from '@notify/lib';
+import { contractClient, createService, MAILER_API_TAG, METRIC, type Service } from '@notify/lib';
+import { authContract, persistContract } from '@notify/lib/contracts';
 import type { Config } from './config.ts';
 import { MailQueue } from './queue/mail-queue.ts';
 import { emailRoutes } from './routes/emails.ts';
@@ -25,8 +26,9 @@ export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS
   });
   const queue = new MailQueue(config, service.log, service.metrics);
   const transport = resolveTransport(config.SMTP_URL);
-  const auth = service.client('auth');
-  const persist = service.client('persist');
+  const deadline = { deadlineMs: config.UPSTREAM_TIMEOUT_MS };
+  const auth = contractClient(service.client('auth'), authContract, deadline);
+  const persist = contractClient(service.client('persist'), persistContract, deadline);
   const sender = new Sender({ config, transport, queue, auth, log: service.log, metrics: service.metrics, instanceId: () => service.instanceId });
   const enqueued = new Counter({ name: METRIC.mailerEmailsEnqueuedTotal, help: 'Email jobs queued (duplicates not counted)', labelNames: ['kind'], registers: [service.metrics] });
 
@@ -37,7 +39,7 @@ export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS
   service.onPrepare(() => queue.start());
   service.onStart(async () => {
     await queue.workEmails(config.MAX_CONCURRENT_SENDS, sender.handle);
-    await queue.workTrace(traceRecorder({ config, persist, log: service.log, metrics: service.metrics }));
+    await queue.workTrace(traceRecorder({ persist, log: service.log, metrics: service.metrics }));
   });
   // Draining: no new sends from this node; the ones in hand finish in queue.stop() below, before
   // the kit closes the auth and persist clients they may still call.

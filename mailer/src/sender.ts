@@ -4,7 +4,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { JobResult, JobWithMetadata } from 'pg-boss';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { hasErrorCode, METRIC, type UpstreamClient } from '@notify/lib';
+import { hasErrorCode, METRIC } from '@notify/lib';
+import type { authContract, ServiceClient } from '@notify/lib/contracts';
 import type { Config } from './config.ts';
 import { messageIdOf, type EmailJob } from './domain/jobs.ts';
 import { notificationEmail, welcomeEmail, type RenderedEmail } from './domain/templates.ts';
@@ -26,7 +27,7 @@ export class Sender {
       config: Readonly<Config>;
       transport: MailTransport;
       queue: MailQueue;
-      auth: UpstreamClient;
+      auth: ServiceClient<typeof authContract.routes>;
       log: FastifyBaseLogger;
       metrics: Registry;
       instanceId: () => string;
@@ -109,13 +110,7 @@ export class Sender {
   private async recipient(job: EmailJob): Promise<Recipient | undefined> {
     if (job.kind === 'welcome') return { email: job.to, name: job.name };
     try {
-      const { body } = await this.d.auth.request<Recipient>({
-        method: 'GET',
-        path: `/api/users/${encodeURIComponent(job.userId)}`,
-        deadlineMs: this.d.config.UPSTREAM_TIMEOUT_MS,
-        idempotent: true,
-      });
-      return body;
+      return await this.d.auth.getUser({ params: { id: job.userId } });
     } catch (error) {
       if (hasErrorCode(error) && error.code === 'NOT_FOUND') return undefined;
       throw error;

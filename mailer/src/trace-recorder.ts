@@ -3,22 +3,16 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Job } from 'pg-boss';
 import { Counter, type Registry } from 'prom-client';
-import { hasErrorCode, METRIC, type UpstreamClient } from '@notify/lib';
-import type { Config } from './config.ts';
+import { hasErrorCode, METRIC } from '@notify/lib';
+import type { persistContract, ServiceClient } from '@notify/lib/contracts';
 import type { TraceJob } from './domain/jobs.ts';
 
-export function traceRecorder(d: { config: Readonly<Config>; persist: UpstreamClient; log: FastifyBaseLogger; metrics: Registry }) {
+export function traceRecorder(d: { persist: ServiceClient<typeof persistContract.routes>; log: FastifyBaseLogger; metrics: Registry }) {
   const recorded = new Counter({ name: METRIC.mailerTraceEventsTotal, help: '`emailed` trace events by outcome', labelNames: ['outcome'], registers: [d.metrics] });
   return async (job: Job<TraceJob>): Promise<void> => {
     const { notificationId, userId, messageId, sentAt } = job.data;
     try {
-      await d.persist.request({
-        method: 'POST',
-        path: `/api/notifications/${encodeURIComponent(notificationId)}/events`,
-        body: { type: 'emailed', recipientId: userId, detail: { messageId, sentAt } },
-        deadlineMs: d.config.UPSTREAM_TIMEOUT_MS,
-        idempotent: false,
-      });
+      await d.persist.recordEvent({ params: { id: notificationId }, body: { type: 'emailed', recipientId: userId, detail: { messageId, sentAt } } });
       recorded.inc({ outcome: 'recorded' });
     } catch (error) {
       // Persist knows no committed notification for this recipient: there is no trace to add to.

@@ -3,11 +3,10 @@ import type { Service } from './create-service.ts';
 import { processLogDestination } from './log-destination.ts';
 
 /**
- * Starts `service` (`service.listen()`: its prepare steps, the port, its start steps; or `listen`
- * when given) and owns the process's lifetime: a signal (or the parent launcher's IPC channel
+ * Starts `service` (`service.listen()`: its prepare steps, the port, its start steps) and owns the process's lifetime: a signal (or the parent launcher's IPC channel
  * closing) closes it in order; a failed start, or a close that outlives SHUTDOWN_TIMEOUT_MS, exits 1.
  */
-export async function runService(service: Service, listen: () => Promise<unknown> = () => service.listen()): Promise<void> {
+export async function runService(service: Service): Promise<void> {
   let stopping = false;
   const stop = (reason: string, code = 0) => {
     if (stopping) return;
@@ -38,7 +37,7 @@ export async function runService(service: Service, listen: () => Promise<unknown
     });
   }
   try {
-    await listen();
+    await service.listen();
   } catch (error) {
     service.log.fatal({ err: error }, `${service.name} failed to start`);
     stop('start failed', 1);

@@ -18,7 +18,7 @@ export class CounterReads {
   private scheduled = false;
 
   constructor(
-    private readonly upstreams: Upstreams,
+    private readonly upstreams: Pick<Upstreams, 'counter'>,
     /** Batches sent at once; more wait for one to come back (and grow meanwhile). */
     private readonly maxInFlight = 4,
   ) {}

@@ -30,7 +30,7 @@ export class Sessions {
   private readonly cache: GuardedCache<CachedSession>;
 
   constructor(
-    private readonly upstreams: Upstreams,
+    private readonly upstreams: Pick<Upstreams, 'auth'>,
     private readonly config: Readonly<Config>,
     private readonly metrics: GatewayMetrics,
   ) {

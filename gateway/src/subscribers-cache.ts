@@ -21,7 +21,7 @@ export class SubscribersCache {
   private readonly loading = new Map<string, { stamp: number; audience: Promise<Audience> }>();
 
   constructor(
-    private readonly upstreams: Upstreams,
+    private readonly upstreams: Pick<Upstreams, 'persist'>,
     config: Readonly<Config>,
     private readonly metrics: GatewayMetrics,
   ) {

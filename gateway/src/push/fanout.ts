@@ -39,7 +39,7 @@ export class Fanout {
       connections: ConnectionRegistry;
       sessions: Sessions;
       subscribers: SubscribersCache;
-      upstreams: Upstreams;
+      upstreams: Pick<Upstreams, 'persist' | 'counter'>;
       metrics: GatewayMetrics;
       log: FastifyBaseLogger;
     },

@@ -21,7 +21,7 @@ export type PublicHandler<M extends RpcMethod> = (params: z.output<(typeof RPC_P
 export type MethodTable = { [M in 'users.register' | 'users.login']: PublicHandler<M> } & { [M in Exclude<RpcMethod, 'users.register' | 'users.login'>]: Handler<M> };
 
 interface Dependencies {
-  upstreams: Upstreams;
+  upstreams: Pick<Upstreams, 'persist'>;
   sessions: Sessions;
   connections: ConnectionRegistry;
   publications: Publications;

@@ -13,7 +13,7 @@ import { notificationView } from './notification-view.ts';
 type Payload = TransactionPayloads<typeof BRANCHES>;
 const BRANCHES = [persistActions.notificationCreate, counterActions.notificationCreate] as const;
 
-export function publicationTransaction(d: { publish: (message: BusMessage) => Promise<void>; upstreams: Upstreams; subscribers: SubscribersCache; log: FastifyBaseLogger }) {
+export function publicationTransaction(d: { publish: (message: BusMessage) => Promise<void>; upstreams: Pick<Upstreams, 'mailer'>; subscribers: SubscribersCache; log: FastifyBaseLogger }) {
   /**
    * The topic's name for the email, from the audience the publication was made for (cached; read
    * again only after a restart); a topic deleted since the publication still gets its email.

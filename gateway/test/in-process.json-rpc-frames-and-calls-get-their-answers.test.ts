@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { createError } from '@notify/lib';
 import { JSON_RPC_ERRORS } from '@notify/lib/rpc';
 import { hashToken } from '../src/sessions.ts';
-import { handleFrame } from '../src/transports/json-rpc.ts';
+import { handleFrame } from '../src/transports/json-rpc-frames.ts';
 import type { FakeConnection } from './fakes/connections.ts';
 import { inProcessGateway, type InProcessGateway } from './fakes/gateway.ts';
 import { gate } from './fakes/wait.ts';

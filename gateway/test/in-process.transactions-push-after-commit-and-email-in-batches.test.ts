@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { createError } from '@notify/lib';
 import { MAILER_MAX_RECIPIENTS, type CreateNotificationPayload } from '@notify/lib/contracts';
 import type { Notification } from '@notify/lib/rpc';
-import { handleFrame } from '../src/transports/json-rpc.ts';
+import { handleFrame } from '../src/transports/json-rpc-frames.ts';
 import { inProcessGateway, type InProcessGateway } from './fakes/gateway.ts';
 import { refused, until } from './fakes/wait.ts';
 

@@ -17,7 +17,7 @@ export { toAppError } from './service/error-handler.ts';
 // Other services: discovery, calls, who may call.
 export { ServiceWatcher, type Instance } from './discovery/service-watcher.ts';
 export { MAILER_API_TAG } from './discovery/tags.ts';
-export { UpstreamClient } from './balancing/upstream-client.ts';
+export { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from './balancing/upstream-client.ts';
 export { contractClient } from './balancing/contract-client.ts';
 export { serveRoute } from './service/contract-routes.ts';
 export { HttpPools, originOf } from './http/http-pools.ts';
@@ -26,7 +26,7 @@ export { actingUser } from './identity/caller-policy.ts';
 
 // Two-phase commit.
 export { txId } from './two-phase/protocol.ts';
-export { Participant, defineAction, type ActionItem } from './two-phase/participant.ts';
+export { Participant, defineAction, type ActionItem, type SqlClient } from './two-phase/participant.ts';
 export { sendNoVote } from './two-phase/participant-routes.ts';
 export { attachParticipant, participantConfigShape } from './two-phase/attach.ts';
 export { Coordinator, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';

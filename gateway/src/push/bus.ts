@@ -46,9 +46,20 @@ export class PushBus<M> {
   /** Connections the listener opened and LISTENs it issued, NOTIFYs sent, over this bus's life (the tests read them). */
   readonly stats = { connects: 0, listens: 0, reconnects: 0, notifies: 0 };
 
+  /** Who hears every message (this instance's and the others'); set once, before `start()`. */
+  private onMessage: BusMessageHandler<M> | undefined;
+
   constructor(
-    private readonly options: { url: string; channel: string; pool: pg.Pool; log: FastifyBaseLogger; onMessage: BusMessageHandler<M>; connectTimeoutMs?: number },
-  ) {}
+    private readonly options: { url: string; channel: string; pool: pg.Pool; log: FastifyBaseLogger; onMessage?: BusMessageHandler<M>; connectTimeoutMs?: number },
+  ) {
+    this.onMessage = options.onMessage;
+  }
+
+  /** Names who hears every message, for a bus built before its listener (the gateway's fan-out). */
+  deliverTo(handler: BusMessageHandler<M>): void {
+    if (this.onMessage) throw new Error('the push bus delivers to one handler, and has one');
+    this.onMessage = handler;
+  }
 
   get isConnected(): boolean {
     return this.connected;
@@ -56,6 +67,7 @@ export class PushBus<M> {
 
   /** Connects the listener (reconnecting by itself whenever it drops) and starts the outbox cleanup. */
   async start(): Promise<void> {
+    if (!this.onMessage) throw new Error('the push bus has nobody to deliver to (deliverTo) and would drop every message');
     await this.connect();
     this.cleanup = setInterval(() => {
       this.options.pool
@@ -224,7 +236,7 @@ export class PushBus<M> {
 
   private async deliver(message: M): Promise<void> {
     try {
-      await this.options.onMessage(message);
+      await this.onMessage?.(message);
     } catch (error) {
       this.options.log.error({ err: error }, 'push bus handler failed');
     }

@@ -45,11 +45,11 @@ export function publicationTransaction(d: { publish: (message: BusMessage) => Pr
           const recipients = payload.recipients.slice(start, start + MAILER_MAX_RECIPIENTS);
           await d.upstreams.mailer.notificationEmails({ body: { notificationId: payload.notificationId, topic, title: payload.title, body: payload.body, recipients } });
         } catch (error) {
-          // A refusal (4xx) will not change on retry: say so loudly and let the transaction complete.
-          // Anything else (mailer down, time-out) is thrown, and the coordinator retries.
+          // A refusal (4xx) will not change on retry: say so loudly and go on with the other batches,
+          // so the transaction completes. Anything else (mailer down, time-out) is thrown, and the
+          // coordinator retries (the batches the mailer took already are dropped as repeats).
           if (!isFinalRefusal(error)) throw error;
-          d.log.error({ err: error, notificationId: payload.notificationId }, 'the mailer refused a notification’s emails; they are not sent');
-          return;
+          d.log.error({ err: error, notificationId: payload.notificationId, batchStart: start }, 'the mailer refused a batch of a notification’s emails; they are not sent');
         }
       }
     },

@@ -6,23 +6,21 @@
 // a commit of what was never prepared is NOT_FOUND, a rollback of it is presumed abort, a
 // decision against an earlier one is CONFLICT.
 import { randomUUID } from 'node:crypto';
+import { createError, isErrorCode, type UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '@notify/lib';
 import {
-  createError,
+  counterActions,
   decisionBatchRequest,
   decisionRequest,
-  isErrorCode,
+  persistActions,
   prepareBatchRequest,
   prepareRequest,
+  type ActionContract,
   type BatchDecision,
   type BatchVote,
   type ErrorCode,
   type ItemError,
   type ParticipantTransaction,
-  type UpstreamClient,
-  type UpstreamRequest,
-  type UpstreamResponse,
-} from '@notify/lib';
-import { counterActions, persistActions, type ActionContract } from '@notify/lib/contracts';
+} from '@notify/lib/contracts';
 import type { z } from 'zod';
 
 type State = 'prepared' | 'committed' | 'aborted';

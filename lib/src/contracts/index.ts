@@ -6,3 +6,6 @@ export * from './counter.ts';
 export * from './auth.ts';
 export * from './mailer.ts';
 export * from './avatar.ts';
+// The two-phase-commit participant protocol every participant serves and the coordinator calls.
+export * from '../two-phase/protocol.ts';
+export type { ErrorCode } from '../errors.ts';

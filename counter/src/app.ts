@@ -5,7 +5,7 @@ import { attachParticipant, createService, type Service } from '@notify/lib';
 import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
-import { ACTIONS } from './domain/actions.ts';
+import { ACTIONS } from './actions.ts';
 import { counterRoutes } from './routes/counters.ts';
 import type { Tx } from './store/database.ts';
 

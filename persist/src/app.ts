@@ -5,8 +5,9 @@ import { attachParticipant, createService, type Service } from '@notify/lib';
 import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
-import { ACTIONS } from './domain/actions.ts';
+import { ACTIONS } from './actions.ts';
 import { notificationRoutes } from './routes/notifications.ts';
+import { requestId2pcRoutes } from './routes/request-id-2pc.ts';
 import { topicRoutes } from './routes/topics.ts';
 import type { Tx } from './store/database.ts';
 
@@ -27,6 +28,7 @@ export function buildApp(config: Readonly<Config>): PersistApp {
   const participant = attachParticipant<Tx>(service, { db, actions: ACTIONS, config });
 
   void service.app.register(topicRoutes, { db });
-  void service.app.register(notificationRoutes, { db, participant });
+  void service.app.register(notificationRoutes, { db });
+  void service.app.register(requestId2pcRoutes, { participant });
   return { service };
 }

@@ -17,20 +17,15 @@ export function encodeTimeCursor(item: { createdAt: Date; id: string }): string 
   return Buffer.from(JSON.stringify({ t: item.createdAt.toISOString(), id: item.id })).toString('base64url');
 }
 
-export function decodeTimeCursor(cursor: string): { createdAt: Date; id: string } {
+/** The sort key a cursor from encodeTimeCursor names; undefined (the first page) without one. */
+export function decodeTimeCursor(cursor: string | undefined): { createdAt: Date; id: string } | undefined {
+  if (!cursor) return undefined;
   try {
     const parsed = timeCursor.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     return { createdAt: new Date(parsed.t), id: parsed.id };
   } catch {
     throw createError({ code: 'INVALID_ARGUMENT', message: 'cursor is not one this service issued', details: { field: 'cursor', reason: REASON.BAD_CURSOR } });
   }
-}
-
-/** Prisma `where` for "strictly after the cursor" in (createdAt desc, id desc) order. */
-export function afterTimeCursor(cursor: string | undefined): object {
-  if (!cursor) return {};
-  const { createdAt, id } = decodeTimeCursor(cursor);
-  return { OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] };
 }
 
 /** Takes `limit + 1` rows, returns `limit` of them and the cursor for the next page, if any. */

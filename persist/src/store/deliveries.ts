@@ -1,0 +1,117 @@
+// Deliveries table access: one row per recipient of a notification, and its acknowledgement state
+// (none, pending while an ack is prepared, acked), staged, applied and released by notification.ack.
+import type { Tx } from './database.ts';
+
+/** A delivery as the rules need it: its ack state and its notification's state. */
+export interface DeliveryState {
+  ackState: string;
+  notificationState: string;
+}
+
+/** One recipient's acknowledgement of one notification, in the transaction `txId`. */
+export interface AckKey {
+  notificationId: string;
+  userId: string;
+  txId: string;
+}
+
+/** Inserts one delivery per (notification, recipient), ack state `none`, in one insert. */
+export async function insertDeliveries(tx: Tx, deliveries: { notificationId: string; recipientId: string }[]): Promise<void> {
+  if (!deliveries.length) return;
+  await tx.$executeRawUnsafe(
+    'INSERT INTO deliveries (notification_id, recipient_id) SELECT * FROM unnest($1::uuid[], $2::text[])',
+    deliveries.map((delivery) => delivery.notificationId),
+    deliveries.map((delivery) => delivery.recipientId),
+  );
+}
+
+/** One recipient's delivery of a notification; null when there is none. `db`: the client or a transaction's. */
+export async function findDelivery(db: Tx, notificationId: string, recipientId: string): Promise<DeliveryState | null> {
+  const delivery = await db.delivery.findUnique({
+    where: { notificationId_recipientId: { notificationId, recipientId } },
+    include: { notification: { select: { state: true } } },
+  });
+  return delivery && { ackState: delivery.ackState, notificationState: delivery.notification.state };
+}
+
+/** Whether the user is one of the notification's recipients (has a delivery of it, in any state). */
+export async function hasDelivery(db: Tx, notificationId: string, recipientId: string): Promise<boolean> {
+  return (await db.delivery.findUnique({ where: { notificationId_recipientId: { notificationId, recipientId } } })) !== null;
+}
+
+/** The given recipients (each once, in order) without a delivery of the notification, or all of them unless it is committed. */
+export async function unknownRecipients(db: Tx, notificationId: string, recipientIds: string[]): Promise<string[]> {
+  const wanted = [...new Set(recipientIds)];
+  const found = await db.$queryRawUnsafe<{ recipient_id: string }[]>(
+    `SELECT d.recipient_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+     WHERE d.notification_id = $1::uuid AND n.state = 'committed' AND d.recipient_id = ANY($2::text[])`,
+    notificationId,
+    wanted,
+  );
+  const known = new Set(found.map((row) => row.recipient_id));
+  return wanted.filter((id) => !known.has(id));
+}
+
+/**
+ * Marks one delivery of a committed notification `pending` ack for `txId`, if its ack state is
+ * `none`; false when it is not. One conditional update: of two acks of the same delivery racing,
+ * exactly one finds it `none`.
+ */
+export async function claimAck(tx: Tx, { notificationId, userId, txId }: AckKey): Promise<boolean> {
+  const claimed = await tx.$executeRawUnsafe(
+    `UPDATE deliveries d SET ack_state = 'pending', ack_tx_id = $3
+     FROM notifications n
+     WHERE d.notification_id = $1::uuid AND d.recipient_id = $2 AND d.ack_state = 'none'
+       AND n.id = d.notification_id AND n.state = 'committed'`,
+    notificationId,
+    userId,
+    txId,
+  );
+  return claimed === 1;
+}
+
+/** Locks the deliveries for the rest of the transaction, in key order (so concurrent batches queue, never deadlock). */
+export async function lockDeliveries(tx: Tx, keys: Omit<AckKey, 'txId'>[]): Promise<void> {
+  await tx.$queryRawUnsafe(
+    `SELECT 1 FROM deliveries WHERE (notification_id, recipient_id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
+     ORDER BY notification_id, recipient_id FOR UPDATE`,
+    keys.map((key) => key.notificationId),
+    keys.map((key) => key.userId),
+  );
+}
+
+/** claimAck for many deliveries in one update; returns how many were claimed. */
+export async function claimAcks(tx: Tx, keys: AckKey[]): Promise<number> {
+  return tx.$executeRawUnsafe(
+    `UPDATE deliveries d SET ack_state = 'pending', ack_tx_id = item.tx_id
+     FROM unnest($1::uuid[], $2::text[], $3::text[]) AS item(notification_id, recipient_id, tx_id), notifications n
+     WHERE d.notification_id = item.notification_id AND d.recipient_id = item.recipient_id AND d.ack_state = 'none'
+       AND n.id = d.notification_id AND n.state = 'committed'`,
+    ...columns(keys),
+  );
+}
+
+/** Makes the deliveries each key's transaction claimed `acked`, stamped now. */
+export async function applyAcks(tx: Tx, keys: AckKey[]): Promise<void> {
+  await tx.$executeRawUnsafe(
+    `UPDATE deliveries d SET ack_state = 'acked', acked_at = now()
+     FROM unnest($1::uuid[], $2::text[], $3::text[]) AS item(notification_id, recipient_id, tx_id)
+     WHERE d.notification_id = item.notification_id AND d.recipient_id = item.recipient_id AND d.ack_tx_id = item.tx_id`,
+    ...columns(keys),
+  );
+}
+
+/** Puts the deliveries each key's transaction claimed back to `none`. */
+export async function releaseAcks(tx: Tx, keys: AckKey[]): Promise<void> {
+  await tx.$executeRawUnsafe(
+    `UPDATE deliveries d SET ack_state = 'none', ack_tx_id = NULL
+     FROM unnest($1::uuid[], $2::text[], $3::text[]) AS item(notification_id, recipient_id, tx_id)
+     WHERE d.notification_id = item.notification_id AND d.recipient_id = item.recipient_id AND d.ack_tx_id = item.tx_id`,
+    ...columns(keys),
+  );
+}
+
+/** The keys as the three arrays the statements unnest: notification ids, user ids, transaction ids. */
+function columns(keys: AckKey[]): [string[], string[], string[]] {
+  return [keys.map((key) => key.notificationId), keys.map((key) => key.userId), keys.map((key) => key.txId)];
+}

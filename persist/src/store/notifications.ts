@@ -1,0 +1,94 @@
+// Notifications table access: a recipient's feed in pages, one notification, and the writes of the
+// notification.create action (stored pending, committed, or deleted on rollback).
+import type { Database, Tx } from './database.ts';
+import { afterTime, type TimeKey } from './pagination.ts';
+
+export interface NotificationRow {
+  id: string;
+  topicId: string;
+  publisherId: string;
+  title: string;
+  body: string;
+  email: boolean;
+  /** pending (prepared, invisible) or committed. */
+  state: string;
+  createdAt: Date;
+}
+
+/** A notification as prepare stores it, pending until commit. */
+export interface PendingNotification {
+  id: string;
+  topicId: string;
+  publisherId: string;
+  title: string;
+  body: string;
+  email: boolean;
+  txId: string;
+}
+
+/** One recipient's delivery of a committed notification, with the notification. */
+export interface FeedItem {
+  ackState: string;
+  ackedAt: Date | null;
+  notification: NotificationRow;
+}
+
+/**
+ * Up to `take` of a recipient's committed notifications, newest first, after `after`:
+ * only those not acknowledged (`unreadOnly`), only one topic's (`topicId`), or all.
+ */
+export function feedPage(
+  db: Database,
+  query: { recipientId: string; unreadOnly?: boolean; topicId?: string; after: TimeKey | undefined; take: number },
+): Promise<FeedItem[]> {
+  const { recipientId, unreadOnly, topicId, after, take } = query;
+  return db.delivery.findMany({
+    where: {
+      recipientId,
+      ...(unreadOnly ? { ackState: { not: 'acked' } } : {}),
+      notification: {
+        state: 'committed',
+        ...(topicId ? { topicId } : {}),
+        ...afterTime(after),
+      },
+    },
+    include: { notification: true },
+    orderBy: [{ notification: { createdAt: 'desc' } }, { notification: { id: 'desc' } }],
+    take,
+  });
+}
+
+/** A notification by id, in any state; null when there is none. */
+export function findNotification(db: Database, id: string): Promise<NotificationRow | null> {
+  return db.notification.findUnique({ where: { id } });
+}
+
+/** Stores the notifications `pending` (invisible to reads), in one insert. */
+export async function insertPendingNotifications(tx: Tx, notifications: PendingNotification[]): Promise<void> {
+  await tx.$executeRawUnsafe(
+    `INSERT INTO notifications (id, topic_id, publisher_id, title, body, email, state, tx_id)
+     SELECT id, topic_id, publisher_id, title, body, email, 'pending', tx_id
+     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, publisher_id text, title text, body text, email boolean, tx_id text)`,
+    JSON.stringify(
+      notifications.map((notification) => ({
+        id: notification.id,
+        topic_id: notification.topicId,
+        publisher_id: notification.publisherId,
+        title: notification.title,
+        body: notification.body,
+        email: notification.email,
+        tx_id: notification.txId,
+      })),
+    ),
+  );
+}
+
+/** Makes the notifications `committed` (visible), stamped now. */
+export async function markNotificationsCommitted(tx: Tx, ids: string[]): Promise<void> {
+  await tx.$executeRawUnsafe(`UPDATE notifications SET state = 'committed', committed_at = now() WHERE id = ANY($1::uuid[])`, ids);
+}
+
+/** Deletes the notifications still `pending`; their deliveries and events go with them (cascade). */
+export async function deletePendingNotifications(tx: Tx, ids: string[]): Promise<void> {
+  await tx.$executeRawUnsafe(`DELETE FROM notifications WHERE id = ANY($1::uuid[]) AND state = 'pending'`, ids);
+}

@@ -1,0 +1,85 @@
+// Topics table access: create, read, list in pages, soft delete, and the row locks a delete, a
+// subscription or a publication takes so they do not interleave.
+import { randomUUID } from 'node:crypto';
+import { isUniqueViolation } from '@notify/lib/db';
+import type { Database, Tx } from './database.ts';
+import { afterTime, type TimeKey } from './pagination.ts';
+
+export interface TopicRow {
+  id: string;
+  name: string;
+  description: string;
+  creatorId: string;
+  createdAt: Date;
+  deletedAt: Date | null;
+}
+
+/** What a locked topic row tells the rules that decide on it. */
+export interface LockedTopic {
+  creatorId: string;
+  deletedAt: Date | null;
+}
+
+/** Inserts a topic with a new id; undefined when its name is taken (a deleted topic's name stays taken). */
+export async function createTopic(db: Database, input: { name: string; description: string; creatorId: string }): Promise<TopicRow | undefined> {
+  try {
+    return await db.topic.create({ data: { id: randomUUID(), name: input.name, description: input.description, creatorId: input.creatorId } });
+  } catch (error) {
+    if (isUniqueViolation(error)) return undefined;
+    throw error;
+  }
+}
+
+/** A topic by id, deleted or not; null when there is none. */
+export function findTopic(db: Database, id: string): Promise<TopicRow | null> {
+  return db.topic.findUnique({ where: { id } });
+}
+
+/**
+ * Up to `take` topics not deleted, newest first, after `after`: all of them, or only those
+ * `userId` created (`mine`) or is subscribed to (`subscribed`), or both.
+ */
+export function listTopics(
+  db: Database,
+  query: { userId: string; mine?: boolean; subscribed?: boolean; after: TimeKey | undefined; take: number },
+): Promise<TopicRow[]> {
+  const { userId, mine, subscribed, after, take } = query;
+  return db.topic.findMany({
+    where: {
+      deletedAt: null,
+      ...(mine ? { creatorId: userId } : {}),
+      ...(subscribed ? { subscriptions: { some: { userId } } } : {}),
+      ...afterTime(after),
+    },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take,
+  });
+}
+
+/**
+ * Soft-deletes a topic and drops its subscriptions, in one transaction whose first statement locks
+ * the topic's row (so two deletes, or a delete and a subscribe, do not interleave). `check` sees the
+ * locked row (undefined when there is none) and throws to refuse; then nothing is written. The
+ * topic's notifications stay readable and ackable, so unread counts stay true.
+ */
+export async function deleteTopic(db: Database, id: string, check: (topic: LockedTopic | undefined) => void): Promise<void> {
+  await db.$transaction(async (tx) => {
+    const [row] = await tx.$queryRawUnsafe<{ creator_id: string; deleted_at: Date | null }[]>('SELECT creator_id, deleted_at FROM topics WHERE id = $1::uuid FOR UPDATE', id);
+    check(row && { creatorId: row.creator_id, deletedAt: row.deleted_at });
+    await tx.topic.update({ where: { id }, data: { deletedAt: new Date() } });
+    await tx.subscription.deleteMany({ where: { topicId: id } });
+  });
+}
+
+/**
+ * Share-locks the topics (in id order: give them sorted, so concurrent publications queue and
+ * never deadlock) for the rest of the transaction, so a concurrent delete waits; returns them by
+ * id. A missing id is missing from the map.
+ */
+export async function lockTopicsForShare(tx: Tx, sortedIds: string[]): Promise<Map<string, LockedTopic>> {
+  const rows = await tx.$queryRawUnsafe<{ id: string; creator_id: string; deleted_at: Date | null }[]>(
+    'SELECT id::text, creator_id, deleted_at FROM topics WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE',
+    sortedIds,
+  );
+  return new Map(rows.map((row) => [row.id, { creatorId: row.creator_id, deletedAt: row.deleted_at }]));
+}

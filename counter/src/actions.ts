@@ -1,8 +1,8 @@
 // counter's two-phase-commit actions: a notification adds one unread to each recipient, an ack
 // removes one. Prepare stages the change (invisible to reads); commit applies it; rollback drops it.
 // Each step reads and writes through store/counters.ts and leaves its decisions to domain/unread.ts.
-import { defineAction, type ActionItem } from '@notify/lib';
-import { ackPayload, createNotificationPayload, type AckPayload, type CreateNotificationPayload } from './domain/schemas.ts';
+import { defineAction, participantActions, type ActionItem } from '@notify/lib';
+import { counterActions } from '@notify/lib/contracts';
 import { checkAck, checkAcks, usersToLock } from './domain/unread.ts';
 import {
   applyStaged,
@@ -17,8 +17,7 @@ import {
 } from './store/counters.ts';
 import type { Tx } from './store/database.ts';
 
-export const notificationCreate = defineAction<Tx, CreateNotificationPayload>({
-  payload: createNotificationPayload,
+export const notificationCreate = defineAction<Tx, typeof counterActions.notificationCreate>(counterActions.notificationCreate, {
   async prepare(tx, { recipients }, { txId }) {
     await stageIncrements(tx, txId, recipients);
   },
@@ -31,8 +30,7 @@ export const notificationCreate = defineAction<Tx, CreateNotificationPayload>({
   rollbackMany,
 });
 
-export const notificationAck = defineAction<Tx, AckPayload>({
-  payload: ackPayload,
+export const notificationAck = defineAction<Tx, typeof counterActions.notificationAck>(counterActions.notificationAck, {
   async prepare(tx, { userId }, { txId }) {
     // The user's counter row is locked first, so concurrent acks for one user stage one at a time
     // and together never take the count below zero.
@@ -69,4 +67,4 @@ async function rollbackOne(tx: Tx, _payload: unknown, context: { txId: string })
   await dropStaged(tx, [context.txId]);
 }
 
-export const ACTIONS = { 'notification.create': notificationCreate, 'notification.ack': notificationAck };
+export const ACTIONS = participantActions(notificationCreate, notificationAck);

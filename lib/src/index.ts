@@ -26,7 +26,7 @@ export { actingUser } from './identity/caller-policy.ts';
 
 // Two-phase commit.
 export { txId } from './two-phase/protocol.ts';
-export { Participant, defineAction, type ActionItem, type SqlClient } from './two-phase/participant.ts';
+export { Participant, defineAction, participantActions, type ActionItem, type SqlClient } from './two-phase/participant.ts';
 export { sendNoVote } from './two-phase/participant-routes.ts';
 export { attachParticipant, participantConfigShape } from './two-phase/attach.ts';
 export { Coordinator, type Branch, type CoordinatorOptions, type Vote } from './two-phase/coordinator.ts';

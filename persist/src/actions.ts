@@ -3,10 +3,11 @@
 // `audience: 'subscribers'` only if the recipients are still all of the topic's subscribers);
 // notification.ack marks one delivery `pending` ack and makes it `acked` at commit.
 // Each step reads and writes through store/ and leaves its decisions to domain/.
-import { defineAction, type ActionItem } from '@notify/lib';
+import { defineAction, participantActions, type ActionItem } from '@notify/lib';
+import { persistActions } from '@notify/lib/contracts';
 import { ackRefusal, checkBatchClaimed } from './domain/acknowledgement.ts';
 import { checkPublishers, checkRecipients, stagedPublications, topicsToLock } from './domain/publication.ts';
-import { ackPayload, createNotificationPayload, type AckPayload, type CreateNotificationPayload } from './domain/schemas.ts';
+import type { AckPayload, CreateNotificationPayload } from './domain/schemas.ts';
 import type { Tx } from './store/database.ts';
 import { applyAcks, claimAck, claimAcks, findDelivery, insertDeliveries, lockDeliveries, releaseAcks, type AckKey } from './store/deliveries.ts';
 import { insertAckedEvents, insertCommittedEvents, insertPreparedEvents } from './store/events.ts';
@@ -14,8 +15,7 @@ import { deletePendingNotifications, insertPendingNotifications, markNotificatio
 import { countSubscribed } from './store/subscriptions.ts';
 import { lockTopicsForShare } from './store/topics.ts';
 
-export const notificationCreate = defineAction<Tx, CreateNotificationPayload>({
-  payload: createNotificationPayload,
+export const notificationCreate = defineAction<Tx, typeof persistActions.notificationCreate>(persistActions.notificationCreate, {
   async prepare(tx, payload, context) {
     await prepareNotifications(tx, [{ payload, context }]);
   },
@@ -58,8 +58,7 @@ async function rollbackNotifications(tx: Tx, items: ActionItem<CreateNotificatio
   await deletePendingNotifications(tx, items.map(({ payload }) => payload.notificationId));
 }
 
-export const notificationAck = defineAction<Tx, AckPayload>({
-  payload: ackPayload,
+export const notificationAck = defineAction<Tx, typeof persistActions.notificationAck>(persistActions.notificationAck, {
   async prepare(tx, { notificationId, userId }, { txId }) {
     if (await claimAck(tx, { notificationId, userId, txId })) return;
     throw ackRefusal(notificationId, await findDelivery(tx, notificationId, userId));
@@ -95,4 +94,4 @@ async function rollbackAcks(tx: Tx, items: ActionItem<AckPayload>[]): Promise<vo
   await releaseAcks(tx, ackKeys(items));
 }
 
-export const ACTIONS = { 'notification.create': notificationCreate, 'notification.ack': notificationAck };
+export const ACTIONS = participantActions(notificationCreate, notificationAck);

@@ -1,20 +1,16 @@
 // GET /api/counters/:userId: a user's unread count; POST /api/counters/query: many users' counts
 // at once (for the gateway). Committed changes only: staged ones live apart, in staged_changes.
+// Paths, requests and answers are counter's contract in the kit.
 import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from '@notify/lib';
-import { counterParams, queryBody } from '../domain/schemas.ts';
+import { serveRoute } from '@notify/lib';
+import { counterContract } from '@notify/lib/contracts';
 import { unreadOf, unreadOfMany } from '../store/counters.ts';
 import type { Database } from '../store/database.ts';
 
+const { getCounter, queryCounters } = counterContract.routes;
+
 export async function counterRoutes(app: FastifyInstance, { db }: { db: Database }): Promise<void> {
-  const typed = app.withTypeProvider<ZodTypeProvider>();
+  serveRoute(app, getCounter, {}, async (request) => ({ userId: request.params.userId, unread: await unreadOf(db, request.params.userId) }));
 
-  typed.get('/api/counters/:userId', { schema: { params: counterParams } }, async (request) => ({
-    userId: request.params.userId,
-    unread: await unreadOf(db, request.params.userId),
-  }));
-
-  typed.post('/api/counters/query', { schema: { body: queryBody } }, async (request) => ({
-    counters: await unreadOfMany(db, request.body.userIds),
-  }));
+  serveRoute(app, queryCounters, {}, async (request) => ({ counters: await unreadOfMany(db, request.body.userIds) }));
 }

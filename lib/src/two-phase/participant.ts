@@ -13,6 +13,7 @@ import { originOf } from '../http/http-pools.ts';
 import { toAppError } from '../service/error-handler.ts';
 import { coordinatorAnswer, PARTICIPANT_TABLE, type BatchDecision, type BatchVote, type ItemError, type ParticipantState, type ParticipantTransaction, type PrepareRequest } from './protocol.ts';
 import type { TwoPhaseMetrics } from './metrics.ts';
+import type { ActionContract } from '../contracts/contract.ts';
 
 /** The SQL a participant needs from a client or a transaction (Prisma's clients have both). */
 export interface SqlClient {
@@ -58,9 +59,27 @@ export interface ParticipantAction<Tx extends SqlClient, P> {
   lockKey?(payload: P): string;
 }
 
-/** Lets TypeScript infer an action's payload type from its schema. */
-export function defineAction<Tx extends SqlClient, P>(action: ParticipantAction<Tx, P>): ParticipantAction<Tx, P> {
-  return action;
+/** A participant action implementing one action of a contract: its payload schema is the contract's. */
+export interface ContractAction<Tx extends SqlClient, P> extends ParticipantAction<Tx, P> {
+  readonly name: string;
+}
+
+/**
+ * Implements an action of the participant's contract: the payload is validated with the schema the
+ * coordinator's caller builds it against, and the action answers to the contract's name.
+ */
+export function defineAction<Tx extends SqlClient, A extends ActionContract>(contract: A, action: Omit<ParticipantAction<Tx, z.output<A['payload']>>, 'payload'>): ContractAction<Tx, z.output<A['payload']>> {
+  return { ...action, name: contract.action, payload: contract.payload as z.ZodType<z.output<A['payload']>> };
+}
+
+/** A participant's actions by their contract names, for `attachParticipant`. */
+export function participantActions<Tx extends SqlClient>(...actions: ContractAction<Tx, unknown>[]): Record<string, ParticipantAction<Tx, unknown>> {
+  const byName: Record<string, ParticipantAction<Tx, unknown>> = {};
+  for (const action of actions) {
+    if (Object.hasOwn(byName, action.name)) throw new TypeError(`two actions are named ${action.name}`);
+    byName[action.name] = action;
+  }
+  return byName;
 }
 
 export interface ParticipantOptions<Tx extends SqlClient> {

@@ -17,5 +17,7 @@ service.app.get('/api/messages', async () => ({ messages: sink.messages(), dupli
 
 await runService(service, async () => {
   await sink.start();
+  // The port bound (SMTP_PORT 0 takes a free one): a test system points its mailers at it.
+  service.log.info({ port: sink.port }, 'smtp-sink receiving SMTP');
   return service.listen();
 });

@@ -104,14 +104,21 @@ export type SystemProcess = ServiceProcess & { readonly id: string; readonly por
  * not run, or on a cycle.
  */
 export function planSystem(topology: Topology, options: PlanOptions = {}): PlannedInstance[] {
-  const counts = new Map(topology.services.map((spec) => [spec.name, spec.name === REGISTRY ? 1 : options.services ? (options.services[spec.name] ? (options.services[spec.name]!.instances ?? spec.instances) : 0) : spec.instances]));
   for (const name of Object.keys(options.services ?? {})) serviceSpec(topology, name);
+  const countOf = (spec: ServiceSpec): number => {
+    if (spec.name === REGISTRY) return 1;
+    if (!options.services) return spec.instances;
+    const override = options.services[spec.name];
+    return override ? (override.instances ?? spec.instances) : 0;
+  };
+  const counts = new Map(topology.services.map((spec) => [spec.name, countOf(spec)]));
   const running = topology.services.filter((spec) => counts.get(spec.name)! > 0);
   const steps = new Map<string, number>();
   const stepOf = (spec: ServiceSpec, path: string[]): number => {
     const known = steps.get(spec.name);
     if (known !== undefined) return known;
     if (path.includes(spec.name)) throw new Error(`the topology's start order has a cycle: ${[...path, spec.name].join(' → ')}`);
+    for (const name of startsAfter(spec)) serviceSpec(topology, name);
     for (const need of spec.needs ?? []) {
       if (!counts.get(need)) throw new Error(`${spec.name} needs ${need}, which this run leaves out`);
     }
@@ -221,7 +228,7 @@ export async function startSystem<I extends LaunchedInstance = SystemProcess>(
   const database = options.database ?? (async (name: string) => (await testDatabase(`${options.t?.name ?? 'system'}-${name}`)).url);
   const databases = new Map<string, string>();
   const createDatabases = async (specs: readonly ServiceSpec[]) => {
-    // One at a time: PostgreSQL refuses CREATE DATABASE while another copies the same template.
+    // One at a time, in the topology's order: a handful, each quick.
     for (const spec of specs) if (spec.database && !databases.has(spec.database)) databases.set(spec.database, await database(spec.database));
   };
   await createDatabases(plan.map((instance) => instance.spec));

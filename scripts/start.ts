@@ -1,22 +1,24 @@
-// `npm start`: the whole system on one machine. First every port it will use is checked free (or
-// the start stops naming the port and its holder) and Prisma clients are generated if their schema
-// changed; then embedded PostgreSQL (unless DATABASE_URL is set), discovery, and every service
-// instance as its own process; a ready banner once each of ITS instances is passing; Ctrl-C (or
-// SIGTERM) stops everything, services first, PostgreSQL last. An instance that dies is started again,
-// loudly, unless it keeps dying.
+// `npm start`: the whole system on one machine, as the system's description (TOPOLOGY in
+// lib/src/testing/topology.ts) has it. First every port it will use is checked free (or the start
+// stops naming the port and its holder) and Prisma clients are generated if their schema changed;
+// then embedded PostgreSQL (unless DATABASE_URL is set), and startSystem() starts discovery and every
+// service instance as its own supervised process; a ready banner once each of ITS instances is
+// passing; Ctrl-C (or SIGTERM) stops everything, services first, PostgreSQL last. An instance that
+// dies is started again, loudly, unless it keeps dying.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { createDatabase, databaseUrl, generatePrismaClient, startEmbeddedPostgres, type EmbeddedPostgres } from '@notify/lib/dev';
+import { planSystem, startSystem, type LaunchedInstance, type PlannedInstance } from '../lib/src/testing/start-system.ts';
+import { titleOf, TOPOLOGY } from '../lib/src/testing/topology.ts';
 import { Child } from './launcher/child-process.ts';
 import { launcherConfig } from './launcher/config.ts';
 import { plannedPorts, portIsFree, takenPorts } from './launcher/ports.ts';
 import { RestartPolicy } from './launcher/restart-policy.ts';
 import { localPrometheusConfig, prometheusInstalled, promtoolHasConsulSd } from './launcher/prometheus.ts';
 import { registryTokens } from './launcher/registry-tokens.ts';
-import { DISCOVERY, SERVICES, type InstanceSpec } from './launcher/topology.ts';
 
 const root = resolve(import.meta.dirname, '..');
 process.chdir(root);
@@ -28,17 +30,19 @@ const READY_TIMEOUT_MS = 120_000;
 const host = launcherConfig.ADVERTISE_ADDRESS;
 /** Every instance of this run signs its internal calls with it; nothing outside the run knows it. */
 const serviceSecret = launcherConfig.SERVICE_SECRET ?? randomBytes(32).toString('base64url');
+/** Every instance this run starts, in start order (discovery first), on its port after PORT_OFFSET. */
+const PLAN = planSystem(TOPOLOGY, { portOffset: launcherConfig.PORT_OFFSET });
+const [DISCOVERY, ...SERVICES] = PLAN as [PlannedInstance, ...PlannedInstance[]];
 /** The registry's ACL tokens: each service may register only itself; nothing outside the run knows them. */
-const tokens = registryTokens(SERVICES.map((spec) => spec.service), launcherConfig.DISCOVERY_MANAGEMENT_TOKEN);
-const portOf = (spec: InstanceSpec) => spec.port + launcherConfig.PORT_OFFSET;
+const tokens = registryTokens(SERVICES.map((instance) => instance.spec.name), launcherConfig.DISCOVERY_MANAGEMENT_TOKEN);
 const dataRoot = resolve(root, launcherConfig.NOTIFY_DATA_DIR);
 /** Where the banner tells a person to find the management token (for curl on the registry). */
 const managementTokenFile = resolve(dataRoot, 'discovery-management-token');
-const discoveryUrl = `http://${host}:${portOf(DISCOVERY)}`;
+const discoveryUrl = `http://${host}:${DISCOVERY.port}`;
 const log = (message: string) => process.stdout.write(`${'launcher'.padEnd(width())} | ${message}\n`);
 
 function width(): number {
-  return Math.max('launcher'.length, 'postgres'.length, 'prometheus'.length, ...[DISCOVERY, ...SERVICES].map((spec) => spec.id.length));
+  return Math.max('launcher'.length, 'postgres'.length, 'prometheus'.length, ...PLAN.map((instance) => instance.id.length));
 }
 
 let postgres: EmbeddedPostgres | undefined;
@@ -91,15 +95,15 @@ function onUnexpectedExit(child: Child, code: number | null, signal: NodeJS.Sign
 
 /** Logs once a restarted instance is registered and passing again (or that it is not, after a while). */
 async function announceReturn(child: Child, diedAt: number): Promise<void> {
-  const spec = [DISCOVERY, ...SERVICES].find((candidate) => candidate.id === child.spec.label);
-  if (!spec) return;
+  const instance = PLAN.find((candidate) => candidate.id === child.spec.label);
+  if (!instance) return;
   const pid = child.pid;
   try {
     await waitFor(child.spec.label, async () => {
       if (child.pid !== pid) return true; // died again meanwhile: that death is reported by itself
-      const health = await request(`http://${host}:${portOf(spec)}/health`, { signal: AbortSignal.timeout(5_000) });
+      const health = await request(`http://${host}:${instance.port}/health`, { signal: AbortSignal.timeout(5_000) });
       await health.body.dump();
-      const { body: about } = await getJson(`http://${host}:${portOf(spec)}/status`);
+      const { body: about } = await getJson(`http://${host}:${instance.port}/status`);
       return health.statusCode === 200 && (about as { pid?: unknown }).pid === pid ? true : undefined;
     });
     if (child.pid === pid) log(`${child.spec.label} is back (pid ${pid}), ${((Date.now() - diedAt) / 1000).toFixed(1)} s after it died; restarted ${restarts.restarts(child.spec.label)} time(s) in this run`);
@@ -120,32 +124,20 @@ async function startDatabase(): Promise<{ serverUrl: string; description: string
   return { serverUrl: postgres.url, description: `embedded, data in ${dataDir}` };
 }
 
-function spawnInstance(spec: InstanceSpec, extraEnv: NodeJS.ProcessEnv): Child {
-  const child = new Child(
-    {
-      label: spec.id,
-      entry: spec.entry,
-      env: {
-        ...process.env,
-        PORT: String(portOf(spec)),
-        INSTANCE_ID: spec.id,
-        DISCOVERY_URL: discoveryUrl,
-        ADVERTISE_ADDRESS: host,
-        HOST: launcherConfig.HOST,
-        SERVICE_SECRET: serviceSecret,
-        ...(spec === DISCOVERY ? {} : { DISCOVERY_TOKEN: tokens.of(spec.service) }),
-        ...extraEnv,
-        ...(typeof spec.env === 'function' ? spec.env({ port: (port) => port + launcherConfig.PORT_OFFSET, host }) : spec.env),
-      },
-    },
-    children.length,
-    width(),
-    onUnexpectedExit,
-  );
+/**
+ * Starts `instance` as a supervised child with `env` (what startSystem composed for it) over this
+ * process's environment. Discovery is awaited (its /status names this child's pid: another system's
+ * registry must not pass for ours); the others are waited for together once all are started.
+ */
+async function launch(instance: PlannedInstance, env: Record<string, string>): Promise<LaunchedInstance> {
+  const child = new Child({ label: instance.id, entry: instance.spec.entry, env: { ...process.env, ...env } }, children.length, width(), onUnexpectedExit);
   children.push(child);
-  started.set(spec.id, child);
+  started.set(instance.id, child);
   child.start();
-  return child;
+  if (instance.id === DISCOVERY.id) {
+    await waitFor('discovery', async () => ((await getJson(`${discoveryUrl}/status`)).body as { pid?: unknown }).pid === child.pid || undefined);
+  }
+  return { port: instance.port, ports: instance.extraPorts, stop: () => child.stop(STOP_GRACE_MS) };
 }
 
 /** GET `url` through undici (fetch refuses ports such as persist's 6000): status and parsed JSON body. */
@@ -157,7 +149,7 @@ async function getJson(url: string, headers: Record<string, string> = {}): Promi
 
 /** Prisma clients of every workspace with a schema, generated only when the schema changed. */
 async function generateClients(): Promise<void> {
-  const workspaces = [...new Set(SERVICES.map((spec) => spec.entry.split('/')[0]!))].filter((dir) => existsSync(resolve(root, dir, 'prisma/schema.prisma')));
+  const workspaces = [...new Set(SERVICES.map((instance) => instance.spec.entry.split('/')[0]!))].filter((dir) => existsSync(resolve(root, dir, 'prisma/schema.prisma')));
   const results = await Promise.all(
     workspaces.map(async (dir) => [dir, await generatePrismaClient({ schema: resolve(root, dir, 'prisma/schema.prisma'), cwd: resolve(root, dir), inheritOutput: false })] as const),
   );
@@ -182,19 +174,19 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Pr
  * the same ids must not pass for ours.
  */
 async function allPassing(): Promise<void> {
-  const byService = Map.groupBy(SERVICES, (spec) => spec.service);
+  const byService = Map.groupBy(SERVICES, (instance) => instance.spec.name);
   const confirmed = new Set<string>();
   await waitFor('services', async () => {
-    for (const [service, specs] of byService) {
+    for (const [service, instances] of byService) {
       const { body } = await getJson(`${discoveryUrl}/v1/health/service/${service}?passing`, { 'x-consul-token': tokens.management });
       const passing = new Map((body as { Service: { ID: string; Address: string; Port: number } }[]).map((entry) => [entry.Service.ID, entry.Service]));
-      for (const spec of specs) {
-        if (confirmed.has(spec.id)) continue;
-        const entry = passing.get(spec.id);
+      for (const instance of instances) {
+        if (confirmed.has(instance.id)) continue;
+        const entry = passing.get(instance.id);
         if (!entry) return undefined;
         const { body: status } = await getJson(`http://${entry.Address}:${entry.Port}/status`);
-        if ((status as { pid?: unknown }).pid !== started.get(spec.id)?.pid) return undefined;
-        confirmed.add(spec.id);
+        if ((status as { pid?: unknown }).pid !== started.get(instance.id)?.pid) return undefined;
+        confirmed.add(instance.id);
       }
     }
     return true;
@@ -202,13 +194,11 @@ async function allPassing(): Promise<void> {
 }
 
 function banner(started: number, database: string, prometheus: string): string {
-  const rows = [DISCOVERY, ...SERVICES].map(
-    (spec) => `  ${spec.id.padEnd(width())}  http://${host}:${portOf(spec)}  ${spec.title}`,
-  );
+  const rows = PLAN.map((instance) => `  ${instance.id.padEnd(width())}  http://${host}:${instance.port}  ${titleOf(instance.spec, instance.n)}`);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   return [
     '',
-    `  notify platform is up in ${seconds} s: ${SERVICES.length + 1} instance(s) registered and passing`,
+    `  notify platform is up in ${seconds} s: ${PLAN.length} instance(s) registered and passing`,
     '',
     ...rows,
     `  ${'postgres'.padEnd(width())}  ${database}`,
@@ -225,8 +215,8 @@ function banner(started: number, database: string, prometheus: string): string {
 
 /** A banner line pointing a person at the first instance of `service`, when it runs. */
 function pageLine(service: string, label: string, what: string): string[] {
-  const spec = SERVICES.find((candidate) => candidate.service === service);
-  return spec ? [`  ${label} http://${host}:${portOf(spec)}/  (${what})`] : [];
+  const instance = SERVICES.find((candidate) => candidate.spec.name === service);
+  return instance ? [`  ${label} http://${host}:${instance.port}/  (${what})`] : [];
 }
 
 async function main(): Promise<void> {
@@ -246,21 +236,22 @@ async function main(): Promise<void> {
   await generateClients();
 
   const { serverUrl, description } = await startDatabase();
-  const databases = new Map<string, string>();
-  for (const spec of SERVICES) {
-    if (spec.database && !databases.has(spec.database)) {
-      await createDatabase(serverUrl, spec.database);
-      databases.set(spec.database, databaseUrl(serverUrl, spec.database));
-    }
-  }
-
   mkdirSync(dataRoot, { recursive: true });
   writeFileSync(managementTokenFile, tokens.management, { mode: 0o600 });
-  const discovery = spawnInstance(DISCOVERY, tokens.discoveryEnv());
-  await waitFor('discovery', async () => ((await getJson(`${discoveryUrl}/status`)).body as { pid?: unknown }).pid === discovery.pid || undefined);
-  for (const spec of SERVICES) {
-    spawnInstance(spec, spec.database ? { DATABASE_URL: databases.get(spec.database) } : {});
-  }
+  await startSystem(TOPOLOGY, {
+    portOffset: launcherConfig.PORT_OFFSET,
+    host: launcherConfig.HOST,
+    advertise: host,
+    serviceSecret,
+    operatorToken: launcherConfig.OPERATOR_TOKEN,
+    registry: tokens,
+    // Each service's own database on the server, created before anything starts.
+    database: async (name) => {
+      await createDatabase(serverUrl, name);
+      return databaseUrl(serverUrl, name);
+    },
+    launch,
+  });
   await allPassing();
   const prometheus = await startPrometheus();
   process.stdout.write(`${banner(startedAt, `${redact(serverUrl)} (${description})`, prometheus)}\n`);

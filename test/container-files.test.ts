@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { freeBadPort } from '../lib/src/testing/bad-port.ts';
-import { DISCOVERY, SERVICES } from '../scripts/launcher/topology.ts';
+import { TOPOLOGY } from '../lib/src/testing/topology.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const read = (file: string) => readFileSync(`${ROOT}${file}`, 'utf8');
@@ -99,13 +99,13 @@ test('the image installs every workspace and runs entries the way npm start does
     assert.match(dockerfile, new RegExp(`^COPY ${workspace}/package\\.json ${workspace}/$`, 'm'), `Dockerfile copies ${workspace}/package.json before npm ci`);
   }
   assert.match(dockerfile, /exec node --import tsx \$\{WORKSPACE\}\/src\/server\.ts/);
-  const deployed = [DISCOVERY, ...SERVICES].filter((spec) => !spec.localOnly);
+  const deployed = TOPOLOGY.services.filter((spec) => !(spec.compose && 'standIn' in spec.compose));
   for (const spec of deployed) {
-    assert.equal(spec.entry, `${spec.entry.split('/')[0]}/src/server.ts`, `${spec.id} starts from <workspace>/src/server.ts, as in the image`);
+    assert.equal(spec.entry, `${spec.entry.split('/')[0]}/src/server.ts`, `${spec.name} starts from <workspace>/src/server.ts, as in the image`);
   }
   const compose = read('docker-compose.yml');
   for (const spec of deployed) {
-    assert.match(compose, new RegExp(`WORKSPACE: ${spec.entry.split('/')[0]}$`, 'm'), `compose builds ${spec.service}`);
+    assert.match(compose, new RegExp(`WORKSPACE: ${spec.entry.split('/')[0]}$`, 'm'), `compose builds ${spec.name}`);
   }
 });
 

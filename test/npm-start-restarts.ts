@@ -7,14 +7,15 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { register, socketIoClient } from '../gateway/test/helper.ts';
-import { DISCOVERY, SERVICES } from '../scripts/launcher/topology.ts';
+import { planSystem } from '../lib/src/testing/start-system.ts';
+import { TOPOLOGY } from '../lib/src/testing/topology.ts';
 import { eventually, getJson, gone, type NpmStart } from './npm-start-helper.ts';
 
 export const VICTIMS = ['persist-1', 'counter-2', 'auth-1', 'mailer-3', 'avatar-1', 'gateway-1', 'discovery-1'];
 
 /** Kills each of VICTIMS in turn with SIGKILL and checks it comes back and the system answers again. */
 export async function everyKindSurvivesKill9(t: TestContext, { output, offset }: Pick<NpmStart, 'output' | 'offset'>): Promise<void> {
-  const portOf = (id: string) => [DISCOVERY, ...SERVICES].find((spec) => spec.id === id)!.port + offset;
+  const portOf = (id: string) => planSystem(TOPOLOGY, { portOffset: offset }).find((instance) => instance.id === id)!.port;
   const gateway = { port: 4000 + offset };
 
   // A publisher and a subscriber, connected again whenever a check needs them (the gateway dies too).

@@ -1,21 +1,21 @@
 // The benchmark's own system on 127.0.0.1: a throw-away embedded PostgreSQL (own temp data dir,
-// free port), discovery, auth ×2, persist, counter and one gateway as child processes on free
-// ports, all killed at the end, on error and on Ctrl-C. Also per-process CPU and memory readings
-// from /proc, which say which process limits a phase.
+// free port), then discovery, auth ×2, persist, counter and one gateway as the system's description
+// (TOPOLOGY) has them, as child processes on free ports, all killed at the end, on error and on
+// Ctrl-C. Also per-process CPU and memory readings from /proc, which say which process limits a phase.
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@notify/lib/dev';
-import { spawnService, type ServiceProcess } from '@notify/lib/testing';
+import { CHEAP_PASSWORDS, launchProcess, startSystem as startTopology, TOPOLOGY, type PlannedInstance, type ServiceOverride, type SystemProcess } from '@notify/lib/testing';
 
 export interface BenchSystem {
   postgres: EmbeddedPostgres;
-  discovery: ServiceProcess;
-  auth: ServiceProcess[];
-  persist: ServiceProcess;
-  counter: ServiceProcess;
-  gateway: ServiceProcess;
+  discovery: SystemProcess;
+  auth: SystemProcess[];
+  persist: SystemProcess;
+  counter: SystemProcess;
+  gateway: SystemProcess;
   /** Each service's inspector (DevTools protocol) WebSocket URL, by label (gateway, counter, persist, auth-1, ...). */
   inspectorUrls: Map<string, string>;
   /** Every process to watch, by label (postgres counts the postmaster and all its children). */
@@ -41,7 +41,7 @@ export const UNLIMITED_GATEWAY: Readonly<Record<string, string>> = {
   CALLS_PER_SECOND_PER_USER: '0',
 };
 
-const children: ServiceProcess[] = [];
+const children: SystemProcess[] = [];
 let postgres: EmbeddedPostgres | undefined;
 let dataParent: string | undefined;
 let stopping: Promise<void> | undefined;
@@ -60,53 +60,50 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
   postgres = await startEmbeddedPostgres({ dataDir: join(dataParent, 'pg'), ephemeral: true, settings });
   options.log(`postgres on port ${postgres.port} (${options.durablePostgres ? 'durable: fsync on' : 'fsync off, synchronous_commit off'})`);
 
-  const db = (name: string) => postgres!.urlFor(`bench_${name}`);
-  const inspectorUrls = new Map<string, string>();
-  // Every service gets an inspector on a random loopback port: the bench forces GC before memory
-  // readings and takes CPU profiles (--profile) without restarting anything.
-  const spawn = async (label: string, entry: string, env: Record<string, string>) => {
-    const child = await spawnService({ entry, env: { ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() }, timeoutMs: 60_000 });
-    children.push(child);
-    const line = await child.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Debugger listening on ws://'), 5_000);
-    inspectorUrls.set(label, String(line.msg).slice('Debugger listening on '.length).trim());
-    return child;
-  };
-  const discovery = await spawn('discovery', 'discovery/src/server.ts', {});
-  const common = { DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0' };
-  // Cheap argon2 and no registration limit: 10,000 users are created from one address.
-  const authEnv = {
-    ...common,
-    DATABASE_URL: db('auth'),
-    TRUST_PROXY: 'loopback',
-    PASSWORD_MEMORY_KIB: '1024',
-    PASSWORD_ITERATIONS: '1',
-    REGISTER_MAX_PER_CLIENT: '1000000000',
-  };
-  const [auth1, auth2, persist, counter] = await Promise.all([
-    spawn('auth-1', 'auth/src/server.ts', { ...authEnv, INSTANCE_ID: 'auth-1' }),
-    spawn('auth-2', 'auth/src/server.ts', { ...authEnv, INSTANCE_ID: 'auth-2' }),
-    spawn('persist', 'persist/src/server.ts', { ...common, DATABASE_URL: db('persist'), INSTANCE_ID: 'persist-1' }),
-    spawn('counter', 'counter/src/server.ts', { ...common, DATABASE_URL: db('counter'), INSTANCE_ID: 'counter-1' }),
-  ]);
-  const gateway = await spawn('gateway', 'gateway/src/server.ts', { ...common, DATABASE_URL: db('gateway'), INSTANCE_ID: 'gateway-1', ...(options.gatewayEnv ?? UNLIMITED_GATEWAY) });
-  await waitForUpstreams(gateway);
-  options.log(`system up in ${((Date.now() - began) / 1000).toFixed(1)} s (gateway ${gateway.url})`);
-
   const pg = postgres;
+  const inspectorUrls = new Map<string, string>();
+  const services: Record<string, ServiceOverride> = {
+    // Cheap argon2 and no registration limit: 10,000 users are created from one address.
+    auth: { env: { ...CHEAP_PASSWORDS, REGISTER_MAX_PER_CLIENT: '1000000000' } },
+    persist: { instances: 1 },
+    counter: { instances: 1 },
+    gateway: { instances: 1, env: { ...(options.gatewayEnv ?? UNLIMITED_GATEWAY) } },
+  };
+  // A service of one instance is labelled by its name (gateway), one of several by the instance's id (auth-1).
+  const labelOf = (instance: PlannedInstance) => ((services[instance.spec.name]?.instances ?? instance.spec.instances) > 1 ? instance.id : instance.spec.name);
+  const system = await startTopology(TOPOLOGY, {
+    services,
+    // Every service gets an inspector on a random loopback port: the bench forces GC before memory
+    // readings and takes CPU profiles (--profile) without restarting anything.
+    env: { DRAIN_DELAY_MS: '0', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() },
+    database: async (name) => pg.urlFor(`bench_${name}`),
+    launch: async (instance, env) => {
+      const child = await launchProcess(instance, env, { timeoutMs: 60_000 });
+      children.push(child);
+      const line = await child.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Debugger listening on ws://'), 5_000);
+      inspectorUrls.set(labelOf(instance), String(line.msg).slice('Debugger listening on '.length).trim());
+      return child;
+    },
+  });
+  const [discovery, persist, counter, gateway] = ['discovery', 'persist', 'counter', 'gateway'].map((service) => system.of(service)[0]!);
+  const [auth1, auth2] = system.of('auth');
+  await waitForUpstreams(gateway!);
+  options.log(`system up in ${((Date.now() - began) / 1000).toFixed(1)} s (gateway ${gateway!.url})`);
+
   return {
     postgres: pg,
-    discovery,
-    auth: [auth1, auth2],
-    persist,
-    counter,
-    gateway,
+    discovery: discovery!,
+    auth: [auth1!, auth2!],
+    persist: persist!,
+    counter: counter!,
+    gateway: gateway!,
     inspectorUrls,
     processes: () => [
-      { label: 'gateway', pid: gateway.process.pid!, tree: false },
-      { label: 'counter', pid: counter.process.pid!, tree: false },
-      { label: 'persist', pid: persist.process.pid!, tree: false },
-      { label: 'auth-1', pid: auth1.process.pid!, tree: false },
-      { label: 'auth-2', pid: auth2.process.pid!, tree: false },
+      { label: 'gateway', pid: gateway!.process.pid!, tree: false },
+      { label: 'counter', pid: counter!.process.pid!, tree: false },
+      { label: 'persist', pid: persist!.process.pid!, tree: false },
+      { label: 'auth-1', pid: auth1!.process.pid!, tree: false },
+      { label: 'auth-2', pid: auth2!.process.pid!, tree: false },
       { label: 'postgres', pid: pg.pid, tree: true },
       { label: 'bench', pid: process.pid, tree: false },
     ],
@@ -114,7 +111,7 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
 }
 
 /** The gateway's /status until every upstream reports passing instances (discovery's watch has caught up). */
-async function waitForUpstreams(gateway: ServiceProcess): Promise<void> {
+async function waitForUpstreams(gateway: SystemProcess): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const status = (await (await fetch(`${gateway.url}/status`)).json()) as { dependencies: Record<string, { state: string }> };

@@ -1,28 +1,46 @@
-// Gateway tests: the whole system as real processes (discovery, auth ×2, persist, counter, gateway
-// on one test PostgreSQL) and real clients over both transports.
+// Gateway tests: the system as real processes, started from the one description of it
+// (TOPOLOGY in @notify/lib/testing): discovery, auth ×2, persist, counter, gateway on one test
+// PostgreSQL, a mailer node and the SMTP sink or avatar when asked for; and real clients over both
+// transports.
 import { once } from 'node:events';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
-import { startMailers, type MailerCluster } from '../../mailer/test/helper.ts';
+import {
+  CHEAP_PASSWORDS,
+  FAST_MAIL_QUEUE,
+  mailbox,
+  startSystem as startTopology,
+  TOPOLOGY,
+  type Mailbox,
+  type ServiceOverride,
+  type SystemProcess,
+} from '@notify/lib/testing';
 import type { PushEvent, PushEvents, RpcError, RpcMethod, RpcParams, RpcResults } from '@notify/lib/rpc';
 
 export interface System {
-  discovery: ServiceProcess;
-  persist: ServiceProcess[];
-  counter: ServiceProcess;
-  gateways: ServiceProcess[];
+  discovery: SystemProcess;
+  persist: readonly SystemProcess[];
+  counter: SystemProcess;
+  gateways: readonly SystemProcess[];
   gatewayDatabaseUrl: string;
   authDatabaseUrl: string;
   persistDatabaseUrl: string;
   counterDatabaseUrl: string;
   /** Starts one more gateway on the same database (env added to the usual). */
-  startGateway(env?: Record<string, string>): Promise<ServiceProcess>;
-  auth: ServiceProcess[];
-  /** The mailer node(s) and the SMTP server, when asked for. */
-  mail: MailerCluster | undefined;
+  startGateway(env?: Record<string, string>): Promise<SystemProcess>;
+  auth: readonly SystemProcess[];
+  /** The mailer node(s) and the SMTP sink they send to, when asked for. */
+  mail: MailCluster | undefined;
+}
+
+export interface MailCluster {
+  /** The mail the sink received. */
+  sink: Mailbox;
+  nodes: readonly SystemProcess[];
+  /** Starts one more mailer node on the same queue. */
+  startNode(env?: Record<string, string>): Promise<SystemProcess>;
 }
 
 export interface SystemOptions {
@@ -30,53 +48,41 @@ export interface SystemOptions {
   gateways?: number;
   gatewayEnv?: Record<string, string>;
   counterEnv?: Record<string, string>;
-  /** Also run a mailer node and a real SMTP server on loopback (welcome and notification emails). */
+  /** Also run a mailer node and the SMTP sink on loopback (welcome and notification emails). */
   mailer?: boolean;
   /** Also run the avatar service (the gateway proxies /avatars to it). */
   avatar?: boolean;
 }
 
 export async function startSystem(t: TestContext, options: SystemOptions = {}): Promise<System> {
-  const [authDb, persistDb, counterDb, gatewayDb] = await Promise.all(['a', 'p', 'c', 'g'].map((suffix) => testDatabase(`${t.name}-${suffix}`)));
-  const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
-  const common = { DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0', TWO_PC_SWEEP_INTERVAL_MS: '200' };
-  // Cheap password hashing: these tests are about the gateway, not argon2's cost. Welcome emails
-  // only where a mailer runs.
-  const authEnv = {
-    ...common,
-    DATABASE_URL: authDb!.url,
-    TRUST_PROXY: 'loopback',
-    PASSWORD_MEMORY_KIB: '1024',
-    PASSWORD_ITERATIONS: '1',
-    WELCOME_EMAILS: String(options.mailer ?? false),
-    WELCOME_RELAY_INTERVAL_MS: '300',
+  // No login deadline unless a test sets one: anonymous clients here (fuzzers, browsers) take their time.
+  // Upstream calls may take 20 s, not 5: a loaded 2-core CI machine has made auth answer a
+  // registration in more than 5 s, and these tests are not about that deadline.
+  const gatewayEnv = { AUTH_DEADLINE_MS: '0', UPSTREAM_TIMEOUT_MS: '20000', ...options.gatewayEnv };
+  const services: Record<string, ServiceOverride> = {
+    // Welcome emails only where a mailer runs.
+    auth: { env: { ...CHEAP_PASSWORDS, WELCOME_EMAILS: String(options.mailer ?? false), WELCOME_RELAY_INTERVAL_MS: '300' } },
+    persist: { instances: options.persistInstances ?? 1 },
+    counter: { instances: 1, env: { ...options.counterEnv } },
+    gateway: { instances: options.gateways ?? 1, env: gatewayEnv },
+    ...(options.mailer ? { 'smtp-sink': {}, mailer: { instances: 1, env: FAST_MAIL_QUEUE } } : {}),
+    ...(options.avatar ? { avatar: {} } : {}),
   };
-  const mail = options.mailer ? await startMailers(t, { discovery }) : undefined;
-  if (options.avatar) await spawnService({ entry: 'avatar/src/server.ts', env: common }, t);
-  const [persist, counter, auth1, auth2] = await Promise.all([
-    Promise.all(
-      Array.from({ length: options.persistInstances ?? 1 }, (_, i) =>
-        spawnService({ entry: 'persist/src/server.ts', env: { ...common, DATABASE_URL: persistDb!.url, INSTANCE_ID: `persist-${i + 1}` } }, t),
-      ),
-    ),
-    spawnService({ entry: 'counter/src/server.ts', env: { ...common, DATABASE_URL: counterDb!.url, ...options.counterEnv } }, t),
-    spawnService({ entry: 'auth/src/server.ts', env: { ...authEnv, INSTANCE_ID: 'auth-1' } }, t),
-    spawnService({ entry: 'auth/src/server.ts', env: { ...authEnv, INSTANCE_ID: 'auth-2' } }, t),
-  ]);
-  const gateways: ServiceProcess[] = [];
-  const startGateway = async (env: Record<string, string> = {}) => {
-    // No login deadline unless a test sets one: anonymous clients here (fuzzers, browsers) take their time.
-    // Upstream calls may take 20 s, not 5: a loaded 2-core CI machine has made auth answer a
-    // registration in more than 5 s, and these tests are not about that deadline.
-    const gateway = await spawnService(
-      { entry: 'gateway/src/server.ts', env: { ...common, DATABASE_URL: gatewayDb!.url, AUTH_DEADLINE_MS: '0', UPSTREAM_TIMEOUT_MS: '20000', ...options.gatewayEnv, ...env } },
-      t,
-    );
-    gateways.push(gateway);
-    return gateway;
+  const system = await startTopology(TOPOLOGY, { t, services, env: { DRAIN_DELAY_MS: '0', TWO_PC_SWEEP_INTERVAL_MS: '200' } });
+  const database = (name: string) => system.databaseUrl(name)!;
+  return {
+    discovery: system.of('discovery')[0]!,
+    persist: system.of('persist'),
+    counter: system.of('counter')[0]!,
+    gateways: system.of('gateway'),
+    auth: system.of('auth'),
+    gatewayDatabaseUrl: database('gateway'),
+    authDatabaseUrl: database('auth'),
+    persistDatabaseUrl: database('persist'),
+    counterDatabaseUrl: database('counter'),
+    startGateway: (env = {}) => system.add('gateway', env),
+    mail: options.mailer ? { sink: mailbox(system.of('smtp-sink')[0]!), nodes: system.of('mailer'), startNode: (env = {}) => system.add('mailer', env) } : undefined,
   };
-  for (let i = 0; i < (options.gateways ?? 1); i += 1) await startGateway({ INSTANCE_ID: `gateway-${i + 1}` });
-  return { discovery, persist, counter, gateways, gatewayDatabaseUrl: gatewayDb!.url, authDatabaseUrl: authDb!.url, persistDatabaseUrl: persistDb!.url, counterDatabaseUrl: counterDb!.url, startGateway, mail, auth: [auth1, auth2] };
 }
 
 /** A failed call: the contract error, and for JSON-RPC the error number. */
@@ -132,7 +138,7 @@ class PushLog {
 }
 
 /** A JSON-RPC 2.0 client over plain WebSocket at /ws. */
-export async function jsonRpcClient(gateway: Pick<ServiceProcess, 'port'>, token?: string, t?: TestContext): Promise<Client & { socket: WebSocket; send(raw: string): void; replies: unknown[] }> {
+export async function jsonRpcClient(gateway: Pick<SystemProcess, 'port'>, token?: string, t?: TestContext): Promise<Client & { socket: WebSocket; send(raw: string): void; replies: unknown[] }> {
   const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`);
   const log = new PushLog();
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
@@ -173,7 +179,7 @@ export async function jsonRpcClient(gateway: Pick<ServiceProcess, 'port'>, token
 }
 
 /** A socket.io client (websocket transport). */
-export async function socketIoClient(gateway: Pick<ServiceProcess, 'port'>, token?: string, t?: TestContext): Promise<Client & { socket: Socket }> {
+export async function socketIoClient(gateway: Pick<SystemProcess, 'port'>, token?: string, t?: TestContext): Promise<Client & { socket: Socket }> {
   const socket = io(`http://127.0.0.1:${gateway.port}`, { transports: ['websocket'], auth: token ? { token } : {}, reconnection: false });
   const log = new PushLog();
   socket.onAny((event: string, data: unknown) => log.add(event, data));

@@ -1,7 +1,7 @@
 // Mailer tests: mailer nodes as real processes on one fresh queue database, discovery, and a real
 // SMTP server on loopback (the sink) whose received mail the tests parse.
 import type { TestContext } from 'node:test';
-import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
+import { FAST_MAIL_QUEUE, spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
 import { SmtpSink } from '../src/smtp-sink/sink.ts';
 
 export interface MailerCluster {
@@ -12,15 +12,6 @@ export interface MailerCluster {
   /** Starts one more node on the same queue. */
   startNode(env?: Record<string, string>): Promise<ServiceProcess>;
 }
-
-/** Fast retries and a short heartbeat, so recovery fits in a test. */
-export const FAST_QUEUE = {
-  SEND_RETRY_DELAY_SECONDS: '1',
-  SEND_RETRY_DELAY_MAX_SECONDS: '2',
-  QUEUE_POLL_INTERVAL_MS: '500',
-  QUEUE_MONITOR_INTERVAL_SECONDS: '1',
-  JOB_HEARTBEAT_SECONDS: '10',
-};
 
 export async function startMailers(t: TestContext, options: { nodes?: number; env?: Record<string, string>; discovery?: ServiceProcess } = {}): Promise<MailerCluster> {
   const db = await testDatabase(`${t.name}-mail`);
@@ -39,7 +30,7 @@ export async function startMailers(t: TestContext, options: { nodes?: number; en
           DRAIN_DELAY_MS: '0',
           SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
           INSTANCE_ID: `mailer-${nodes.length + 1}`,
-          ...FAST_QUEUE,
+          ...FAST_MAIL_QUEUE,
           ...options.env,
           ...env,
         },

@@ -2,8 +2,9 @@
 // start stops at once naming the port, what it is for and which process holds it.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { planSystem } from '../../lib/src/testing/start-system.ts';
+import { TOPOLOGY } from '../../lib/src/testing/topology.ts';
 import type { LauncherConfig } from './config.ts';
-import { DISCOVERY, SERVICES, SMTP_SINK_PORT } from './topology.ts';
 
 export interface PlannedPort {
   port: number;
@@ -14,8 +15,12 @@ export interface PlannedPort {
 /** Every port a run with `config` listens on, with what would listen there. */
 export function plannedPorts(config: Pick<LauncherConfig, 'PORT_OFFSET' | 'DATABASE_URL' | 'EMBEDDED_POSTGRES_PORT' | 'PROMETHEUS_PORT'>, runsPrometheus: boolean): PlannedPort[] {
   const offset = config.PORT_OFFSET;
-  const planned: PlannedPort[] = [DISCOVERY, ...SERVICES].map((spec) => ({ port: spec.port + offset, owner: spec.id }));
-  if (SERVICES.some((spec) => spec.service === 'smtp-sink')) planned.push({ port: SMTP_SINK_PORT + offset, owner: 'smtp-sink-1 (SMTP)' });
+  const instances = planSystem(TOPOLOGY, { portOffset: offset });
+  const planned: PlannedPort[] = instances.map((instance) => ({ port: instance.port, owner: instance.id }));
+  // Further ports (the SMTP sink's SMTP port) after every HTTP one, e.g. "smtp-sink-1 (SMTP)".
+  for (const instance of instances) {
+    for (const [name, port] of Object.entries(instance.extraPorts)) planned.push({ port, owner: `${instance.id} (${name.toUpperCase()})` });
+  }
   if (!config.DATABASE_URL) planned.push({ port: config.EMBEDDED_POSTGRES_PORT + offset, owner: 'PostgreSQL (embedded; EMBEDDED_POSTGRES_PORT)' });
   if (runsPrometheus) planned.push({ port: config.PROMETHEUS_PORT + offset, owner: 'Prometheus (PROMETHEUS_PORT; RUN_PROMETHEUS=false leaves it out)' });
   return planned;

@@ -15,3 +15,23 @@ export { metricSample, metricSum } from './metrics.ts';
 export { serviceHeaders, TEST_DISCOVERY_TOKEN, TEST_SERVICE_SECRET } from './service-identity.ts';
 export { freeBadPort } from './bad-port.ts';
 export { startKillablePostgres, type KillablePostgres } from './killable-postgres.ts';
+export { TOPOLOGY, serviceSpec, titleOf, type ExtraPort, type Place, type ServiceSpec, type Topology } from './topology.ts';
+export {
+  launchProcess,
+  planSystem,
+  plannedInstance,
+  startSystem,
+  systemEnv,
+  type Launch,
+  type LaunchedInstance,
+  type PlannedInstance,
+  type PlanOptions,
+  type RegistryCredentials,
+  type RunningSystem,
+  type RunSettings,
+  type ServiceOverride,
+  type StartSystemOptions,
+  type SystemProcess,
+} from './start-system.ts';
+export { mailbox, type Mailbox, type ReceivedMail } from './mailbox.ts';
+export { CHEAP_PASSWORDS, FAST_MAIL_QUEUE } from './quick-settings.ts';

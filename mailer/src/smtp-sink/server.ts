@@ -9,7 +9,11 @@ import { SmtpSink } from './sink.ts';
 const config = loadConfigOrExit(sinkConfigSchema);
 const service = createService({ name: 'smtp-sink', config, defaultCallers: 'public' });
 const sink = new SmtpSink({ port: config.SMTP_PORT, host: config.HOST, maxMessages: config.SINK_MAX_MESSAGES });
-service.onPrepare(() => sink.start());
+service.onPrepare(async () => {
+  await sink.start();
+  // The port bound (SMTP_PORT 0 takes a free one): a test system points its mailers at it.
+  service.log.info({ port: sink.port }, 'smtp-sink receiving SMTP');
+});
 service.onClose(() => sink.stop());
 service.app.get('/', async (_request, reply) =>
   reply.type('text/html; charset=utf-8').send(renderInbox(sink.messages(), { duplicates: sink.duplicates, smtpPort: config.SMTP_PORT })),

@@ -1,28 +1,9 @@
-// Request schemas (persist's contract in the kit, which its callers compile against) and the
-// shapes persist answers with; handler types derive from the schemas.
+// The schemas persist's own code names (from its contract in the kit, which its callers compile
+// against; its routes take theirs from the contract directly) and the topic as it answers it.
 import type { z } from 'zod';
 import type { topicShape } from '@notify/lib/contracts';
 
-export {
-  ackPayload,
-  createNotificationPayload,
-  createTopicBody,
-  eventBatchBody,
-  eventBody,
-  eventsOfManyBody,
-  listNotificationsQuery,
-  listTopicsQuery,
-  notificationId,
-  notificationParams,
-  subscribersQuery,
-  topicId,
-  topicParams,
-  userId,
-  userParams,
-  type AckPayload,
-  type CreateNotificationPayload,
-  type EventBody,
-} from '@notify/lib/contracts';
+export { createNotificationPayload, notificationId, topicId, userId, type AckPayload, type CreateNotificationPayload } from '@notify/lib/contracts';
 
 export type TopicView = z.infer<typeof topicShape>;
 

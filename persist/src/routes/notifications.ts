@@ -1,21 +1,23 @@
 // Notification reads (a user's feed, one notification's trace) and lifecycle events reported by
 // the gateway and the mailer (one at a time or in batches).
 import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from '@notify/lib';
+import { serveRoute } from '@notify/lib';
+import { persistContract, type traceEventShape } from '@notify/lib/contracts';
+import type { z } from 'zod';
 import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
 import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, committedNotification, traceScope } from '../domain/notifications.ts';
-import { eventBatchBody, eventBody, eventsOfManyBody, listNotificationsQuery, notificationParams, userParams } from '../domain/schemas.ts';
 import type { Database } from '../store/database.ts';
 import { findDelivery, hasDelivery, unknownRecipients } from '../store/deliveries.ts';
 import { eventsOf, recordEvent, recordEvents, recordEventsOfMany } from '../store/events.ts';
 import { feedPage, findNotification } from '../store/notifications.ts';
 import { actingUser } from './identity.ts';
 
-export async function notificationRoutes(app: FastifyInstance, { db }: { db: Database }): Promise<void> {
-  const typed = app.withTypeProvider<ZodTypeProvider>();
+const routes = persistContract.routes;
+type TraceEventType = z.infer<typeof traceEventShape>['type'];
 
+export async function notificationRoutes(app: FastifyInstance, { db }: { db: Database }): Promise<void> {
   /** A user's committed notifications, newest first; unreadOnly leaves out acknowledged ones. */
-  typed.get('/api/users/:userId/notifications', { schema: { params: userParams, querystring: listNotificationsQuery } }, async (request) => {
+  serveRoute(app, routes.listNotifications, {}, async (request) => {
     const user = actingUser(request);
     checkOwnFeed(user, request.params.userId);
     const { unreadOnly, topicId, limit, cursor } = request.query;
@@ -42,24 +44,25 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
    * notification's own life (prepared, committed) and only its own delivery events, never another
    * recipient's id, connections or acknowledgement.
    */
-  typed.get('/api/notifications/:id/trace', { schema: { params: notificationParams } }, async (request) => {
+  serveRoute(app, routes.traceNotification, {}, async (request) => {
     const user = actingUser(request);
     const notification = committedNotification(await findNotification(db, request.params.id), request.params.id);
     const scope = traceScope(notification, user, await hasDelivery(db, notification.id, user));
     const events = await eventsOf(db, notification.id, scope);
     return {
       notificationId: notification.id,
-      events: events.map((event) => ({ type: event.type, at: event.at.toISOString(), recipientId: event.recipientId, detail: event.detail })),
+      // Persist writes only the five types (its actions and the checked event routes).
+      events: events.map((event) => ({ type: event.type as TraceEventType, at: event.at.toISOString(), recipientId: event.recipientId, detail: event.detail })),
     };
   });
 
   /** Delivered (by the gateway, per connection) and emailed (by the mailer) events, for the trace. */
-  typed.post('/api/notifications/:id/events', { schema: { params: notificationParams, body: eventBody }, config: { callers: ['gateway', 'mailer'] } }, async (request, reply) => {
+  serveRoute(app, routes.recordEvent, { config: { callers: ['gateway', 'mailer'] } }, async (request, reply) => {
     checkCommittedDelivery(await findDelivery(db, request.params.id, request.body.recipientId), request.params.id);
     // `emailed` is recorded once per recipient: a repeat (the mailer retrying) is already there.
-    if ((await recordEvent(db, request.params.id, request.body)) === 'duplicate') return { ok: true, duplicate: true };
+    if ((await recordEvent(db, request.params.id, request.body)) === 'duplicate') return { ok: true as const, duplicate: true };
     reply.code(201);
-    return { ok: true };
+    return { ok: true as const };
   });
 
   /**
@@ -67,7 +70,7 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
    * recipient (or a notification not committed) records none. No transaction is needed between the
    * check and the insert: a committed notification and its deliveries are never deleted.
    */
-  typed.post('/api/notifications/:id/events/batch', { schema: { params: notificationParams, body: eventBatchBody } }, async (request, reply) => {
+  serveRoute(app, routes.recordEventBatch, {}, async (request, reply) => {
     const { events } = request.body;
     checkAllRecipientsKnown(await unknownRecipients(db, request.params.id, events.map((event) => event.recipientId)), request.params.id);
     const recorded = await recordEvents(db, request.params.id, events);
@@ -80,7 +83,7 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
    * every push in a turn), in one statement. Events without a delivery of a committed notification
    * are skipped and counted, never recorded; a repeated `emailed` is skipped too.
    */
-  typed.post('/api/events/batch', { schema: { body: eventsOfManyBody } }, async (request, reply) => {
+  serveRoute(app, routes.recordEvents, {}, async (request, reply) => {
     const { events } = request.body;
     const recorded = await recordEventsOfMany(db, events);
     reply.code(201);

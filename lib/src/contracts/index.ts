@@ -9,3 +9,4 @@ export * from './avatar.ts';
 // The two-phase-commit participant protocol every participant serves and the coordinator calls.
 export * from '../two-phase/protocol.ts';
 export type { ErrorCode } from '../errors.ts';
+export * from './smtp-sink.ts';

@@ -1,20 +1,10 @@
 // The mail an SMTP sink of the system received (mailer/src/smtp-sink, run as one of its processes),
 // read from the sink's JSON page: what a test asserts about the emails the system sent.
 import { request } from 'undici';
+import type { ReceivedEmail } from '../contracts/smtp-sink.ts';
 
 /** One email as the sink keeps it. */
-export interface ReceivedMail {
-  /** Position in arrival order, from 1. */
-  seq: number;
-  messageId: string;
-  from: string;
-  to: string[];
-  subject: string;
-  text: string;
-  html: string;
-  headers: Record<string, string>;
-  receivedAt: string;
-}
+export type ReceivedMail = ReceivedEmail;
 
 export interface Mailbox {
   /** Every email received so far, in arrival order. */

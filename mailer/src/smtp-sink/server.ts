@@ -1,7 +1,8 @@
 // Entry point of the SMTP sink that `npm start` runs: a real SMTP server on SMTP_PORT and, on PORT,
 // a page (/) and JSON (/api/messages) showing what it received. Not part of a deployment: compose
 // runs a real SMTP sink with a web view instead.
-import { createService, loadConfigOrExit, runService } from '@notify/lib';
+import { createService, loadConfigOrExit, runService, serveRoute } from '@notify/lib';
+import { smtpSinkContract } from '@notify/lib/contracts';
 import { sinkConfigSchema } from './config.ts';
 import { renderInbox } from './page.ts';
 import { SmtpSink } from './sink.ts';
@@ -18,6 +19,6 @@ service.onClose(() => sink.stop());
 service.app.get('/', async (_request, reply) =>
   reply.type('text/html; charset=utf-8').send(renderInbox(sink.messages(), { duplicates: sink.duplicates, smtpPort: config.SMTP_PORT })),
 );
-service.app.get('/api/messages', async () => ({ messages: sink.messages(), duplicates: sink.duplicates }));
+serveRoute(service.app, smtpSinkContract.routes.messages, {}, async () => ({ messages: [...sink.messages()], duplicates: sink.duplicates }));
 
 await runService(service);

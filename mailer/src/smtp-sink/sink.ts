@@ -4,19 +4,9 @@
 // slowly, so tests can watch retries and concurrency.
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { simpleParser, type AddressObject } from 'mailparser';
+import type { ReceivedEmail } from '@notify/lib/contracts';
 
-export interface ReceivedEmail {
-  /** Position in arrival order, from 1. */
-  seq: number;
-  messageId: string;
-  from: string;
-  to: string[];
-  subject: string;
-  text: string;
-  html: string;
-  headers: Record<string, string>;
-  receivedAt: string;
-}
+export type { ReceivedEmail };
 
 export interface SinkOptions {
   port?: number;

@@ -16,13 +16,7 @@ export interface NotificationRow {
 }
 
 /** A notification as prepare stores it, pending until commit. */
-export interface PendingNotification {
-  id: string;
-  topicId: string;
-  publisherId: string;
-  title: string;
-  body: string;
-  email: boolean;
+export interface PendingNotification extends Omit<NotificationRow, 'state' | 'createdAt'> {
   txId: string;
 }
 

@@ -95,11 +95,21 @@ async function setup(t: TestContext) {
       counter: { notificationId, recipients: ['bob', 'cy'] },
     };
   };
+  /** Waits until the coordinator's log marks the transaction complete (after phase 2 and its follow-up). */
+  const completion = async (txId: string) => {
+    for (let tries = 0; tries < 500; tries += 1) {
+      const [row] = await sql.$queryRawUnsafe<{ completed_at: Date | null }[]>('SELECT completed_at FROM coordinator_transactions WHERE tx_id = $1', txId);
+      if (row?.completed_at) return;
+      await sleep(20);
+    }
+    assert.fail(`transaction ${txId} was not marked complete within 10 s`);
+  };
   const unread = async (user: string) => (await json<{ unread: number }>(counter, 'GET', `/api/counters/${user}`)).body.unread;
   const feed = async (user: string) => (await json<{ notifications: unknown[] }>(persist, 'GET', `/api/users/${user}/notifications`, user)).body.notifications.length;
   return {
     gateway,
     sql,
+    completion,
     persist,
     counter,
     publication,
@@ -270,8 +280,8 @@ test('group commit: a coordinator that dies after a batch’s decision finishes 
   }, { batchesInFlight: 1 });
   const first = crashing.publish(s.publication());
   const batch = [s.publication(), s.publication('mallory'), s.publication(), s.publication()].map((payloads) => crashing.publish(payloads));
-  const { txId: firstTx, done } = await first;
-  await done;
+  const { txId: firstTx } = await first;
+  await s.completion(firstTx);
   for (const run of batch) await assert.rejects(run, /crash after the batch/);
   const logged = await s.sql.$queryRawUnsafe<{ tx_id: string; state: string }[]>(`SELECT tx_id, state FROM coordinator_transactions WHERE tx_id <> $1 ORDER BY state`, firstTx);
   assert.deepEqual(logged.map((row) => row.state), ['aborted', 'committed', 'committed', 'committed'], 'the batch’s decisions were durable, per item');
@@ -299,8 +309,8 @@ test('group commit: a coordinator that dies mid-prepare of a batch leaves nothin
   });
   const first = crashing.publish(s.publication());
   const batch = Array.from({ length: 5 }, () => crashing.publish(s.publication()));
-  // Its phase 2 done and marked complete, so recovery below finds only the batch.
-  await (await first).done;
+  // Marked complete, so recovery below finds only the batch.
+  await s.completion((await first).txId);
   for (const run of batch) await assert.rejects(run, /crash mid-prepare/);
   const pending = await s.sql.$queryRawUnsafe<{ tx_id: string }[]>(`SELECT tx_id FROM coordinator_transactions WHERE state = 'pending'`);
   assert.equal(pending.length, 5, 'logged, prepared, never decided');

@@ -6,7 +6,7 @@ import { build } from 'vite';
 
 export const CLIENT_ROOT = join(import.meta.dirname, '..');
 export const DIST = join(CLIENT_ROOT, 'dist');
-const SOURCES = ['index.html', 'vite.config.ts', 'src/app/**/*', '../lib/src/rpc/**/*', '../lib/src/errors.ts'];
+const SOURCES = ['index.html', 'vite.config.ts', 'src/app/**/*', '../lib/src/rpc/**/*', '../lib/src/contracts/shapes.ts', '../lib/src/errors.ts'];
 
 function newestSource(): number {
   return Math.max(...SOURCES.flatMap((pattern) => globSync(pattern, { cwd: CLIENT_ROOT })).map((file) => statSync(join(CLIENT_ROOT, file)).mtimeMs));

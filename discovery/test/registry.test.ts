@@ -72,18 +72,20 @@ test('a TTL check that is not refreshed turns critical within its TTL and leaves
 
 test('a service critical for DeregisterCriticalServiceAfter is reaped, honouring sub-minute values', async (t) => {
   const registry = newRegistry(t);
+  // Measured from before the registration: noticing the critical state late (a busy machine) then
+  // cannot make the reaping look early.
+  const registeredAt = performance.now();
   registry.register(
     definition({ ID: 'api-1', Name: 'api', Check: { TTL: '200ms', DeregisterCriticalServiceAfter: '400ms', Status: 'passing' } }),
   );
   registry.register(definition({ ID: 'api-2', Name: 'api', Check: { TTL: '10s', Status: 'passing' } }));
-  const start = performance.now();
-  await eventually(() => checkStatus(registry, 'api', 'api-1') === 'critical', 1_000, 'critical');
-  const criticalAt = performance.now();
+  await eventually(() => checkStatus(registry, 'api', 'api-1') === 'critical', 5_000, 'critical');
   const catalogBefore = registry.catalogIndex();
-  await eventually(() => !('api-1' in registry.agentServices()), 2_000, 'reaping');
-  const reapedAfter = performance.now() - criticalAt;
-  assert.ok(reapedAfter >= 380 && reapedAfter < 600, `reaped ${reapedAfter.toFixed(0)} ms after turning critical`);
-  assert.ok(performance.now() - start < 1_000);
+  await eventually(() => !('api-1' in registry.agentServices()), 5_000, 'reaping');
+  const reapedAfter = performance.now() - registeredAt;
+  // TTL 200 ms, then 400 ms critical: never sooner; and well within the minute Consul itself would round up to.
+  assert.ok(reapedAfter >= 595, `reaped ${reapedAfter.toFixed(0)} ms after registering, before TTL + DeregisterCriticalServiceAfter (600 ms)`);
+  assert.ok(reapedAfter < 10_000, `reaped ${reapedAfter.toFixed(0)} ms after registering: the sub-minute value was honoured`);
   assert.ok(registry.catalogIndex() > catalogBefore, 'reaping moves the catalog index');
   assert.deepEqual(Object.keys(registry.agentServices()), ['api-2'], 'the healthy instance stays');
   assert.equal(registry.updateTtlCheck('service:api-1', 'passing', ''), 'unknown-check');

@@ -6,8 +6,7 @@ import { contractClient, MAILER_API_TAG, type Service, type UpstreamClient } fro
 import { authContract, counterContract, mailerContract, persistContract } from '@notify/lib/contracts';
 import type { Config } from './config.ts';
 
-export const UPSTREAM_SERVICES = ['auth', 'persist', 'counter', 'mailer', 'avatar'] as const;
-export type UpstreamService = (typeof UPSTREAM_SERVICES)[number];
+const UPSTREAM_SERVICES = ['auth', 'persist', 'counter', 'mailer', 'avatar'] as const;
 /** Services whose callers want only some instances: the mailer nodes that serve its REST API. */
 const TAGS: Partial<Record<string, string>> = { mailer: MAILER_API_TAG };
 

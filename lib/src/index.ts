@@ -1,6 +1,7 @@
 // Public surface of the shared service kit: what the services use. Everything else in lib/src is
-// the kit's own, reached by relative imports; database plumbing, test helpers, the RPC contract and
-// development tools have their own subpaths (@notify/lib/db, /testing, /rpc, /dev).
+// the kit's own, reached by relative imports; database plumbing, test helpers, the RPC contract, the
+// internal APIs' contracts and development tools have their own subpaths (@notify/lib/db, /testing,
+// /rpc, /contracts, /dev).
 
 // Building and running a service.
 export { createService, type Service } from './service/create-service.ts';

@@ -101,3 +101,26 @@ test('a close during the prepare steps means the port never opens', async (t) =>
   await assert.rejects(service.listen(), /abandoned closed while starting/);
   assert.equal(listening(service), false);
 });
+
+test('a close during a prepare step waits for it, begins no other, and its close steps find what it started', async (t) => {
+  const service = createService({ name: 'interrupted', config: quiet() });
+  t.after(() => service.close('test over'));
+  const events: string[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  service.onPrepare(async () => {
+    events.push('first prepare begins');
+    await held;
+    events.push('first prepare started its work');
+  });
+  service.onPrepare(() => void events.push('second prepare'));
+  service.onClose(() => void events.push('close step'));
+  const listening$ = service.listen();
+  while (!events.includes('first prepare begins')) await new Promise((resolve) => setImmediate(resolve));
+  const closed = service.close('stopped while preparing');
+  release();
+  await assert.rejects(listening$, /interrupted closed while starting/);
+  await closed;
+  assert.deepEqual(events, ['first prepare begins', 'first prepare started its work', 'close step']);
+  assert.equal(listening(service), false);
+});

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BaseConfig } from '../config.ts';
+import { REASON } from '../reasons.ts';
 import { createError } from '../errors.ts';
 import { createConsulClient, type Consul } from '../discovery/consul-client.ts';
 import { Registration } from '../discovery/registration.ts';
@@ -131,7 +132,7 @@ export function createService(options: ServiceOptions): Service {
       const at = findUnstorableText(value);
       if (at !== undefined) {
         const field = at ? `${part}.${at}` : part;
-        throw createError({ code: 'INVALID_ARGUMENT', message: `${field} ${UNSTORABLE_TEXT_MESSAGE}`, details: { reason: 'unstorable_text', field } });
+        throw createError({ code: 'INVALID_ARGUMENT', message: `${field} ${UNSTORABLE_TEXT_MESSAGE}`, details: { reason: REASON.UNSTORABLE_TEXT, field } });
       }
     }
   });
@@ -206,13 +207,18 @@ export function createService(options: ServiceOptions): Service {
   let closing: Promise<void> | undefined;
   /** Opening the port and registering: a close waits for it, so what it registered is deregistered. */
   let opening: Promise<unknown> | undefined;
+  /** The prepare steps under way: a close waits for the one in progress, so its close step finds what it started. */
+  let preparing: Promise<unknown> | undefined;
 
   async function start(): Promise<Bound> {
     if (steps.prepare.length) {
       // Plugins first: a prepare step may rely on what they set up (e.g. an upgrade listener).
       await app.ready();
-      await steps.runPrepare();
-      // A close that began meanwhile did not wait (nothing was registered yet): the port stays shut.
+      // A close that begins meanwhile waits for the step in progress, and no other step begins:
+      // its close steps then find what the prepare steps started. The port stays shut.
+      const prepared = steps.runPrepare(() => closing !== undefined);
+      preparing = prepared.catch(() => {});
+      await prepared;
       if (closing) throw new Error(`${name} closed while starting`);
     }
     // Without prepare steps this runs at once, so a close called right after listen() waits for it.
@@ -294,7 +300,9 @@ export function createService(options: ServiceOptions): Service {
       closing ??= (async () => {
         app.log.info({ reason }, `${name} closing`);
         state = 'draining';
-        // Opening the port under way finishes first, so what it registered is deregistered below.
+        // A prepare step or the opening of the port under way finishes first, so what it started or
+        // registered is stopped or deregistered below.
+        await preparing;
         await opening;
         await steps.runDrain();
         if (registration?.isRegistered) {
@@ -315,7 +323,7 @@ export function createService(options: ServiceOptions): Service {
         await registration?.stop();
         others.stopWatching();
         await steps.runClose();
-        await others.closeClients();
+        await others.closeClients(app.log);
         consul.destroy();
         loop.stop();
         state = 'closed';

@@ -13,7 +13,8 @@
 //   4. `onDrain` steps, in the order added, as soon as the close begins: stop taking background
 //      work, release requests that would hold the server open. A close that begins while the port
 //      opens waits for it, so what was registered is deregistered; one that begins during the
-//      prepare steps makes `listen()` fail once the step in progress ends, the port never opened.
+//      prepare steps waits for the step in progress (its close step then finds what it started),
+//      begins no other, and makes `listen()` fail, the port never opened.
 //   5. fail the discovery check, keep serving DRAIN_DELAY_MS, stop accepting and drain in-flight
 //      requests (at most SHUTDOWN_TIMEOUT_MS / 2), deregister, stop discovery watches.
 //   6. `onClose` steps in reverse order of adding, so what was opened first closes last (a sweeper
@@ -40,9 +41,12 @@ export class LifecycleSteps {
 
   constructor(private readonly log: FastifyBaseLogger) {}
 
-  /** Step 1: in order; the first failure fails the start. */
-  async runPrepare(): Promise<void> {
-    for (const step of this.prepare) await step();
+  /** Step 1: in order, none once `closing()` says a close has begun; the first failure fails the start. */
+  async runPrepare(closing: () => boolean): Promise<void> {
+    for (const step of this.prepare) {
+      if (closing()) return;
+      await step();
+    }
   }
 
   /** Step 3: in order, none once `closing()` says a close has begun; the first failure fails the start. */

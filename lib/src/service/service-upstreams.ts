@@ -86,9 +86,10 @@ export class ServiceUpstreams {
     for (const watcher of this.watchers.values()) watcher.stop();
   }
 
-  /** Closes every client (its breakers and connection pools). */
-  async closeClients(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((client) => client.close()));
+  /** Closes every client (its breakers and connection pools); a client that fails to close is logged, the rest close. */
+  async closeClients(log: FastifyBaseLogger): Promise<void> {
+    const closed = await Promise.allSettled([...this.clients.values()].map((client) => client.close()));
+    for (const result of closed) if (result.status === 'rejected') log.error({ err: result.reason }, 'an upstream client failed to close');
     this.clients.clear();
   }
 }

@@ -172,7 +172,11 @@ export class Coordinator {
     for (const definition of o.transactions) {
       if (this.definitions.has(definition.name)) throw new TypeError(`two transactions are named ${definition.name}`);
       this.definitions.set(definition.name, definition);
-      this.byShape.set(shapeOf(definition.branches), definition);
+      // Log rows from before names were kept are matched by their branches, so no two definitions may share them.
+      const shape = shapeOf(definition.branches);
+      const same = this.byShape.get(shape);
+      if (same) throw new TypeError(`transactions ${same.name} and ${definition.name} have the same participants and actions`);
+      this.byShape.set(shape, definition);
     }
   }
 
@@ -351,8 +355,8 @@ export class Coordinator {
   /**
    * Phase 2 until every branch of every transaction acknowledges (one commit and one rollback
    * request per participant for the batch), then each follow-up, then the transactions are marked
-   * complete in one statement; one run per txId. Resolves once phase 2 is done (and, without a
-   * follow-up, recorded): callers wait for what they can read back, not for the follow-up.
+   * complete in one statement; one run per txId. Resolves once phase 2 is done: callers wait for
+   * what they can read back, not for the follow-ups or the completion record.
    */
   private finish(entries: Finishing[]): Promise<boolean> {
     entries = entries.filter((entry) => !this.finishing.has(entry.txId));
@@ -383,13 +387,9 @@ export class Coordinator {
           txId: ids[0]!,
           step: 'completion',
         });
-      const following = committed.filter((entry) => entry.definition.followUp);
-      if (!following.length) {
-        const marked = await complete();
-        phase2Done(true);
-        return marked;
-      }
+      // Callers wait for what they can read back (phase 2), not for the follow-ups or the bookkeeping.
       phase2Done(true);
+      const following = committed.filter((entry) => entry.definition.followUp);
       const followed = await Promise.all(
         following.map((entry) => this.untilDone(() => entry.definition.followUp!(entry.payloads, entry.txId), { txId: entry.txId, step: 'follow-up', outcome: entry.outcome })),
       );

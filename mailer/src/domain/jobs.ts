@@ -2,11 +2,8 @@
 // (enqueuing the same email twice keeps one job) and the email's Message-ID (a retry after an
 // unclear SMTP answer carries the same id, so a server that remembers ids can drop the copy).
 import { createHash } from 'node:crypto';
+// The REST API's request bodies are the mailer's contract in the kit (which its callers compile against).
 import type { NotificationEmailsRequest as NotificationRequest, WelcomeRequest } from '@notify/lib/contracts';
-
-/** The REST API's request bodies, from the mailer's contract in the kit (which its callers compile against). */
-export { notificationEmailsRequest as notificationRequest, welcomeRequest } from '@notify/lib/contracts';
-export type { NotificationRequest, WelcomeRequest };
 
 export type EmailJob =
   | { kind: 'welcome'; key: string; userId: string; to: string; name: string }

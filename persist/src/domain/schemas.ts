@@ -3,7 +3,7 @@
 import type { z } from 'zod';
 import type { topicShape } from '@notify/lib/contracts';
 
-export { createNotificationPayload, notificationId, topicId, userId, type AckPayload, type CreateNotificationPayload } from '@notify/lib/contracts';
+export { createNotificationPayload, userId, type AckPayload, type CreateNotificationPayload } from '@notify/lib/contracts';
 
 export type TopicView = z.infer<typeof topicShape>;
 

@@ -114,6 +114,25 @@ test('a mailer refusal is final (logged, the follow-up done); UNAVAILABLE and TI
   assert.equal(gateway.log.at('error').length, 1, 'only the refusal was logged as final');
 });
 
+test('a batch the mailer refuses does not keep the batches after it from being sent', async (t) => {
+  const gateway = await inProcessGateway(t);
+  const topic = topicOf(gateway, []);
+  const recipients = Array.from({ length: MAILER_MAX_RECIPIENTS + 2 }, (_, at) => `user-${at}`);
+  let asked = 0;
+  gateway.upstreams.mailer.answer('notificationEmails', ({ body }) => {
+    asked += 1;
+    if (asked === 1) throw createError({ code: 'INVALID_ARGUMENT', message: 'recipients: unknown users' });
+    return { jobIds: body.recipients.map(() => randomUUID()), queued: body.recipients.length, duplicates: 0 };
+  });
+  await gateway.publication.followUp!(payloads(topic.id, recipients, true), 'tx-1');
+  assert.deepEqual(
+    gateway.upstreams.mailer.calls('notificationEmails').map((call) => call.body.recipients.length),
+    [MAILER_MAX_RECIPIENTS, 2],
+    'the second batch was asked for after the first was refused',
+  );
+  assert.equal(gateway.log.at('error').length, 1, 'the refused batch was logged');
+});
+
 test('an acknowledgement’s afterCommit pushes the user’s new count, read after the commit', async (t) => {
   const gateway = await inProcessGateway(t);
   gateway.upstreams.counter.answer('queryCounters', ({ body }) => ({ counters: Object.fromEntries(body.userIds.map((userId) => [userId, 4])) }));

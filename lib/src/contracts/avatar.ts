@@ -1,5 +1,6 @@
-// The avatar service's one route: `GET /avatars/:seed.png?size=N&style=S`, PNG bytes. The service
-// checks the seed, size and style more closely (its styles are a family it resolves by name).
+// The avatar service's one route: `GET /avatars/:seed.png?size=N&style=S`, PNG bytes drawn from the
+// text in the path. The avatar service checks that text, the size and the style more closely (its
+// styles are a family it resolves by name).
 import { z } from 'zod';
 import { defineContract, defineRoute } from './contract.ts';
 

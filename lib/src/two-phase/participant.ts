@@ -356,7 +356,7 @@ export class Participant<Tx extends SqlClient> {
     return row ? toTransaction(row) : undefined;
   }
 
-  /** The transaction id behind a seed-route request_id. */
+  /** The transaction id behind a request_id that persist's request_id routes handed out. */
   async txIdOf(requestId: string): Promise<string> {
     const [row] = await this.o.db.$queryRawUnsafe<{ tx_id: string }[]>(`SELECT tx_id FROM ${PARTICIPANT_TABLE} WHERE request_id = $1`, requestId);
     if (!row) throw createError({ code: 'NOT_FOUND', message: 'no transaction with this request_id', details: { request_id: requestId } });

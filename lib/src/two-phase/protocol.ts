@@ -2,7 +2,7 @@
 // coordinator's answer to "what became of transaction X?".
 import { z } from 'zod';
 
-/** Transaction ids: the coordinator's, or a seed-route caller's; opaque, URL-safe. */
+/** Transaction ids: the coordinator's, or one a request_id-route caller chose; opaque, URL-safe. */
 export const txId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1 to 128 letters, digits or _ . : -');
 
 export const prepareRequest = z.strictObject({

@@ -29,8 +29,16 @@ export async function startKillablePostgres(options: { settings?: Record<string,
   const parent = await mkdtemp(join(tmpdir(), 'notify-killable-pg-'));
   await chmod(parent, 0o755); // run as root, the server's postgres user must pass through
   const dataDir = join(parent, 'data');
+  // After a SIGKILL the server replays its write-ahead log before it takes a login. A checkpoint
+  // every 30 s keeps that replay short; on a busy machine it can still take tens of seconds, and
+  // the server says so (57P03) while it lives, so a restart waits up to 3 minutes for it.
   const start = (port?: number) =>
-    startEmbeddedPostgres({ dataDir, ...(port ? { port } : {}), settings: { max_connections: 300, ...options.settings }, ...(options.log ? { log: options.log } : {}) });
+    startEmbeddedPostgres({
+      dataDir,
+      ...(port ? { port, startTimeoutMs: 180_000 } : {}),
+      settings: { max_connections: 300, checkpoint_timeout: '30s', ...options.settings },
+      ...(options.log ? { log: options.log } : {}),
+    });
   let server: EmbeddedPostgres | undefined = await start();
   const first = server;
   return {

@@ -1,15 +1,27 @@
 // `notifications.publish`: who hears it (the topic's audience, or `to` checked against it), then
 // the publication transaction, a few at a time (admission). A cached subscriber list may be stale:
-// the transaction is tried once more with a fresh one.
+// the transaction is tried once more with a fresh one. A publish with an idempotency key answers
+// an earlier attempt of the same request (also one made on another gateway that died before it
+// answered) instead of creating anything twice.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
-import { createError, type ConcurrencyLimiter, type Coordinator } from '@notify/lib';
+import { createError, hasErrorCode, REASON, type ConcurrencyLimiter, type Coordinator } from '@notify/lib';
+import type { Publication } from '@notify/lib/contracts';
 import type { RpcParams, RpcResults } from '@notify/lib/rpc';
 import type { Session } from './connections.ts';
+import { idempotentNotificationId, publishFingerprint } from './idempotency.ts';
 import type { SubscribersCache } from './subscribers-cache.ts';
 import { notificationView } from './transactions/notification-view.ts';
 import { refusalOf, settle } from './transactions/outcome.ts';
 import type { PublicationTransaction } from './transactions/publish.ts';
+import type { Upstreams } from './upstreams.ts';
+
+type PublishParams = RpcParams<'notifications.publish'>;
+type PublishResult = RpcResults['notifications.publish'];
+
+/** How often a repeated publish looks again at an earlier attempt still being decided. */
+const IN_DOUBT_POLL_MS = 100;
 
 export class Publications {
   constructor(
@@ -18,16 +30,72 @@ export class Publications {
       coordinator: Coordinator;
       admission: ConcurrencyLimiter;
       subscribers: SubscribersCache;
+      upstreams: Pick<Upstreams, 'persist'>;
       replyWaitMs: number;
+      /** Longest a repeated publish waits for an earlier attempt still being decided. */
+      idempotencyWaitMs: number;
       log: FastifyBaseLogger;
     },
   ) {}
 
-  publish(session: Session, params: RpcParams<'notifications.publish'>): Promise<RpcResults['notifications.publish']> {
-    return this.d.admission.run(() => this.publishNow(session, params));
+  publish(session: Session, params: PublishParams): Promise<PublishResult> {
+    return this.d.admission.run(() => (params.idempotencyKey ? this.publishOnce(session, params, params.idempotencyKey) : this.publishNow(session, params, randomUUID())));
   }
 
-  private async publishNow(session: Session, params: RpcParams<'notifications.publish'>): Promise<RpcResults['notifications.publish']> {
+  /**
+   * A publish with an idempotency key: its notification id derives from the key, so persist stores
+   * at most one. An earlier attempt found committed is answered (when it asked the same); one still
+   * pending is waited for; one aborted leaves the id free, and this attempt makes it. Two attempts
+   * racing each other: persist lets one prepare (the other hears PUBLICATION_EXISTS and answers it).
+   */
+  private async publishOnce(session: Session, params: PublishParams, key: string): Promise<PublishResult> {
+    const notificationId = idempotentNotificationId(session.user.id, key);
+    const fingerprint = publishFingerprint(params);
+    const deadline = Date.now() + this.d.idempotencyWaitMs;
+    for (;;) {
+      const earlier = await this.earlierAttempt(session.user.id, notificationId, fingerprint, deadline);
+      if (earlier) return earlier;
+      try {
+        return await this.publishNow(session, params, notificationId, fingerprint);
+      } catch (error) {
+        const taken = hasErrorCode(error) && (error as { details?: { reason?: unknown } }).details?.reason === REASON.PUBLICATION_EXISTS;
+        if (!taken) throw error;
+      }
+    }
+  }
+
+  /** The answer of an earlier attempt, once it is committed; undefined when there is none (never made, or aborted). */
+  private async earlierAttempt(publisherId: string, notificationId: string, fingerprint: string, deadline: number): Promise<PublishResult | undefined> {
+    for (;;) {
+      const earlier = await this.publication(publisherId, notificationId);
+      if (!earlier) return undefined;
+      if (earlier.fingerprint !== fingerprint) {
+        throw createError({ code: 'CONFLICT', message: 'this idempotency key was used for a different publication', details: { reason: REASON.IDEMPOTENCY_KEY_REUSED, notificationId } });
+      }
+      if (earlier.state === 'committed') {
+        return { notification: notificationView(earlier, new Date(earlier.createdAt)), recipients: earlier.recipients };
+      }
+      if (Date.now() >= deadline) {
+        throw createError({
+          code: 'TIMEOUT',
+          message: 'an earlier publish with this idempotency key is still being decided; send it again later',
+          details: { reason: REASON.PUBLICATION_IN_DOUBT, notificationId, retryAfterSeconds: 1 },
+        });
+      }
+      await sleep(IN_DOUBT_POLL_MS);
+    }
+  }
+
+  private async publication(publisherId: string, notificationId: string): Promise<Publication | undefined> {
+    try {
+      return await this.d.upstreams.persist.getPublication({ params: { id: notificationId } }, { user: publisherId });
+    } catch (error) {
+      if (hasErrorCode(error) && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  private async publishNow(session: Session, params: PublishParams, notificationId: string, fingerprint?: string): Promise<PublishResult> {
     const publisherId = session.user.id;
     // Who may publish (the creator) and whether the topic lives are checked in one place: persist's
     // prepare, which votes FORBIDDEN or NOT_FOUND. The audience read answers NOT_FOUND early.
@@ -46,7 +114,7 @@ export class Publications {
         recipients = params.to;
       }
       const persist = {
-        notificationId: randomUUID(),
+        notificationId,
         topicId: topic.id,
         publisherId,
         title: params.title,
@@ -54,6 +122,7 @@ export class Publications {
         email: params.email ?? false,
         recipients,
         audience: params.to ? ('listed' as const) : ('subscribers' as const),
+        ...(fingerprint ? { fingerprint } : {}),
       };
       const tx = await this.d.coordinator.run(this.d.transaction, { persist, counter: { notificationId: persist.notificationId, recipients } });
       if (!tx.committed) {

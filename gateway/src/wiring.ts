@@ -76,7 +76,7 @@ export function wireGateway(d: GatewayOutside) {
     ...d.faults,
   });
   const replies = { coordinator, admission, replyWaitMs: config.TWO_PC_REPLY_WAIT_MS, log };
-  const publications = new Publications({ ...replies, transaction: publication, subscribers });
+  const publications = new Publications({ ...replies, transaction: publication, subscribers, upstreams, idempotencyWaitMs: config.IDEMPOTENCY_WAIT_MS });
   const acknowledgements = new Acknowledgements({ ...replies, transaction: acknowledgement, counters });
   const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, publications, acknowledgements, counters, publish }), {
     maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,

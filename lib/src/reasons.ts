@@ -36,6 +36,12 @@ export const REASON = {
   CALLER_NOT_ALLOWED: 'caller_not_allowed',
   /** 409: a publication's subscriber list differs from the topic's current subscriptions. */
   SUBSCRIBERS_CHANGED: 'SUBSCRIBERS_CHANGED',
+  /** 409: a notification with this id is already stored: an earlier attempt of a publish repeated with its idempotency key (the gateway then answers that one). */
+  PUBLICATION_EXISTS: 'PUBLICATION_EXISTS',
+  /** 409: an idempotency key used again with a different request (other topic, title, body, …). */
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** 504: an earlier publish with this idempotency key is still being decided; send it again later. */
+  PUBLICATION_IN_DOUBT: 'PUBLICATION_IN_DOUBT',
   /** 404 (JSON-RPC -32601): no such RPC method. */
   UNKNOWN_METHOD: 'UNKNOWN_METHOD',
   /** 400 (JSON-RPC -32602): params that fail the method's schema; `details.issues` lists them. */

@@ -6,7 +6,7 @@
 import { defineAction, participantActions, type ActionItem } from '@notify/lib';
 import { persistActions } from '@notify/lib/contracts';
 import { ackRefusal, checkBatchClaimed } from './domain/acknowledgement.ts';
-import { checkPublishers, checkRecipients, stagedPublications, topicsToLock } from './domain/publication.ts';
+import { checkAllStored, checkPublishers, checkRecipients, stagedPublications, topicsToLock } from './domain/publication.ts';
 import type { AckPayload, CreateNotificationPayload } from './domain/schemas.ts';
 import type { Tx } from './store/database.ts';
 import { applyAcks, claimAck, claimAcks, findDelivery, insertDeliveries, lockDeliveries, releaseAcks, type AckKey } from './store/deliveries.ts';
@@ -42,7 +42,7 @@ async function prepareNotifications(tx: Tx, items: ActionItem<CreateNotification
   checkPublishers(payloads, await lockTopicsForShare(tx, topicsToLock(payloads)));
   checkRecipients(payloads, await countSubscribed(tx, payloads));
   const staged = stagedPublications(items);
-  await insertPendingNotifications(tx, staged.notifications);
+  checkAllStored(await insertPendingNotifications(tx, staged.notifications), staged.notifications.length);
   await insertDeliveries(tx, staged.deliveries);
   await insertPreparedEvents(tx, staged.prepared);
 }

@@ -51,11 +51,32 @@ export const createNotificationPayload = z.strictObject({
   // prepare votes no if it no longer is (so a cached, stale list aborts instead of missing someone).
   // `listed`: recipients is any subset of the subscribers.
   audience: z.enum(['subscribers', 'listed']).default('listed'),
+  /**
+   * Set by a publication made with an idempotency key (whose notification id derives from the
+   * key): a digest of the request, kept so a repeat of the key can be checked against it. A
+   * second prepare of the same notification id votes no (PUBLICATION_EXISTS).
+   */
+  fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 hex digest').optional(),
 });
 export type CreateNotificationPayload = z.infer<typeof createNotificationPayload>;
 
 export const ackPayload = z.strictObject({ notificationId, userId });
 export type AckPayload = z.infer<typeof ackPayload>;
+
+/** A publication as persist holds it: `pending` while its transaction is undecided, then `committed`. */
+export const publicationShape = z.object({
+  state: z.enum(['pending', 'committed']),
+  fingerprint: z.string().nullable(),
+  notificationId: z.string(),
+  topicId: z.string(),
+  publisherId: z.string(),
+  title: z.string(),
+  body: z.string(),
+  email: z.boolean(),
+  createdAt: z.string(),
+  recipients: z.array(z.string()),
+});
+export type Publication = z.infer<typeof publicationShape>;
 
 export const persistContract = defineContract('persist', {
   createTopic: defineRoute({ method: 'POST', path: '/api/topics', body: createTopicBody, response: topicShape, idempotent: false }),
@@ -79,6 +100,17 @@ export const persistContract = defineContract('persist', {
     params: userParams,
     query: listNotificationsQuery,
     response: z.object({ notifications: z.array(notificationShape), nextCursor: z.string().nullable() }),
+    idempotent: true,
+  }),
+  /**
+   * A publication as its publisher made it, pending or committed, with its recipients: what the
+   * gateway answers a publish repeated with the same idempotency key. 404 for anyone else.
+   */
+  getPublication: defineRoute({
+    method: 'GET',
+    path: '/api/notifications/:id/publication',
+    params: notificationParams,
+    response: publicationShape,
     idempotent: true,
   }),
   traceNotification: defineRoute({

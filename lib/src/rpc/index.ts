@@ -53,6 +53,11 @@ export const RPC_PARAMS = {
       .max(10_000)
       .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a user')
       .optional(),
+    /** A publish repeated with the same key (by the same publisher) answers the first one and creates nothing. */
+    idempotencyKey: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters')
+      .optional(),
   }),
   'notifications.list': z.strictObject({ unreadOnly: z.boolean().optional(), topicId: id('topic').optional(), limit, cursor }),
   'notifications.ack': z.strictObject({ notificationId: id('notification') }),

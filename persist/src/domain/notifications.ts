@@ -15,6 +15,15 @@ export function committedNotification<T extends { state: string }>(notification:
 }
 
 /**
+ * The notification, for its publisher only: anyone else (and a missing id) hears NOT_FOUND, so an
+ * id reveals nothing of another user's publications.
+ */
+export function ownPublication<T extends { publisherId: string }>(notification: T | null, userId: string, notificationId: string): T {
+  if (!notification || notification.publisherId !== userId) throw createError({ code: 'NOT_FOUND', message: 'no such publication of yours', details: { notificationId } });
+  return notification;
+}
+
+/**
  * Whose events of a notification `userId` may trace: all (undefined) for its publisher, their own
  * (their id) for a recipient; FORBIDDEN for anyone else.
  */

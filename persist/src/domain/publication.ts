@@ -32,6 +32,16 @@ export function checkRecipients(payloads: CreateNotificationPayload[], counts: R
   }
 }
 
+/**
+ * Throws (CONFLICT, PUBLICATION_EXISTS) when fewer notifications were stored than staged: one of
+ * their ids is taken, by an earlier attempt of a publication repeated with its idempotency key.
+ */
+export function checkAllStored(stored: number, staged: number): void {
+  if (stored !== staged) {
+    throw createError({ code: 'CONFLICT', message: 'this publication is already stored (an earlier attempt with the same idempotency key)', details: { reason: REASON.PUBLICATION_EXISTS } });
+  }
+}
+
 /** What a yes vote stores for the publications, each in one insert: the notifications (pending), their deliveries and their `prepared` events. */
 export function stagedPublications(items: ActionItem<CreateNotificationPayload>[]) {
   return {
@@ -42,6 +52,7 @@ export function stagedPublications(items: ActionItem<CreateNotificationPayload>[
       title: payload.title,
       body: payload.body,
       email: payload.email,
+      fingerprint: payload.fingerprint ?? null,
       txId: context.txId,
     })),
     deliveries: items.flatMap(({ payload }) => payload.recipients.map((recipientId) => ({ notificationId: payload.notificationId, recipientId }))),

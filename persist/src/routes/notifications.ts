@@ -5,9 +5,9 @@ import { serveRoute } from '@notify/lib';
 import { persistContract, type traceEventShape } from '@notify/lib/contracts';
 import type { z } from 'zod';
 import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
-import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, committedNotification, traceScope } from '../domain/notifications.ts';
+import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, committedNotification, ownPublication, traceScope } from '../domain/notifications.ts';
 import type { Database } from '../store/database.ts';
-import { findDelivery, hasDelivery, unknownRecipients } from '../store/deliveries.ts';
+import { findDelivery, hasDelivery, recipientsOf, unknownRecipients } from '../store/deliveries.ts';
 import { eventsOf, recordEvent, recordEvents, recordEventsOfMany } from '../store/events.ts';
 import { feedPage, findNotification } from '../store/notifications.ts';
 import { actingUser } from './identity.ts';
@@ -36,6 +36,24 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
         ackedAt: ackedAt?.toISOString() ?? null,
       })),
       nextCursor,
+    };
+  });
+
+  /** A publication of the acting user, pending or committed, with its recipients (a publish repeated with its idempotency key). */
+  serveRoute(app, routes.getPublication, {}, async (request) => {
+    const user = actingUser(request);
+    const notification = ownPublication(await findNotification(db, request.params.id), user, request.params.id);
+    return {
+      state: notification.state === 'committed' ? ('committed' as const) : ('pending' as const),
+      fingerprint: notification.fingerprint,
+      notificationId: notification.id,
+      topicId: notification.topicId,
+      publisherId: notification.publisherId,
+      title: notification.title,
+      body: notification.body,
+      email: notification.email,
+      createdAt: notification.createdAt.toISOString(),
+      recipients: await recipientsOf(db, notification.id),
     };
   });
 

@@ -35,6 +35,12 @@ export async function findDelivery(db: Tx, notificationId: string, recipientId: 
 }
 
 /** Whether the user is one of the notification's recipients (has a delivery of it, in any state). */
+/** The recipients of a notification (one delivery each), in id order. */
+export async function recipientsOf(db: Tx, notificationId: string): Promise<string[]> {
+  const rows = await db.delivery.findMany({ where: { notificationId }, select: { recipientId: true }, orderBy: { recipientId: 'asc' } });
+  return rows.map((row) => row.recipientId);
+}
+
 export async function hasDelivery(db: Tx, notificationId: string, recipientId: string): Promise<boolean> {
   return (await db.delivery.findUnique({ where: { notificationId_recipientId: { notificationId, recipientId } } })) !== null;
 }

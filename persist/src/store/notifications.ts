@@ -10,6 +10,8 @@ export interface NotificationRow {
   title: string;
   body: string;
   email: boolean;
+  /** A digest of the request when published with an idempotency key. */
+  fingerprint: string | null;
   /** pending (prepared, invisible) or committed. */
   state: string;
   createdAt: Date;
@@ -57,12 +59,16 @@ export function findNotification(db: Database, id: string): Promise<Notification
   return db.notification.findUnique({ where: { id } });
 }
 
-/** Stores the notifications `pending` (invisible to reads), in one insert. */
-export async function insertPendingNotifications(tx: Tx, notifications: PendingNotification[]): Promise<void> {
-  await tx.$executeRawUnsafe(
-    `INSERT INTO notifications (id, topic_id, publisher_id, title, body, email, state, tx_id)
-     SELECT id, topic_id, publisher_id, title, body, email, 'pending', tx_id
-     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, publisher_id text, title text, body text, email boolean, tx_id text)`,
+/**
+ * Stores the notifications `pending` (invisible to reads), in one insert; answers how many were
+ * new. An id already stored (pending or committed) is left as it is and not counted.
+ */
+export async function insertPendingNotifications(tx: Tx, notifications: PendingNotification[]): Promise<number> {
+  return tx.$executeRawUnsafe(
+    `INSERT INTO notifications (id, topic_id, publisher_id, title, body, email, fingerprint, state, tx_id)
+     SELECT id, topic_id, publisher_id, title, body, email, fingerprint, 'pending', tx_id
+     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, publisher_id text, title text, body text, email boolean, fingerprint text, tx_id text)
+     ON CONFLICT (id) DO NOTHING`,
     JSON.stringify(
       notifications.map((notification) => ({
         id: notification.id,
@@ -71,6 +77,7 @@ export async function insertPendingNotifications(tx: Tx, notifications: PendingN
         title: notification.title,
         body: notification.body,
         email: notification.email,
+        fingerprint: notification.fingerprint,
         tx_id: notification.txId,
       })),
     ),

@@ -1,6 +1,7 @@
 // Credentials: email normalisation, argon2id password hashing, opaque session tokens and API key secrets.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import { API_KEY_PATTERN } from '@notify/lib/contracts';
 
 /** Algorithm.Argon2id; the package's enum is `const`, which verbatimModuleSyntax cannot import. */
 const ARGON2ID = 2 as Algorithm;
@@ -59,7 +60,6 @@ export function hashToken(token: string): string {
  * is found by primary key, and 32 random bytes (256 bits, base64url, 43 characters) that make it
  * unguessable. Only its SHA-256 is stored.
  */
-export const API_KEY_PATTERN = /^nk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
 /** Characters of the secret shown in lists (`nk_` and the first 8 hex digits of the id): enough to recognise it, nothing secret. */
 export const API_KEY_PREFIX_LENGTH = 11;
 

@@ -20,6 +20,12 @@ export const publicUserShape = z.object({ id: z.string(), email: z.string(), nam
 /** A new session: the token is shown once, here. */
 export const sessionGrantShape = z.object({ user: publicUserShape, token: z.string(), expiresAt: z.string() });
 
+/**
+ * An API key's secret: `nk_`, the key's id (a uuid without dashes) and 32 random bytes (256 bits)
+ * in base64url. The gateway tells a key from a session token by this shape.
+ */
+export const API_KEY_PATTERN = /^nk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
+
 /** An API key as its owner sees it: never the secret, which is shown once, at creation. */
 export const apiKeyShape = z.object({
   id: z.string(),

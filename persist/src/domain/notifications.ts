@@ -14,6 +14,11 @@ export function committedNotification<T extends { state: string }>(notification:
   return notification;
 }
 
+/** Throws (FORBIDDEN) unless the acting user published the notification. */
+export function checkPublisher(notification: { publisherId: string }, userId: string): void {
+  if (notification.publisherId !== userId) throw createError({ code: 'FORBIDDEN', message: 'only its publisher may read a notification this way' });
+}
+
 /**
  * Whose events of a notification `userId` may trace: all (undefined) for its publisher, their own
  * (their id) for a recipient; FORBIDDEN for anyone else.

@@ -100,9 +100,9 @@ export function createService(options: ServiceOptions): Service {
   const loggerOptions = {
     level: config.LOG_LEVEL,
     base: { service: name },
-    // Credentials never reach the logs, whichever route carried them.
+    // Credentials (passwords, session tokens, API key secrets) never reach the logs, whichever route carried them.
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-consul-token"]', 'req.headers["x-service-token"]', '*.password', '*.token', 'password', 'token'],
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-consul-token"]', 'req.headers["x-service-token"]', '*.password', '*.token', '*.secret', 'password', 'token', 'secret'],
       censor: '[redacted]',
     },
     stream: options.logStream ?? processLogDestination,

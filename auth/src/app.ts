@@ -1,4 +1,4 @@
-// buildApp(config): auth on the shared kit. Wires the database, cache, replication and routes; never
+// buildApp(config): auth on the shared kit. Wires the database, cache, replication, API keys and routes; never
 // listens (service.listen() migrates the database, listens, then starts the sweeper and the relay).
 import { join } from 'node:path';
 import { contractClient, createService, MAILER_API_TAG, ServiceWatcher, type Service } from '@notify/lib';
@@ -6,15 +6,18 @@ import { mailerContract } from '@notify/lib/contracts';
 import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { Accounts } from './accounts.ts';
+import { ApiKeys } from './api-keys.ts';
 import { AuthCache } from './cache/auth-cache.ts';
 import { Replicator } from './cache/replication.ts';
 import type { Config } from './config.ts';
 import { PasswordHasher } from './domain/credentials.ts';
 import { noHooks, type AuthHooks } from './hooks.ts';
 import { createAuthMetrics } from './metrics.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
 import { replicationRoutes } from './routes/replication.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
+import { ApiKeyStore } from './store/api-keys.ts';
 import { LoginThrottleStore } from './store/login-throttle.ts';
 import { SessionStore } from './store/sessions.ts';
 import type { Database } from './store/database.ts';
@@ -76,6 +79,8 @@ export function buildApp(config: Readonly<Config>, options: { hooks?: AuthHooks;
 
   void service.app.register(userRoutes, { accounts });
   void service.app.register(sessionRoutes, { accounts });
+  const apiKeys = new ApiKeys({ keys: new ApiKeyStore(db), sessions: new SessionStore(db), maxPerUser: config.API_KEYS_MAX_PER_USER, log: service.log });
+  void service.app.register(apiKeyRoutes, { apiKeys });
   void service.app.register(replicationRoutes, { replicator, metrics });
 
   // Rows of ended windows count nothing: swept once per window (at most a minute apart) by every node.

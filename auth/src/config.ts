@@ -1,4 +1,4 @@
-// auth's environment: the kit's base keys plus database, sessions, cache, replication and rate limits.
+// auth's environment: the kit's base keys plus database, sessions, API keys, cache, replication and rate limits.
 import { z } from 'zod';
 import { baseConfigShape, env } from '@notify/lib';
 import { databaseConfigShape } from '@notify/lib/db';
@@ -20,6 +20,7 @@ export const configSchema = z.object({
   BODY_LIMIT_BYTES: env.int(16_384, 'Largest request body accepted (auth bodies are small)', 1_024),
   ...databaseConfigShape('auth (users, sessions)'),
   SESSION_TTL_MS: env.int(7 * 24 * 3600_000, 'How long a session token lives after login', 60_000),
+  API_KEYS_MAX_PER_USER: env.int(20, 'API keys one user may hold at once (not revoked); one more is refused with CONFLICT', 1),
   CACHE_TTL_MS: env.int(5_000, 'Longest a cached session or user is served without the database: bounds a missed invalidation', 100),
   CACHE_MAX_ENTRIES: env.int(100_000, 'Entries each local cache holds at most (oldest evicted first)', 100),
   REPLICATION_TIMEOUT_MS: env.int(100, 'Longest a write waits for the other auth nodes to acknowledge it', 10),

@@ -1,7 +1,7 @@
 // buildApp(config): the gateway on the shared kit: its parts (wiring.ts) over the real outside
 // (upstream clients from discovery, the coordinator's log in the gateway's own database, the push
-// bus shared by every gateway instance), both transports on one port, and its lifecycle. Never
-// listens by itself.
+// bus shared by every gateway instance), both transports and the REST API for services on one port,
+// and its lifecycle. Never listens by itself.
 import { join } from 'node:path';
 import websocket from '@fastify/websocket';
 import pg from 'pg';
@@ -12,6 +12,8 @@ import type { Config } from './config.ts';
 import { avatarProxy } from './avatar-proxy.ts';
 import type { ConnectionRegistry } from './connections.ts';
 import { PushBus } from './push/bus.ts';
+import { KeyRateLimiter } from './rest/rate-limit.ts';
+import { restRoutes } from './rest/routes.ts';
 import type { BusMessage } from './push/fanout.ts';
 import { jsonRpcRoutes } from './transports/json-rpc.ts';
 import { attachSocketIo } from './transports/socket-io.ts';
@@ -37,7 +39,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
 
   const upstreams = new Upstreams(service, config);
   const bus = new PushBus<BusMessage>({ url: config.DATABASE_URL, channel: config.PUSH_CHANNEL, pool: busPool, log: service.log });
-  const { connections, metrics, sessions, fanout, coordinator, dispatcher } = wireGateway({
+  const { connections, metrics, sessions, fanout, coordinator, dispatcher, publications } = wireGateway({
     config,
     log: service.log,
     registry: service.metrics,
@@ -77,6 +79,8 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   void service.app.register(async (app) => jsonRpcRoutes(app, transport));
   attachSocketIo(service.app, { ...transport, maxFrameBytes: config.MAX_FRAME_BYTES });
   void service.app.register(async (app) => coordinatorRoutes(app, { coordinator, participants: TWO_PC_PARTICIPANTS }));
+  const limiter = new KeyRateLimiter({ ratePerSecond: config.API_KEY_RATE_PER_SECOND, burst: config.API_KEY_BURST, maxKeys: config.CACHE_MAX_ENTRIES });
+  void service.app.register(async (app) => restRoutes(app, { upstreams, sessions, publications, limiter }));
   void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS }));
 
   return { service, connections };

@@ -1,5 +1,5 @@
 // The gateway's environment: the kit's base keys, its database (2PC log, push bus), connection
-// limits, cache lifetimes, upstream deadlines and breakers, and the coordinator's timings.
+// limits, cache lifetimes, upstream deadlines and breakers, the coordinator's timings, and the REST API's rate per key.
 import { z } from 'zod';
 import { baseConfigShape, env } from '@notify/lib';
 import { databaseConfigShape } from '@notify/lib/db';
@@ -37,6 +37,8 @@ export const configSchema = z.object({
   TWO_PC_RECOVERY_INTERVAL_MS: env.int(5_000, 'How often the coordinator looks for transactions left in doubt (its own after a database outage, or a dead gateway’s past their lease) and finishes them', 100),
   TWO_PC_REPLY_WAIT_MS: env.int(2_000, 'Longest a publish or ack waits for phase 2 before answering (the push still follows phase 2)', 0),
   IDEMPOTENCY_WAIT_MS: env.int(10_000, 'Longest a publish repeated with an idempotency key waits for an earlier attempt still being decided (a gateway that died mid-publication); then TIMEOUT, to be sent again', 0),
+  API_KEY_RATE_PER_SECOND: env.int(10, 'REST API requests one API key may make a second on average on this instance (a token bucket per key); more answer 429 with Retry-After; 0: no limit'),
+  API_KEY_BURST: env.int(20, 'REST API requests one API key may make at once after a quiet spell (the bucket’s size)', 1),
   PUSH_CHANNEL: env.string('gateway_push', 'PostgreSQL NOTIFY channel the gateway instances share pushes and invalidations on'),
   AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with, where the gateway proxies them to the avatar service'),
   AVATAR_TIMEOUT_MS: env.int(15_000, 'Deadline of one proxied avatar request; longer than the avatar service’s own RENDER_TIMEOUT_MS, so its 504 reaches the client', 1),

@@ -50,6 +50,10 @@ export const REASON = {
   CONNECTIONS_PER_ADDRESS: 'connections_per_address',
   /** 429: the user already holds their most connections. */
   CONNECTIONS_PER_USER: 'connections_per_user',
+  /** 409: the user already holds their most API keys (not revoked). */
+  API_KEYS_PER_USER: 'api_keys_per_user',
+  /** 429: an API key past its rate on the gateway's REST API; `Retry-After` says when to come back. */
+  API_KEY_RATE: 'api_key_rate',
 } as const;
 
 export type Reason = (typeof REASON)[keyof typeof REASON];

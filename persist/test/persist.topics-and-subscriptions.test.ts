@@ -1,5 +1,6 @@
 // Topics and subscriptions over persist's REST API against a real process and PostgreSQL:
-// creation, listing with cursors, creator-only deletion, subscriptions, and bad input refused.
+// creation, listing with cursors, creator-only deletion, subscriptions, subscriber counts of one's
+// own topics, and bad input refused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -67,6 +68,18 @@ test('topics and subscriptions', async (t) => {
     assert.deepEqual(subscribed.body.topics.map((t) => t.name), ['gamma']);
     assert.equal((await call(persist, 'DELETE', `/api/topics/${topic.id}/subscriptions`, { user: 'u2' })).status, 200);
     assert.equal((await call(persist, 'DELETE', `/api/topics/${topic.id}/subscriptions`, { user: 'u2' })).status, 404);
+  });
+
+  await t.test("subscriber counts of one's own topics come in one answer; others' topics are left out", async () => {
+    const [alpha, beta, gamma] = [created[0]!, created[1]!, created[2]!];
+    for (const user of ['s1', 's2']) await call(persist, 'POST', `/api/topics/${alpha.id}/subscriptions`, { user });
+    const answer = await call<{ counts: Record<string, number> }>(persist, 'POST', '/api/topics/subscriber-counts', { user: 'ada', body: { topicIds: [alpha.id, beta.id, gamma.id] } });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body.counts, { [alpha.id]: 2, [beta.id]: 0 });
+    for (const body of [{ topicIds: [] }, { topicIds: ['nope'] }, { topicIds: [alpha.id, alpha.id] }, { topicIds: Array.from({ length: 101 }, () => crypto.randomUUID()) }, {}]) {
+      assert.equal((await call(persist, 'POST', '/api/topics/subscriber-counts', { user: 'ada', body })).status, 400, JSON.stringify(body).slice(0, 80));
+    }
+    for (const user of ['s1', 's2']) await call(persist, 'DELETE', `/api/topics/${alpha.id}/subscriptions`, { user });
   });
 
   await t.test('only the creator deletes a topic; a deleted topic is gone from reads', async () => {

@@ -1,5 +1,5 @@
 // The one method table both transports serve: each contract method as a handler of validated
-// params. Reads and writes go to the owning service; publications and acks are two-phase commits.
+// params. Reads and writes go to the owning service (API keys: auth); publications and acks are two-phase commits.
 import type { z } from 'zod';
 import type { RPC_PARAMS, RpcMethod, RpcResults } from '@notify/lib/rpc';
 import type { Connection, ConnectionRegistry, Session } from '../connections.ts';
@@ -21,7 +21,7 @@ export type PublicHandler<M extends RpcMethod> = (params: z.output<(typeof RPC_P
 export type MethodTable = { [M in 'users.register' | 'users.login']: PublicHandler<M> } & { [M in Exclude<RpcMethod, 'users.register' | 'users.login'>]: Handler<M> };
 
 interface Dependencies {
-  upstreams: Pick<Upstreams, 'persist'>;
+  upstreams: Pick<Upstreams, 'persist' | 'auth'>;
   sessions: Sessions;
   connections: ConnectionRegistry;
   publications: Publications;
@@ -32,6 +32,9 @@ interface Dependencies {
 
 export function methodTable(d: Dependencies): MethodTable {
   const persist = d.upstreams.persist;
+  const auth = d.upstreams.auth;
+  /** auth acts for the owner of the session token (API keys are managed with a session, never with a key). */
+  const bearer = (session: Session) => ({ headers: { authorization: `Bearer ${session.token}` } });
   /** Persist acts for the connection's user, named in the signed credential. */
   const as = (session: Session) => ({ user: session.user.id });
 
@@ -80,5 +83,9 @@ export function methodTable(d: Dependencies): MethodTable {
     'notifications.ack': async (params, { session }) => d.acknowledgements.ack(session, params),
     'notifications.trace': async ({ notificationId }, { session }) => persist.traceNotification({ params: { id: notificationId } }, as(session)),
     'counters.get': async (_params, { session }) => ({ unread: await d.counters.read(session.user.id) }),
+
+    'apiKeys.create': async (params, { session }) => auth.createApiKey({ body: params }, bearer(session)),
+    'apiKeys.list': async (_params, { session }) => auth.listApiKeys({}, bearer(session)),
+    'apiKeys.revoke': async ({ keyId }, { session }) => auth.revokeApiKey({ params: { id: keyId } }, bearer(session)),
   };
 }

@@ -1,5 +1,6 @@
 // auth's API as other services call it: register, log in, resolve and end a session (the token in
-// `Authorization: Bearer`, the client's address in X-Forwarded-For from a trusted gateway), read a user.
+// `Authorization: Bearer`, the client's address in X-Forwarded-For from a trusted gateway), read a
+// user, and a user's API keys (created, listed and revoked with a session; verified by the gateway).
 import { z } from 'zod';
 import { defineContract, defineRoute } from './contract.ts';
 
@@ -19,6 +20,25 @@ export const publicUserShape = z.object({ id: z.string(), email: z.string(), nam
 /** A new session: the token is shown once, here. */
 export const sessionGrantShape = z.object({ user: publicUserShape, token: z.string(), expiresAt: z.string() });
 
+/**
+ * An API key's secret: `nk_`, the key's id (a uuid without dashes) and 32 random bytes (256 bits)
+ * in base64url. The gateway tells a key from a session token by this shape.
+ */
+export const API_KEY_PATTERN = /^nk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
+
+/** An API key as its owner sees it: never the secret, which is shown once, at creation. */
+export const apiKeyShape = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** The secret's first characters, to recognise the key by. */
+  prefix: z.string(),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+export const createApiKeyBody = z.strictObject({ name: z.string().trim().min(1, 'must not be empty').max(100) });
+export const apiKeyIdParams = z.object({ id: z.uuid({ message: 'must be an API key id (uuid)' }) });
+
 export const authContract = defineContract('auth', {
   /** Never retried: the account may have been created. */
   register: defineRoute({ method: 'POST', path: '/api/users', body: registerBody, response: sessionGrantShape, idempotent: false }),
@@ -28,4 +48,12 @@ export const authContract = defineContract('auth', {
   login: defineRoute({ method: 'POST', path: '/api/sessions', body: loginBody, response: sessionGrantShape, idempotent: false }),
   currentSession: defineRoute({ method: 'GET', path: '/api/sessions/current', response: z.object({ user: publicUserShape, expiresAt: z.string() }), idempotent: true }),
   endSession: defineRoute({ method: 'DELETE', path: '/api/sessions/current', response: z.object({ ok: z.literal(true) }), idempotent: true }),
+  /** With the owner's session token. Never retried: a key may have been made (its secret shown to no one). */
+  createApiKey: defineRoute({ method: 'POST', path: '/api/api-keys', body: createApiKeyBody, response: z.object({ key: apiKeyShape, secret: z.string() }), idempotent: false }),
+  /** With the owner's session token: the owner's keys, revoked ones included, newest first. */
+  listApiKeys: defineRoute({ method: 'GET', path: '/api/api-keys', response: z.object({ keys: z.array(apiKeyShape) }), idempotent: true }),
+  /** With the owner's session token; revoking a revoked key answers ok again. */
+  revokeApiKey: defineRoute({ method: 'DELETE', path: '/api/api-keys/:id', params: apiKeyIdParams, response: z.object({ ok: z.literal(true) }), idempotent: true }),
+  /** With the API key as the bearer token: its owner, as resolving a session answers. */
+  verifyApiKey: defineRoute({ method: 'GET', path: '/api/api-keys/current', response: z.object({ user: publicUserShape, key: apiKeyShape }), idempotent: true }),
 });

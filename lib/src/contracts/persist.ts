@@ -2,7 +2,7 @@
 // delivery events others report, plus its two-phase-commit actions.
 import { z } from 'zod';
 import { defineContract, defineParticipantAction, defineRoute } from './contract.ts';
-import { notificationShape, ok, subscriptionShape, topicShape, traceEventShape } from './shapes.ts';
+import { notificationShape, ok, publishedNotificationShape, subscriptionShape, topicShape, traceEventShape } from './shapes.ts';
 
 /** User ids come from auth (uuid), named in the gateway's signed credential; persist only needs them opaque. */
 export const userId = z.string().min(1).max(128);
@@ -23,6 +23,14 @@ export const notificationParams = z.object({ id: notificationId });
 export const listTopicsQuery = z.strictObject({ mine: flag.optional(), subscribed: flag.optional(), limit, cursor });
 /** The gateway reads a topic's whole subscriber list before publishing, so its pages may be large. */
 export const subscribersQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(20), cursor });
+/** Topics whose subscribers to count, in one query (a page of topics at most). */
+export const subscriberCountsBody = z.strictObject({
+  topicIds: z
+    .array(topicId)
+    .min(1)
+    .max(100)
+    .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a topic'),
+});
 export const listNotificationsQuery = z.strictObject({ unreadOnly: flag.optional(), topicId: topicId.optional(), limit, cursor });
 export const userParams = z.object({ userId });
 export const eventBody = z.strictObject({
@@ -94,6 +102,14 @@ export const persistContract = defineContract('persist', {
     response: z.object({ topic: topicShape, subscribers: z.array(z.string()), nextCursor: z.string().nullable() }),
     idempotent: true,
   }),
+  /** Counts of the acting user's own topics among those given; others' topics are left out. A read: safe to repeat. */
+  countSubscribers: defineRoute({
+    method: 'POST',
+    path: '/api/topics/subscriber-counts',
+    body: subscriberCountsBody,
+    response: z.object({ counts: z.record(z.string(), z.number()) }),
+    idempotent: true,
+  }),
   listNotifications: defineRoute({
     method: 'GET',
     path: '/api/users/:userId/notifications',
@@ -113,6 +129,8 @@ export const persistContract = defineContract('persist', {
     response: publicationShape,
     idempotent: true,
   }),
+  /** A committed notification for its publisher only (FORBIDDEN for anyone else), with its recipient and acknowledgement counts. */
+  getNotification: defineRoute({ method: 'GET', path: '/api/notifications/:id', params: notificationParams, response: publishedNotificationShape, idempotent: true }),
   traceNotification: defineRoute({
     method: 'GET',
     path: '/api/notifications/:id/trace',

@@ -17,6 +17,20 @@ export const notificationShape = z.object({
   read: z.boolean(),
   ackedAt: isoTime.nullable(),
 });
+/** A notification as its publisher sees it: the content and how far it got with its recipients. */
+export const publishedNotificationShape = z.object({
+  id: z.string(),
+  topicId: z.string(),
+  publisherId: z.string(),
+  title: z.string(),
+  body: z.string(),
+  email: z.boolean(),
+  createdAt: isoTime,
+  /** Recipients it was committed to. */
+  recipients: z.number(),
+  /** Recipients who acknowledged it. */
+  acknowledged: z.number(),
+});
 export const traceEventShape = z.object({
   type: z.enum(['prepared', 'committed', 'delivered', 'emailed', 'acked']),
   at: isoTime,

@@ -53,6 +53,7 @@ export const RPC_PARAMS = {
       .max(10_000)
       .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a user')
       .optional(),
+    url: z.url().max(2_048).optional(),
     /** A publish repeated with the same key (by the same publisher) answers the first one and creates nothing. */
     idempotencyKey: z
       .string()
@@ -63,6 +64,9 @@ export const RPC_PARAMS = {
   'notifications.ack': z.strictObject({ notificationId: id('notification') }),
   'notifications.trace': z.strictObject({ notificationId: id('notification') }),
   'counters.get': z.strictObject({}),
+  'apiKeys.create': z.strictObject({ name: z.string().trim().min(1, 'must not be empty').max(100) }),
+  'apiKeys.list': z.strictObject({}),
+  'apiKeys.revoke': z.strictObject({ keyId: z.uuid({ message: 'must be an API key id (uuid)' }) }),
 } as const;
 
 export type RpcMethod = keyof typeof RPC_PARAMS;
@@ -85,6 +89,17 @@ export type Subscription = z.infer<typeof subscriptionShape>;
 export type Notification = z.infer<typeof notificationShape>;
 export type TraceEvent = z.infer<typeof traceEventShape>;
 
+/** An API key as its owner sees it (the secret is answered once, by `apiKeys.create`). */
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The secret's first characters, to recognise the key by. */
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
 export interface RpcResults {
   'users.register': { user: User; token: string };
   'users.login': { user: User; token: string };
@@ -100,6 +115,9 @@ export interface RpcResults {
   'notifications.ack': { ok: true; unread: number | null };
   'notifications.trace': { notificationId: string; events: TraceEvent[] };
   'counters.get': { unread: number };
+  'apiKeys.create': { key: ApiKey; secret: string };
+  'apiKeys.list': { keys: ApiKey[] };
+  'apiKeys.revoke': { ok: true };
 }
 
 /** Server pushes, to every connection of the user concerned. */

@@ -16,7 +16,7 @@ import { instrumentHttp } from '../metrics/http-metrics.ts';
 import { METRIC } from '../metrics/names.ts';
 import { renderDashboard } from './dashboard.ts';
 import { processLogDestination } from './log-destination.ts';
-import { installErrorHandling } from './error-handler.ts';
+import { installErrorHandling, toAppError } from './error-handler.ts';
 import {
   checkDependencies,
   EventLoopMonitor,
@@ -100,9 +100,9 @@ export function createService(options: ServiceOptions): Service {
   const loggerOptions = {
     level: config.LOG_LEVEL,
     base: { service: name },
-    // Credentials never reach the logs, whichever route carried them.
+    // Credentials (passwords, session tokens, API key secrets) never reach the logs, whichever route carried them.
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-consul-token"]', 'req.headers["x-service-token"]', '*.password', '*.token', 'password', 'token'],
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-consul-token"]', 'req.headers["x-service-token"]', '*.password', '*.token', '*.secret', 'password', 'token', 'secret'],
       censor: '[redacted]',
     },
     stream: options.logStream ?? processLogDestination,
@@ -113,6 +113,14 @@ export function createService(options: ServiceOptions): Service {
     return503OnClosing: true,
     trustProxy: options.trustProxy ?? false,
     forceCloseConnections: 'idle',
+    // A path fastify cannot decode (a lone surrogate's bytes, a bad %-escape) is refused before any
+    // route or error handler: answered in the contract's shape like any other bad input (400).
+    frameworkErrors: (error, _request, reply) => {
+      const appError = toAppError(error);
+      // fastify types this reply from its own generics; the contract's error body is what it sends.
+      const raw = reply as unknown as { code(status: number): { send(body: unknown): unknown } };
+      return raw.code(appError.statusCode).send(appError.toJSON());
+    },
     // Request ids come from the caller when given, so one id follows a call across services.
     requestIdHeader: 'x-request-id',
     // Long path parameters reach the route's schema, which names the limit, instead of a bare 414.

@@ -14,6 +14,11 @@ export function committedNotification<T extends { state: string }>(notification:
   return notification;
 }
 
+/** Throws (FORBIDDEN) unless the acting user published the notification. */
+export function checkPublisher(notification: { publisherId: string }, userId: string): void {
+  if (notification.publisherId !== userId) throw createError({ code: 'FORBIDDEN', message: 'only its publisher may read a notification this way' });
+}
+
 /**
  * The notification, for its publisher only: anyone else (and a missing id) hears NOT_FOUND, so an
  * id reveals nothing of another user's publications.

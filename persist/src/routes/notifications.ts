@@ -1,15 +1,15 @@
-// Notification reads (a user's feed, one notification's trace) and lifecycle events reported by
+// Notification reads (a user's feed, one notification for its publisher, its trace) and lifecycle events reported by
 // the gateway and the mailer (one at a time or in batches).
 import type { FastifyInstance } from 'fastify';
 import { serveRoute } from '@notify/lib';
 import { persistContract, type traceEventShape } from '@notify/lib/contracts';
 import type { z } from 'zod';
 import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
-import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, committedNotification, ownPublication, traceScope } from '../domain/notifications.ts';
+import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, checkPublisher, committedNotification, ownPublication, traceScope } from '../domain/notifications.ts';
 import type { Database } from '../store/database.ts';
 import { findDelivery, hasDelivery, recipientsOf, unknownRecipients } from '../store/deliveries.ts';
 import { eventsOf, recordEvent, recordEvents, recordEventsOfMany } from '../store/events.ts';
-import { feedPage, findNotification } from '../store/notifications.ts';
+import { feedPage, findNotification, findNotificationWithCounts } from '../store/notifications.ts';
 import { actingUser } from './identity.ts';
 
 const routes = persistContract.routes;
@@ -55,6 +55,14 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
       createdAt: notification.createdAt.toISOString(),
       recipients: await recipientsOf(db, notification.id),
     };
+  });
+
+  /** One committed notification as its publisher sees it: content, recipients and acknowledgements. */
+  serveRoute(app, routes.getNotification, {}, async (request) => {
+    const notification = committedNotification(await findNotificationWithCounts(db, request.params.id), request.params.id);
+    checkPublisher(notification, actingUser(request));
+    const { id, topicId, publisherId, title, body, email, createdAt, recipients, acknowledged } = notification;
+    return { id, topicId, publisherId, title, body, email, createdAt: createdAt.toISOString(), recipients, acknowledged };
   });
 
   /**

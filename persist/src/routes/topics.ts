@@ -1,5 +1,5 @@
 // /api/topics: create, list (all, mine, subscribed), read, delete (creator only), subscribe,
-// unsubscribe, and a topic's subscribers. The acting user comes from the caller's verified credential.
+// unsubscribe, a topic's subscribers, and the subscriber counts of one's own topics. The acting user comes from the caller's verified credential.
 import type { FastifyInstance } from 'fastify';
 import { createError, serveRoute } from '@notify/lib';
 import { persistContract } from '@notify/lib/contracts';
@@ -7,7 +7,7 @@ import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
 import { topicView } from '../domain/schemas.ts';
 import { checkDelete, liveTopic } from '../domain/topics.ts';
 import type { Database } from '../store/database.ts';
-import { subscribe, subscriberPage, unsubscribe } from '../store/subscriptions.ts';
+import { subscribe, subscriberCounts, subscriberPage, unsubscribe } from '../store/subscriptions.ts';
 import { createTopic, deleteTopic, findTopic, listTopics } from '../store/topics.ts';
 import { actingUser } from './identity.ts';
 
@@ -50,6 +50,8 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
     if (!(await unsubscribe(db, request.params.id, user))) throw createError({ code: 'NOT_FOUND', message: 'not subscribed to this topic', details: { topicId: request.params.id } });
     return { ok: true as const };
   });
+
+  serveRoute(app, routes.countSubscribers, {}, async (request) => ({ counts: await subscriberCounts(db, actingUser(request), request.body.topicIds) }));
 
   // Pages of up to 10,000 (not 100): the gateway reads every subscriber before it publishes.
   serveRoute(app, routes.listSubscribers, {}, async (request) => {

@@ -59,6 +59,33 @@ export function findNotification(db: Database, id: string): Promise<Notification
   return db.notification.findUnique({ where: { id } });
 }
 
+/** A notification with its recipients and acknowledgements counted, in one query; null when there is none. */
+export async function findNotificationWithCounts(db: Database, id: string): Promise<(NotificationRow & { recipients: number; acknowledged: number }) | null> {
+  const rows = await db.$queryRaw<
+    { id: string; topic_id: string; publisher_id: string; title: string; body: string; email: boolean; fingerprint: string | null; state: string; created_at: Date; recipients: number; acknowledged: number }[]
+  >`
+    SELECT n.id::text, n.topic_id::text, n.publisher_id, n.title, n.body, n.email, n.fingerprint, n.state, n.created_at,
+           count(d.recipient_id)::int AS recipients, (count(*) FILTER (WHERE d.ack_state = 'acked'))::int AS acknowledged
+    FROM notifications n LEFT JOIN deliveries d ON d.notification_id = n.id
+    WHERE n.id = ${id}::uuid
+    GROUP BY n.id`;
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    id: row.id,
+    topicId: row.topic_id,
+    publisherId: row.publisher_id,
+    title: row.title,
+    body: row.body,
+    email: row.email,
+    fingerprint: row.fingerprint,
+    state: row.state,
+    createdAt: row.created_at,
+    recipients: row.recipients,
+    acknowledged: row.acknowledged,
+  };
+}
+
 /**
  * Stores the notifications `pending` (invisible to reads), in one insert; answers how many were
  * new. An id already stored (pending or committed) is left as it is and not counted.

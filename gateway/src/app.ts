@@ -10,6 +10,7 @@ import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { avatarProxy } from './avatar-proxy.ts';
+import { unsubscribeRoutes } from './preferences/unsubscribe-routes.ts';
 import type { ConnectionRegistry } from './connections.ts';
 import { PushBus } from './push/bus.ts';
 import type { BusMessage } from './push/fanout.ts';
@@ -37,7 +38,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
 
   const upstreams = new Upstreams(service, config);
   const bus = new PushBus<BusMessage>({ url: config.DATABASE_URL, channel: config.PUSH_CHANNEL, pool: busPool, log: service.log });
-  const { connections, metrics, sessions, fanout, coordinator, dispatcher } = wireGateway({
+  const { connections, metrics, sessions, fanout, coordinator, dispatcher, unsubscribeLinks, publish } = wireGateway({
     config,
     log: service.log,
     registry: service.metrics,
@@ -77,6 +78,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   void service.app.register(async (app) => jsonRpcRoutes(app, transport));
   attachSocketIo(service.app, { ...transport, maxFrameBytes: config.MAX_FRAME_BYTES });
   void service.app.register(async (app) => coordinatorRoutes(app, { coordinator, participants: TWO_PC_PARTICIPANTS }));
+  void service.app.register(async (app) => unsubscribeRoutes(app, { links: unsubscribeLinks, upstreams, publish }));
   void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS }));
 
   return { service, connections };

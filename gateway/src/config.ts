@@ -36,6 +36,12 @@ export const configSchema = z.object({
   TWO_PC_LEASE_MS: env.int(15_000, 'How long an open transaction stays this gateway’s without renewal; after that another gateway finishes it', 1_000),
   TWO_PC_RECOVERY_INTERVAL_MS: env.int(5_000, 'How often the coordinator looks for transactions left in doubt (its own after a database outage, or a dead gateway’s past their lease) and finishes them', 100),
   TWO_PC_REPLY_WAIT_MS: env.int(2_000, 'Longest a publish or ack waits for phase 2 before answering (the push still follows phase 2)', 0),
+  PUBLIC_URL: env.url('http://localhost:4000', 'Address people reach this gateway at: the one-click unsubscribe links in emails point here'),
+  UNSUBSCRIBE_SECRET: z
+    .string()
+    .min(32, 'must have at least 32 characters (e.g. openssl rand -base64 32)')
+    .optional()
+    .describe('Key the one-click unsubscribe links in emails are signed with (HMAC-SHA256), the same on every gateway; unset: derived from SERVICE_SECRET'),
   PUSH_CHANNEL: env.string('gateway_push', 'PostgreSQL NOTIFY channel the gateway instances share pushes and invalidations on'),
   AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with, where the gateway proxies them to the avatar service'),
   AVATAR_TIMEOUT_MS: env.int(15_000, 'Deadline of one proxied avatar request; longer than the avatar service’s own RENDER_TIMEOUT_MS, so its 504 reaches the client', 1),

@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { createError, type ConcurrencyLimiter, type Coordinator } from '@notify/lib';
 import type { RpcParams, RpcResults } from '@notify/lib/rpc';
 import type { Session } from './connections.ts';
+import { honour } from './preferences/audience.ts';
 import type { SubscribersCache } from './subscribers-cache.ts';
 import { notificationView } from './transactions/notification-view.ts';
 import { refusalOf, settle } from './transactions/outcome.ts';
@@ -34,7 +35,8 @@ export class Publications {
     // A cached subscriber list may be stale: one more try with a fresh one, then the refusal stands.
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt === 1;
-      const { topic, subscribers } = await this.d.subscribers.get(params.topicId, publisherId, { fresh: attempt > 0 });
+      const audience = await this.d.subscribers.get(params.topicId, publisherId, { fresh: attempt > 0 });
+      const { topic, subscribers } = audience;
       let recipients = subscribers;
       if (params.to) {
         const known = new Set(subscribers);
@@ -45,6 +47,8 @@ export class Publications {
         }
         recipients = params.to;
       }
+      // Subscriber preferences: muted recipients are stored read and not counted (persist checks the view).
+      const { muted, emailOptOut, notified } = honour(audience, recipients);
       const persist = {
         notificationId: randomUUID(),
         topicId: topic.id,
@@ -54,8 +58,10 @@ export class Publications {
         email: params.email ?? false,
         recipients,
         audience: params.to ? ('listed' as const) : ('subscribers' as const),
+        muted,
+        emailOptOut,
       };
-      const tx = await this.d.coordinator.run(this.d.transaction, { persist, counter: { notificationId: persist.notificationId, recipients } });
+      const tx = await this.d.coordinator.run(this.d.transaction, { persist, counter: { notificationId: persist.notificationId, recipients: notified } });
       if (!tx.committed) {
         const refusal = refusalOf(tx.votes);
         // Persist's CONFLICT on a publication means the recipients and the subscriptions disagree

@@ -9,6 +9,7 @@ import type { Config } from './config.ts';
 import { ConnectionRegistry } from './connections.ts';
 import { CounterReads } from './counter-reads.ts';
 import { createGatewayMetrics } from './metrics.ts';
+import { UnsubscribeLinks } from './preferences/unsubscribe-links.ts';
 import { Publications } from './publications.ts';
 import { Fanout, type BusMessage } from './push/fanout.ts';
 import { Dispatcher } from './rpc/dispatcher.ts';
@@ -57,7 +58,8 @@ export function wireGateway(d: GatewayOutside) {
   const { publish } = d.joinBus(fanout.handle);
 
   const counters = new CounterReads(upstreams);
-  const publication = publicationTransaction({ publish, upstreams, subscribers, log });
+  const unsubscribeLinks = new UnsubscribeLinks(config.PUBLIC_URL, { unsubscribeSecret: config.UNSUBSCRIBE_SECRET, serviceSecret: config.SERVICE_SECRET });
+  const publication = publicationTransaction({ publish, upstreams, subscribers, unsubscribeLinks, log });
   const acknowledgement = acknowledgementTransaction({ publish, counters });
   const coordinator = new Coordinator({
     db: d.db,
@@ -90,7 +92,7 @@ export function wireGateway(d: GatewayOutside) {
     log,
   });
 
-  return { connections, admission, metrics, sessions, subscribers, fanout, publish, counters, publication, acknowledgement, coordinator, publications, acknowledgements, dispatcher };
+  return { connections, admission, metrics, sessions, subscribers, unsubscribeLinks, fanout, publish, counters, publication, acknowledgement, coordinator, publications, acknowledgements, dispatcher };
 }
 
 export type GatewayParts = ReturnType<typeof wireGateway>;

@@ -36,6 +36,8 @@ export const REASON = {
   CALLER_NOT_ALLOWED: 'caller_not_allowed',
   /** 409: a publication's subscriber list differs from the topic's current subscriptions. */
   SUBSCRIBERS_CHANGED: 'SUBSCRIBERS_CHANGED',
+  /** 400 or 403: an unsubscribe link whose token is malformed (400) or not signed by this deployment (403). */
+  UNSUBSCRIBE_TOKEN: 'unsubscribe_token',
   /** 404 (JSON-RPC -32601): no such RPC method. */
   UNKNOWN_METHOD: 'UNKNOWN_METHOD',
   /** 400 (JSON-RPC -32602): params that fail the method's schema; `details.issues` lists them. */

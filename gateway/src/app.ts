@@ -51,6 +51,10 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
       return { publish: (message) => bus.publish(message) };
     },
     faults: faultKills(service, config),
+    ownUrl: () => {
+      const bound = service.app.server.address();
+      return `http://${config.ADVERTISE_ADDRESS}:${typeof bound === 'object' && bound ? bound.port : config.PORT}`;
+    },
   });
   // At shutdown, after the bus has stopped delivering and before the upstream clients close.
   service.onClose(() => fanout.drain());

@@ -36,7 +36,7 @@ export const configSchema = z.object({
   TWO_PC_LEASE_MS: env.int(15_000, 'How long an open transaction stays this gateway’s without renewal; after that another gateway finishes it', 1_000),
   TWO_PC_RECOVERY_INTERVAL_MS: env.int(5_000, 'How often the coordinator looks for transactions left in doubt (its own after a database outage, or a dead gateway’s past their lease) and finishes them', 100),
   TWO_PC_REPLY_WAIT_MS: env.int(2_000, 'Longest a publish or ack waits for phase 2 before answering (the push still follows phase 2)', 0),
-  PUBLIC_URL: env.url('http://localhost:4000', 'Address people reach this gateway at: the one-click unsubscribe links in emails point here'),
+  PUBLIC_URL: env.optionalUrl('Address people reach the gateways at: the one-click unsubscribe links in emails point here (unset: this instance, http://ADVERTISE_ADDRESS:PORT)'),
   UNSUBSCRIBE_SECRET: z
     .string()
     .min(32, 'must have at least 32 characters (e.g. openssl rand -base64 32)')

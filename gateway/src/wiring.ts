@@ -33,6 +33,8 @@ export interface GatewayOutside {
   db: SqlClient;
   /** Joins the push bus: `onMessage` hears every message any gateway publishes; `publish` sends one. */
   joinBus: (onMessage: (message: BusMessage) => Promise<void>) => { publish: (message: BusMessage) => Promise<void> };
+  /** This instance's own address once it listens (the unsubscribe links' default). */
+  ownUrl?: () => string;
   /** Test seams of the coordinator (FAULT_KILL_*). */
   faults?: Pick<CoordinatorOptions, 'afterPrepare' | 'afterDecision'>;
 }
@@ -58,7 +60,8 @@ export function wireGateway(d: GatewayOutside) {
   const { publish } = d.joinBus(fanout.handle);
 
   const counters = new CounterReads(upstreams);
-  const unsubscribeLinks = new UnsubscribeLinks(config.PUBLIC_URL, { unsubscribeSecret: config.UNSUBSCRIBE_SECRET, serviceSecret: config.SERVICE_SECRET });
+  const ownUrl = () => config.PUBLIC_URL ?? d.ownUrl?.() ?? `http://${config.ADVERTISE_ADDRESS}:${config.PORT}`;
+  const unsubscribeLinks = new UnsubscribeLinks(ownUrl, { unsubscribeSecret: config.UNSUBSCRIBE_SECRET, serviceSecret: config.SERVICE_SECRET });
   const publication = publicationTransaction({ publish, upstreams, subscribers, unsubscribeLinks, log });
   const acknowledgement = acknowledgementTransaction({ publish, counters });
   const coordinator = new Coordinator({

@@ -21,7 +21,8 @@ export class UnsubscribeLinks {
   private readonly key: Buffer;
 
   constructor(
-    private readonly publicUrl: string,
+    /** Where people reach the gateway; asked when a link is made (the port may be known only after listening). */
+    private readonly publicUrl: () => string,
     secret: { unsubscribeSecret?: string | undefined; serviceSecret: string },
   ) {
     // A separate key for links people hold, never the service secret itself.
@@ -37,7 +38,7 @@ export class UnsubscribeLinks {
 
   /** The link for one recipient and topic (or all). */
   url(claim: UnsubscribeClaim): string {
-    const url = new URL(UNSUBSCRIBE_PATH, this.publicUrl);
+    const url = new URL(UNSUBSCRIBE_PATH, this.publicUrl());
     url.searchParams.set('token', this.token(claim));
     return url.toString();
   }

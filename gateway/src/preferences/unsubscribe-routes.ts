@@ -15,8 +15,11 @@ export async function unsubscribeRoutes(
   app: FastifyInstance,
   d: { links: UnsubscribeLinks; upstreams: Pick<Upstreams, 'persist'>; publish: (message: BusMessage) => Promise<void> },
 ): Promise<void> {
-  // RFC 8058's body is `List-Unsubscribe=One-Click` as a form; its content does not change what is done.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4_096 }, (_request, body, done) => done(null, body));
+  // RFC 8058's body is `List-Unsubscribe=One-Click` as a form (URL-encoded or multipart, as mail
+  // clients send it); its content does not change what is done, so it is read and set aside.
+  for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data']) {
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 4_096 }, (_request, body, done) => done(null, body));
+  }
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
   typed.get(UNSUBSCRIBE_PATH, { schema: { querystring: query } }, async (request, reply) => {

@@ -28,12 +28,13 @@ export async function userPreferences(db: Database, userId: string): Promise<Use
   return row ? view(row) : DEFAULTS;
 }
 
-/** Sets the given preferences (`digest: null` turns the digest off), in one upsert; answers them all. */
+/** Sets the given preferences (`digest: null` turns the digest off), in one upsert; answers them all. No change given: nothing is written. */
 export async function setUserPreferences(
   db: Database,
   userId: string,
   change: { email?: boolean | undefined; digest?: { threshold: number; windowMinutes: number } | null | undefined },
 ): Promise<UserPreferencesRow> {
+  if (change.email === undefined && change.digest === undefined) return userPreferences(db, userId);
   const data = {
     ...(change.email === undefined ? {} : { email: change.email }),
     ...(change.digest === undefined ? {} : { digestThreshold: change.digest?.threshold ?? null, digestWindowMinutes: change.digest?.windowMinutes ?? null }),

@@ -18,6 +18,7 @@ const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }
 const COMPOSE_SECRETS = {
   POSTGRES_PASSWORD: 'pg-secret',
   AUTH_REPLICATION_SECRET: 'replication-secret',
+  GATEWAY_UNSUBSCRIBE_SECRET: 'unsubscribe-secret-of-at-least-32-characters',
   GRAFANA_ADMIN_PASSWORD: 'grafana-secret',
   SERVICE_SECRET: 'service-secret-of-at-least-32-characters',
   OPERATOR_TOKEN: 'operator-token',

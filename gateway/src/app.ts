@@ -10,6 +10,7 @@ import { attachDatabase } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { avatarProxy } from './avatar-proxy.ts';
+import { unsubscribeRoutes } from './preferences/unsubscribe-routes.ts';
 import type { ConnectionRegistry } from './connections.ts';
 import { PushBus } from './push/bus.ts';
 import { KeyRateLimiter } from './rest/rate-limit.ts';
@@ -39,7 +40,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
 
   const upstreams = new Upstreams(service, config);
   const bus = new PushBus<BusMessage>({ url: config.DATABASE_URL, channel: config.PUSH_CHANNEL, pool: busPool, log: service.log });
-  const { connections, metrics, sessions, fanout, coordinator, dispatcher, publications } = wireGateway({
+  const { connections, metrics, sessions, fanout, coordinator, dispatcher, publications, unsubscribeLinks, publish } = wireGateway({
     config,
     log: service.log,
     registry: service.metrics,
@@ -52,6 +53,10 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
       return { publish: (message) => bus.publish(message) };
     },
     faults: faultKills(service, config),
+    ownUrl: () => {
+      const bound = service.app.server.address();
+      return `http://${config.ADVERTISE_ADDRESS}:${typeof bound === 'object' && bound ? bound.port : config.PORT}`;
+    },
   });
   // At shutdown, after the bus has stopped delivering and before the upstream clients close.
   service.onClose(() => fanout.drain());
@@ -81,6 +86,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   void service.app.register(async (app) => coordinatorRoutes(app, { coordinator, participants: TWO_PC_PARTICIPANTS }));
   const limiter = new KeyRateLimiter({ ratePerSecond: config.API_KEY_RATE_PER_SECOND, burst: config.API_KEY_BURST, maxKeys: config.CACHE_MAX_ENTRIES });
   void service.app.register(async (app) => restRoutes(app, { upstreams, sessions, publications, limiter }));
+  void service.app.register(async (app) => unsubscribeRoutes(app, { links: unsubscribeLinks, upstreams, publish }));
   void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS }));
 
   return { service, connections };

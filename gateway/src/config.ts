@@ -39,6 +39,12 @@ export const configSchema = z.object({
   IDEMPOTENCY_WAIT_MS: env.int(10_000, 'Longest a publish repeated with an idempotency key waits for an earlier attempt still being decided (a gateway that died mid-publication); then TIMEOUT, to be sent again', 0),
   API_KEY_RATE_PER_SECOND: env.int(10, 'REST API requests one API key may make a second on average on this instance (a token bucket per key); more answer 429 with Retry-After; 0: no limit'),
   API_KEY_BURST: env.int(20, 'REST API requests one API key may make at once after a quiet spell (the bucket’s size)', 1),
+  PUBLIC_URL: env.optionalUrl('Address people reach the gateways at: the one-click unsubscribe links in emails point here (unset: this instance, http://ADVERTISE_ADDRESS:PORT)'),
+  UNSUBSCRIBE_SECRET: z
+    .string()
+    .min(32, 'must have at least 32 characters (e.g. openssl rand -base64 32)')
+    .optional()
+    .describe('Key the one-click unsubscribe links in emails are signed with (HMAC-SHA256), the same on every gateway; unset: derived from SERVICE_SECRET'),
   PUSH_CHANNEL: env.string('gateway_push', 'PostgreSQL NOTIFY channel the gateway instances share pushes and invalidations on'),
   AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with, where the gateway proxies them to the avatar service'),
   AVATAR_TIMEOUT_MS: env.int(15_000, 'Deadline of one proxied avatar request; longer than the avatar service’s own RENDER_TIMEOUT_MS, so its 504 reaches the client', 1),

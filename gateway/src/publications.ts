@@ -11,6 +11,7 @@ import type { Publication } from '@notify/lib/contracts';
 import type { RpcParams, RpcResults } from '@notify/lib/rpc';
 import type { Session } from './connections.ts';
 import { idempotentNotificationId, publishFingerprint } from './idempotency.ts';
+import { honour } from './preferences/audience.ts';
 import type { SubscribersCache } from './subscribers-cache.ts';
 import { notificationView } from './transactions/notification-view.ts';
 import { refusalOf, settle } from './transactions/outcome.ts';
@@ -102,7 +103,8 @@ export class Publications {
     // A cached subscriber list may be stale: one more try with a fresh one, then the refusal stands.
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt === 1;
-      const { topic, subscribers } = await this.d.subscribers.get(params.topicId, publisherId, { fresh: attempt > 0 });
+      const audience = await this.d.subscribers.get(params.topicId, publisherId, { fresh: attempt > 0 });
+      const { topic, subscribers } = audience;
       let recipients = subscribers;
       if (params.to) {
         const known = new Set(subscribers);
@@ -113,6 +115,8 @@ export class Publications {
         }
         recipients = params.to;
       }
+      // Subscriber preferences: muted recipients are stored read and not counted (persist checks the view).
+      const { muted, emailOptOut, notified } = honour(audience, recipients);
       const persist = {
         notificationId,
         topicId: topic.id,
@@ -122,14 +126,17 @@ export class Publications {
         email: params.email ?? false,
         recipients,
         audience: params.to ? ('listed' as const) : ('subscribers' as const),
+        muted,
+        emailOptOut,
         ...(fingerprint ? { fingerprint } : {}),
       };
-      const tx = await this.d.coordinator.run(this.d.transaction, { persist, counter: { notificationId: persist.notificationId, recipients } });
+      const tx = await this.d.coordinator.run(this.d.transaction, { persist, counter: { notificationId: persist.notificationId, recipients: notified } });
       if (!tx.committed) {
         const refusal = refusalOf(tx.votes);
         // Persist's CONFLICT on a publication means the recipients and the subscriptions disagree
-        // (someone subscribed or unsubscribed since the list was read): read them again, once.
-        if (!last && refusal.code === 'CONFLICT' && refusal.details.participant === 'persist') {
+        // (someone subscribed, unsubscribed or changed preferences since the list was read): read
+        // them again, once. A notification id already stored (PUBLICATION_EXISTS) is the caller's.
+        if (!last && refusal.code === 'CONFLICT' && refusal.details.participant === 'persist' && refusal.details.reason !== REASON.PUBLICATION_EXISTS) {
           await this.d.subscribers.evict(topic.id);
           continue;
         }

@@ -1,7 +1,8 @@
-// A topic's subscriber list (with the topic's name and creator), the hot read of every publication, cached (keyv) for
-// SUBSCRIBERS_CACHE_TTL_MS and evicted on every gateway when a subscription changes. A stale list
-// is never silently used: a publication to "all subscribers" tells persist so, and persist votes
-// no when the list it is given is not the whole current one (the publication then reads again).
+// A topic's subscriber list (with the topic's name and creator, and who muted it or wants no
+// email), the hot read of every publication, cached (keyv) for SUBSCRIBERS_CACHE_TTL_MS and evicted
+// on every gateway when a subscription or its preferences change. A stale list is never silently
+// used: a publication to "all subscribers" tells persist so, and names who it treats as muted or
+// opted out; persist votes no when either is not the current one (the publication then reads again).
 import type { Topic } from '@notify/lib/rpc';
 import type { Config } from './config.ts';
 import { GuardedCache } from './guarded-cache.ts';
@@ -14,6 +15,10 @@ const PAGE = 10_000;
 export interface Audience {
   topic: Pick<Topic, 'id' | 'name' | 'creatorId'>;
   subscribers: string[];
+  /** Subscribers who muted the topic: no push, no unread, no email. */
+  muted: string[];
+  /** Subscribers who want no email of the topic (its own switch, or all email off). */
+  emailOptOut: string[];
 }
 
 export class SubscribersCache {
@@ -52,15 +57,19 @@ export class SubscribersCache {
 
   private async load(topicId: string, actingUserId: string, stamp: number): Promise<Audience> {
     const subscribers: string[] = [];
+    const muted: string[] = [];
+    const emailOptOut: string[] = [];
     let topic: Audience['topic'] | undefined;
     let cursor: string | null = null;
     do {
       const page = await this.upstreams.persist.listSubscribers({ params: { id: topicId }, query: { limit: PAGE, ...(cursor ? { cursor } : {}) } }, { user: actingUserId });
       subscribers.push(...page.subscribers);
+      muted.push(...page.muted);
+      emailOptOut.push(...page.emailOptOut);
       topic ??= { id: page.topic.id, name: page.topic.name, creatorId: page.topic.creatorId };
       cursor = page.nextCursor;
     } while (cursor);
-    const audience = { topic: topic!, subscribers };
+    const audience = { topic: topic!, subscribers, muted, emailOptOut };
     await this.cache.store(topicId, audience, stamp);
     return audience;
   }

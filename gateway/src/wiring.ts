@@ -9,6 +9,7 @@ import type { Config } from './config.ts';
 import { ConnectionRegistry } from './connections.ts';
 import { CounterReads } from './counter-reads.ts';
 import { createGatewayMetrics } from './metrics.ts';
+import { UnsubscribeLinks } from './preferences/unsubscribe-links.ts';
 import { Publications } from './publications.ts';
 import { Fanout, type BusMessage } from './push/fanout.ts';
 import { Dispatcher } from './rpc/dispatcher.ts';
@@ -32,6 +33,8 @@ export interface GatewayOutside {
   db: SqlClient;
   /** Joins the push bus: `onMessage` hears every message any gateway publishes; `publish` sends one. */
   joinBus: (onMessage: (message: BusMessage) => Promise<void>) => { publish: (message: BusMessage) => Promise<void> };
+  /** This instance's own address once it listens (the unsubscribe links' default). */
+  ownUrl?: () => string;
   /** Test seams of the coordinator (FAULT_KILL_*). */
   faults?: Pick<CoordinatorOptions, 'afterPrepare' | 'afterDecision'>;
 }
@@ -57,7 +60,9 @@ export function wireGateway(d: GatewayOutside) {
   const { publish } = d.joinBus(fanout.handle);
 
   const counters = new CounterReads(upstreams);
-  const publication = publicationTransaction({ publish, upstreams, subscribers, log });
+  const ownUrl = () => config.PUBLIC_URL ?? d.ownUrl?.() ?? `http://${config.ADVERTISE_ADDRESS}:${config.PORT}`;
+  const unsubscribeLinks = new UnsubscribeLinks(ownUrl, { unsubscribeSecret: config.UNSUBSCRIBE_SECRET, serviceSecret: config.SERVICE_SECRET });
+  const publication = publicationTransaction({ publish, upstreams, subscribers, unsubscribeLinks, log });
   const acknowledgement = acknowledgementTransaction({ publish, counters });
   const coordinator = new Coordinator({
     db: d.db,
@@ -90,7 +95,7 @@ export function wireGateway(d: GatewayOutside) {
     log,
   });
 
-  return { connections, admission, metrics, sessions, subscribers, fanout, publish, counters, publication, acknowledgement, coordinator, publications, acknowledgements, dispatcher };
+  return { connections, admission, metrics, sessions, subscribers, unsubscribeLinks, fanout, publish, counters, publication, acknowledgement, coordinator, publications, acknowledgements, dispatcher };
 }
 
 export type GatewayParts = ReturnType<typeof wireGateway>;

@@ -103,6 +103,7 @@ const REST_ROUTES: Record<string, [method: string, path: string][]> = {
     ['POST', '/api/notifications/:x/events'], ['POST', '/api/notifications/:x/events/batch'], ['POST', '/api/notifications'], ['POST', '/api/notifications/commit_2pc'],
     ['DELETE', '/api/notifications/rollback_2pc'], ['POST', '/api/prepare_2pc'], ['POST', '/api/commit_2pc'], ['DELETE', '/api/rollback_2pc'], ['GET', '/api/2pc/:x'],
     ['POST', '/api/prepare_2pc/batch'], ['POST', '/api/commit_2pc/batch'], ['POST', '/api/rollback_2pc/batch'], ['POST', '/api/events/batch'],
+    ['PATCH', '/api/topics/:x/subscriptions'], ['GET', '/api/preferences'], ['PUT', '/api/preferences'], ['GET', '/api/users/:x/email-preferences'],
   ],
   counter: [
     ['GET', '/api/counters/:x'], ['POST', '/api/counters/query'], ['POST', '/api/prepare_2pc'], ['POST', '/api/commit_2pc'], ['DELETE', '/api/rollback_2pc'], ['GET', '/api/2pc/:x'],
@@ -112,7 +113,7 @@ const REST_ROUTES: Record<string, [method: string, path: string][]> = {
   auth: [['POST', '/api/sessions'], ['GET', '/api/sessions/current'], ['POST', '/api/users'], ['GET', '/api/users/:x'], ['PATCH', '/api/users/me']],
   mailer: [['POST', '/api/emails/welcome'], ['POST', '/api/emails/notification'], ['GET', '/api/jobs/:x'], ['GET', '/api/jobs/dead'], ['GET', '/api/queues']],
   avatar: [['GET', '/avatars/:x.png'], ['GET', '/avatars/:x']],
-  gateway: [['GET', '/avatars/:x.png'], ['GET', '/api/2pc/:x'], ['GET', '/health'], ['GET', '/status']],
+  gateway: [['GET', '/avatars/:x.png'], ['GET', '/api/2pc/:x'], ['GET', '/health'], ['GET', '/status'], ['GET', '/api/v1/unsubscribe?token=:x'], ['POST', '/api/v1/unsubscribe?token=:x']],
   discovery: [
     ['PUT', '/v1/agent/service/register'], ['PUT', '/v1/agent/service/deregister/:x'], ['PUT', '/v1/agent/check/pass/:x'], ['PUT', '/v1/agent/check/update/:x'],
     ['GET', '/v1/catalog/service/:x'], ['GET', '/v1/health/service/:x'], ['GET', '/v1/agent/services'],

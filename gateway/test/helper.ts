@@ -41,6 +41,8 @@ export interface MailCluster {
   nodes: readonly SystemProcess[];
   /** Starts one more mailer node on the same queue. */
   startNode(env?: Record<string, string>): Promise<SystemProcess>;
+  /** The mailer's database (its queue and digest state). */
+  databaseUrl: string;
 }
 
 export interface SystemOptions {
@@ -81,7 +83,7 @@ export async function startSystem(t: TestContext, options: SystemOptions = {}): 
     persistDatabaseUrl: database('persist'),
     counterDatabaseUrl: database('counter'),
     startGateway: (env = {}) => system.add('gateway', env),
-    mail: options.mailer ? { sink: mailbox(system.of('smtp-sink')[0]!), nodes: system.of('mailer'), startNode: (env = {}) => system.add('mailer', env) } : undefined,
+    mail: options.mailer ? { sink: mailbox(system.of('smtp-sink')[0]!), nodes: system.of('mailer'), startNode: (env = {}) => system.add('mailer', env), databaseUrl: database('mailer') } : undefined,
   };
 }
 

@@ -117,7 +117,7 @@ test('counter, logout and subscription-change messages reach what they name', as
   assert.deepEqual(gateway.connections.ofUser('ada'), new Set([adaElsewhere]));
 
   const topic = { id: randomUUID(), name: 'n', description: '', creatorId: 'ada', createdAt: new Date().toISOString() };
-  gateway.upstreams.persist.answer('listSubscribers', () => ({ topic, subscribers: ['bob'], nextCursor: null }));
+  gateway.upstreams.persist.answer('listSubscribers', () => ({ topic, subscribers: ['bob'], muted: [], emailOptOut: [], nextCursor: null }));
   await gateway.subscribers.get(topic.id, 'ada');
   await gateway.subscribers.get(topic.id, 'ada');
   assert.equal(gateway.upstreams.persist.calls('listSubscribers').length, 1, 'cached');

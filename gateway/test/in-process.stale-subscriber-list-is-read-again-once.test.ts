@@ -19,7 +19,7 @@ function topicOf(gateway: InProcessGateway, initial: string[]) {
   const current = [...initial];
   gateway.upstreams.persist.answer('listSubscribers', ({ params }) => {
     assert.equal(params.id, topic.id);
-    return { topic, subscribers: [...current], nextCursor: null };
+    return { topic, subscribers: [...current], muted: [], emailOptOut: [], nextCursor: null };
   });
   gateway.participants.voteOn(persistActions.notificationCreate, (payload) => {
     const subscribed = new Set(current);
@@ -46,7 +46,7 @@ test('a publish whose first prepare hears persist’s CONFLICT evicts the cached
   const freshRead = gate();
   gateway.upstreams.persist.answer('listSubscribers', async () => {
     await freshRead.wait();
-    return { topic, subscribers: ['a', 'b', 'c'], nextCursor: null };
+    return { topic, subscribers: ['a', 'b', 'c'], muted: [], emailOptOut: [], nextCursor: null };
   });
   const publishing = gateway.publications.publish(sessionOf(PUBLISHER), { topicId: topic.id, title: 'v2', body: 'out now' });
   await freshRead.entered;

@@ -1,14 +1,14 @@
 // The publication and acknowledgement definitions in one process: what follows a commit. A
 // publication's afterCommit puts the notification on the bus (and so on its recipients'
-// connections); its followUp hands the emails to the mailer in batches of at most 10,000, takes
-// a refusal as final and throws anything else so the coordinator asks again. An ack's afterCommit
+// connections); its followUp hands the emails to the mailer in batches of at most 1,000 (each
+// recipient with their unsubscribe links), skipping the muted and the opted out, takes a refusal as final and throws anything else so the coordinator asks again. An ack's afterCommit
 // pushes the user's new count. Last, the whole path: a publish frame to the push and the email,
 // and an ack frame to the new count, through the kit's Coordinator on a real PostgreSQL.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { createError } from '@notify/lib';
-import { MAILER_MAX_RECIPIENTS, type CreateNotificationPayload } from '@notify/lib/contracts';
+import { MAILER_MAX_RECIPIENTS_WITH_LINKS, type CreateNotificationPayload } from '@notify/lib/contracts';
 import type { Notification } from '@notify/lib/rpc';
 import { handleFrame } from '../src/transports/json-rpc-frames.ts';
 import { inProcessGateway, type InProcessGateway } from './fakes/gateway.ts';
@@ -18,12 +18,12 @@ const PUBLISHER = 'publisher';
 
 function topicOf(gateway: InProcessGateway, subscribers: string[]) {
   const topic = { id: randomUUID(), name: 'releases', description: '', creatorId: PUBLISHER, createdAt: new Date().toISOString() };
-  gateway.upstreams.persist.answer('listSubscribers', () => ({ topic, subscribers, nextCursor: null }));
+  gateway.upstreams.persist.answer('listSubscribers', () => ({ topic, subscribers, muted: [], emailOptOut: [], nextCursor: null }));
   return topic;
 }
 
 function payloads(topicId: string, recipients: string[], email: boolean) {
-  const persist: CreateNotificationPayload = { notificationId: randomUUID(), topicId, publisherId: PUBLISHER, title: 'v2', body: 'out now', email, recipients, audience: 'subscribers' };
+  const persist: CreateNotificationPayload = { notificationId: randomUUID(), topicId, publisherId: PUBLISHER, title: 'v2', body: 'out now', email, recipients, audience: 'subscribers', muted: [], emailOptOut: [] };
   return { persist, counter: { notificationId: persist.notificationId, recipients } };
 }
 
@@ -54,18 +54,18 @@ test('a publication’s afterCommit puts the committed notification on the bus, 
   assert.equal(gateway.upstreams.mailer.callCount, 0, 'emails are the follow-up’s, not afterCommit’s');
 });
 
-test('followUp hands the emails to the mailer in batches of at most 10,000, each recipient once, with the topic’s name', async (t) => {
+test('followUp hands the emails to the mailer in batches of at most 1,000 (each recipient with their unsubscribe links), each recipient once, with the topic’s name', async (t) => {
   const gateway = await inProcessGateway(t);
   const topic = topicOf(gateway, []);
   mailerTakes(gateway);
-  const recipients = Array.from({ length: 2 * MAILER_MAX_RECIPIENTS + 1 }, (_, at) => `user-${at}`);
+  const recipients = Array.from({ length: 2 * MAILER_MAX_RECIPIENTS_WITH_LINKS + 1 }, (_, at) => `user-${at}`);
   const { persist, counter } = payloads(topic.id, recipients, true);
 
   await gateway.publication.followUp!({ persist, counter }, 'tx-1');
   const calls = gateway.upstreams.mailer.calls('notificationEmails');
   assert.deepEqual(
     calls.map((call) => call.body.recipients.length),
-    [MAILER_MAX_RECIPIENTS, MAILER_MAX_RECIPIENTS, 1],
+    [MAILER_MAX_RECIPIENTS_WITH_LINKS, MAILER_MAX_RECIPIENTS_WITH_LINKS, 1],
   );
   assert.deepEqual(
     calls.flatMap((call) => call.body.recipients),
@@ -73,13 +73,24 @@ test('followUp hands the emails to the mailer in batches of at most 10,000, each
     'every recipient once, in order',
   );
   for (const call of calls) {
-    assert.deepEqual({ ...call.body, recipients: [] }, { notificationId: persist.notificationId, topic: { id: topic.id, name: 'releases' }, title: 'v2', body: 'out now', recipients: [] });
+    assert.deepEqual({ ...call.body, recipients: [], unsubscribe: {} }, { notificationId: persist.notificationId, topic: { id: topic.id, name: 'releases' }, title: 'v2', body: 'out now', recipients: [], unsubscribe: {} });
+    assert.deepEqual(Object.keys(call.body.unsubscribe ?? {}), call.body.recipients, 'each recipient has their links');
+    for (const links of Object.values(call.body.unsubscribe ?? {})) assert.match(links.topic, /^http:\/\/[^/]+\/api\/v1\/unsubscribe\?token=/);
   }
 
   // Without `email`, or without recipients, there is nothing to send.
   await gateway.publication.followUp!(payloads(topic.id, ['ada'], false), 'tx-2');
   await gateway.publication.followUp!(payloads(topic.id, [], true), 'tx-3');
   assert.equal(gateway.upstreams.mailer.calls('notificationEmails').length, 3);
+});
+
+test('followUp emails neither the recipients who muted the topic nor those who opted out of its email', async (t) => {
+  const gateway = await inProcessGateway(t);
+  const topic = topicOf(gateway, []);
+  mailerTakes(gateway);
+  const { persist, counter } = payloads(topic.id, ['ada', 'bob', 'cy', 'dee'], true);
+  await gateway.publication.followUp!({ persist: { ...persist, muted: ['bob'], emailOptOut: ['cy'] }, counter }, 'tx-1');
+  assert.deepEqual(gateway.upstreams.mailer.calls('notificationEmails').flatMap((call) => call.body.recipients), ['ada', 'dee']);
 });
 
 test('followUp names a topic deleted since the publication “a deleted topic” and still sends', async (t) => {
@@ -117,7 +128,7 @@ test('a mailer refusal is final (logged, the follow-up done); UNAVAILABLE and TI
 test('a batch the mailer refuses does not keep the batches after it from being sent', async (t) => {
   const gateway = await inProcessGateway(t);
   const topic = topicOf(gateway, []);
-  const recipients = Array.from({ length: MAILER_MAX_RECIPIENTS + 2 }, (_, at) => `user-${at}`);
+  const recipients = Array.from({ length: MAILER_MAX_RECIPIENTS_WITH_LINKS + 2 }, (_, at) => `user-${at}`);
   let asked = 0;
   gateway.upstreams.mailer.answer('notificationEmails', ({ body }) => {
     asked += 1;
@@ -127,7 +138,7 @@ test('a batch the mailer refuses does not keep the batches after it from being s
   await gateway.publication.followUp!(payloads(topic.id, recipients, true), 'tx-1');
   assert.deepEqual(
     gateway.upstreams.mailer.calls('notificationEmails').map((call) => call.body.recipients.length),
-    [MAILER_MAX_RECIPIENTS, 2],
+    [MAILER_MAX_RECIPIENTS_WITH_LINKS, 2],
     'the second batch was asked for after the first was refused',
   );
   assert.equal(gateway.log.at('error').length, 1, 'the refused batch was logged');

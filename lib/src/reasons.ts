@@ -42,6 +42,8 @@ export const REASON = {
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   /** 504: an earlier publish with this idempotency key is still being decided; send it again later. */
   PUBLICATION_IN_DOUBT: 'PUBLICATION_IN_DOUBT',
+  /** 400 or 403: an unsubscribe link whose token is malformed (400) or not signed by this deployment (403). */
+  UNSUBSCRIBE_TOKEN: 'unsubscribe_token',
   /** 404 (JSON-RPC -32601): no such RPC method. */
   UNKNOWN_METHOD: 'UNKNOWN_METHOD',
   /** 400 (JSON-RPC -32602): params that fail the method's schema; `details.issues` lists them. */

@@ -6,6 +6,7 @@ import { Counter } from 'prom-client';
 import { contractClient, createService, MAILER_API_TAG, METRIC, type Service } from '@notify/lib';
 import { authContract, persistContract } from '@notify/lib/contracts';
 import type { Config } from './config.ts';
+import { DigestStore } from './queue/digest-store.ts';
 import { MailQueue } from './queue/mail-queue.ts';
 import { emailRoutes } from './routes/emails.ts';
 import { Sender } from './sender.ts';
@@ -29,14 +30,18 @@ export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS
   const deadline = { deadlineMs: config.UPSTREAM_TIMEOUT_MS };
   const auth = contractClient(service.client('auth'), authContract, deadline);
   const persist = contractClient(service.client('persist'), persistContract, deadline);
-  const sender = new Sender({ config, transport, queue, auth, log: service.log, metrics: service.metrics, instanceId: () => service.instanceId });
+  const digests = new DigestStore(config.DATABASE_URL);
+  const sender = new Sender({ config, transport, queue, digests, auth, persist, log: service.log, metrics: service.metrics, instanceId: () => service.instanceId });
   const enqueued = new Counter({ name: METRIC.mailerEmailsEnqueuedTotal, help: 'Email jobs queued (duplicates not counted)', labelNames: ['kind'], registers: [service.metrics] });
 
   service.addDependency('queue', async () => {
     await queue.boss.getDb().executeSql('SELECT 1');
     return { state: 'up' };
   });
-  service.onPrepare(() => queue.start());
+  service.onPrepare(async () => {
+    await queue.start();
+    await digests.start();
+  });
   service.onStart(async () => {
     await queue.workEmails(config.MAX_CONCURRENT_SENDS, sender.handle);
     await queue.workTrace(traceRecorder({ persist, log: service.log, metrics: service.metrics }));
@@ -46,6 +51,7 @@ export function buildApp(config: Readonly<Config>, options: { logStream?: NodeJS
   service.onDrain(() => queue.stopTaking());
   service.onClose(async () => {
     await queue.stop();
+    await digests.close();
     transport.close();
   });
   if (config.ENABLE_REST_API) void service.app.register(emailRoutes, { queue, enqueued });

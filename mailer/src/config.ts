@@ -25,7 +25,7 @@ export const configSchema = z.object({
   JOB_HEARTBEAT_SECONDS: env.int(10, 'A job whose node stops heartbeating it this long (a killed node) is given to another node (pg-boss minimum 10)', 10),
   QUEUE_POLL_INTERVAL_MS: env.int(2_000, 'How often idle workers look for jobs; new jobs also wake them at once through LISTEN/NOTIFY (pg-boss minimum 500)', 500),
   QUEUE_MONITOR_INTERVAL_SECONDS: env.int(5, 'How often the queue looks for jobs whose node stopped heartbeating or that ran past their time', 1),
-  UPSTREAM_TIMEOUT_MS: env.int(5_000, 'Deadline of one call to auth (addresses) or persist (the emailed event)', 1),
+  UPSTREAM_TIMEOUT_MS: env.int(5_000, 'Deadline of one call to auth (addresses) or persist (email preferences, the emailed event)', 1),
 });
 
 export type Config = z.infer<typeof configSchema>;

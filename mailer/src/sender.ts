@@ -1,14 +1,19 @@
-// Sends one email job: finds the recipient's address (auth), renders the email, hands it to the
-// transport within SEND_EMAIL_TIMEOUT_MS, and queues the `emailed` trace event. A permanent SMTP
-// refusal is dead-lettered at once; anything else fails the attempt and the queue retries it.
+// Sends one email job: finds the recipient's address (auth) and, for a notification, their email
+// preferences (persist: skipped when they turned this topic's or all email off; held for a digest
+// past their digest threshold), renders the email with its one-click unsubscribe headers, hands it
+// to the transport within SEND_EMAIL_TIMEOUT_MS, and queues the `emailed` trace event. A digest job
+// sends the emails held in its window as one. A permanent SMTP refusal is dead-lettered at once;
+// anything else fails the attempt and the queue retries it.
 import type { FastifyBaseLogger } from 'fastify';
 import type { JobResult, JobWithMetadata } from 'pg-boss';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { z } from 'zod';
 import { hasErrorCode, METRIC } from '@notify/lib';
-import type { authContract, ServiceClient } from '@notify/lib/contracts';
+import type { authContract, persistContract, ServiceClient } from '@notify/lib/contracts';
 import type { Config } from './config.ts';
-import { messageIdOf, type EmailJob } from './domain/jobs.ts';
-import { notificationEmail, welcomeEmail, type RenderedEmail } from './domain/templates.ts';
+import { digestJob, messageIdOf, type EmailJob } from './domain/jobs.ts';
+import { digestEmail, notificationEmail, notificationLink, welcomeEmail, type RenderedEmail } from './domain/templates.ts';
+import type { DigestStore, HeldItem } from './queue/digest-store.ts';
 import type { MailQueue } from './queue/mail-queue.ts';
 import { SendError, type MailTransport } from './transports/base.ts';
 
@@ -16,6 +21,15 @@ interface Recipient {
   email: string;
   name: string;
 }
+
+type NotificationJob = Extract<EmailJob, { kind: 'notification' }>;
+type DigestJob = Extract<EmailJob, { kind: 'digest' }>;
+/** What a digest keeps of each email it holds back. */
+type Held = Pick<NotificationJob, 'notification' | 'unsubscribe'>;
+/** What is sent for a job, or why nothing is. */
+type Plan = { skip: string } | { rendered: RenderedEmail; unsubscribe: string | undefined; digested?: { windowId: string; keys: string[] } };
+
+const isUuid = (value: string) => z.uuid().safeParse(value).success;
 
 export class Sender {
   private inFlight = 0;
@@ -27,7 +41,9 @@ export class Sender {
       config: Readonly<Config>;
       transport: MailTransport;
       queue: MailQueue;
+      digests: DigestStore;
       auth: ServiceClient<typeof authContract.routes>;
+      persist: ServiceClient<typeof persistContract.routes>;
       log: FastifyBaseLogger;
       metrics: Registry;
       instanceId: () => string;
@@ -66,15 +82,24 @@ export class Sender {
         stop({ outcome: 'skipped' });
         return { id: job.id, status: 'completed', output: { skipped: 'the user no longer exists' } };
       }
-      const rendered = this.render(job.data, recipient);
+      const plan = await this.plan(job.data, recipient);
+      if ('skip' in plan) {
+        stop({ outcome: 'skipped' });
+        return { id: job.id, status: 'completed', output: { skipped: plan.skip } };
+      }
       const messageId = messageIdOf(job.data.key);
       const result = await this.d.transport.send(
         {
           from: this.d.config.MAIL_FROM,
           to: recipient.email,
-          ...rendered,
+          ...plan.rendered,
           messageId,
-          headers: { 'X-Idempotency-Key': job.data.key, 'X-Mailer-Node': this.d.instanceId() },
+          headers: {
+            'X-Idempotency-Key': job.data.key,
+            'X-Mailer-Node': this.d.instanceId(),
+            // One-click unsubscribe (RFC 8058): the mail client POSTs `List-Unsubscribe=One-Click` to the URL.
+            ...(plan.unsubscribe ? { 'List-Unsubscribe': `<${plan.unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {}),
+          },
         },
         this.d.config.SEND_EMAIL_TIMEOUT_MS,
       );
@@ -82,6 +107,7 @@ export class Sender {
       this.m.sent.inc({ kind });
       // Sent is sent: from here nothing may fail the job (a retry would email the person again).
       if (job.data.kind === 'notification') await this.queueTrace(job.data, messageId);
+      if (plan.digested) await this.markDigested(plan.digested.windowId, plan.digested.keys);
       return { id: job.id, status: 'completed', output: { messageId, to: recipient.email, response: result.response, attempts: job.retryCount + 1 } };
     } catch (error) {
       stop({ outcome: 'failed' });
@@ -97,8 +123,51 @@ export class Sender {
     }
   };
 
+  /** What to send for a job, or why nothing is sent (a notification's email turned off, or held for a digest). */
+  private async plan(job: EmailJob, to: Recipient): Promise<Plan> {
+    const clientUrl = this.d.config.CLIENT_URL;
+    if (job.kind === 'welcome') return { rendered: welcomeEmail({ name: to.name, clientUrl }), unsubscribe: undefined };
+    if (job.kind === 'digest') return this.planDigest(job, to);
+    const { topic, title, body, id } = job.notification;
+    // Read at send time: a preference changed since the publication still counts.
+    const preferences = await this.d.persist.emailPreferences({ params: { userId: job.userId }, query: isUuid(topic.id) ? { topicId: topic.id } : {} });
+    if (!preferences.email) return { skip: 'the user turned notification emails off' };
+    if (preferences.subscription && (preferences.subscription.muted || !preferences.subscription.email)) return { skip: 'the user turned this topic’s emails off' };
+    if (preferences.digest) {
+      const decision = await this.d.digests.decide<Held>(job.key, job.userId, preferences.digest, { notification: job.notification, unsubscribe: job.unsubscribe });
+      if (!decision.send) {
+        // Queued once per window (its id is fixed by the window), for the window's end.
+        await this.d.queue.enqueueDigest(digestJob(job.userId, decision.windowId), decision.endsAt);
+        return { skip: `held for the digest of window ${decision.windowId}` };
+      }
+    }
+    return { rendered: notificationEmail({ name: to.name, topicName: topic.name, title, body, link: notificationLink(clientUrl, id) }), unsubscribe: job.unsubscribe?.topic };
+  }
+
+  /** One email listing what the window held back and no digest sent yet; nothing when there is none. */
+  private async planDigest(job: DigestJob, to: Recipient): Promise<Plan> {
+    const held: HeldItem<Held>[] = await this.d.digests.held<Held>(job.userId, job.windowId);
+    if (held.length === 0) return { skip: 'nothing held for this digest (sent already)' };
+    const clientUrl = this.d.config.CLIENT_URL;
+    const items = held.map(({ item }) => ({ topicName: item.notification.topic.name, title: item.notification.title, link: notificationLink(clientUrl, item.notification.id) }));
+    return {
+      rendered: digestEmail({ name: to.name, items, clientUrl }),
+      unsubscribe: held.findLast(({ item }) => item.unsubscribe)?.item.unsubscribe?.all,
+      digested: { windowId: job.windowId, keys: held.map(({ key }) => key) },
+    };
+  }
+
+  /** After a digest is sent; a failure is logged (a retry would find them and send the digest again, same Message-ID). */
+  private async markDigested(windowId: string, keys: string[]): Promise<void> {
+    try {
+      await this.d.digests.markDigested(windowId, keys);
+    } catch (error) {
+      this.d.log.error({ err: error, windowId }, 'digest sent, but its emails could not be marked sent');
+    }
+  }
+
   /** Queues the `emailed` trace event; a failure is logged, never retried by sending again. */
-  private async queueTrace(job: Extract<EmailJob, { kind: 'notification' }>, messageId: string): Promise<void> {
+  private async queueTrace(job: NotificationJob, messageId: string): Promise<void> {
     try {
       await this.d.queue.recordEmailed(job.key, { notificationId: job.notification.id, userId: job.userId, messageId, sentAt: new Date().toISOString() });
     } catch (error) {
@@ -117,10 +186,4 @@ export class Sender {
     }
   }
 
-  private render(job: EmailJob, to: Recipient): RenderedEmail {
-    const clientUrl = this.d.config.CLIENT_URL;
-    if (job.kind === 'welcome') return welcomeEmail({ name: to.name, clientUrl });
-    const { topic, title, body } = job.notification;
-    return notificationEmail({ name: to.name, topicName: topic.name, title, body, clientUrl });
-  }
 }

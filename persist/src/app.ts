@@ -7,6 +7,7 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { ACTIONS } from './actions.ts';
 import { notificationRoutes } from './routes/notifications.ts';
+import { preferenceRoutes } from './routes/preferences.ts';
 import { requestId2pcRoutes } from './routes/request-id-2pc.ts';
 import { topicRoutes } from './routes/topics.ts';
 import type { Tx } from './store/database.ts';
@@ -29,6 +30,7 @@ export function buildApp(config: Readonly<Config>): PersistApp {
 
   void service.app.register(topicRoutes, { db });
   void service.app.register(notificationRoutes, { db });
+  void service.app.register(preferenceRoutes, { db });
   void service.app.register(requestId2pcRoutes, { participant });
   return { service };
 }

@@ -1,7 +1,8 @@
 // The chaos run's users: JSON-RPC over WebSocket to the gateways, each user on one gateway and
 // moving to another when its connection drops (with its token). Publishers publish at a steady
-// pace; subscribers acknowledge about half of what is pushed to them. Every call is recorded with
-// its outcome: ok, an error code, or `no answer` (the connection died under it).
+// pace; subscribers acknowledge about half of what is pushed to them, and one keeps muting and
+// unmuting a topic. Every call is recorded with its outcome: ok, an error code, or `no answer`
+// (the connection died under it).
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -216,7 +217,7 @@ export async function startLoad(gatewayPorts: () => number[], options: LoadOptio
       void record('notifications.ack', users[i]!.id, id, () => connection.call('notifications.ack', { notificationId: id }));
     };
   }
-  const loops = publishers.map(async (publisher, i) => {
+  const loops: Promise<void>[] = publishers.map(async (publisher, i) => {
     for (let seq = 0; running; seq += 1) {
       const title = `${publisher.name}-${seq}-${tag}`;
       const began = Date.now();
@@ -224,6 +225,20 @@ export async function startLoad(gatewayPorts: () => number[], options: LoadOptio
       await sleep(Math.max(0, options.publishEveryMs - (Date.now() - began)));
     }
   });
+
+  // One follower keeps muting and unmuting the first topic: muted deliveries are stored read and
+  // not counted, so the invariant (unread = unacknowledged deliveries) holds across the flips too.
+  const muter = connections.length > publishers.length ? connections[connections.length - 1] : undefined;
+  if (muter && topics[0]) {
+    loops.push(
+      (async () => {
+        for (let muted = true; running; muted = !muted) {
+          await muter.call('topics.preferences', { topicId: topics[0], muted }).catch(() => undefined);
+          await sleep(options.publishEveryMs * 3);
+        }
+      })(),
+    );
+  }
 
   return {
     records,

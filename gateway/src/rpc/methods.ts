@@ -77,6 +77,15 @@ export function methodTable(d: Dependencies): MethodTable {
       await d.publish({ kind: 'subscribers-changed', topicId });
       return answer;
     },
+    // Preferences: a topic's change reaches every gateway's cached audience at once; a global email
+    // switch is caught by persist's check of the next publication (which then reads again).
+    'topics.preferences': async ({ topicId, ...change }, { session }) => {
+      const subscription = await persist.setSubscriptionPreferences({ params: { id: topicId }, body: change }, as(session));
+      await d.publish({ kind: 'subscribers-changed', topicId });
+      return subscription;
+    },
+    'preferences.get': async (_params, { session }) => persist.getUserPreferences({}, as(session)),
+    'preferences.set': async (params, { session }) => persist.setUserPreferences({ body: params }, as(session)),
 
     'notifications.publish': async (params, { session }) => d.publications.publish(session, params),
     'notifications.list': async (params, { session }) => persist.listNotifications({ params: { userId: session.user.id }, query: params }, as(session)),

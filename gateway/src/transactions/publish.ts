@@ -4,7 +4,9 @@
 // retried until the mailer takes them, also after a crash).
 import type { FastifyBaseLogger } from 'fastify';
 import { defineTransaction, hasErrorCode, isFinalRefusal, type TransactionPayloads } from '@notify/lib';
-import { counterActions, MAILER_MAX_RECIPIENTS, persistActions } from '@notify/lib/contracts';
+import { counterActions, MAILER_MAX_RECIPIENTS_WITH_LINKS, persistActions } from '@notify/lib/contracts';
+import { emailRecipients, pushRecipients } from '../preferences/audience.ts';
+import type { UnsubscribeLinks } from '../preferences/unsubscribe-links.ts';
 import type { BusMessage } from '../push/fanout.ts';
 import type { SubscribersCache } from '../subscribers-cache.ts';
 import type { Upstreams } from '../upstreams.ts';
@@ -13,7 +15,13 @@ import { notificationView } from './notification-view.ts';
 type Payload = TransactionPayloads<typeof BRANCHES>;
 const BRANCHES = [persistActions.notificationCreate, counterActions.notificationCreate] as const;
 
-export function publicationTransaction(d: { publish: (message: BusMessage) => Promise<void>; upstreams: Pick<Upstreams, 'mailer'>; subscribers: SubscribersCache; log: FastifyBaseLogger }) {
+export function publicationTransaction(d: {
+  publish: (message: BusMessage) => Promise<void>;
+  upstreams: Pick<Upstreams, 'mailer'>;
+  subscribers: SubscribersCache;
+  unsubscribeLinks: UnsubscribeLinks;
+  log: FastifyBaseLogger;
+}) {
   /**
    * The topic's name for the email, from the audience the publication was made for (cached; read
    * again only after a restart); a topic deleted since the publication still gets its email.
@@ -31,19 +39,28 @@ export function publicationTransaction(d: { publish: (message: BusMessage) => Pr
     branches: BRANCHES,
     async afterCommit({ persist }) {
       const committedAt = Date.now();
-      await d.publish({ kind: 'notification', notification: notificationView(persist, new Date(committedAt)), recipients: persist.recipients, committedAt });
+      // Muted recipients have it in their feed, read: no push (and no unread to push).
+      await d.publish({ kind: 'notification', notification: notificationView(persist, new Date(committedAt)), recipients: pushRecipients(persist), committedAt });
     },
     /**
-     * A publication with `email` goes to the mailer, one job per recipient. Repeated after a crash,
-     * it queues nothing twice (the mailer keys each job by notification and recipient).
+     * A publication with `email` goes to the mailer, one job per recipient who neither muted the
+     * topic nor opted out of its email, each with their one-click unsubscribe links. Repeated after
+     * a crash, it queues nothing twice (the mailer keys each job by notification and recipient).
      */
     async followUp({ persist: payload }) {
-      if (!payload.email || payload.recipients.length === 0) return;
+      const emailed = emailRecipients(payload);
+      if (!payload.email || emailed.length === 0) return;
       const topic = { id: payload.topicId, name: await topicName(payload) };
-      for (let start = 0; start < payload.recipients.length; start += MAILER_MAX_RECIPIENTS) {
+      for (let start = 0; start < emailed.length; start += MAILER_MAX_RECIPIENTS_WITH_LINKS) {
         try {
-          const recipients = payload.recipients.slice(start, start + MAILER_MAX_RECIPIENTS);
-          await d.upstreams.mailer.notificationEmails({ body: { notificationId: payload.notificationId, topic, title: payload.title, body: payload.body, recipients } });
+          const recipients = emailed.slice(start, start + MAILER_MAX_RECIPIENTS_WITH_LINKS);
+          const unsubscribe = Object.fromEntries(
+            recipients.map((userId) => [
+              userId,
+              { topic: d.unsubscribeLinks.url({ userId, topicId: payload.topicId, scope: 'email' }), all: d.unsubscribeLinks.url({ userId, topicId: 'all', scope: 'email' }) },
+            ]),
+          );
+          await d.upstreams.mailer.notificationEmails({ body: { notificationId: payload.notificationId, topic, title: payload.title, body: payload.body, recipients, unsubscribe } });
         } catch (error) {
           // A refusal (4xx) will not change on retry: say so loudly and go on with the other batches,
           // so the transaction completes. Anything else (mailer down, time-out) is thrown, and the

@@ -2,7 +2,7 @@
 // delivery events others report, plus its two-phase-commit actions.
 import { z } from 'zod';
 import { defineContract, defineParticipantAction, defineRoute } from './contract.ts';
-import { notificationShape, ok, publishedNotificationShape, subscriptionShape, topicShape, traceEventShape } from './shapes.ts';
+import { notificationShape, ok, publishedNotificationShape, subscriptionPreferencesShape, subscriptionShape, topicShape, traceEventShape, userPreferencesShape } from './shapes.ts';
 
 /** User ids come from auth (uuid), named in the gateway's signed credential; persist only needs them opaque. */
 export const userId = z.string().min(1).max(128);
@@ -44,6 +44,23 @@ export const eventsOfManyBody = z.strictObject({ events: z.array(eventBody.exten
 /** The gateway reports the deliveries of one notification to all its connections at once. */
 export const eventBatchBody = z.strictObject({ events: z.array(eventBody).min(1).max(10_000) });
 
+// ---- Subscriber preferences ----
+/** One topic's preferences of the acting subscriber; keys left out keep their value. */
+export const subscriptionPreferencesBody = z.strictObject({ muted: z.boolean().optional(), email: z.boolean().optional() });
+/** More than `threshold` notification emails within `windowMinutes`: the rest come as one digest at the window's end. */
+export const digestSettings = z.strictObject({
+  threshold: z.number().int().min(1).max(1_000),
+  // Fractions allowed (0.1 minute = 6 s); a week at most.
+  windowMinutes: z.number().min(0.1).max(10_080),
+});
+/** The acting user's email preferences; keys left out keep their value (`digest: null` turns the digest off). */
+export const userPreferencesBody = z.strictObject({ email: z.boolean().optional(), digest: digestSettings.nullable().optional() });
+/** What the mailer asks at send time: the user's email preferences, and their subscription to the email's topic. */
+export const emailPreferencesQuery = z.strictObject({ topicId: topicId.optional() });
+export const emailPreferencesShape = userPreferencesShape.extend({ subscription: subscriptionPreferencesShape.nullable() });
+
+const distinctIds = (ids: string[]) => new Set(ids).size === ids.length;
+
 export const createNotificationPayload = z.strictObject({
   notificationId,
   topicId,
@@ -65,6 +82,11 @@ export const createNotificationPayload = z.strictObject({
    * second prepare of the same notification id votes no (PUBLICATION_EXISTS).
    */
   fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 hex digest').optional(),
+  // The recipients who muted the topic (stored read, not counted) and, with `email`, those who want
+  // no email of it (for this topic or at all), as the publisher read them: prepare votes no
+  // (SUBSCRIBERS_CHANGED) when they are not exactly the current ones among the recipients.
+  muted: z.array(userId).max(100_000).refine(distinctIds, 'muted must not repeat').default([]),
+  emailOptOut: z.array(userId).max(100_000).refine(distinctIds, 'emailOptOut must not repeat').default([]),
 });
 export type CreateNotificationPayload = z.infer<typeof createNotificationPayload>;
 
@@ -99,7 +121,15 @@ export const persistContract = defineContract('persist', {
     path: '/api/topics/:id/subscribers',
     params: topicParams,
     query: subscribersQuery,
-    response: z.object({ topic: topicShape, subscribers: z.array(z.string()), nextCursor: z.string().nullable() }),
+    // `muted` and `emailOptOut`: those of this page's subscribers who muted the topic, and who want
+    // no email of it (this topic's or any).
+    response: z.object({
+      topic: topicShape,
+      subscribers: z.array(z.string()),
+      muted: z.array(z.string()).default([]),
+      emailOptOut: z.array(z.string()).default([]),
+      nextCursor: z.string().nullable(),
+    }),
     idempotent: true,
   }),
   /** Counts of the acting user's own topics among those given; others' topics are left out. A read: safe to repeat. */
@@ -110,6 +140,12 @@ export const persistContract = defineContract('persist', {
     response: z.object({ counts: z.record(z.string(), z.number()) }),
     idempotent: true,
   }),
+  /** The acting user's preferences for one topic they follow; 404 when they do not. */
+  setSubscriptionPreferences: defineRoute({ method: 'PATCH', path: '/api/topics/:id/subscriptions', params: topicParams, body: subscriptionPreferencesBody, response: subscriptionShape, idempotent: true }),
+  getUserPreferences: defineRoute({ method: 'GET', path: '/api/preferences', response: userPreferencesShape, idempotent: true }),
+  setUserPreferences: defineRoute({ method: 'PUT', path: '/api/preferences', body: userPreferencesBody, response: userPreferencesShape, idempotent: true }),
+  /** For the mailer at send time: a user's email preferences and their subscription to `topicId`. */
+  emailPreferences: defineRoute({ method: 'GET', path: '/api/users/:userId/email-preferences', params: userParams, query: emailPreferencesQuery, response: emailPreferencesShape, idempotent: true }),
   listNotifications: defineRoute({
     method: 'GET',
     path: '/api/users/:userId/notifications',

@@ -4,8 +4,21 @@ import { z } from 'zod';
 
 const isoTime = z.string();
 
-export const topicShape = z.object({ id: z.string(), name: z.string(), description: z.string(), creatorId: z.string(), createdAt: isoTime });
-export const subscriptionShape = z.object({ topicId: z.string(), userId: z.string(), createdAt: isoTime });
+/** A subscriber's preferences for one topic: `muted` (no push, no unread, no email; the feed still has it, read) and `email` (false: no email for this topic). */
+export const subscriptionPreferencesShape = z.object({ muted: z.boolean(), email: z.boolean() });
+export const topicShape = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  creatorId: z.string(),
+  createdAt: isoTime,
+  /** In lists: the caller's subscription to the topic with its preferences, null when not subscribed. */
+  subscription: subscriptionPreferencesShape.nullable().optional(),
+});
+export const subscriptionShape = z.object({ topicId: z.string(), userId: z.string(), createdAt: isoTime, ...subscriptionPreferencesShape.shape });
+/** A user's email preferences across topics: `email` false is no notification email at all; `digest` null is off. */
+export const digestShape = z.object({ threshold: z.number(), windowMinutes: z.number() });
+export const userPreferencesShape = z.object({ email: z.boolean(), digest: digestShape.nullable() });
 export const notificationShape = z.object({
   id: z.string(),
   topicId: z.string(),
@@ -16,6 +29,8 @@ export const notificationShape = z.object({
   createdAt: isoTime,
   read: z.boolean(),
   ackedAt: isoTime.nullable(),
+  /** Stored read at creation because the recipient had muted the topic (no push, no unread, no email). */
+  muted: z.boolean().optional(),
 });
 /** A notification as its publisher sees it: the content and how far it got with its recipients. */
 export const publishedNotificationShape = z.object({

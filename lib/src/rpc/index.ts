@@ -3,7 +3,7 @@
 // the same types, so a contract change breaks both builds. Browser-safe: imports zod, the kit's error codes and the shared answer shapes only.
 import { z } from 'zod';
 import type { ErrorCode } from '../errors.ts';
-import type { notificationShape, subscriptionShape, topicShape, traceEventShape } from '../contracts/shapes.ts';
+import type { notificationShape, subscriptionShape, topicShape, traceEventShape, userPreferencesShape } from '../contracts/shapes.ts';
 
 // errors.ts is plain TypeScript with no imports, so the browser gets the same list of codes.
 export type RpcErrorCode = ErrorCode;
@@ -42,6 +42,15 @@ export const RPC_PARAMS = {
   'topics.delete': z.strictObject({ topicId: id('topic') }),
   'topics.subscribe': z.strictObject({ topicId: id('topic') }),
   'topics.unsubscribe': z.strictObject({ topicId: id('topic') }),
+  'topics.preferences': z.strictObject({ topicId: id('topic'), muted: z.boolean().optional(), email: z.boolean().optional() }),
+  'preferences.get': z.strictObject({}),
+  'preferences.set': z.strictObject({
+    email: z.boolean().optional(),
+    digest: z
+      .strictObject({ threshold: z.number().int().min(1).max(1_000), windowMinutes: z.number().min(0.1).max(10_080) })
+      .nullable()
+      .optional(),
+  }),
   'notifications.publish': z.strictObject({
     topicId: id('topic'),
     title: z.string().trim().min(1, 'must not be empty').max(200),
@@ -88,6 +97,7 @@ export type Topic = z.infer<typeof topicShape>;
 export type Subscription = z.infer<typeof subscriptionShape>;
 export type Notification = z.infer<typeof notificationShape>;
 export type TraceEvent = z.infer<typeof traceEventShape>;
+export type UserPreferences = z.infer<typeof userPreferencesShape>;
 
 /** An API key as its owner sees it (the secret is answered once, by `apiKeys.create`). */
 export interface ApiKey {
@@ -110,6 +120,9 @@ export interface RpcResults {
   'topics.delete': { ok: true };
   'topics.subscribe': Subscription;
   'topics.unsubscribe': { ok: true };
+  'topics.preferences': Subscription;
+  'preferences.get': UserPreferences;
+  'preferences.set': UserPreferences;
   'notifications.publish': { notification: Notification; recipients: string[] };
   'notifications.list': { notifications: Notification[]; nextCursor: string | null };
   'notifications.ack': { ok: true; unread: number | null };

@@ -163,6 +163,9 @@ export const TOPOLOGY: Topology = {
       database: 'gateway',
       // Its first calls go to these; it would start without them, and find them when they register.
       after: ['auth', 'persist', 'counter'],
+      // The emails' one-click unsubscribe links point at it, signed with a key every gateway of the run shares.
+      env: ({ secret }) => ({ UNSUBSCRIBE_SECRET: secret('gateway-unsubscribe') }),
+      secrets: { UNSUBSCRIBE_SECRET: 'GATEWAY_UNSUBSCRIBE_SECRET' },
       title: 'the clients’ door: socket.io at /socket.io/, JSON-RPC at ws://…/ws (2PC coordinator, pushes)',
     },
     {

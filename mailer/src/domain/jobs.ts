@@ -11,8 +11,20 @@ export type EmailJob =
       kind: 'notification';
       key: string;
       userId: string;
-      notification: { id: string; topic: { id: string; name: string }; title: string; body: string };
-    };
+      notification: NotificationItem;
+      /** The recipient's one-click unsubscribe URLs, made and signed by the gateway. */
+      unsubscribe?: { topic: string; all: string } | undefined;
+    }
+  /** One email listing the notification emails held back during one of the user's digest windows. */
+  | { kind: 'digest'; key: string; userId: string; windowId: string };
+
+/** What a notification email (or a digest's line) says. */
+export interface NotificationItem {
+  id: string;
+  topic: { id: string; name: string };
+  title: string;
+  body: string;
+}
 
 /** After a notification email is sent: record `emailed` in the notification's trace. */
 export interface TraceJob {
@@ -33,7 +45,13 @@ export function notificationJobs(request: NotificationRequest): EmailJob[] {
     key: `notification:${request.notificationId}:${userId}`,
     userId,
     notification,
+    unsubscribe: request.unsubscribe?.[userId],
   }));
+}
+
+/** The digest of one user's window: its key (so its job id and Message-ID) is fixed by the window. */
+export function digestJob(userId: string, windowId: string): EmailJob {
+  return { kind: 'digest', key: `digest:${windowId}`, userId, windowId };
 }
 
 /** A UUID (version 8, name-based) derived from the key: the same key always names the same job. */

@@ -97,6 +97,11 @@ export class MailQueue {
     return { queued: inserted.length, duplicates: jobs.length - inserted.length, ids };
   }
 
+  /** Queues a digest to be sent at `startAfter` (its window's end); queued once per window, however often asked. */
+  async enqueueDigest(job: EmailJob, startAfter: Date): Promise<void> {
+    await this.boss.insert(QUEUE.email, [{ id: jobIdOf(job.key), data: job, startAfter }]);
+  }
+
   /** Records a sent notification email in the trace; one job per email, whatever the retries. */
   async recordEmailed(key: string, event: TraceJob): Promise<void> {
     await this.boss.insert(QUEUE.trace, [{ id: jobIdOf(`${key}:emailed`), data: event }]);

@@ -111,6 +111,10 @@ export class SmtpSink {
       this.seen.add(messageId);
       const headers: Record<string, string> = {};
       for (const [name, value] of parsed.headers) if (typeof value === 'string') headers[name] = value;
+      // Headers the parser turns into objects (List-Unsubscribe and the other List-* ones) as sent, unfolded.
+      for (const { key, line } of parsed.headerLines) {
+        if (key.startsWith('list-') && !(key in headers)) headers[key] = line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+      }
       this.seq += 1;
       this.received.push({
         seq: this.seq,

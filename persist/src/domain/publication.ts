@@ -1,6 +1,7 @@
 // The rules of notification.create's prepare: which topics to lock, when to vote no, and what a
 // yes stores (the notification pending, one delivery per recipient, a `prepared` event).
 import { createError, REASON, type ActionItem } from '@notify/lib';
+import type { AudienceCount } from '../store/subscriptions.ts';
 import type { CreateNotificationPayload } from './schemas.ts';
 import { checkPublish, type TopicState } from './topics.ts';
 
@@ -20,7 +21,7 @@ export function checkPublishers(payloads: CreateNotificationPayload[], topics: R
  * a subscription made after the publisher read the list makes it stale, and the gateway reads it
  * again rather than silently leaving someone out. `counts` is by notification id.
  */
-export function checkRecipients(payloads: CreateNotificationPayload[], counts: ReadonlyMap<string, { subscribed: number; total: number }>): void {
+export function checkRecipients(payloads: CreateNotificationPayload[], counts: ReadonlyMap<string, AudienceCount>): void {
   for (const payload of payloads) {
     const count = counts.get(payload.notificationId);
     if ((count?.subscribed ?? 0) !== payload.recipients.length) {
@@ -29,6 +30,20 @@ export function checkRecipients(payloads: CreateNotificationPayload[], counts: R
     if (payload.audience === 'subscribers' && count?.total !== payload.recipients.length) {
       throw createError({ code: 'CONFLICT', message: 'the topic’s subscribers changed; read them again', details: { topicId: payload.topicId, reason: REASON.SUBSCRIBERS_CHANGED, subscribers: count?.total ?? 0 } });
     }
+    checkPreferences(payload, count!);
+  }
+}
+
+/**
+ * Throws (CONFLICT, SUBSCRIBERS_CHANGED) when the publisher's view of its recipients' preferences
+ * is not the current one: who muted the topic, and (for an email publication) who wants no email.
+ * A preference changed after the gateway read them makes its view stale, as a subscription does.
+ */
+function checkPreferences(payload: CreateNotificationPayload, count: AudienceCount): void {
+  const same = (given: string[], current: string[]) => given.length === current.length && [...given].sort().every((id, i) => id === current[i]);
+  const emailOptOut = payload.email ? payload.emailOptOut : [];
+  if (!same(payload.muted, count.muted) || !same(emailOptOut, count.emailOptOut)) {
+    throw createError({ code: 'CONFLICT', message: 'the subscribers’ preferences changed; read them again', details: { topicId: payload.topicId, reason: REASON.SUBSCRIBERS_CHANGED, subscribers: count.total } });
   }
 }
 
@@ -55,7 +70,10 @@ export function stagedPublications(items: ActionItem<CreateNotificationPayload>[
       fingerprint: payload.fingerprint ?? null,
       txId: context.txId,
     })),
-    deliveries: items.flatMap(({ payload }) => payload.recipients.map((recipientId) => ({ notificationId: payload.notificationId, recipientId }))),
+    deliveries: items.flatMap(({ payload }) => {
+      const muted = new Set(payload.muted);
+      return payload.recipients.map((recipientId) => ({ notificationId: payload.notificationId, recipientId, muted: muted.has(recipientId) }));
+    }),
     prepared: items.map(({ payload, context }) => ({ notificationId: payload.notificationId, txId: context.txId, recipients: payload.recipients.length })),
   };
 }

@@ -1,7 +1,7 @@
 // The schemas persist's own code names (from its contract in the kit, which its callers compile
 // against; its routes take theirs from the contract directly) and the topic as it answers it.
 import type { z } from 'zod';
-import type { topicShape } from '@notify/lib/contracts';
+import type { subscriptionShape, topicShape } from '@notify/lib/contracts';
 
 export { createNotificationPayload, userId, type AckPayload, type CreateNotificationPayload } from '@notify/lib/contracts';
 
@@ -9,4 +9,10 @@ export type TopicView = z.infer<typeof topicShape>;
 
 export function topicView(topic: { id: string; name: string; description: string; creatorId: string; createdAt: Date }): TopicView {
   return { id: topic.id, name: topic.name, description: topic.description, creatorId: topic.creatorId, createdAt: topic.createdAt.toISOString() };
+}
+
+export type SubscriptionView = z.infer<typeof subscriptionShape>;
+
+export function subscriptionView(subscription: { topicId: string; userId: string; createdAt: Date; muted: boolean; email: boolean }): SubscriptionView {
+  return { topicId: subscription.topicId, userId: subscription.userId, createdAt: subscription.createdAt.toISOString(), muted: subscription.muted, email: subscription.email };
 }

@@ -24,7 +24,7 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
     const rows = await feedPage(db, { recipientId: user, unreadOnly, topicId, after: decodeTimeCursor(cursor), take: limit + 1 });
     const { items, nextCursor } = page(rows, limit, (row) => encodeTimeCursor(row.notification));
     return {
-      notifications: items.map(({ notification, ackState, ackedAt }) => ({
+      notifications: items.map(({ notification, ackState, ackedAt, muted }) => ({
         id: notification.id,
         topicId: notification.topicId,
         publisherId: notification.publisherId,
@@ -34,6 +34,7 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
         createdAt: notification.createdAt.toISOString(),
         read: ackState === 'acked',
         ackedAt: ackedAt?.toISOString() ?? null,
+        muted,
       })),
       nextCursor,
     };

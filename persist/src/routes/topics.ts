@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createError, serveRoute } from '@notify/lib';
 import { persistContract } from '@notify/lib/contracts';
 import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
-import { topicView } from '../domain/schemas.ts';
+import { subscriptionView, topicView } from '../domain/schemas.ts';
 import { checkDelete, liveTopic } from '../domain/topics.ts';
 import type { Database } from '../store/database.ts';
 import { subscribe, subscriberCounts, subscriberPage, unsubscribe } from '../store/subscriptions.ts';
@@ -27,7 +27,8 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
     const { mine, subscribed, limit, cursor } = request.query;
     const rows = await listTopics(db, { userId, mine, subscribed, after: decodeTimeCursor(cursor), take: limit + 1 });
     const { items, nextCursor } = page(rows, limit, encodeTimeCursor);
-    return { topics: items.map(topicView), nextCursor };
+    // Each topic says whether the caller follows it, and how (their preferences).
+    return { topics: items.map((row) => ({ ...topicView(row), subscription: row.subscriptions[0] ? { muted: row.subscriptions[0].muted, email: row.subscriptions[0].email } : null })), nextCursor };
   });
 
   serveRoute(app, routes.getTopic, {}, async (request) => topicView(liveTopic(await findTopic(db, request.params.id), request.params.id)));
@@ -42,7 +43,7 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
     const user = actingUser(request);
     const { subscription, created } = await subscribe(db, request.params.id, user, (topic) => liveTopic(topic, request.params.id));
     reply.code(created ? 201 : 200);
-    return { topicId: subscription.topicId, userId: subscription.userId, createdAt: subscription.createdAt.toISOString() };
+    return subscriptionView(subscription);
   });
 
   serveRoute(app, routes.unsubscribe, {}, async (request) => {
@@ -57,8 +58,15 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
   serveRoute(app, routes.listSubscribers, {}, async (request) => {
     const topic = liveTopic(await findTopic(db, request.params.id), request.params.id);
     const { limit, cursor } = request.query;
-    const { items, nextCursor } = page(await subscriberPage(db, request.params.id, cursor, limit + 1), limit, (userId) => userId);
+    const { items, nextCursor } = page(await subscriberPage(db, request.params.id, cursor, limit + 1), limit, (row) => row.userId);
     // The topic comes along: a publisher reading its audience needs nothing else from here.
-    return { topic: topicView(topic), subscribers: items, nextCursor };
+    return {
+      topic: topicView(topic),
+      subscribers: items.map((row) => row.userId),
+      // The preferences a publication honours (and persist's prepare checks it honoured).
+      muted: items.filter((row) => row.muted).map((row) => row.userId),
+      emailOptOut: items.filter((row) => !row.email).map((row) => row.userId),
+      nextCursor,
+    };
   });
 }

@@ -15,13 +15,19 @@ export interface AckKey {
   txId: string;
 }
 
-/** Inserts one delivery per (notification, recipient), ack state `none`, in one insert. */
-export async function insertDeliveries(tx: Tx, deliveries: { notificationId: string; recipientId: string }[]): Promise<void> {
+/**
+ * Inserts one delivery per (notification, recipient), in one insert: ack state `none`, or `acked`
+ * (now) and flagged `muted` for a recipient who muted the topic (counted nowhere as unread).
+ */
+export async function insertDeliveries(tx: Tx, deliveries: { notificationId: string; recipientId: string; muted: boolean }[]): Promise<void> {
   if (!deliveries.length) return;
   await tx.$executeRawUnsafe(
-    'INSERT INTO deliveries (notification_id, recipient_id) SELECT * FROM unnest($1::uuid[], $2::text[])',
+    `INSERT INTO deliveries (notification_id, recipient_id, ack_state, acked_at, muted)
+     SELECT id, recipient, CASE WHEN muted THEN 'acked' ELSE 'none' END, CASE WHEN muted THEN now() END, muted
+       FROM unnest($1::uuid[], $2::text[], $3::boolean[]) AS item(id, recipient, muted)`,
     deliveries.map((delivery) => delivery.notificationId),
     deliveries.map((delivery) => delivery.recipientId),
+    deliveries.map((delivery) => delivery.muted),
   );
 }
 

@@ -25,6 +25,7 @@ export interface PendingNotification extends Omit<NotificationRow, 'state' | 'cr
 /** One recipient's delivery of a committed notification, with the notification. */
 export interface FeedItem {
   ackState: string;
+  muted: boolean;
   ackedAt: Date | null;
   notification: NotificationRow;
 }

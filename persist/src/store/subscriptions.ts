@@ -6,6 +6,8 @@ export interface SubscriptionRow {
   topicId: string;
   userId: string;
   createdAt: Date;
+  muted: boolean;
+  email: boolean;
 }
 
 /**
@@ -35,30 +37,53 @@ export async function unsubscribe(db: Database, topicId: string, userId: string)
   return count > 0;
 }
 
-/** Up to `take` of a topic's subscribers' ids in id order, after `afterUserId`. */
-export async function subscriberPage(db: Database, topicId: string, afterUserId: string | undefined, take: number): Promise<string[]> {
-  const rows = await db.subscription.findMany({
-    where: { topicId, ...(afterUserId ? { userId: { gt: afterUserId } } : {}) },
-    orderBy: { userId: 'asc' },
-    take,
-    select: { userId: true },
-  });
-  return rows.map((row) => row.userId);
+/** A subscriber as a publication needs them: muted, and whether they want this topic's email (its own switch and their global one). */
+export interface SubscriberRow {
+  userId: string;
+  muted: boolean;
+  email: boolean;
 }
 
-/** For each publication (by notification id), in one query: how many of its recipients are subscribed to its topic, and how many subscribers the topic has. */
+/** Up to `take` of a topic's subscribers in id order, after `afterUserId`, with their preferences. */
+export async function subscriberPage(db: Database, topicId: string, afterUserId: string | undefined, take: number): Promise<SubscriberRow[]> {
+  return db.$queryRawUnsafe<SubscriberRow[]>(
+    `SELECT s.user_id AS "userId", s.muted, (s.email AND coalesce(p.email, true)) AS email
+       FROM subscriptions s LEFT JOIN user_preferences p ON p.user_id = s.user_id
+      WHERE s.topic_id = $1::uuid AND ($2::text IS NULL OR s.user_id > $2::text)
+      ORDER BY s.user_id LIMIT $3`,
+    topicId,
+    afterUserId ?? null,
+    take,
+  );
+}
+
+/** What prepare checks a publication against: its recipients subscribed, the topic's subscribers, and (sorted) its recipients who muted the topic and who want no email of it (the latter only for an email publication). */
+export interface AudienceCount {
+  subscribed: number;
+  total: number;
+  muted: string[];
+  emailOptOut: string[];
+}
+
+/** For each publication (by notification id), in one query: see AudienceCount. */
 export async function countSubscribed(
   tx: Tx,
-  publications: { notificationId: string; topicId: string; recipients: string[] }[],
-): Promise<Map<string, { subscribed: number; total: number }>> {
-  const rows = await tx.$queryRawUnsafe<{ id: string; subscribed: number; total: number }[]>(
+  publications: { notificationId: string; topicId: string; recipients: string[]; email: boolean }[],
+): Promise<Map<string, AudienceCount>> {
+  const rows = await tx.$queryRawUnsafe<({ id: string } & AudienceCount)[]>(
     `SELECT item.id::text,
             (SELECT count(*) FROM subscriptions s WHERE s.topic_id = item.topic_id AND s.user_id = ANY(item.recipients))::int AS subscribed,
-            (SELECT count(*) FROM subscriptions s WHERE s.topic_id = item.topic_id)::int AS total
-     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, recipients text[])`,
-    JSON.stringify(publications.map((publication) => ({ id: publication.notificationId, topic_id: publication.topicId, recipients: publication.recipients }))),
+            (SELECT count(*) FROM subscriptions s WHERE s.topic_id = item.topic_id)::int AS total,
+            (SELECT coalesce(array_agg(s.user_id ORDER BY s.user_id), '{}') FROM subscriptions s
+              WHERE s.topic_id = item.topic_id AND s.user_id = ANY(item.recipients) AND s.muted) AS muted,
+            CASE WHEN item.email THEN
+              (SELECT coalesce(array_agg(s.user_id ORDER BY s.user_id), '{}') FROM subscriptions s LEFT JOIN user_preferences p ON p.user_id = s.user_id
+                WHERE s.topic_id = item.topic_id AND s.user_id = ANY(item.recipients) AND NOT (s.email AND coalesce(p.email, true)))
+            ELSE '{}'::text[] END AS "emailOptOut"
+     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, recipients text[], email boolean)`,
+    JSON.stringify(publications.map((publication) => ({ id: publication.notificationId, topic_id: publication.topicId, recipients: publication.recipients, email: publication.email }))),
   );
-  return new Map(rows.map((row) => [row.id, { subscribed: row.subscribed, total: row.total }]));
+  return new Map(rows.map(({ id, ...count }) => [id, count]));
 }
 
 /** Subscribers of each of `topicIds` that `creatorId` created (others' topics are left out), in one query. */

@@ -37,12 +37,13 @@ export function findTopic(db: Database, id: string): Promise<TopicRow | null> {
 
 /**
  * Up to `take` topics not deleted, newest first, after `after`: all of them, or only those
- * `userId` created (`mine`) or is subscribed to (`subscribed`), or both.
+ * `userId` created (`mine`) or is subscribed to (`subscribed`), or both; each with `userId`'s
+ * subscription (none or one).
  */
 export function listTopics(
   db: Database,
   query: { userId: string; mine?: boolean; subscribed?: boolean; after: TimeKey | undefined; take: number },
-): Promise<TopicRow[]> {
+): Promise<(TopicRow & { subscriptions: { muted: boolean; email: boolean }[] })[]> {
   const { userId, mine, subscribed, after, take } = query;
   return db.topic.findMany({
     where: {
@@ -53,6 +54,8 @@ export function listTopics(
     },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take,
+    // The user's own subscription, if any, with its preferences.
+    include: { subscriptions: { where: { userId }, select: { muted: true, email: true } } },
   });
 }
 

@@ -19,6 +19,7 @@ export class Publications {
       admission: ConcurrencyLimiter;
       subscribers: SubscribersCache;
       replyWaitMs: number;
+      avatarBasePath: string;
       log: FastifyBaseLogger;
     },
   ) {}
@@ -49,9 +50,12 @@ export class Publications {
         notificationId: randomUUID(),
         topicId: topic.id,
         publisherId,
+        // Kept with the notification: the name it was published under, whatever the publisher is called later.
+        publisherName: session.user.name,
         title: params.title,
         body: params.body,
         email: params.email ?? false,
+        url: params.url ?? null,
         recipients,
         audience: params.to ? ('listed' as const) : ('subscribers' as const),
       };
@@ -67,7 +71,7 @@ export class Publications {
         throw refusal;
       }
       await settle(tx.done, this.d.replyWaitMs, this.d.log);
-      return { notification: notificationView(persist, new Date()), recipients };
+      return { notification: notificationView(persist, new Date(), this.d.avatarBasePath), recipients };
     }
   }
 }

@@ -13,7 +13,13 @@ import { notificationView } from './notification-view.ts';
 type Payload = TransactionPayloads<typeof BRANCHES>;
 const BRANCHES = [persistActions.notificationCreate, counterActions.notificationCreate] as const;
 
-export function publicationTransaction(d: { publish: (message: BusMessage) => Promise<void>; upstreams: Pick<Upstreams, 'mailer'>; subscribers: SubscribersCache; log: FastifyBaseLogger }) {
+export function publicationTransaction(d: {
+  publish: (message: BusMessage) => Promise<void>;
+  upstreams: Pick<Upstreams, 'mailer'>;
+  subscribers: SubscribersCache;
+  avatarBasePath: string;
+  log: FastifyBaseLogger;
+}) {
   /**
    * The topic's name for the email, from the audience the publication was made for (cached; read
    * again only after a restart); a topic deleted since the publication still gets its email.
@@ -31,7 +37,7 @@ export function publicationTransaction(d: { publish: (message: BusMessage) => Pr
     branches: BRANCHES,
     async afterCommit({ persist }) {
       const committedAt = Date.now();
-      await d.publish({ kind: 'notification', notification: notificationView(persist, new Date(committedAt)), recipients: persist.recipients, committedAt });
+      await d.publish({ kind: 'notification', notification: notificationView(persist, new Date(committedAt), d.avatarBasePath), recipients: persist.recipients, committedAt });
     },
     /**
      * A publication with `email` goes to the mailer, one job per recipient. Repeated after a crash,

@@ -3,10 +3,18 @@
 import type { z } from 'zod';
 import type { topicShape } from '@notify/lib/contracts';
 
-export { createNotificationPayload, userId, type AckPayload, type CreateNotificationPayload } from '@notify/lib/contracts';
+export { createNotificationPayload, userId, type AckPayload, type CreateNotificationPayload, type ReadAllPayload } from '@notify/lib/contracts';
 
 export type TopicView = z.infer<typeof topicShape>;
 
-export function topicView(topic: { id: string; name: string; description: string; creatorId: string; createdAt: Date }): TopicView {
-  return { id: topic.id, name: topic.name, description: topic.description, creatorId: topic.creatorId, createdAt: topic.createdAt.toISOString() };
+export function topicView(topic: { id: string; name: string; description: string; creatorId: string; creatorName: string; createdAt: Date; _count: { subscriptions: number } }): TopicView {
+  return {
+    id: topic.id,
+    name: topic.name,
+    description: topic.description,
+    creatorId: topic.creatorId,
+    creatorName: topic.creatorName,
+    createdAt: topic.createdAt.toISOString(),
+    subscriberCount: topic._count.subscriptions,
+  };
 }

@@ -1,13 +1,13 @@
-// Notification reads (a user's feed, one notification's trace) and lifecycle events reported by
-// the gateway and the mailer (one at a time or in batches).
+// Notification reads (a user's feed, their unread count, one notification's trace), archiving, and
+// lifecycle events reported by the gateway and the mailer (one at a time or in batches).
 import type { FastifyInstance } from 'fastify';
 import { serveRoute } from '@notify/lib';
 import { persistContract, type traceEventShape } from '@notify/lib/contracts';
 import type { z } from 'zod';
 import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
-import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, committedNotification, traceScope } from '../domain/notifications.ts';
+import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, committedNotification, ownDelivery, traceScope } from '../domain/notifications.ts';
 import type { Database } from '../store/database.ts';
-import { findDelivery, hasDelivery, unknownRecipients } from '../store/deliveries.ts';
+import { countUnread, findDelivery, hasDelivery, setArchived, unknownRecipients } from '../store/deliveries.ts';
 import { eventsOf, recordEvent, recordEvents, recordEventsOfMany } from '../store/events.ts';
 import { feedPage, findNotification } from '../store/notifications.ts';
 import { actingUser } from './identity.ts';
@@ -20,23 +20,40 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
   serveRoute(app, routes.listNotifications, {}, async (request) => {
     const user = actingUser(request);
     checkOwnFeed(user, request.params.userId);
-    const { unreadOnly, topicId, limit, cursor } = request.query;
-    const rows = await feedPage(db, { recipientId: user, unreadOnly, topicId, after: decodeTimeCursor(cursor), take: limit + 1 });
+    const { unreadOnly, topicId, archived, limit, cursor } = request.query;
+    const rows = await feedPage(db, { recipientId: user, unreadOnly, topicId, archived, after: decodeTimeCursor(cursor), take: limit + 1 });
     const { items, nextCursor } = page(rows, limit, (row) => encodeTimeCursor(row.notification));
     return {
-      notifications: items.map(({ notification, ackState, ackedAt }) => ({
+      notifications: items.map(({ notification, ackState, ackedAt, archived }) => ({
         id: notification.id,
         topicId: notification.topicId,
         publisherId: notification.publisherId,
+        publisherName: notification.publisherName,
         title: notification.title,
         body: notification.body,
         email: notification.email,
+        url: notification.url,
         createdAt: notification.createdAt.toISOString(),
         read: ackState === 'acked',
         ackedAt: ackedAt?.toISOString() ?? null,
+        archived,
       })),
       nextCursor,
     };
+  });
+
+  /** The user's unread deliveries now (of one topic, with `topicId`), and the cut-off a mark-all-read of them uses. */
+  serveRoute(app, routes.countUnread, {}, async (request) => {
+    const user = actingUser(request);
+    checkOwnFeed(user, request.params.userId);
+    const { unread, cutoff } = await countUnread(db, { userId: user, topicId: request.query.topicId });
+    return { unread, cutoff: cutoff.toISOString() };
+  });
+
+  /** Archives a read notification of the user's, or unarchives one; an unread one is left as it is (`archived: false, read: false`). */
+  serveRoute(app, routes.setArchived, {}, async (request) => {
+    const user = actingUser(request);
+    return ownDelivery(await setArchived(db, request.params.id, user, request.body.archived), request.params.id);
   });
 
   /**

@@ -1,13 +1,14 @@
 // /api/topics: create, list (all, mine, subscribed), read, delete (creator only), subscribe,
-// unsubscribe, and a topic's subscribers. The acting user comes from the caller's verified credential.
+// unsubscribe, and a topic's subscribers (by id for a publication, with names for its creator). The
+// acting user comes from the caller's verified credential; the names the gateway sends are its session's.
 import type { FastifyInstance } from 'fastify';
 import { createError, serveRoute } from '@notify/lib';
 import { persistContract } from '@notify/lib/contracts';
-import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
+import { decodeTimeCursor, decodeUserCursor, encodeTimeCursor, encodeUserCursor, page } from '../domain/cursor.ts';
 import { topicView } from '../domain/schemas.ts';
-import { checkDelete, liveTopic } from '../domain/topics.ts';
+import { checkDelete, checkSubscriberList, liveTopic } from '../domain/topics.ts';
 import type { Database } from '../store/database.ts';
-import { subscribe, subscriberPage, unsubscribe } from '../store/subscriptions.ts';
+import { subscribe, subscriberNamePage, subscriberPage, unsubscribe } from '../store/subscriptions.ts';
 import { createTopic, deleteTopic, findTopic, listTopics } from '../store/topics.ts';
 import { actingUser } from './identity.ts';
 
@@ -16,7 +17,8 @@ const routes = persistContract.routes;
 export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }): Promise<void> {
   serveRoute(app, routes.createTopic, {}, async (request, reply) => {
     const creatorId = actingUser(request);
-    const topic = await createTopic(db, { name: request.body.name, description: request.body.description, creatorId });
+    const { name, description, creatorName } = request.body;
+    const topic = await createTopic(db, { name, description, creatorId, creatorName });
     if (!topic) throw createError({ code: 'CONFLICT', message: 'a topic with this name exists', details: { field: 'name' } });
     reply.code(201);
     return topicView(topic);
@@ -40,7 +42,7 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
 
   serveRoute(app, routes.subscribe, {}, async (request, reply) => {
     const user = actingUser(request);
-    const { subscription, created } = await subscribe(db, request.params.id, user, (topic) => liveTopic(topic, request.params.id));
+    const { subscription, created } = await subscribe(db, request.params.id, user, request.body?.name ?? '', (topic) => liveTopic(topic, request.params.id));
     reply.code(created ? 201 : 200);
     return { topicId: subscription.topicId, userId: subscription.userId, createdAt: subscription.createdAt.toISOString() };
   });
@@ -58,5 +60,15 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
     const { items, nextCursor } = page(await subscriberPage(db, request.params.id, cursor, limit + 1), limit, (userId) => userId);
     // The topic comes along: a publisher reading its audience needs nothing else from here.
     return { topic: topicView(topic), subscribers: items, nextCursor };
+  });
+
+  /** A page of the topic's subscribers with their names, for its creator (to pick whom a publication names). */
+  serveRoute(app, routes.listSubscriberNames, {}, async (request) => {
+    const user = actingUser(request);
+    checkSubscriberList(await findTopic(db, request.params.id), user, request.params.id);
+    const { limit, cursor } = request.query;
+    const rows = await subscriberNamePage(db, request.params.id, decodeUserCursor(cursor), limit + 1);
+    const { items, nextCursor } = page(rows, limit, (subscriber) => encodeUserCursor(subscriber.id));
+    return { subscribers: items, nextCursor };
   });
 }

@@ -7,9 +7,11 @@ export interface NotificationRow {
   id: string;
   topicId: string;
   publisherId: string;
+  publisherName: string;
   title: string;
   body: string;
   email: boolean;
+  url: string | null;
   /** pending (prepared, invisible) or committed. */
   state: string;
   createdAt: Date;
@@ -24,21 +26,24 @@ export interface PendingNotification extends Omit<NotificationRow, 'state' | 'cr
 export interface FeedItem {
   ackState: string;
   ackedAt: Date | null;
+  archived: boolean;
   notification: NotificationRow;
 }
 
 /**
  * Up to `take` of a recipient's committed notifications, newest first, after `after`:
- * only those not acknowledged (`unreadOnly`), only one topic's (`topicId`), or all.
+ * only those not acknowledged (`unreadOnly`), only one topic's (`topicId`), or all; those not
+ * archived, or (`archived`) only the archived ones.
  */
 export function feedPage(
   db: Database,
-  query: { recipientId: string; unreadOnly?: boolean; topicId?: string; after: TimeKey | undefined; take: number },
+  query: { recipientId: string; unreadOnly?: boolean; topicId?: string; archived?: boolean; after: TimeKey | undefined; take: number },
 ): Promise<FeedItem[]> {
-  const { recipientId, unreadOnly, topicId, after, take } = query;
+  const { recipientId, unreadOnly, topicId, archived, after, take } = query;
   return db.delivery.findMany({
     where: {
       recipientId,
+      archived: archived ?? false,
       ...(unreadOnly ? { ackState: { not: 'acked' } } : {}),
       notification: {
         state: 'committed',
@@ -60,17 +65,19 @@ export function findNotification(db: Database, id: string): Promise<Notification
 /** Stores the notifications `pending` (invisible to reads), in one insert. */
 export async function insertPendingNotifications(tx: Tx, notifications: PendingNotification[]): Promise<void> {
   await tx.$executeRawUnsafe(
-    `INSERT INTO notifications (id, topic_id, publisher_id, title, body, email, state, tx_id)
-     SELECT id, topic_id, publisher_id, title, body, email, 'pending', tx_id
-     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, publisher_id text, title text, body text, email boolean, tx_id text)`,
+    `INSERT INTO notifications (id, topic_id, publisher_id, publisher_name, title, body, email, url, state, tx_id)
+     SELECT id, topic_id, publisher_id, publisher_name, title, body, email, url, 'pending', tx_id
+     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, publisher_id text, publisher_name text, title text, body text, email boolean, url text, tx_id text)`,
     JSON.stringify(
       notifications.map((notification) => ({
         id: notification.id,
         topic_id: notification.topicId,
         publisher_id: notification.publisherId,
+        publisher_name: notification.publisherName,
         title: notification.title,
         body: notification.body,
         email: notification.email,
+        url: notification.url,
         tx_id: notification.txId,
       })),
     ),

@@ -10,9 +10,18 @@ export interface TopicRow {
   name: string;
   description: string;
   creatorId: string;
+  creatorName: string;
   createdAt: Date;
   deletedAt: Date | null;
 }
+
+/** A topic as lists and reads answer it: with its subscriber count, counted in the same query. */
+export interface CountedTopicRow extends TopicRow {
+  _count: { subscriptions: number };
+}
+
+/** Prisma's `include` that counts each topic's subscriptions within the query that reads the topics (a grouped join, not a query per topic). */
+const withSubscriberCount = { _count: { select: { subscriptions: true } } } as const;
 
 /** What a locked topic row tells the rules that decide on it. */
 export interface LockedTopic {
@@ -21,9 +30,12 @@ export interface LockedTopic {
 }
 
 /** Inserts a topic with a new id; undefined when its name is taken (a deleted topic's name stays taken). */
-export async function createTopic(db: Database, input: { name: string; description: string; creatorId: string }): Promise<TopicRow | undefined> {
+export async function createTopic(db: Database, input: { name: string; description: string; creatorId: string; creatorName: string }): Promise<CountedTopicRow | undefined> {
   try {
-    return await db.topic.create({ data: { id: randomUUID(), name: input.name, description: input.description, creatorId: input.creatorId } });
+    return await db.topic.create({
+      data: { id: randomUUID(), name: input.name, description: input.description, creatorId: input.creatorId, creatorName: input.creatorName },
+      include: withSubscriberCount,
+    });
   } catch (error) {
     if (isUniqueViolation(error)) return undefined;
     throw error;
@@ -31,8 +43,8 @@ export async function createTopic(db: Database, input: { name: string; descripti
 }
 
 /** A topic by id, deleted or not; null when there is none. */
-export function findTopic(db: Database, id: string): Promise<TopicRow | null> {
-  return db.topic.findUnique({ where: { id } });
+export function findTopic(db: Database, id: string): Promise<CountedTopicRow | null> {
+  return db.topic.findUnique({ where: { id }, include: withSubscriberCount });
 }
 
 /**
@@ -42,7 +54,7 @@ export function findTopic(db: Database, id: string): Promise<TopicRow | null> {
 export function listTopics(
   db: Database,
   query: { userId: string; mine?: boolean; subscribed?: boolean; after: TimeKey | undefined; take: number },
-): Promise<TopicRow[]> {
+): Promise<CountedTopicRow[]> {
   const { userId, mine, subscribed, after, take } = query;
   return db.topic.findMany({
     where: {
@@ -52,6 +64,7 @@ export function listTopics(
       ...afterTime(after),
     },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    include: withSubscriberCount,
     take,
   });
 }

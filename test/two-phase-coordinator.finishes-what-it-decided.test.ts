@@ -91,7 +91,7 @@ async function setup(t: TestContext) {
   const publication = (publisherId = 'ada'): Publication => {
     const notificationId = randomUUID();
     return {
-      persist: { notificationId, topicId: topic.body.id, publisherId, publisherName: publisherId, title: 'hi', body: 'b', recipients: ['bob', 'cy'] },
+      persist: { notificationId, topicId: topic.body.id, publisherId, title: 'hi', body: 'b', recipients: ['bob', 'cy'] },
       counter: { notificationId, recipients: ['bob', 'cy'] },
     };
   };

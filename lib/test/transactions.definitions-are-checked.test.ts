@@ -43,6 +43,6 @@ test('a coordinator runs only the definitions it was given, so recovery can alwa
   const given = publication();
   const running = coordinator([given]);
   const stranger = publication();
-  const payloads = { persist: { notificationId: 'n', topicId: 't', publisherId: 'p', publisherName: 'P', title: 't', body: 'b', recipients: [] }, counter: { notificationId: 'n', recipients: [] } };
+  const payloads = { persist: { notificationId: 'n', topicId: 't', publisherId: 'p', title: 't', body: 'b', recipients: [] }, counter: { notificationId: 'n', recipients: [] } };
   await assert.rejects(running.run(stranger, payloads), /not one this coordinator was given/);
 });

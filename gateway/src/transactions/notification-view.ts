@@ -4,7 +4,7 @@ import type { CreateNotificationPayload } from '@notify/lib/contracts';
 import type { Notification } from '@notify/lib/rpc';
 import { withPublisherAvatar } from '../avatars.ts';
 
-type Published = Pick<CreateNotificationPayload, 'notificationId' | 'topicId' | 'publisherId' | 'publisherName' | 'title' | 'body'> & { email?: boolean; url?: string | null };
+type Published = Pick<CreateNotificationPayload, 'notificationId' | 'topicId' | 'publisherId' | 'title' | 'body'> & { publisherName?: string; email?: boolean; url?: string | null };
 
 /** `avatarBasePath`: where the gateway serves avatars (AVATAR_BASE_PATH). */
 export function notificationView(payload: Published, at: Date, avatarBasePath: string): Notification {
@@ -12,7 +12,7 @@ export function notificationView(payload: Published, at: Date, avatarBasePath: s
     id: payload.notificationId,
     topicId: payload.topicId,
     publisherId: payload.publisherId,
-    publisherName: payload.publisherName,
+    publisherName: payload.publisherName ?? '',
     title: payload.title,
     body: payload.body,
     email: payload.email ?? false,

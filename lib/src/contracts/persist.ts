@@ -52,8 +52,8 @@ export const createNotificationPayload = z.strictObject({
   notificationId,
   topicId,
   publisherId: userId,
-  /** The publisher's name at publication, shown with the notification. */
-  publisherName: personName,
+  /** The publisher's name at publication, shown with the notification (the gateway sends its session's). */
+  publisherName: personName.default(''),
   title: z.string().trim().min(1, 'must not be empty').max(200),
   body: z.string().max(10_000),
   email: z.boolean().default(false),

@@ -39,7 +39,9 @@ export class Inbox {
    * exactly that many read in one transaction: persist claims every unread delivery up to the
    * cut-off and votes no unless it finds that number, and counter takes that same number off. So
    * the count moves by exactly what is marked, whatever publishes and acknowledgements race it:
-   * one that changes the set in between aborts the transaction, and it is counted again.
+   * one that changes the set in between aborts the transaction, and it is counted again. (Counter
+   * checks the number against its count less every decrement staged, so an acknowledgement racing
+   * the call may abort it too, or be refused while it is prepared; either is tried again.)
    */
   private async readAllNow(session: Session, { topicId }: RpcParams<'notifications.readAll'>): Promise<RpcResults['notifications.readAll']> {
     const userId = session.user.id;
@@ -95,7 +97,11 @@ export class Inbox {
   }
 }
 
-/** Persist's CONFLICT: the deliveries changed between the read and the prepare (another acknowledgement, a publication). */
+/**
+ * A participant's CONFLICT: the deliveries changed between the read and the prepare (a publication,
+ * an acknowledgement), or counter holds decrements of acknowledgements racing this one (staged,
+ * still counted against what is left, until they are decided); read again and retry.
+ */
 function changedMeanwhile(refusal: AppError): boolean {
-  return refusal.code === 'CONFLICT' && refusal.details.participant === 'persist';
+  return refusal.code === 'CONFLICT' && (refusal.details.participant === 'persist' || refusal.details.participant === 'counter');
 }

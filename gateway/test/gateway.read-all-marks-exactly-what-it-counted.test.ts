@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Client } from './helper.ts';
-import { CallError, jsonRpcClient, register, socketIoClient, startSystem, withPg, type System } from './helper.ts';
+import { CallError, jsonRpcClient, pushedSince, register, socketIoClient, startSystem, withPg, type System } from './helper.ts';
 
 const UNREAD = 1_000;
 const RACING_ACKS = 80;
@@ -21,15 +21,6 @@ async function wholeFeed(client: Client, params: { unreadOnly?: boolean; topicId
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   return items;
-}
-
-/** Waits (up to 10 s) for a push after the first `since` ones that `matches`. */
-async function pushedSince(client: Client, since: number, matches: (push: { event: string; data: unknown }) => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!client.pushes.slice(since).some(matches)) {
-    assert.ok(Date.now() < deadline, `no such push; got ${JSON.stringify(client.pushes.slice(since))}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** The invariant, read from the databases: each user's unread count equals their unacknowledged deliveries, and nothing is left half-done. */
@@ -133,7 +124,7 @@ test('notifications.readAll marks exactly what it counted, in one transaction, w
     );
     assert.deepEqual((await wholeFeed(readerIo, { topicId: topic.id })).filter((n) => !n.read), []);
     // The other connection hears the new count (the counts before were never 3 after publishing 8).
-    await pushedSince(readerRpc, pushedBefore, (push) => push.event === 'counter' && (push.data as { unread: number }).unread === 3);
+    await pushedSince(readerRpc, pushedBefore, 'counter', (pushed) => pushed.unread === 3);
 
     assert.deepEqual(await readerIo.call('notifications.readAll', { topicId: topic.id }), { ok: true, marked: 0, unread: 3 }, 'nothing left to mark there');
     assert.deepEqual(await readerIo.call('notifications.readAll', {}), { ok: true, marked: 3, unread: 0 });

@@ -210,7 +210,7 @@ test('the whole path in one process: a publish frame ends as a push and an email
   assert.deepEqual(
     ackPrepares.map((item) => [item.service, item.payload]),
     [
-      ['persist', { notificationId: id, userId: 'ada' }],
+      ['persist', { notificationId: id, userId: 'ada', archive: false }],
       ['counter', { notificationId: id, userId: 'ada' }],
     ],
   );

@@ -23,8 +23,8 @@ export const createTopicBody = z.strictObject({
   /** The creator's name, kept with the topic. */
   creatorName: personName.default(''),
 });
-/** The subscriber's name, kept with the subscription so the topic's creator can pick followers. */
-export const subscribeBody = z.strictObject({ name: personName.default('') }).optional();
+/** The subscriber's name, kept with the subscription so the topic's creator can pick followers; the body may be left out (no name). */
+export const subscribeBody = z.strictObject({ name: personName.default('') }).nullish();
 export const topicParams = z.object({ id: topicId });
 export const notificationParams = z.object({ id: notificationId });
 export const listTopicsQuery = z.strictObject({ mine: flag.optional(), subscribed: flag.optional(), limit, cursor });

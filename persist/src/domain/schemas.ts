@@ -7,7 +7,7 @@ export { createNotificationPayload, userId, type AckPayload, type CreateNotifica
 
 export type TopicView = z.infer<typeof topicShape>;
 
-export function topicView(topic: { id: string; name: string; description: string; creatorId: string; creatorName: string; createdAt: Date; _count: { subscriptions: number } }): TopicView {
+export function topicView(topic: { id: string; name: string; description: string; creatorId: string; creatorName: string; createdAt: Date; subscriberCount: number }): TopicView {
   return {
     id: topic.id,
     name: topic.name,
@@ -15,6 +15,6 @@ export function topicView(topic: { id: string; name: string; description: string
     creatorId: topic.creatorId,
     creatorName: topic.creatorName,
     createdAt: topic.createdAt.toISOString(),
-    subscriberCount: topic._count.subscriptions,
+    subscriberCount: topic.subscriberCount,
   };
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { isUniqueViolation } from '@notify/lib/db';
 import type { Database, Tx } from './database.ts';
-import { afterTime, type TimeKey } from './pagination.ts';
+import type { TimeKey } from './pagination.ts';
 
 export interface TopicRow {
   id: string;
@@ -17,11 +17,16 @@ export interface TopicRow {
 
 /** A topic as lists and reads answer it: with its subscriber count, counted in the same query. */
 export interface CountedTopicRow extends TopicRow {
-  _count: { subscriptions: number };
+  subscriberCount: number;
 }
 
-/** Prisma's `include` that counts each topic's subscriptions within the query that reads the topics (a grouped join, not a query per topic). */
-const withSubscriberCount = { _count: { select: { subscriptions: true } } } as const;
+/**
+ * The columns of a counted topic `t`: each topic's subscribers are counted by a subquery on the
+ * subscriptions' primary key (topic_id, user_id), in the statement that reads the topics, so a page
+ * costs one query whatever its length and never aggregates other topics' subscriptions.
+ */
+const COUNTED_TOPIC = `t.id::text AS id, t.name, t.description, t.creator_id AS "creatorId", t.creator_name AS "creatorName",
+  t.created_at AS "createdAt", t.deleted_at AS "deletedAt", (SELECT count(*)::int FROM subscriptions s WHERE s.topic_id = t.id) AS "subscriberCount"`;
 
 /** What a locked topic row tells the rules that decide on it. */
 export interface LockedTopic {
@@ -32,10 +37,9 @@ export interface LockedTopic {
 /** Inserts a topic with a new id; undefined when its name is taken (a deleted topic's name stays taken). */
 export async function createTopic(db: Database, input: { name: string; description: string; creatorId: string; creatorName: string }): Promise<CountedTopicRow | undefined> {
   try {
-    return await db.topic.create({
-      data: { id: randomUUID(), name: input.name, description: input.description, creatorId: input.creatorId, creatorName: input.creatorName },
-      include: withSubscriberCount,
-    });
+    const topic = await db.topic.create({ data: { id: randomUUID(), name: input.name, description: input.description, creatorId: input.creatorId, creatorName: input.creatorName } });
+    // A new topic has no subscriber yet.
+    return { ...topic, subscriberCount: 0 };
   } catch (error) {
     if (isUniqueViolation(error)) return undefined;
     throw error;
@@ -43,8 +47,9 @@ export async function createTopic(db: Database, input: { name: string; descripti
 }
 
 /** A topic by id, deleted or not; null when there is none. */
-export function findTopic(db: Database, id: string): Promise<CountedTopicRow | null> {
-  return db.topic.findUnique({ where: { id }, include: withSubscriberCount });
+export async function findTopic(db: Database, id: string): Promise<CountedTopicRow | null> {
+  const [row] = await db.$queryRawUnsafe<CountedTopicRow[]>(`SELECT ${COUNTED_TOPIC} FROM topics t WHERE t.id = $1::uuid`, id);
+  return row ?? null;
 }
 
 /**
@@ -56,17 +61,16 @@ export function listTopics(
   query: { userId: string; mine?: boolean; subscribed?: boolean; after: TimeKey | undefined; take: number },
 ): Promise<CountedTopicRow[]> {
   const { userId, mine, subscribed, after, take } = query;
-  return db.topic.findMany({
-    where: {
-      deletedAt: null,
-      ...(mine ? { creatorId: userId } : {}),
-      ...(subscribed ? { subscriptions: { some: { userId } } } : {}),
-      ...afterTime(after),
-    },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    include: withSubscriberCount,
-    take,
-  });
+  const values: unknown[] = [take];
+  const where = ['t.deleted_at IS NULL'];
+  const value = (v: unknown) => `$${values.push(v)}`;
+  if (mine) where.push(`t.creator_id = ${value(userId)}`);
+  if (subscribed) where.push(`EXISTS (SELECT 1 FROM subscriptions m WHERE m.topic_id = t.id AND m.user_id = ${value(userId)})`);
+  if (after) {
+    const at = value(after.createdAt);
+    where.push(`(t.created_at < ${at}::timestamptz OR (t.created_at = ${at}::timestamptz AND t.id < ${value(after.id)}::uuid))`);
+  }
+  return db.$queryRawUnsafe<CountedTopicRow[]>(`SELECT ${COUNTED_TOPIC} FROM topics t WHERE ${where.join(' AND ')} ORDER BY t.created_at DESC, t.id DESC LIMIT $1`, ...values);
 }
 
 /**

@@ -15,7 +15,7 @@ export const counterCreatePayload = z.object({
 /** An acknowledgement takes one off. */
 export const counterAckPayload = z.object({ notificationId: z.string().min(1).max(128), userId });
 /** Marking all read takes off exactly the number of deliveries persist claims for it (its `expected`). */
-export const counterReadAllPayload = z.object({ userId, count: z.number().int().min(1).max(10_000_000) });
+export const counterReadAllPayload = z.strictObject({ userId, count: z.number().int().min(1).max(10_000_000) });
 
 export const counterContract = defineContract('counter', {
   getCounter: defineRoute({ method: 'GET', path: '/api/counters/:userId', params: z.object({ userId }), response: z.object({ userId: z.string(), unread: z.number() }), idempotent: true }),

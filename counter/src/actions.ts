@@ -1,5 +1,6 @@
 // counter's two-phase-commit actions: a notification adds one unread to each recipient, an ack
-// removes one, marking all read removes as many as persist marks (the number both are given). Prepare stages the change (invisible to reads); commit applies it; rollback drops it.
+// removes one, marking all read removes as many as persist marks (the number both are given).
+// Prepare stages the change (invisible to reads); commit applies it; rollback drops it.
 // Each step reads and writes through store/counters.ts and leaves its decisions to domain/unread.ts.
 import { defineAction, participantActions, type ActionItem } from '@notify/lib';
 import { counterActions } from '@notify/lib/contracts';

@@ -1,6 +1,7 @@
 // `notifications.readAll` and `notifications.archive`: changes to a user's inbox that move their
 // unread count, each one two-phase commit across persist and counter (a few at a time, admission),
 // then the user's new unread count for the answer.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AppError, ConcurrencyLimiter, Coordinator } from '@notify/lib';
 import type { RpcParams, RpcResults } from '@notify/lib/rpc';
@@ -15,6 +16,12 @@ import type { ReadAllTransaction } from './transactions/read-all.ts';
 const READ_ALL_ATTEMPTS = 8;
 /** Tries of one archive whose notification is being acknowledged meanwhile. */
 const ARCHIVE_ATTEMPTS = 3;
+
+/**
+ * The pause (ms) before try `attempt + 1`: what raced the last one (an acknowledgement, a
+ * publication) is usually in its phase 2 for a few milliseconds more. Jittered, at most 200 ms.
+ */
+const backoffMs = (attempt: number) => Math.min(200, 10 * 2 ** attempt) * (0.5 + Math.random() / 2);
 
 export class Inbox {
   constructor(
@@ -55,8 +62,9 @@ export class Inbox {
         return { ok: true, marked: expected, unread: await this.unreadNow(userId) };
       }
       const refusal = refusalOf(tx.votes);
-      if (attempt < READ_ALL_ATTEMPTS && changedMeanwhile(refusal)) continue;
-      throw refusal;
+      if (attempt >= READ_ALL_ATTEMPTS || !changedMeanwhile(refusal)) throw refusal;
+      this.d.log.debug({ userId, attempt, details: refusal.details }, 'marking all read raced another change; counting again');
+      await sleep(backoffMs(attempt));
     }
   }
 
@@ -81,8 +89,8 @@ export class Inbox {
         return { ok: true, unread: await this.unreadNow(userId) };
       }
       const refusal = refusalOf(tx.votes);
-      if (attempt < ARCHIVE_ATTEMPTS && changedMeanwhile(refusal)) continue;
-      throw refusal;
+      if (attempt >= ARCHIVE_ATTEMPTS || !changedMeanwhile(refusal)) throw refusal;
+      await sleep(backoffMs(attempt));
     }
   }
 

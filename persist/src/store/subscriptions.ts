@@ -25,8 +25,8 @@ export async function subscribe(
     check(topic && { deletedAt: topic.deleted_at });
     const key = { topicId_userId: { topicId, userId } };
     const existing = await tx.subscription.findUnique({ where: key });
-    // Subscribing again keeps the subscription and takes the name the user has now.
-    if (existing) return { subscription: existing.userName === userName ? existing : await tx.subscription.update({ where: key, data: { userName } }), created: false };
+    // Subscribing again keeps the subscription and takes the name the user has now (if one is given).
+    if (existing) return { subscription: !userName || existing.userName === userName ? existing : await tx.subscription.update({ where: key, data: { userName } }), created: false };
     return { subscription: await tx.subscription.upsert({ where: key, create: { topicId, userId, userName }, update: {} }), created: true };
   });
 }

@@ -13,7 +13,7 @@ const report = await runChaos({
   downMs: 4_000,
   // CHAOS_SETTLE_MS: load time before, between and after the kills.
   settleMs: Number(process.env.CHAOS_SETTLE_MS ?? 10_000),
-  load: { users: 12, publishers: 4, publishEveryMs: 250, ackShare: 0.5 },
+  load: { users: 12, publishers: 4, publishEveryMs: 250, ackShare: 0.5, archiveShare: 0.2, readAllEveryMs: 3_000 },
   log: (line) => console.log(`chaos | ${line}`),
 });
 console.log(formatReport(report));

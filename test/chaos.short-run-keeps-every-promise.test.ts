@@ -16,7 +16,7 @@ test('one SIGKILL of each kind, PostgreSQL included: no invariant violated, erro
     targets: ['persist-1', 'counter-1', 'gateway-2', 'auth-1', 'discovery-1', 'postgres'],
     downMs: 2_000,
     settleMs: 5_000,
-    load: { users: 8, publishers: 2, publishEveryMs: 300, ackShare: 0.5 },
+    load: { users: 8, publishers: 2, publishEveryMs: 300, ackShare: 0.5, archiveShare: 0.2, readAllEveryMs: 2_000 },
     log: (line) => t.diagnostic(line),
   });
   for (const line of formatReport(report).split('\n')) if (line) t.diagnostic(line);

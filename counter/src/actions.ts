@@ -1,9 +1,10 @@
 // counter's two-phase-commit actions: a notification adds one unread to each recipient, an ack
-// removes one. Prepare stages the change (invisible to reads); commit applies it; rollback drops it.
+// removes one, marking all read removes as many as persist marks (the number both are given).
+// Prepare stages the change (invisible to reads); commit applies it; rollback drops it.
 // Each step reads and writes through store/counters.ts and leaves its decisions to domain/unread.ts.
 import { defineAction, participantActions, type ActionItem } from '@notify/lib';
 import { counterActions } from '@notify/lib/contracts';
-import { checkAck, checkAcks, usersToLock } from './domain/unread.ts';
+import { checkAck, checkAcks, checkTakeOff, usersToLock } from './domain/unread.ts';
 import {
   applyStaged,
   dropStaged,
@@ -12,6 +13,7 @@ import {
   stageDecrement,
   stageDecrementsMany,
   stagedDecrements,
+  stageTakeOff,
   stageIncrements,
   stageIncrementsMany,
 } from './store/counters.ts';
@@ -67,4 +69,21 @@ async function rollbackOne(tx: Tx, _payload: unknown, context: { txId: string })
   await dropStaged(tx, [context.txId]);
 }
 
-export const ACTIONS = participantActions(notificationCreate, notificationAck);
+/**
+ * Marking all read takes `count` off: the number of deliveries persist's branch of the same
+ * transaction claims (it votes no unless it claims exactly that many), so both move together. The
+ * user's row is locked and the decrement checked against what is left after other staged ones, as
+ * for an acknowledgement, then staged as one change of -count.
+ */
+export const notificationReadAll = defineAction<Tx, typeof counterActions.notificationReadAll>(counterActions.notificationReadAll, {
+  async prepare(tx, { userId, count }, { txId }) {
+    const unread = await lockUnread(tx, userId);
+    checkTakeOff(userId, count, unread + (await stagedDecrements(tx, userId)));
+    await stageTakeOff(tx, txId, userId, count);
+  },
+  commit: commitOne,
+  rollback: rollbackOne,
+  lockKey: ({ userId }) => userId,
+});
+
+export const ACTIONS = participantActions(notificationCreate, notificationAck, notificationReadAll);

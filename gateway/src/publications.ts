@@ -35,6 +35,7 @@ export class Publications {
       replyWaitMs: number;
       /** Longest a repeated publish waits for an earlier attempt still being decided. */
       idempotencyWaitMs: number;
+      avatarBasePath: string;
       log: FastifyBaseLogger;
     },
   ) {}
@@ -74,7 +75,7 @@ export class Publications {
         throw createError({ code: 'CONFLICT', message: 'this idempotency key was used for a different publication', details: { reason: REASON.IDEMPOTENCY_KEY_REUSED, notificationId } });
       }
       if (earlier.state === 'committed') {
-        return { notification: notificationView(earlier, new Date(earlier.createdAt)), recipients: earlier.recipients };
+        return { notification: notificationView(earlier, new Date(earlier.createdAt), this.d.avatarBasePath), recipients: earlier.recipients };
       }
       if (Date.now() >= deadline) {
         throw createError({
@@ -121,9 +122,12 @@ export class Publications {
         notificationId,
         topicId: topic.id,
         publisherId,
+        // Kept with the notification: the name it was published under, whatever the publisher is called later.
+        publisherName: session.user.name,
         title: params.title,
         body: params.body,
         email: params.email ?? false,
+        url: params.url ?? null,
         recipients,
         audience: params.to ? ('listed' as const) : ('subscribers' as const),
         muted,
@@ -143,7 +147,7 @@ export class Publications {
         throw refusal;
       }
       await settle(tx.done, this.d.replyWaitMs, this.d.log);
-      return { notification: notificationView(persist, new Date()), recipients };
+      return { notification: notificationView(persist, new Date(), this.d.avatarBasePath), recipients };
     }
   }
 }

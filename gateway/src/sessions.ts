@@ -10,6 +10,7 @@ import type { Session } from './connections.ts';
 import { GuardedCache } from './guarded-cache.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { Upstreams } from './upstreams.ts';
+import { avatarPath } from './avatars.ts';
 
 interface AuthUser {
   id: string;
@@ -79,7 +80,7 @@ export class Sessions {
   }
 
   publicUser(user: AuthUser): User {
-    return { id: user.id, email: user.email, name: user.name, avatarUrl: `${this.config.AVATAR_BASE_PATH}/${encodeURIComponent(user.id)}.png` };
+    return { id: user.id, email: user.email, name: user.name, avatarUrl: avatarPath(this.config.AVATAR_BASE_PATH, user.id) };
   }
 
   /** Registration or login at auth (never retried: either may have happened), then cached. */

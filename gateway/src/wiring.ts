@@ -11,6 +11,7 @@ import { CounterReads } from './counter-reads.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { UnsubscribeLinks } from './preferences/unsubscribe-links.ts';
 import { Publications } from './publications.ts';
+import { Inbox } from './inbox.ts';
 import { Fanout, type BusMessage } from './push/fanout.ts';
 import { Dispatcher } from './rpc/dispatcher.ts';
 import { methodTable } from './rpc/methods.ts';
@@ -18,6 +19,7 @@ import { Sessions } from './sessions.ts';
 import { SubscribersCache } from './subscribers-cache.ts';
 import { acknowledgementTransaction } from './transactions/ack.ts';
 import { publicationTransaction } from './transactions/publish.ts';
+import { readAllTransaction } from './transactions/read-all.ts';
 import type { Upstreams } from './upstreams.ts';
 
 export interface GatewayOutside {
@@ -62,8 +64,10 @@ export function wireGateway(d: GatewayOutside) {
   const counters = new CounterReads(upstreams);
   const ownUrl = () => config.PUBLIC_URL ?? d.ownUrl?.() ?? `http://${config.ADVERTISE_ADDRESS}:${config.PORT}`;
   const unsubscribeLinks = new UnsubscribeLinks(ownUrl, { unsubscribeSecret: config.UNSUBSCRIBE_SECRET, serviceSecret: config.SERVICE_SECRET });
-  const publication = publicationTransaction({ publish, upstreams, subscribers, unsubscribeLinks, log });
+  const avatarBasePath = config.AVATAR_BASE_PATH;
+  const publication = publicationTransaction({ publish, upstreams, subscribers, unsubscribeLinks, avatarBasePath, log });
   const acknowledgement = acknowledgementTransaction({ publish, counters });
+  const readAll = readAllTransaction({ publish, counters });
   const coordinator = new Coordinator({
     db: d.db,
     owner: instanceId,
@@ -77,13 +81,14 @@ export function wireGateway(d: GatewayOutside) {
     retryMaxMs: config.TWO_PC_RETRY_MAX_MS,
     batchesInFlight: config.TWO_PC_BATCHES_IN_FLIGHT,
     batchMaxItems: config.TWO_PC_BATCH_MAX_ITEMS,
-    transactions: [publication, acknowledgement],
+    transactions: [publication, acknowledgement, readAll],
     ...d.faults,
   });
   const replies = { coordinator, admission, replyWaitMs: config.TWO_PC_REPLY_WAIT_MS, log };
-  const publications = new Publications({ ...replies, transaction: publication, subscribers, upstreams, idempotencyWaitMs: config.IDEMPOTENCY_WAIT_MS });
+  const publications = new Publications({ ...replies, transaction: publication, subscribers, upstreams, idempotencyWaitMs: config.IDEMPOTENCY_WAIT_MS, avatarBasePath });
   const acknowledgements = new Acknowledgements({ ...replies, transaction: acknowledgement, counters });
-  const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, publications, acknowledgements, counters, publish }), {
+  const inbox = new Inbox({ ...replies, readAll, acknowledgement, counters, upstreams });
+  const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, publications, acknowledgements, inbox, counters, publish, avatarBasePath }), {
     maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,
     maxInflightPerUser: config.MAX_INFLIGHT_PER_USER,
     callsPerSecond: config.CALLS_PER_SECOND_PER_USER === 0 ? Infinity : config.CALLS_PER_SECOND_PER_USER,
@@ -95,7 +100,7 @@ export function wireGateway(d: GatewayOutside) {
     log,
   });
 
-  return { connections, admission, metrics, sessions, subscribers, unsubscribeLinks, fanout, publish, counters, publication, acknowledgement, coordinator, publications, acknowledgements, dispatcher };
+  return { connections, admission, metrics, sessions, subscribers, unsubscribeLinks, fanout, publish, counters, publication, acknowledgement, readAll, coordinator, publications, acknowledgements, inbox, dispatcher };
 }
 
 export type GatewayParts = ReturnType<typeof wireGateway>;

@@ -17,6 +17,10 @@ const SERVER_FAULTS = new Set(['INTERNAL', 'UNAVAILABLE', 'TIMEOUT']);
 const RUNS = { rpcPerClient: 300, restPerService: 120 };
 /** users.logout takes no params: `{}` would end the session the fuzzer calls with. */
 const FUZZED_METHODS = RPC_METHODS.filter((method) => method !== 'users.logout');
+/** Methods whose empty params are a real write (marking all read): they get a forged topic id instead of `{}`. */
+const WRITES_WITHOUT_PARAMS = new Set(['notifications.readAll']);
+const poisoned = (method: string, params: unknown) =>
+  WRITES_WITHOUT_PARAMS.has(method) && typeof params === 'object' && params !== null && !Array.isArray(params) && Object.keys(params).length === 0 ? { topicId: 'not-a-uuid' } : params;
 
 const NUL = fc.string({ maxLength: 20 }).map((text) => `${text}\u0000${text}`);
 const LONE_SURROGATE = fc.tuple(fc.string({ maxLength: 10 }), fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF')).map(([text, half]) => `${text}${half}`);
@@ -34,7 +38,7 @@ const POISON = fc.oneof(NUL, LONE_SURROGATE, HUGE, WRONG_TYPE);
 
 /** Params where every value is refused by its field, so no call can legitimately write anything. */
 function poisonedParams(ids: fc.Arbitrary<string>): fc.Arbitrary<unknown> {
-  const keys = ['email', 'password', 'name', 'description', 'title', 'body', 'topicId', 'notificationId', 'cursor', 'limit', 'mine', 'subscribed', 'unreadOnly', 'to', 'email'];
+  const keys = ['email', 'password', 'name', 'description', 'title', 'body', 'topicId', 'notificationId', 'cursor', 'limit', 'mine', 'subscribed', 'unreadOnly', 'to', 'email', 'url'];
   const entry = fc.oneof(
     fc.constantFrom(...keys).chain((key) =>
       fc.tuple(
@@ -104,6 +108,7 @@ const REST_ROUTES: Record<string, [method: string, path: string][]> = {
     ['DELETE', '/api/notifications/rollback_2pc'], ['POST', '/api/prepare_2pc'], ['POST', '/api/commit_2pc'], ['DELETE', '/api/rollback_2pc'], ['GET', '/api/2pc/:x'],
     ['POST', '/api/prepare_2pc/batch'], ['POST', '/api/commit_2pc/batch'], ['POST', '/api/rollback_2pc/batch'], ['POST', '/api/events/batch'],
     ['PATCH', '/api/topics/:x/subscriptions'], ['GET', '/api/preferences'], ['PUT', '/api/preferences'], ['GET', '/api/users/:x/email-preferences'],
+    ['GET', '/api/topics/:x/subscriber-names'], ['GET', '/api/users/:x/notifications/unread'], ['PUT', '/api/notifications/:x/archived'],
   ],
   counter: [
     ['GET', '/api/counters/:x'], ['POST', '/api/counters/query'], ['POST', '/api/prepare_2pc'], ['POST', '/api/commit_2pc'], ['DELETE', '/api/rollback_2pc'], ['GET', '/api/2pc/:x'],
@@ -149,7 +154,8 @@ test('fuzzed RPC calls and REST requests never get a 5xx, never drop a connectio
   for (const [surface, client] of Object.entries(rpcClients)) {
     let id = 1_000;
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...FUZZED_METHODS), poisonedParams(ids), async (method, params) => {
+      fc.asyncProperty(fc.constantFrom(...FUZZED_METHODS), poisonedParams(ids), async (method, generated) => {
+        const params = poisoned(method, generated);
         count(surface);
         const before = client.replies.length;
         id += 1;
@@ -167,7 +173,8 @@ test('fuzzed RPC calls and REST requests never get a 5xx, never drop a connectio
   }
   for (const [surface, client] of Object.entries({ 'socket.io (alice)': aliceIo, 'socket.io (anonymous)': anonymousIo })) {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...FUZZED_METHODS), poisonedParams(ids), async (method, params) => {
+      fc.asyncProperty(fc.constantFrom(...FUZZED_METHODS), poisonedParams(ids), async (method, generated) => {
+        const params = poisoned(method, generated);
         count(surface);
         const reply = (await client.socket.timeout(30_000).emitWithAck(method, params)) as { error?: { code: string } };
         assert.ok(!reply.error || !SERVER_FAULTS.has(reply.error.code), `${surface}: ${method} ${JSON.stringify(params).slice(0, 200)} → ${JSON.stringify(reply.error)}`);
@@ -179,7 +186,7 @@ test('fuzzed RPC calls and REST requests never get a 5xx, never drop a connectio
 
   // REST: every route of every service, path parameters and bodies poisoned, as a logged-in caller would send them.
   const pathParam = fc.oneof(ids, NUL, LONE_SURROGATE, fc.string({ maxLength: 30 }), fc.constant('%00'), fc.constant('%ED%A0%80'), fc.constant('x'.repeat(1_200)));
-  const prepare = fc.record({ txId: fc.oneof(fc.uuid(), POISON), action: fc.oneof(POISON, fc.constantFrom('notification.create', 'notification.ack')), payload: poisonedParams(ids), timeoutMs: fc.oneof(fc.integer(), POISON) });
+  const prepare = fc.record({ txId: fc.oneof(fc.uuid(), POISON), action: fc.oneof(POISON, fc.constantFrom('notification.create', 'notification.ack', 'notification.read_all')), payload: poisonedParams(ids), timeoutMs: fc.oneof(fc.integer(), POISON) });
   const restBody = fc.oneof(
     poisonedParams(ids),
     prepare,

@@ -239,3 +239,14 @@ export async function withPg<T>(url: string, run: (client: pg.Client) => Promise
     await client.end();
   }
 }
+
+/** Waits (up to `timeoutMs`) for a push of `event` among those after the first `since` that `matches`; returns its data. */
+export async function pushedSince<E extends PushEvent>(client: Pick<Client, 'pushes'>, since: number, event: E, matches: (data: PushEvents[E]) => boolean = () => true, timeoutMs = 10_000): Promise<PushEvents[E]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = client.pushes.slice(since).find((push) => push.event === event && matches(push.data as PushEvents[E]));
+    if (found) return found.data as PushEvents[E];
+    if (Date.now() > deadline) throw new Error(`no matching "${event}" push within ${timeoutMs} ms; got ${JSON.stringify(client.pushes.slice(since)).slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -15,11 +15,15 @@ function notification(title: string): Notification {
     id: randomUUID(),
     topicId: randomUUID(),
     publisherId: 'publisher',
+    publisherName: 'Publisher',
+    publisherAvatarUrl: '/avatars/publisher.png',
     title,
     body: '',
     email: false,
+    url: null,
     createdAt: new Date().toISOString(),
     read: false,
+    archived: false,
     ackedAt: null,
   };
 }
@@ -116,7 +120,7 @@ test('counter, logout and subscription-change messages reach what they name', as
   assert.deepEqual(adaElsewhere.pushed('session.ended'), []);
   assert.deepEqual(gateway.connections.ofUser('ada'), new Set([adaElsewhere]));
 
-  const topic = { id: randomUUID(), name: 'n', description: '', creatorId: 'ada', createdAt: new Date().toISOString() };
+  const topic = { id: randomUUID(), name: 'n', description: '', creatorId: 'ada', creatorName: 'Ada', createdAt: new Date().toISOString(), subscriberCount: 1 };
   gateway.upstreams.persist.answer('listSubscribers', () => ({ topic, subscribers: ['bob'], muted: [], emailOptOut: [], nextCursor: null }));
   await gateway.subscribers.get(topic.id, 'ada');
   await gateway.subscribers.get(topic.id, 'ada');

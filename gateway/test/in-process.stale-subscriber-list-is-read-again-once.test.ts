@@ -15,7 +15,7 @@ const PUBLISHER = 'publisher';
 
 /** A topic whose subscriber list the test changes behind the gateway's back (no eviction message), with persist's rules. */
 function topicOf(gateway: InProcessGateway, initial: string[]) {
-  const topic = { id: randomUUID(), name: 'releases', description: '', creatorId: PUBLISHER, createdAt: new Date().toISOString() };
+  const topic = { id: randomUUID(), name: 'releases', description: '', creatorId: PUBLISHER, creatorName: 'Publisher', createdAt: new Date().toISOString(), subscriberCount: initial.length };
   const current = [...initial];
   gateway.upstreams.persist.answer('listSubscribers', ({ params }) => {
     assert.equal(params.id, topic.id);

@@ -17,13 +17,13 @@ import { refused, until } from './fakes/wait.ts';
 const PUBLISHER = 'publisher';
 
 function topicOf(gateway: InProcessGateway, subscribers: string[]) {
-  const topic = { id: randomUUID(), name: 'releases', description: '', creatorId: PUBLISHER, createdAt: new Date().toISOString() };
+  const topic = { id: randomUUID(), name: 'releases', description: '', creatorId: PUBLISHER, creatorName: 'Publisher', createdAt: new Date().toISOString(), subscriberCount: subscribers.length };
   gateway.upstreams.persist.answer('listSubscribers', () => ({ topic, subscribers, muted: [], emailOptOut: [], nextCursor: null }));
   return topic;
 }
 
 function payloads(topicId: string, recipients: string[], email: boolean) {
-  const persist: CreateNotificationPayload = { notificationId: randomUUID(), topicId, publisherId: PUBLISHER, title: 'v2', body: 'out now', email, recipients, audience: 'subscribers', muted: [], emailOptOut: [] };
+  const persist: CreateNotificationPayload = { notificationId: randomUUID(), topicId, publisherId: PUBLISHER, publisherName: 'Publisher', title: 'v2', body: 'out now', email, url: null, recipients, audience: 'subscribers', muted: [], emailOptOut: [] };
   return { persist, counter: { notificationId: persist.notificationId, recipients } };
 }
 
@@ -41,7 +41,21 @@ test('a publication’s afterCommit puts the committed notification on the bus, 
 
   const before = Date.now();
   await gateway.publication.afterCommit!({ persist, counter }, 'tx-1');
-  const expected: Notification = { id: persist.notificationId, topicId: topic.id, publisherId: PUBLISHER, title: 'v2', body: 'out now', email: false, createdAt: '', read: false, ackedAt: null };
+  const expected: Notification = {
+    id: persist.notificationId,
+    topicId: topic.id,
+    publisherId: PUBLISHER,
+    publisherName: 'Publisher',
+    publisherAvatarUrl: `/avatars/${PUBLISHER}.png`,
+    title: 'v2',
+    body: 'out now',
+    email: false,
+    url: null,
+    createdAt: '',
+    read: false,
+    ackedAt: null,
+    archived: false,
+  };
   assert.equal(gateway.bus.length, 1);
   const [message] = gateway.bus;
   assert.ok(message?.kind === 'notification');
@@ -207,7 +221,7 @@ test('the whole path in one process: a publish frame ends as a push and an email
   assert.deepEqual(
     ackPrepares.map((item) => [item.service, item.payload]),
     [
-      ['persist', { notificationId: id, userId: 'ada' }],
+      ['persist', { notificationId: id, userId: 'ada', archive: false }],
       ['counter', { notificationId: id, userId: 'ada' }],
     ],
   );

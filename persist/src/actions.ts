@@ -1,15 +1,29 @@
 // persist's two-phase-commit actions. notification.create stores the notification and one
 // delivery per recipient as `pending` (invisible to reads) and publishes it at commit (with
 // `audience: 'subscribers'` only if the recipients are still all of the topic's subscribers);
-// notification.ack marks one delivery `pending` ack and makes it `acked` at commit.
+// notification.ack marks one delivery `pending` ack and makes it `acked` (and archived, if asked)
+// at commit; notification.read_all does the same for every unread delivery of a user up to a cut-off.
 // Each step reads and writes through store/ and leaves its decisions to domain/.
 import { defineAction, participantActions, type ActionItem } from '@notify/lib';
 import { persistActions } from '@notify/lib/contracts';
-import { ackRefusal, checkBatchClaimed } from './domain/acknowledgement.ts';
+import { ackRefusal, checkBatchClaimed, checkReadAllClaimed } from './domain/acknowledgement.ts';
 import { checkAllStored, checkPublishers, checkRecipients, stagedPublications, topicsToLock } from './domain/publication.ts';
-import type { AckPayload, CreateNotificationPayload } from './domain/schemas.ts';
+import type { AckPayload, CreateNotificationPayload, ReadAllPayload } from './domain/schemas.ts';
 import type { Tx } from './store/database.ts';
-import { applyAcks, claimAck, claimAcks, findDelivery, insertDeliveries, lockDeliveries, releaseAcks, type AckKey } from './store/deliveries.ts';
+import {
+  applyAcks,
+  applyClaimed,
+  archiveAcked,
+  claimAck,
+  claimAcks,
+  claimUnread,
+  findDelivery,
+  insertDeliveries,
+  lockDeliveries,
+  releaseAcks,
+  releaseClaimed,
+  type AckKey,
+} from './store/deliveries.ts';
 import { insertAckedEvents, insertCommittedEvents, insertPreparedEvents } from './store/events.ts';
 import { deletePendingNotifications, insertPendingNotifications, markNotificationsCommitted } from './store/notifications.ts';
 import { countSubscribed } from './store/subscriptions.ts';
@@ -87,6 +101,7 @@ function ackKeys(items: ActionItem<AckPayload>[]): AckKey[] {
 async function commitAcks(tx: Tx, items: ActionItem<AckPayload>[]): Promise<void> {
   const keys = ackKeys(items);
   await applyAcks(tx, keys);
+  await archiveAcked(tx, ackKeys(items.filter(({ payload }) => payload.archive)));
   await insertAckedEvents(tx, keys);
 }
 
@@ -94,4 +109,30 @@ async function rollbackAcks(tx: Tx, items: ActionItem<AckPayload>[]): Promise<vo
   await releaseAcks(tx, ackKeys(items));
 }
 
-export const ACTIONS = participantActions(notificationCreate, notificationAck);
+/**
+ * Marking all read. Prepare claims (ack state `pending` with this transaction's id) every unread
+ * delivery of the user, of one topic or all, committed at or before the payload's cut-off, and votes
+ * no (CONFLICT) unless that is exactly `expected` of them. Counter's branch of the same transaction
+ * takes exactly `expected` off, so the unread count moves by what is marked here and nothing else:
+ * a delivery an acknowledgement claimed first is not `none` and is not claimed again (it is not
+ * counted twice), and one acknowledged or published between the gateway's count and this prepare
+ * makes the numbers differ, the transaction abort, and the gateway count again. Commit makes the
+ * claimed deliveries `acked` (with an `acked` event each); rollback releases them.
+ */
+export const notificationReadAll = defineAction<Tx, typeof persistActions.notificationReadAll>(persistActions.notificationReadAll, {
+  async prepare(tx, payload, { txId }) {
+    const claimed = await claimUnread(tx, { userId: payload.userId, topicId: payload.topicId, cutoff: new Date(payload.cutoff), txId });
+    checkReadAllClaimed(claimed, payload);
+  },
+  async commit(tx, payload: ReadAllPayload, { txId }) {
+    const notificationIds = await applyClaimed(tx, payload.userId, txId);
+    await insertAckedEvents(tx, notificationIds.map((notificationId) => ({ notificationId, userId: payload.userId })));
+  },
+  async rollback(tx, payload, { txId }) {
+    await releaseClaimed(tx, payload.userId, txId);
+  },
+  // Items of a batch are staged in user order.
+  lockKey: ({ userId }) => userId,
+});
+
+export const ACTIONS = participantActions(notificationCreate, notificationAck, notificationReadAll);

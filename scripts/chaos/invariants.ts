@@ -1,13 +1,17 @@
 // What must hold after the chaos, read from the databases and set against every answer given:
 // each user's unread count equals their unacknowledged deliveries; every publish answered ok is
 // stored exactly once, and one refused is not stored; an ack answered ok is recorded, one refused
-// is not; nothing is left half-applied (pending notifications or acks, staged counts) and no
-// transaction is still prepared or in doubt.
+// is not; an archived notification is acknowledged (archiving reads), an archive answered ok is
+// archived and acknowledged, one refused is not archived; nothing is left half-applied (pending
+// notifications or acks, marks-all-read claims, staged counts) and no transaction is still
+// prepared or in doubt. Marking all read acknowledges deliveries as acks do, so the counts hold it to the same rule.
 import pg from 'pg';
 import { NO_ANSWER, type CallRecord } from './load.ts';
 
 /** Answers that leave the outcome open: the caller was told it is not known yet, or heard nothing. */
 const UNDECIDED = new Set([NO_ANSWER, 'TIMEOUT']);
+/** Answers that say the call changed nothing, whatever the transport did. */
+const DEFINITE_REFUSALS = new Set(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT']);
 
 async function rows<T>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -69,6 +73,25 @@ export async function checkInvariants(urlFor: (database: string) => string, reco
     if (answers.some((call) => call.outcome === 'ok') && !isAcked) violations.push(`ack ${key} answered ok but is not recorded`);
     const refusedOnly = answers.every((call) => call.outcome !== 'ok' && call.outcome !== 'CONFLICT' && !UNDECIDED.has(call.outcome));
     if (refusedOnly && isAcked) violations.push(`ack ${key} answered ${answers.map((call) => call.outcome).join(', ')} but is recorded`);
+  }
+
+  // Archiving reads: no delivery is archived and unacknowledged, whatever path it took.
+  const [archivedUnread] = await rows<{ n: number }>(persist, "SELECT count(*)::int AS n FROM deliveries WHERE archived AND ack_state <> 'acked'");
+  if (archivedUnread!.n) violations.push(`${archivedUnread!.n} archived delivery(ies) not acknowledged`);
+  const archived = new Set(
+    (await rows<{ key: string }>(persist, "SELECT notification_id::text || '/' || recipient_id AS key FROM deliveries WHERE archived")).map((row) => row.key),
+  );
+  const archives = Map.groupBy(
+    records.filter((record) => record.method === 'notifications.archive'),
+    (record) => `${record.key}/${record.user}`,
+  );
+  for (const [key, answers] of archives) {
+    const isArchived = archived.has(key);
+    if (answers.some((call) => call.outcome === 'ok') && !(isArchived && acked.has(key))) violations.push(`archive ${key} answered ok but is not archived and acknowledged`);
+    // Only a refusal that proves nothing was done counts: archiving a read one is a plain write at
+    // persist, which a persist dying before its answer may have made (UNAVAILABLE).
+    const refusedOnly = answers.every((call) => DEFINITE_REFUSALS.has(call.outcome));
+    if (refusedOnly && isArchived) violations.push(`archive ${key} answered ${answers.map((call) => call.outcome).join(', ')} but is archived`);
   }
 
   const unacked = new Map(

@@ -1,8 +1,8 @@
 // The chaos run's users: JSON-RPC over WebSocket to the gateways, each user on one gateway and
 // moving to another when its connection drops (with its token). Publishers publish at a steady
-// pace; subscribers acknowledge about half of what is pushed to them, and one keeps muting and
-// unmuting a topic. Every call is recorded with its outcome: ok, an error code, or `no answer`
-// (the connection died under it).
+// pace; subscribers acknowledge about half of what is pushed to them (some by archiving it), may
+// mark all read now and then, and one keeps muting and unmuting a topic. Every call is recorded
+// with its outcome: ok, an error code, or `no answer` (the connection died under it).
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -10,9 +10,9 @@ import WebSocket from 'ws';
 export type Outcome = 'ok' | string;
 
 export interface CallRecord {
-  method: 'notifications.publish' | 'notifications.ack';
+  method: 'notifications.publish' | 'notifications.ack' | 'notifications.archive' | 'notifications.readAll';
   user: string;
-  /** publish: its unique title; ack: the notification id. */
+  /** publish: its unique title; ack and archive: the notification id; readAll: empty. */
   key: string;
   startedAt: number;
   endedAt: number;
@@ -153,6 +153,10 @@ export interface LoadOptions {
   publishEveryMs: number;
   /** Share of pushed notifications a subscriber acknowledges. */
   ackShare: number;
+  /** Share of those acknowledgements made by archiving the notification instead (default 0). */
+  archiveShare?: number;
+  /** How often (ms) each subscriber marks all read (default 0: never). */
+  readAllEveryMs?: number;
 }
 
 export interface Load {
@@ -214,9 +218,22 @@ export async function startLoad(gatewayPorts: () => number[], options: LoadOptio
       const { id } = params as { id: string };
       pushed.set(`${id}/${i}`, (pushed.get(`${id}/${i}`) ?? 0) + 1);
       if (!running || Math.random() >= options.ackShare) return;
-      void record('notifications.ack', users[i]!.id, id, () => connection.call('notifications.ack', { notificationId: id }));
+      if (Math.random() < (options.archiveShare ?? 0)) void record('notifications.archive', users[i]!.id, id, () => connection.call('notifications.archive', { notificationId: id }));
+      else void record('notifications.ack', users[i]!.id, id, () => connection.call('notifications.ack', { notificationId: id }));
     };
   }
+  const readers = options.readAllEveryMs
+    ? connections.slice(options.publishers).map(async (connection, k) => {
+        const user = users[options.publishers + k]!.id;
+        // Spread over the period, so the subscribers do not all mark at once.
+        await sleep(Math.random() * options.readAllEveryMs!);
+        while (running) {
+          const began = Date.now();
+          await record('notifications.readAll', user, '', () => connection.call('notifications.readAll', {}));
+          await sleep(Math.max(0, options.readAllEveryMs! - (Date.now() - began)));
+        }
+      })
+    : [];
   const loops: Promise<void>[] = publishers.map(async (publisher, i) => {
     for (let seq = 0; running; seq += 1) {
       const title = `${publisher.name}-${seq}-${tag}`;
@@ -246,7 +263,7 @@ export async function startLoad(gatewayPorts: () => number[], options: LoadOptio
     users,
     async stop() {
       running = false;
-      await Promise.all(loops);
+      await Promise.all([...loops, ...readers]);
       await Promise.allSettled([...inFlight]);
       for (const connection of connections) connection.close();
     },

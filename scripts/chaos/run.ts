@@ -158,7 +158,9 @@ function killRow(period: { target: Target; killedAt: number; backAt: number }, u
   const failures = records.filter((record) => record.outcome !== 'ok' && record.endedAt >= period.killedAt && record.endedAt < until);
   const failed: Record<string, number> = {};
   for (const failure of failures) failed[failure.outcome] = (failed[failure.outcome] ?? 0) + 1;
-  const last = Math.max(period.backAt, ...failures.map((failure) => failure.endedAt));
+  // CONFLICT is the system answering, not failing (already acknowledged; claimed by a mark-all-read
+  // racing the ack): it is listed, but does not stretch the error window.
+  const last = Math.max(period.backAt, ...failures.filter((failure) => failure.outcome !== 'CONFLICT').map((failure) => failure.endedAt));
   return { ...period, failed, errorWindowMs: last - period.backAt };
 }
 

@@ -28,3 +28,8 @@ export function checkAcks(userIds: string[], available: ReadonlyMap<string, numb
     left.set(userId, remaining);
   }
 }
+
+/** Throws (CONFLICT) unless `count` can be taken off the user's count: `available` (unread plus the staged decrements) holds at least that many. */
+export function checkTakeOff(userId: string, count: number, available: number): void {
+  if (available < count) throw createError({ code: 'CONFLICT', message: 'fewer unread than the notifications to mark read', details: { userId, count, available } });
+}

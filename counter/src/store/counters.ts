@@ -63,6 +63,11 @@ export async function stageDecrement(tx: Tx, txId: string, userId: string): Prom
   await tx.stagedChange.create({ data: { txId, userId, delta: -1 } });
 }
 
+/** Stages -count for the user in the transaction `txId` (one change, however many it takes off). */
+export async function stageTakeOff(tx: Tx, txId: string, userId: string, count: number): Promise<void> {
+  await tx.stagedChange.create({ data: { txId, userId, delta: -count } });
+}
+
 /** Stages -1 for each (transaction, user), in one statement. */
 export async function stageDecrementsMany(tx: Tx, rows: { txId: string; userId: string }[]): Promise<void> {
   await tx.$executeRawUnsafe(

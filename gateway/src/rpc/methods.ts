@@ -1,5 +1,6 @@
 // The one method table both transports serve: each contract method as a handler of validated
-// params. Reads and writes go to the owning service (API keys: auth); publications and acks are two-phase commits.
+// params. Reads and writes go to the owning service (API keys: auth); publications, acks, marking
+// all read and archiving an unread notification are two-phase commits.
 import type { z } from 'zod';
 import type { RPC_PARAMS, RpcMethod, RpcResults } from '@notify/lib/rpc';
 import type { Connection, ConnectionRegistry, Session } from '../connections.ts';
@@ -7,6 +8,8 @@ import type { BusMessage } from '../push/fanout.ts';
 import type { Sessions } from '../sessions.ts';
 import type { CounterReads } from '../counter-reads.ts';
 import type { Acknowledgements } from '../acknowledgements.ts';
+import { withPublisherAvatar } from '../avatars.ts';
+import type { Inbox } from '../inbox.ts';
 import type { Publications } from '../publications.ts';
 import type { Upstreams } from '../upstreams.ts';
 
@@ -26,8 +29,11 @@ interface Dependencies {
   connections: ConnectionRegistry;
   publications: Publications;
   acknowledgements: Acknowledgements;
+  inbox: Inbox;
   counters: CounterReads;
   publish: (message: BusMessage) => Promise<void>;
+  /** Where avatars are served (AVATAR_BASE_PATH): each notification carries its publisher's. */
+  avatarBasePath: string;
 }
 
 export function methodTable(d: Dependencies): MethodTable {
@@ -60,15 +66,18 @@ export function methodTable(d: Dependencies): MethodTable {
     },
     'users.me': async (_params, { session }) => session.user,
 
-    'topics.create': async (params, { session }) => persist.createTopic({ body: params }, as(session)),
+    // Names are kept where they were known: the creator's with the topic, a subscriber's with the subscription.
+    'topics.create': async (params, { session }) => persist.createTopic({ body: { ...params, creatorName: session.user.name } }, as(session)),
     'topics.list': async (params, { session }) => persist.listTopics({ query: params }, as(session)),
+    'topics.get': async ({ topicId }, { session }) => persist.getTopic({ params: { id: topicId } }, as(session)),
+    'topics.subscribers': async ({ topicId, ...page }, { session }) => persist.listSubscriberNames({ params: { id: topicId }, query: page }, as(session)),
     'topics.delete': async ({ topicId }, { session }) => {
       const answer = await persist.deleteTopic({ params: { id: topicId } }, as(session));
       await d.publish({ kind: 'subscribers-changed', topicId });
       return answer;
     },
     'topics.subscribe': async ({ topicId }, { session }) => {
-      const subscription = await persist.subscribe({ params: { id: topicId } }, as(session));
+      const subscription = await persist.subscribe({ params: { id: topicId }, body: { name: session.user.name } }, as(session));
       await d.publish({ kind: 'subscribers-changed', topicId });
       return subscription;
     },
@@ -88,8 +97,13 @@ export function methodTable(d: Dependencies): MethodTable {
     'preferences.set': async (params, { session }) => persist.setUserPreferences({ body: params }, as(session)),
 
     'notifications.publish': async (params, { session }) => d.publications.publish(session, params),
-    'notifications.list': async (params, { session }) => persist.listNotifications({ params: { userId: session.user.id }, query: params }, as(session)),
+    'notifications.list': async (params, { session }) => {
+      const { notifications, nextCursor } = await persist.listNotifications({ params: { userId: session.user.id }, query: params }, as(session));
+      return { notifications: notifications.map((notification) => withPublisherAvatar(d.avatarBasePath, notification)), nextCursor };
+    },
     'notifications.ack': async (params, { session }) => d.acknowledgements.ack(session, params),
+    'notifications.readAll': async (params, { session }) => d.inbox.readAll(session, params),
+    'notifications.archive': async (params, { session }) => d.inbox.archive(session, params),
     'notifications.trace': async ({ notificationId }, { session }) => persist.traceNotification({ params: { id: notificationId } }, as(session)),
     'counters.get': async (_params, { session }) => ({ unread: await d.counters.read(session.user.id) }),
 

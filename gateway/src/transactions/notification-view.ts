@@ -2,17 +2,24 @@
 // and what is pushed after its commit.
 import type { CreateNotificationPayload } from '@notify/lib/contracts';
 import type { Notification } from '@notify/lib/rpc';
+import { withPublisherAvatar } from '../avatars.ts';
 
-export function notificationView(payload: Pick<CreateNotificationPayload, 'notificationId' | 'topicId' | 'publisherId' | 'title' | 'body'> & { email?: boolean }, at: Date): Notification {
-  return {
+type Published = Pick<CreateNotificationPayload, 'notificationId' | 'topicId' | 'publisherId' | 'title' | 'body'> & { publisherName?: string; email?: boolean; url?: string | null };
+
+/** `avatarBasePath`: where the gateway serves avatars (AVATAR_BASE_PATH). */
+export function notificationView(payload: Published, at: Date, avatarBasePath: string): Notification {
+  return withPublisherAvatar(avatarBasePath, {
     id: payload.notificationId,
     topicId: payload.topicId,
     publisherId: payload.publisherId,
+    publisherName: payload.publisherName ?? '',
     title: payload.title,
     body: payload.body,
     email: payload.email ?? false,
+    url: payload.url ?? null,
     createdAt: at.toISOString(),
     read: false,
     ackedAt: null,
-  };
+    archived: false,
+  });
 }

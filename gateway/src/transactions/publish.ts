@@ -20,6 +20,7 @@ export function publicationTransaction(d: {
   upstreams: Pick<Upstreams, 'mailer'>;
   subscribers: SubscribersCache;
   unsubscribeLinks: UnsubscribeLinks;
+  avatarBasePath: string;
   log: FastifyBaseLogger;
 }) {
   /**
@@ -40,7 +41,7 @@ export function publicationTransaction(d: {
     async afterCommit({ persist }) {
       const committedAt = Date.now();
       // Muted recipients have it in their feed, read: no push (and no unread to push).
-      await d.publish({ kind: 'notification', notification: notificationView(persist, new Date(committedAt)), recipients: pushRecipients(persist), committedAt });
+      await d.publish({ kind: 'notification', notification: notificationView(persist, new Date(committedAt), d.avatarBasePath), recipients: pushRecipients(persist), committedAt });
     },
     /**
      * A publication with `email` goes to the mailer, one job per recipient who neither muted the

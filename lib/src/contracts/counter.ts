@@ -14,6 +14,8 @@ export const counterCreatePayload = z.object({
 });
 /** An acknowledgement takes one off. */
 export const counterAckPayload = z.object({ notificationId: z.string().min(1).max(128), userId });
+/** Marking all read takes off exactly the number of deliveries persist claims for it (its `expected`). */
+export const counterReadAllPayload = z.strictObject({ userId, count: z.number().int().min(1).max(10_000_000) });
 
 export const counterContract = defineContract('counter', {
   getCounter: defineRoute({ method: 'GET', path: '/api/counters/:userId', params: z.object({ userId }), response: z.object({ userId: z.string(), unread: z.number() }), idempotent: true }),
@@ -24,4 +26,5 @@ export const counterContract = defineContract('counter', {
 export const counterActions = {
   notificationCreate: defineParticipantAction('counter', 'notification.create', counterCreatePayload),
   notificationAck: defineParticipantAction('counter', 'notification.ack', counterAckPayload),
+  notificationReadAll: defineParticipantAction('counter', 'notification.read_all', counterReadAllPayload),
 };

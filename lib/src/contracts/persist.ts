@@ -2,7 +2,7 @@
 // delivery events others report, plus its two-phase-commit actions.
 import { z } from 'zod';
 import { defineContract, defineParticipantAction, defineRoute } from './contract.ts';
-import { notificationShape, ok, publishedNotificationShape, subscriptionPreferencesShape, subscriptionShape, topicShape, traceEventShape, userPreferencesShape } from './shapes.ts';
+import { httpUrl, notificationShape, ok, publishedNotificationShape, subscriberShape, subscriptionPreferencesShape, subscriptionShape, topicShape, traceEventShape, userPreferencesShape } from './shapes.ts';
 
 /** User ids come from auth (uuid), named in the gateway's signed credential; persist only needs them opaque. */
 export const userId = z.string().min(1).max(128);
@@ -14,10 +14,17 @@ const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform
 const limit = z.coerce.number().int().min(1).max(100).default(20);
 const cursor = z.string().min(1).max(500).optional();
 
+/** A person's name as the gateway knows it from the session (auth allows 1-100 characters). */
+const personName = z.string().max(100);
+
 export const createTopicBody = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(100),
   description: z.string().trim().max(1_000).default(''),
+  /** The creator's name, kept with the topic. */
+  creatorName: personName.default(''),
 });
+/** The subscriber's name, kept with the subscription so the topic's creator can pick followers; the body may be left out (no name). */
+export const subscribeBody = z.strictObject({ name: personName.default('') }).nullish();
 export const topicParams = z.object({ id: topicId });
 export const notificationParams = z.object({ id: notificationId });
 export const listTopicsQuery = z.strictObject({ mine: flag.optional(), subscribed: flag.optional(), limit, cursor });
@@ -31,7 +38,12 @@ export const subscriberCountsBody = z.strictObject({
     .max(100)
     .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a topic'),
 });
-export const listNotificationsQuery = z.strictObject({ unreadOnly: flag.optional(), topicId: topicId.optional(), limit, cursor });
+/** A page of the topic's subscribers with their names, for its creator: at most 100 per page. */
+export const subscriberNamesQuery = z.strictObject({ limit, cursor });
+/** `archived`: false (the default) leaves archived notifications out, true lists only them. */
+export const listNotificationsQuery = z.strictObject({ unreadOnly: flag.optional(), topicId: topicId.optional(), archived: flag.optional(), limit, cursor });
+export const unreadQuery = z.strictObject({ topicId: topicId.optional() });
+export const archiveBody = z.strictObject({ archived: z.boolean() });
 export const userParams = z.object({ userId });
 export const eventBody = z.strictObject({
   type: z.enum(['delivered', 'emailed']),
@@ -65,9 +77,13 @@ export const createNotificationPayload = z.strictObject({
   notificationId,
   topicId,
   publisherId: userId,
+  /** The publisher's name at publication, shown with the notification (the gateway sends its session's). */
+  publisherName: personName.default(''),
   title: z.string().trim().min(1, 'must not be empty').max(200),
   body: z.string().max(10_000),
   email: z.boolean().default(false),
+  /** The action link, kept with the notification. */
+  url: httpUrl.nullable().default(null),
   recipients: z
     .array(userId)
     .max(100_000)
@@ -90,7 +106,8 @@ export const createNotificationPayload = z.strictObject({
 });
 export type CreateNotificationPayload = z.infer<typeof createNotificationPayload>;
 
-export const ackPayload = z.strictObject({ notificationId, userId });
+/** `archive`: the acknowledgement also archives the notification (archiving an unread one reads it). */
+export const ackPayload = z.strictObject({ notificationId, userId, archive: z.boolean().default(false) });
 export type AckPayload = z.infer<typeof ackPayload>;
 
 /** A publication as persist holds it: `pending` while its transaction is undecided, then `committed`. */
@@ -100,13 +117,28 @@ export const publicationShape = z.object({
   notificationId: z.string(),
   topicId: z.string(),
   publisherId: z.string(),
+  publisherName: z.string(),
   title: z.string(),
   body: z.string(),
   email: z.boolean(),
+  url: z.string().nullable(),
   createdAt: z.string(),
   recipients: z.array(z.string()),
 });
 export type Publication = z.infer<typeof publicationShape>;
+/**
+ * Marks read every unread delivery of the user (of one topic, with `topicId`) whose notification
+ * was committed at or before `cutoff`, exactly `expected` of them: prepare claims them and votes no
+ * (CONFLICT) if it finds another number, so counter, told the same number, subtracts exactly what
+ * persist marks.
+ */
+export const readAllPayload = z.strictObject({
+  userId,
+  topicId: topicId.optional(),
+  cutoff: z.iso.datetime({ offset: true }),
+  expected: z.number().int().min(1).max(10_000_000),
+});
+export type ReadAllPayload = z.infer<typeof readAllPayload>;
 
 export const persistContract = defineContract('persist', {
   createTopic: defineRoute({ method: 'POST', path: '/api/topics', body: createTopicBody, response: topicShape, idempotent: false }),
@@ -114,7 +146,7 @@ export const persistContract = defineContract('persist', {
   getTopic: defineRoute({ method: 'GET', path: '/api/topics/:id', params: topicParams, response: topicShape, idempotent: true }),
   deleteTopic: defineRoute({ method: 'DELETE', path: '/api/topics/:id', params: topicParams, response: ok, idempotent: false }),
   /** Subscribing twice answers the existing subscription, so a retry is safe. */
-  subscribe: defineRoute({ method: 'POST', path: '/api/topics/:id/subscriptions', params: topicParams, response: subscriptionShape, idempotent: true }),
+  subscribe: defineRoute({ method: 'POST', path: '/api/topics/:id/subscriptions', params: topicParams, body: subscribeBody, response: subscriptionShape, idempotent: true }),
   unsubscribe: defineRoute({ method: 'DELETE', path: '/api/topics/:id/subscriptions', params: topicParams, response: ok, idempotent: false }),
   listSubscribers: defineRoute({
     method: 'GET',
@@ -146,6 +178,37 @@ export const persistContract = defineContract('persist', {
   setUserPreferences: defineRoute({ method: 'PUT', path: '/api/preferences', body: userPreferencesBody, response: userPreferencesShape, idempotent: true }),
   /** For the mailer at send time: a user's email preferences and their subscription to `topicId`. */
   emailPreferences: defineRoute({ method: 'GET', path: '/api/users/:userId/email-preferences', params: userParams, query: emailPreferencesQuery, response: emailPreferencesShape, idempotent: true }),
+  /** The topic's subscribers with their names, in pages; for the topic's creator only. */
+  listSubscriberNames: defineRoute({
+    method: 'GET',
+    path: '/api/topics/:id/subscriber-names',
+    params: topicParams,
+    query: subscriberNamesQuery,
+    response: z.object({ subscribers: z.array(subscriberShape), nextCursor: z.string().nullable() }),
+    idempotent: true,
+  }),
+  /** How many of the user's committed notifications are unread now, and the moment (`cutoff`) that count is of. */
+  countUnread: defineRoute({
+    method: 'GET',
+    path: '/api/users/:userId/notifications/unread',
+    params: userParams,
+    query: unreadQuery,
+    response: z.object({ unread: z.number(), cutoff: z.string() }),
+    idempotent: true,
+  }),
+  /**
+   * Archives or unarchives one of the user's notifications. Archiving one not yet read changes
+   * nothing and answers `archived: false, read: false`: the gateway then archives it with an
+   * acknowledgement (a two-phase commit), so the unread count stays exact.
+   */
+  setArchived: defineRoute({
+    method: 'PUT',
+    path: '/api/notifications/:id/archived',
+    params: notificationParams,
+    body: archiveBody,
+    response: z.object({ archived: z.boolean(), read: z.boolean() }),
+    idempotent: true,
+  }),
   listNotifications: defineRoute({
     method: 'GET',
     path: '/api/users/:userId/notifications',
@@ -190,4 +253,5 @@ export const persistContract = defineContract('persist', {
 export const persistActions = {
   notificationCreate: defineParticipantAction('persist', 'notification.create', createNotificationPayload),
   notificationAck: defineParticipantAction('persist', 'notification.ack', ackPayload),
+  notificationReadAll: defineParticipantAction('persist', 'notification.read_all', readAllPayload),
 };

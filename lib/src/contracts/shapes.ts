@@ -11,7 +11,11 @@ export const topicShape = z.object({
   name: z.string(),
   description: z.string(),
   creatorId: z.string(),
+  /** The creator's name when the topic was created. */
+  creatorName: z.string(),
   createdAt: isoTime,
+  /** How many users follow it, counted when it was read. */
+  subscriberCount: z.number(),
   /** In lists: the caller's subscription to the topic with its preferences, null when not subscribed. */
   subscription: subscriptionPreferencesShape.nullable().optional(),
 });
@@ -23,12 +27,18 @@ export const notificationShape = z.object({
   id: z.string(),
   topicId: z.string(),
   publisherId: z.string(),
+  /** The publisher's name when it was published. */
+  publisherName: z.string(),
   title: z.string(),
   body: z.string(),
   email: z.boolean(),
+  /** The action link the publisher gave (http or https), or null. */
+  url: z.string().nullable(),
   createdAt: isoTime,
   read: z.boolean(),
   ackedAt: isoTime.nullable(),
+  /** Hidden from the recipient's feed unless asked for; an archived notification is always read. */
+  archived: z.boolean(),
   /** Stored read at creation because the recipient had muted the topic (no push, no unread, no email). */
   muted: z.boolean().optional(),
 });
@@ -37,15 +47,19 @@ export const publishedNotificationShape = z.object({
   id: z.string(),
   topicId: z.string(),
   publisherId: z.string(),
+  publisherName: z.string(),
   title: z.string(),
   body: z.string(),
   email: z.boolean(),
+  url: z.string().nullable(),
   createdAt: isoTime,
   /** Recipients it was committed to. */
   recipients: z.number(),
   /** Recipients who acknowledged it. */
   acknowledged: z.number(),
 });
+/** A subscriber as a topic's creator sees it: the id and the name given when subscribing. */
+export const subscriberShape = z.object({ id: z.string(), name: z.string() });
 export const traceEventShape = z.object({
   type: z.enum(['prepared', 'committed', 'delivered', 'emailed', 'acked']),
   at: isoTime,
@@ -53,3 +67,9 @@ export const traceEventShape = z.object({
   detail: z.unknown(),
 });
 export const ok = z.object({ ok: z.literal(true) });
+
+/** An action link: http or https only (never `javascript:`, `data:`, …), at most 2,000 characters. */
+export const httpUrl = z
+  .string()
+  .max(2_000)
+  .pipe(z.url({ protocol: /^https?$/, message: 'must be an http or https URL' }));

@@ -3,7 +3,7 @@
 // the same types, so a contract change breaks both builds. Browser-safe: imports zod, the kit's error codes and the shared answer shapes only.
 import { z } from 'zod';
 import type { ErrorCode } from '../errors.ts';
-import type { notificationShape, subscriptionShape, topicShape, traceEventShape, userPreferencesShape } from '../contracts/shapes.ts';
+import { httpUrl, type notificationShape, type subscriberShape, type subscriptionShape, type topicShape, type traceEventShape, type userPreferencesShape } from '../contracts/shapes.ts';
 
 // errors.ts is plain TypeScript with no imports, so the browser gets the same list of codes.
 export type RpcErrorCode = ErrorCode;
@@ -39,6 +39,8 @@ export const RPC_PARAMS = {
     description: z.string().trim().max(1_000).optional(),
   }),
   'topics.list': z.strictObject({ mine: z.boolean().optional(), subscribed: z.boolean().optional(), limit, cursor }),
+  'topics.get': z.strictObject({ topicId: id('topic') }),
+  'topics.subscribers': z.strictObject({ topicId: id('topic'), limit, cursor }),
   'topics.delete': z.strictObject({ topicId: id('topic') }),
   'topics.subscribe': z.strictObject({ topicId: id('topic') }),
   'topics.unsubscribe': z.strictObject({ topicId: id('topic') }),
@@ -56,21 +58,24 @@ export const RPC_PARAMS = {
     title: z.string().trim().min(1, 'must not be empty').max(200),
     body: z.string().max(10_000),
     email: z.boolean().optional(),
+    /** An action link shown with the notification: http or https only. */
+    url: httpUrl.optional(),
     to: z
       .array(z.string().min(1).max(128))
       .min(1, 'must name at least one subscriber (leave it out to reach all)')
       .max(10_000)
       .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a user')
       .optional(),
-    url: z.url().max(2_048).optional(),
     /** A publish repeated with the same key (by the same publisher) answers the first one and creates nothing. */
     idempotencyKey: z
       .string()
       .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters')
       .optional(),
   }),
-  'notifications.list': z.strictObject({ unreadOnly: z.boolean().optional(), topicId: id('topic').optional(), limit, cursor }),
+  'notifications.list': z.strictObject({ unreadOnly: z.boolean().optional(), topicId: id('topic').optional(), archived: z.boolean().optional(), limit, cursor }),
   'notifications.ack': z.strictObject({ notificationId: id('notification') }),
+  'notifications.readAll': z.strictObject({ topicId: id('topic').optional() }),
+  'notifications.archive': z.strictObject({ notificationId: id('notification'), archived: z.boolean().optional() }),
   'notifications.trace': z.strictObject({ notificationId: id('notification') }),
   'counters.get': z.strictObject({}),
   'apiKeys.create': z.strictObject({ name: z.string().trim().min(1, 'must not be empty').max(100) }),
@@ -95,7 +100,9 @@ export interface User {
 /** persist's shapes, handed to clients as they are (see ../contracts/shapes.ts). */
 export type Topic = z.infer<typeof topicShape>;
 export type Subscription = z.infer<typeof subscriptionShape>;
-export type Notification = z.infer<typeof notificationShape>;
+export type Subscriber = z.infer<typeof subscriberShape>;
+/** persist's notification plus the gateway path of its publisher's avatar (`/avatars/<publisherId>.png`, as a user's `avatarUrl`). */
+export type Notification = z.infer<typeof notificationShape> & { publisherAvatarUrl: string };
 export type TraceEvent = z.infer<typeof traceEventShape>;
 export type UserPreferences = z.infer<typeof userPreferencesShape>;
 
@@ -117,6 +124,8 @@ export interface RpcResults {
   'users.me': User;
   'topics.create': Topic;
   'topics.list': { topics: Topic[]; nextCursor: string | null };
+  'topics.get': Topic;
+  'topics.subscribers': { subscribers: Subscriber[]; nextCursor: string | null };
   'topics.delete': { ok: true };
   'topics.subscribe': Subscription;
   'topics.unsubscribe': { ok: true };
@@ -126,6 +135,8 @@ export interface RpcResults {
   'notifications.publish': { notification: Notification; recipients: string[] };
   'notifications.list': { notifications: Notification[]; nextCursor: string | null };
   'notifications.ack': { ok: true; unread: number | null };
+  'notifications.readAll': { ok: true; marked: number; unread: number | null };
+  'notifications.archive': { ok: true; unread: number | null };
   'notifications.trace': { notificationId: string; events: TraceEvent[] };
   'counters.get': { unread: number };
   'apiKeys.create': { key: ApiKey; secret: string };

@@ -1,4 +1,5 @@
-// The rules of notification.ack's prepare: why an acknowledgement that could not be staged votes no.
+// The rules of notification.ack's and notification.read_all's prepare: why an acknowledgement that
+// could not be staged votes no.
 import { createError, type AppError } from '@notify/lib';
 
 /**
@@ -20,4 +21,18 @@ export function ackRefusal(notificationId: string, delivery: { ackState: string;
 /** Throws (CONFLICT) unless every acknowledgement of a batch was claimed. */
 export function checkBatchClaimed(claimed: number, wanted: number): void {
   if (claimed !== wanted) throw createError({ code: 'CONFLICT', message: 'some acknowledgements of the batch cannot be staged' });
+}
+
+/**
+ * Throws (CONFLICT) unless marking all read claimed exactly the number the gateway counted (and
+ * counter will take off): any other number means the deliveries changed since the count.
+ */
+export function checkReadAllClaimed(claimed: number, payload: { expected: number; userId: string; topicId?: string | undefined }): void {
+  if (claimed !== payload.expected) {
+    throw createError({
+      code: 'CONFLICT',
+      message: 'the unread notifications changed since they were counted; count them again',
+      details: { expected: payload.expected, found: claimed, ...(payload.topicId ? { topicId: payload.topicId } : {}) },
+    });
+  }
 }

@@ -33,3 +33,20 @@ export function page<T>(rows: T[], limit: number, cursorOf: (item: T) => string)
   const items = rows.slice(0, limit);
   return { items, nextCursor: rows.length > limit ? cursorOf(items[items.length - 1]!) : null };
 }
+
+const userCursor = z.strictObject({ u: z.string().min(1).max(128) });
+
+/** A cursor after a subscriber in user id order. */
+export function encodeUserCursor(userId: string): string {
+  return Buffer.from(JSON.stringify({ u: userId })).toString('base64url');
+}
+
+/** The user id a cursor from encodeUserCursor names; undefined (the first page) without one. */
+export function decodeUserCursor(cursor: string | undefined): string | undefined {
+  if (!cursor) return undefined;
+  try {
+    return userCursor.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))).u;
+  } catch {
+    throw createError({ code: 'INVALID_ARGUMENT', message: 'cursor is not one this service issued', details: { field: 'cursor', reason: REASON.BAD_CURSOR } });
+  }
+}

@@ -55,3 +55,9 @@ export function checkAllRecipientsKnown(unknown: string[], notificationId: strin
     });
   }
 }
+
+/** The user's delivery of a committed notification; NOT_FOUND when there is none (another user's notification looks the same as no notification). */
+export function ownDelivery<T>(delivery: T | null, notificationId: string): T {
+  if (!delivery) throw createError({ code: 'NOT_FOUND', message: 'no such notification for this user', details: { notificationId } });
+  return delivery;
+}

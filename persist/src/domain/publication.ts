@@ -64,10 +64,12 @@ export function stagedPublications(items: ActionItem<CreateNotificationPayload>[
       id: payload.notificationId,
       topicId: payload.topicId,
       publisherId: payload.publisherId,
+      publisherName: payload.publisherName,
       title: payload.title,
       body: payload.body,
       email: payload.email,
       fingerprint: payload.fingerprint ?? null,
+      url: payload.url,
       txId: context.txId,
     })),
     deliveries: items.flatMap(({ payload }) => {

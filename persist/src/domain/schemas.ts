@@ -3,12 +3,20 @@
 import type { z } from 'zod';
 import type { subscriptionShape, topicShape } from '@notify/lib/contracts';
 
-export { createNotificationPayload, userId, type AckPayload, type CreateNotificationPayload } from '@notify/lib/contracts';
+export { createNotificationPayload, userId, type AckPayload, type CreateNotificationPayload, type ReadAllPayload } from '@notify/lib/contracts';
 
 export type TopicView = z.infer<typeof topicShape>;
 
-export function topicView(topic: { id: string; name: string; description: string; creatorId: string; createdAt: Date }): TopicView {
-  return { id: topic.id, name: topic.name, description: topic.description, creatorId: topic.creatorId, createdAt: topic.createdAt.toISOString() };
+export function topicView(topic: { id: string; name: string; description: string; creatorId: string; creatorName: string; createdAt: Date; subscriberCount: number }): TopicView {
+  return {
+    id: topic.id,
+    name: topic.name,
+    description: topic.description,
+    creatorId: topic.creatorId,
+    creatorName: topic.creatorName,
+    createdAt: topic.createdAt.toISOString(),
+    subscriberCount: topic.subscriberCount,
+  };
 }
 
 export type SubscriptionView = z.infer<typeof subscriptionShape>;

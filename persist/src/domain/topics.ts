@@ -23,3 +23,8 @@ export function checkDelete(topic: TopicState | undefined, userId: string, topic
 export function checkPublish(topic: TopicState | undefined, publisherId: string, topicId: string): void {
   if (liveTopic(topic, topicId).creatorId !== publisherId) throw createError({ code: 'FORBIDDEN', message: 'only the topic’s creator may publish to it', details: { topicId } });
 }
+
+/** Throws unless `userId` may see the topic's subscribers by name: it is live and they created it. */
+export function checkSubscriberList(topic: TopicState | null, userId: string, topicId: string): void {
+  if (liveTopic(topic, topicId).creatorId !== userId) throw createError({ code: 'FORBIDDEN', message: 'only the topic’s creator may list its subscribers', details: { topicId } });
+}

@@ -1,13 +1,14 @@
-// Notification reads (a user's feed, one notification for its publisher, its trace) and lifecycle events reported by
-// the gateway and the mailer (one at a time or in batches).
+// Notification reads (a user's feed, their unread count, one notification for its publisher, its
+// trace), archiving, and lifecycle events reported by the gateway and the mailer (one at a time or
+// in batches).
 import type { FastifyInstance } from 'fastify';
 import { serveRoute } from '@notify/lib';
 import { persistContract, type traceEventShape } from '@notify/lib/contracts';
 import type { z } from 'zod';
 import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
-import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, checkPublisher, committedNotification, ownPublication, traceScope } from '../domain/notifications.ts';
+import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, checkPublisher, committedNotification, ownDelivery, ownPublication, traceScope } from '../domain/notifications.ts';
 import type { Database } from '../store/database.ts';
-import { findDelivery, hasDelivery, recipientsOf, unknownRecipients } from '../store/deliveries.ts';
+import { countUnread, findDelivery, hasDelivery, recipientsOf, setArchived, unknownRecipients } from '../store/deliveries.ts';
 import { eventsOf, recordEvent, recordEvents, recordEventsOfMany } from '../store/events.ts';
 import { feedPage, findNotification, findNotificationWithCounts } from '../store/notifications.ts';
 import { actingUser } from './identity.ts';
@@ -20,21 +21,24 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
   serveRoute(app, routes.listNotifications, {}, async (request) => {
     const user = actingUser(request);
     checkOwnFeed(user, request.params.userId);
-    const { unreadOnly, topicId, limit, cursor } = request.query;
-    const rows = await feedPage(db, { recipientId: user, unreadOnly, topicId, after: decodeTimeCursor(cursor), take: limit + 1 });
+    const { unreadOnly, topicId, archived, limit, cursor } = request.query;
+    const rows = await feedPage(db, { recipientId: user, unreadOnly, topicId, archived, after: decodeTimeCursor(cursor), take: limit + 1 });
     const { items, nextCursor } = page(rows, limit, (row) => encodeTimeCursor(row.notification));
     return {
-      notifications: items.map(({ notification, ackState, ackedAt, muted }) => ({
+      notifications: items.map(({ notification, ackState, ackedAt, muted, archived }) => ({
         id: notification.id,
         topicId: notification.topicId,
         publisherId: notification.publisherId,
+        publisherName: notification.publisherName,
         title: notification.title,
         body: notification.body,
         email: notification.email,
+        url: notification.url,
         createdAt: notification.createdAt.toISOString(),
         read: ackState === 'acked',
         ackedAt: ackedAt?.toISOString() ?? null,
         muted,
+        archived,
       })),
       nextCursor,
     };
@@ -50,9 +54,11 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
       notificationId: notification.id,
       topicId: notification.topicId,
       publisherId: notification.publisherId,
+      publisherName: notification.publisherName,
       title: notification.title,
       body: notification.body,
       email: notification.email,
+      url: notification.url,
       createdAt: notification.createdAt.toISOString(),
       recipients: await recipientsOf(db, notification.id),
     };
@@ -62,8 +68,22 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
   serveRoute(app, routes.getNotification, {}, async (request) => {
     const notification = committedNotification(await findNotificationWithCounts(db, request.params.id), request.params.id);
     checkPublisher(notification, actingUser(request));
-    const { id, topicId, publisherId, title, body, email, createdAt, recipients, acknowledged } = notification;
-    return { id, topicId, publisherId, title, body, email, createdAt: createdAt.toISOString(), recipients, acknowledged };
+    const { id, topicId, publisherId, publisherName, title, body, email, url, createdAt, recipients, acknowledged } = notification;
+    return { id, topicId, publisherId, publisherName, title, body, email, url, createdAt: createdAt.toISOString(), recipients, acknowledged };
+  });
+
+  /** The user's unread deliveries now (of one topic, with `topicId`), and the cut-off a mark-all-read of them uses. */
+  serveRoute(app, routes.countUnread, {}, async (request) => {
+    const user = actingUser(request);
+    checkOwnFeed(user, request.params.userId);
+    const { unread, cutoff } = await countUnread(db, { userId: user, topicId: request.query.topicId });
+    return { unread, cutoff: cutoff.toISOString() };
+  });
+
+  /** Archives a read notification of the user's, or unarchives one; an unread one is left as it is (`archived: false, read: false`). */
+  serveRoute(app, routes.setArchived, {}, async (request) => {
+    const user = actingUser(request);
+    return ownDelivery(await setArchived(db, request.params.id, user, request.body.archived), request.params.id);
   });
 
   /**

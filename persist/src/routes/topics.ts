@@ -1,13 +1,15 @@
 // /api/topics: create, list (all, mine, subscribed), read, delete (creator only), subscribe,
-// unsubscribe, a topic's subscribers, and the subscriber counts of one's own topics. The acting user comes from the caller's verified credential.
+// unsubscribe, a topic's subscribers (by id for a publication, with names for its creator), and the
+// subscriber counts of one's own topics. The acting user comes from the caller's verified
+// credential; the names the gateway sends are its session's.
 import type { FastifyInstance } from 'fastify';
 import { createError, serveRoute } from '@notify/lib';
 import { persistContract } from '@notify/lib/contracts';
-import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
+import { decodeTimeCursor, decodeUserCursor, encodeTimeCursor, encodeUserCursor, page } from '../domain/cursor.ts';
 import { subscriptionView, topicView } from '../domain/schemas.ts';
-import { checkDelete, liveTopic } from '../domain/topics.ts';
+import { checkDelete, checkSubscriberList, liveTopic } from '../domain/topics.ts';
 import type { Database } from '../store/database.ts';
-import { subscribe, subscriberCounts, subscriberPage, unsubscribe } from '../store/subscriptions.ts';
+import { subscribe, subscriberCounts, subscriberNamePage, subscriberPage, unsubscribe } from '../store/subscriptions.ts';
 import { createTopic, deleteTopic, findTopic, listTopics } from '../store/topics.ts';
 import { actingUser } from './identity.ts';
 
@@ -16,7 +18,8 @@ const routes = persistContract.routes;
 export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }): Promise<void> {
   serveRoute(app, routes.createTopic, {}, async (request, reply) => {
     const creatorId = actingUser(request);
-    const topic = await createTopic(db, { name: request.body.name, description: request.body.description, creatorId });
+    const { name, description, creatorName } = request.body;
+    const topic = await createTopic(db, { name, description, creatorId, creatorName });
     if (!topic) throw createError({ code: 'CONFLICT', message: 'a topic with this name exists', details: { field: 'name' } });
     reply.code(201);
     return topicView(topic);
@@ -28,7 +31,7 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
     const rows = await listTopics(db, { userId, mine, subscribed, after: decodeTimeCursor(cursor), take: limit + 1 });
     const { items, nextCursor } = page(rows, limit, encodeTimeCursor);
     // Each topic says whether the caller follows it, and how (their preferences).
-    return { topics: items.map((row) => ({ ...topicView(row), subscription: row.subscriptions[0] ? { muted: row.subscriptions[0].muted, email: row.subscriptions[0].email } : null })), nextCursor };
+    return { topics: items.map((row) => ({ ...topicView(row), subscription: row.subscription })), nextCursor };
   });
 
   serveRoute(app, routes.getTopic, {}, async (request) => topicView(liveTopic(await findTopic(db, request.params.id), request.params.id)));
@@ -41,7 +44,7 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
 
   serveRoute(app, routes.subscribe, {}, async (request, reply) => {
     const user = actingUser(request);
-    const { subscription, created } = await subscribe(db, request.params.id, user, (topic) => liveTopic(topic, request.params.id));
+    const { subscription, created } = await subscribe(db, request.params.id, user, request.body?.name ?? '', (topic) => liveTopic(topic, request.params.id));
     reply.code(created ? 201 : 200);
     return subscriptionView(subscription);
   });
@@ -68,5 +71,15 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
       emailOptOut: items.filter((row) => !row.email).map((row) => row.userId),
       nextCursor,
     };
+  });
+
+  /** A page of the topic's subscribers with their names, for its creator (to pick whom a publication names). */
+  serveRoute(app, routes.listSubscriberNames, {}, async (request) => {
+    const user = actingUser(request);
+    checkSubscriberList(await findTopic(db, request.params.id), user, request.params.id);
+    const { limit, cursor } = request.query;
+    const rows = await subscriberNamePage(db, request.params.id, decodeUserCursor(cursor), limit + 1);
+    const { items, nextCursor } = page(rows, limit, (subscriber) => encodeUserCursor(subscriber.id));
+    return { subscribers: items, nextCursor };
   });
 }

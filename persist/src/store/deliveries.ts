@@ -127,3 +127,102 @@ export async function releaseAcks(tx: Tx, keys: AckKey[]): Promise<void> {
 function columns(keys: AckKey[]): [string[], string[], string[]] {
   return [keys.map((key) => key.notificationId), keys.map((key) => key.userId), keys.map((key) => key.txId)];
 }
+
+/** Which of a user's deliveries marking all read covers: theirs, of committed notifications, of one topic or all. */
+export interface UnreadScope {
+  userId: string;
+  topicId?: string | undefined;
+}
+
+/**
+ * How many of the user's deliveries are unread (ack state `none`, notification committed at or
+ * before the cut-off), and that cut-off (the database's clock now): what a mark-all-read of exactly
+ * these is made with.
+ */
+export async function countUnread(db: Tx, { userId, topicId }: UnreadScope): Promise<{ unread: number; cutoff: Date }> {
+  const [row] = await db.$queryRawUnsafe<{ unread: number; cutoff: Date }[]>(
+    // The cut-off in whole milliseconds (as JavaScript's Date holds it), and the count under the same
+    // condition claimUnread applies, so the two agree unless the deliveries changed in between.
+    `WITH c AS (SELECT date_trunc('milliseconds', now()) AS cutoff)
+     SELECT (SELECT count(*)::int FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+             WHERE d.recipient_id = $1 AND d.ack_state = 'none' AND n.state = 'committed' AND n.committed_at <= c.cutoff
+               AND ($2::uuid IS NULL OR n.topic_id = $2::uuid)) AS unread, c.cutoff
+     FROM c`,
+    userId,
+    topicId ?? null,
+  );
+  return { unread: row!.unread, cutoff: row!.cutoff };
+}
+
+/**
+ * Marks `pending` ack for `txId` every unread delivery of the user (of one topic) whose notification
+ * was committed at or before `cutoff`; returns how many. The rows are locked in notification order
+ * first (the order acknowledgement batches lock in, so the two queue and never deadlock), and a row
+ * an acknowledgement claimed meanwhile is no longer `none` when the lock is granted, so it is left out.
+ */
+export async function claimUnread(tx: Tx, scope: UnreadScope & { cutoff: Date; txId: string }): Promise<number> {
+  return tx.$executeRawUnsafe(
+    `WITH target AS (
+       SELECT d.notification_id FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+       WHERE d.recipient_id = $1 AND d.ack_state = 'none' AND n.state = 'committed' AND n.committed_at <= $3
+         AND ($2::uuid IS NULL OR n.topic_id = $2::uuid)
+       ORDER BY d.notification_id FOR UPDATE OF d
+     )
+     UPDATE deliveries d SET ack_state = 'pending', ack_tx_id = $4
+     FROM target WHERE d.notification_id = target.notification_id AND d.recipient_id = $1 AND d.ack_state = 'none'`,
+    scope.userId,
+    scope.topicId ?? null,
+    scope.cutoff,
+    scope.txId,
+  );
+}
+
+/** Makes the deliveries the transaction claimed for the user `acked`, stamped now; returns their notification ids (for the `acked` events). */
+export async function applyClaimed(tx: Tx, userId: string, txId: string): Promise<string[]> {
+  const rows = await tx.$queryRawUnsafe<{ notification_id: string }[]>(
+    `UPDATE deliveries SET ack_state = 'acked', acked_at = now() WHERE recipient_id = $1 AND ack_state = 'pending' AND ack_tx_id = $2 RETURNING notification_id::text`,
+    userId,
+    txId,
+  );
+  return rows.map((row) => row.notification_id);
+}
+
+/** Puts the deliveries the transaction claimed for the user back to `none`. */
+export async function releaseClaimed(tx: Tx, userId: string, txId: string): Promise<void> {
+  await tx.$executeRawUnsafe(`UPDATE deliveries SET ack_state = 'none', ack_tx_id = NULL WHERE recipient_id = $1 AND ack_state = 'pending' AND ack_tx_id = $2`, userId, txId);
+}
+
+/** Archives the deliveries the keys' transactions acknowledged (an acknowledgement made to archive). */
+export async function archiveAcked(tx: Tx, keys: AckKey[]): Promise<void> {
+  if (!keys.length) return;
+  await tx.$executeRawUnsafe(
+    `UPDATE deliveries d SET archived = true
+     FROM unnest($1::uuid[], $2::text[], $3::text[]) AS item(notification_id, recipient_id, tx_id)
+     WHERE d.notification_id = item.notification_id AND d.recipient_id = item.recipient_id AND d.ack_tx_id = item.tx_id`,
+    ...columns(keys),
+  );
+}
+
+/**
+ * Archives or unarchives the user's delivery of a committed notification. Only a read (acked)
+ * delivery is archived here: for an unread one nothing changes and `archived` answers false (it is
+ * archived by an acknowledgement, so the unread count follows). Null when there is no such delivery.
+ */
+export async function setArchived(db: Tx, notificationId: string, userId: string, archived: boolean): Promise<{ archived: boolean; read: boolean } | null> {
+  const [row] = await db.$queryRawUnsafe<{ archived: boolean; ack_state: string }[]>(
+    `WITH target AS (
+       SELECT d.notification_id, d.recipient_id, d.ack_state, d.archived FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+       WHERE d.notification_id = $1::uuid AND d.recipient_id = $2 AND n.state = 'committed'
+     ),
+     changed AS (
+       UPDATE deliveries d SET archived = $3 FROM target
+       WHERE d.notification_id = target.notification_id AND d.recipient_id = target.recipient_id AND (NOT $3 OR d.ack_state = 'acked')
+       RETURNING d.archived, d.ack_state
+     )
+     SELECT COALESCE((SELECT archived FROM changed), target.archived) AS archived, COALESCE((SELECT ack_state FROM changed), target.ack_state) AS ack_state FROM target`,
+    notificationId,
+    userId,
+    archived,
+  );
+  return row ? { archived: row.archived, read: row.ack_state === 'acked' } : null;
+}

@@ -7,11 +7,13 @@ export interface NotificationRow {
   id: string;
   topicId: string;
   publisherId: string;
+  publisherName: string;
   title: string;
   body: string;
   email: boolean;
   /** A digest of the request when published with an idempotency key. */
   fingerprint: string | null;
+  url: string | null;
   /** pending (prepared, invisible) or committed. */
   state: string;
   createdAt: Date;
@@ -27,21 +29,24 @@ export interface FeedItem {
   ackState: string;
   muted: boolean;
   ackedAt: Date | null;
+  archived: boolean;
   notification: NotificationRow;
 }
 
 /**
  * Up to `take` of a recipient's committed notifications, newest first, after `after`:
- * only those not acknowledged (`unreadOnly`), only one topic's (`topicId`), or all.
+ * only those not acknowledged (`unreadOnly`), only one topic's (`topicId`), or all; those not
+ * archived, or (`archived`) only the archived ones.
  */
 export function feedPage(
   db: Database,
-  query: { recipientId: string; unreadOnly?: boolean; topicId?: string; after: TimeKey | undefined; take: number },
+  query: { recipientId: string; unreadOnly?: boolean; topicId?: string; archived?: boolean; after: TimeKey | undefined; take: number },
 ): Promise<FeedItem[]> {
-  const { recipientId, unreadOnly, topicId, after, take } = query;
+  const { recipientId, unreadOnly, topicId, archived, after, take } = query;
   return db.delivery.findMany({
     where: {
       recipientId,
+      archived: archived ?? false,
       ...(unreadOnly ? { ackState: { not: 'acked' } } : {}),
       notification: {
         state: 'committed',
@@ -63,9 +68,23 @@ export function findNotification(db: Database, id: string): Promise<Notification
 /** A notification with its recipients and acknowledgements counted, in one query; null when there is none. */
 export async function findNotificationWithCounts(db: Database, id: string): Promise<(NotificationRow & { recipients: number; acknowledged: number }) | null> {
   const rows = await db.$queryRaw<
-    { id: string; topic_id: string; publisher_id: string; title: string; body: string; email: boolean; fingerprint: string | null; state: string; created_at: Date; recipients: number; acknowledged: number }[]
+    {
+      id: string;
+      topic_id: string;
+      publisher_id: string;
+      publisher_name: string;
+      title: string;
+      body: string;
+      email: boolean;
+      url: string | null;
+      fingerprint: string | null;
+      state: string;
+      created_at: Date;
+      recipients: number;
+      acknowledged: number;
+    }[]
   >`
-    SELECT n.id::text, n.topic_id::text, n.publisher_id, n.title, n.body, n.email, n.fingerprint, n.state, n.created_at,
+    SELECT n.id::text, n.topic_id::text, n.publisher_id, n.publisher_name, n.title, n.body, n.email, n.url, n.fingerprint, n.state, n.created_at,
            count(d.recipient_id)::int AS recipients, (count(*) FILTER (WHERE d.ack_state = 'acked'))::int AS acknowledged
     FROM notifications n LEFT JOIN deliveries d ON d.notification_id = n.id
     WHERE n.id = ${id}::uuid
@@ -76,9 +95,11 @@ export async function findNotificationWithCounts(db: Database, id: string): Prom
     id: row.id,
     topicId: row.topic_id,
     publisherId: row.publisher_id,
+    publisherName: row.publisher_name,
     title: row.title,
     body: row.body,
     email: row.email,
+    url: row.url,
     fingerprint: row.fingerprint,
     state: row.state,
     createdAt: row.created_at,
@@ -93,19 +114,21 @@ export async function findNotificationWithCounts(db: Database, id: string): Prom
  */
 export async function insertPendingNotifications(tx: Tx, notifications: PendingNotification[]): Promise<number> {
   return tx.$executeRawUnsafe(
-    `INSERT INTO notifications (id, topic_id, publisher_id, title, body, email, fingerprint, state, tx_id)
-     SELECT id, topic_id, publisher_id, title, body, email, fingerprint, 'pending', tx_id
-     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, publisher_id text, title text, body text, email boolean, fingerprint text, tx_id text)
+    `INSERT INTO notifications (id, topic_id, publisher_id, publisher_name, title, body, email, url, fingerprint, state, tx_id)
+     SELECT id, topic_id, publisher_id, publisher_name, title, body, email, url, fingerprint, 'pending', tx_id
+     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, publisher_id text, publisher_name text, title text, body text, email boolean, url text, fingerprint text, tx_id text)
      ON CONFLICT (id) DO NOTHING`,
     JSON.stringify(
       notifications.map((notification) => ({
         id: notification.id,
         topic_id: notification.topicId,
         publisher_id: notification.publisherId,
+        publisher_name: notification.publisherName,
         title: notification.title,
         body: notification.body,
         email: notification.email,
         fingerprint: notification.fingerprint,
+        url: notification.url,
         tx_id: notification.txId,
       })),
     ),

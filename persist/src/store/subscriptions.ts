@@ -19,6 +19,7 @@ export async function subscribe(
   db: Database,
   topicId: string,
   userId: string,
+  userName: string,
   check: (topic: { deletedAt: Date | null } | undefined) => void,
 ): Promise<{ subscription: SubscriptionRow; created: boolean }> {
   return db.$transaction(async (tx) => {
@@ -26,8 +27,9 @@ export async function subscribe(
     check(topic && { deletedAt: topic.deleted_at });
     const key = { topicId_userId: { topicId, userId } };
     const existing = await tx.subscription.findUnique({ where: key });
-    if (existing) return { subscription: existing, created: false };
-    return { subscription: await tx.subscription.upsert({ where: key, create: { topicId, userId }, update: {} }), created: true };
+    // Subscribing again keeps the subscription and takes the name the user has now (if one is given).
+    if (existing) return { subscription: !userName || existing.userName === userName ? existing : await tx.subscription.update({ where: key, data: { userName } }), created: false };
+    return { subscription: await tx.subscription.upsert({ where: key, create: { topicId, userId, userName }, update: {} }), created: true };
   });
 }
 
@@ -42,6 +44,17 @@ export interface SubscriberRow {
   userId: string;
   muted: boolean;
   email: boolean;
+}
+
+/** Up to `take` of a topic's subscribers with their names, in id order, after `afterUserId`. */
+export async function subscriberNamePage(db: Database, topicId: string, afterUserId: string | undefined, take: number): Promise<{ id: string; name: string }[]> {
+  const rows = await db.subscription.findMany({
+    where: { topicId, ...(afterUserId ? { userId: { gt: afterUserId } } : {}) },
+    orderBy: { userId: 'asc' },
+    take,
+    select: { userId: true, userName: true },
+  });
+  return rows.map((row) => ({ id: row.userId, name: row.userName }));
 }
 
 /** Up to `take` of a topic's subscribers in id order, after `afterUserId`, with their preferences. */

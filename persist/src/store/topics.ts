@@ -3,16 +3,30 @@
 import { randomUUID } from 'node:crypto';
 import { isUniqueViolation } from '@notify/lib/db';
 import type { Database, Tx } from './database.ts';
-import { afterTime, type TimeKey } from './pagination.ts';
+import type { TimeKey } from './pagination.ts';
 
 export interface TopicRow {
   id: string;
   name: string;
   description: string;
   creatorId: string;
+  creatorName: string;
   createdAt: Date;
   deletedAt: Date | null;
 }
+
+/** A topic as lists and reads answer it: with its subscriber count, counted in the same query. */
+export interface CountedTopicRow extends TopicRow {
+  subscriberCount: number;
+}
+
+/**
+ * The columns of a counted topic `t`: each topic's subscribers are counted by a subquery on the
+ * subscriptions' primary key (topic_id, user_id), in the statement that reads the topics, so a page
+ * costs one query whatever its length and never aggregates other topics' subscriptions.
+ */
+const COUNTED_TOPIC = `t.id::text AS id, t.name, t.description, t.creator_id AS "creatorId", t.creator_name AS "creatorName",
+  t.created_at AS "createdAt", t.deleted_at AS "deletedAt", (SELECT count(*)::int FROM subscriptions s WHERE s.topic_id = t.id) AS "subscriberCount"`;
 
 /** What a locked topic row tells the rules that decide on it. */
 export interface LockedTopic {
@@ -21,9 +35,11 @@ export interface LockedTopic {
 }
 
 /** Inserts a topic with a new id; undefined when its name is taken (a deleted topic's name stays taken). */
-export async function createTopic(db: Database, input: { name: string; description: string; creatorId: string }): Promise<TopicRow | undefined> {
+export async function createTopic(db: Database, input: { name: string; description: string; creatorId: string; creatorName: string }): Promise<CountedTopicRow | undefined> {
   try {
-    return await db.topic.create({ data: { id: randomUUID(), name: input.name, description: input.description, creatorId: input.creatorId } });
+    const topic = await db.topic.create({ data: { id: randomUUID(), name: input.name, description: input.description, creatorId: input.creatorId, creatorName: input.creatorName } });
+    // A new topic has no subscriber yet.
+    return { ...topic, subscriberCount: 0 };
   } catch (error) {
     if (isUniqueViolation(error)) return undefined;
     throw error;
@@ -31,8 +47,9 @@ export async function createTopic(db: Database, input: { name: string; descripti
 }
 
 /** A topic by id, deleted or not; null when there is none. */
-export function findTopic(db: Database, id: string): Promise<TopicRow | null> {
-  return db.topic.findUnique({ where: { id } });
+export async function findTopic(db: Database, id: string): Promise<CountedTopicRow | null> {
+  const [row] = await db.$queryRawUnsafe<CountedTopicRow[]>(`SELECT ${COUNTED_TOPIC} FROM topics t WHERE t.id = $1::uuid`, id);
+  return row ?? null;
 }
 
 /**
@@ -43,20 +60,20 @@ export function findTopic(db: Database, id: string): Promise<TopicRow | null> {
 export function listTopics(
   db: Database,
   query: { userId: string; mine?: boolean; subscribed?: boolean; after: TimeKey | undefined; take: number },
-): Promise<(TopicRow & { subscriptions: { muted: boolean; email: boolean }[] })[]> {
+): Promise<(CountedTopicRow & { subscription: { muted: boolean; email: boolean } | null })[]> {
   const { userId, mine, subscribed, after, take } = query;
-  return db.topic.findMany({
-    where: {
-      deletedAt: null,
-      ...(mine ? { creatorId: userId } : {}),
-      ...(subscribed ? { subscriptions: { some: { userId } } } : {}),
-      ...afterTime(after),
-    },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take,
-    // The user's own subscription, if any, with its preferences.
-    include: { subscriptions: { where: { userId }, select: { muted: true, email: true } } },
-  });
+  const values: unknown[] = [take, userId];
+  const where = ['t.deleted_at IS NULL'];
+  const value = (v: unknown) => `$${values.push(v)}`;
+  if (mine) where.push('t.creator_id = $2');
+  if (subscribed) where.push('EXISTS (SELECT 1 FROM subscriptions m WHERE m.topic_id = t.id AND m.user_id = $2)');
+  if (after) {
+    const at = value(after.createdAt);
+    where.push(`(t.created_at < ${at}::timestamptz OR (t.created_at = ${at}::timestamptz AND t.id < ${value(after.id)}::uuid))`);
+  }
+  // The user's own subscription (its primary key), with its preferences: null when not subscribed.
+  const subscription = `(SELECT json_build_object('muted', m.muted, 'email', m.email) FROM subscriptions m WHERE m.topic_id = t.id AND m.user_id = $2) AS subscription`;
+  return db.$queryRawUnsafe(`SELECT ${COUNTED_TOPIC}, ${subscription} FROM topics t WHERE ${where.join(' AND ')} ORDER BY t.created_at DESC, t.id DESC LIMIT $1`, ...values);
 }
 
 /**

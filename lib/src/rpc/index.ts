@@ -54,15 +54,30 @@ export const RPC_PARAMS = {
       .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a user')
       .optional(),
     /** A publish repeated with the same key (by the same publisher) answers the first one and creates nothing. */
+    url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
     idempotencyKey: z
       .string()
       .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters')
       .optional(),
   }),
-  'notifications.list': z.strictObject({ unreadOnly: z.boolean().optional(), topicId: id('topic').optional(), limit, cursor }),
+  'notifications.list': z.strictObject({ unreadOnly: z.boolean().optional(), archived: z.boolean().optional(), topicId: id('topic').optional(), limit, cursor }),
   'notifications.ack': z.strictObject({ notificationId: id('notification') }),
   'notifications.trace': z.strictObject({ notificationId: id('notification') }),
   'counters.get': z.strictObject({}),
+  // DRAFT (the backend branches define these for real; the merge keeps theirs):
+  'notifications.readAll': z.strictObject({ topicId: id('topic').optional() }),
+  'notifications.archive': z.strictObject({ notificationId: id('notification'), archived: z.boolean().optional() }),
+  'topics.get': z.strictObject({ topicId: id('topic') }),
+  'topics.subscribers': z.strictObject({ topicId: id('topic'), limit, cursor }),
+  'topics.preferences': z.strictObject({ topicId: id('topic'), muted: z.boolean().optional(), email: z.boolean().optional() }),
+  'preferences.get': z.strictObject({}),
+  'preferences.set': z.strictObject({
+    email: z.boolean().optional(),
+    digest: z.strictObject({ threshold: z.number().int().min(1).max(1000), windowMinutes: z.number().int().min(1).max(1440) }).nullable().optional(),
+  }),
+  'apiKeys.create': z.strictObject({ name: z.string().trim().min(1).max(100) }),
+  'apiKeys.list': z.strictObject({}),
+  'apiKeys.revoke': z.strictObject({ keyId: id('key') }),
 } as const;
 
 export type RpcMethod = keyof typeof RPC_PARAMS;
@@ -85,6 +100,13 @@ export type Subscription = z.infer<typeof subscriptionShape>;
 export type Notification = z.infer<typeof notificationShape>;
 export type TraceEvent = z.infer<typeof traceEventShape>;
 
+// DRAFT shapes (the backend branches define these for real).
+export type DraftTopic = Topic & { subscriberCount: number; creatorName: string };
+export type DraftNotification = Notification & { publisherName: string; publisherAvatarUrl: string; url: string | null; archived: boolean };
+export type DraftSubscription = Subscription & { muted: boolean; email: boolean };
+export interface Preferences { email: boolean; digest: { threshold: number; windowMinutes: number } | null }
+export interface ApiKey { id: string; name: string; prefix: string; createdAt: string; lastUsedAt: string | null; revokedAt: string | null }
+
 export interface RpcResults {
   'users.register': { user: User; token: string };
   'users.login': { user: User; token: string };
@@ -100,6 +122,16 @@ export interface RpcResults {
   'notifications.ack': { ok: true; unread: number | null };
   'notifications.trace': { notificationId: string; events: TraceEvent[] };
   'counters.get': { unread: number };
+  'notifications.readAll': { ok: true; marked: number; unread: number };
+  'notifications.archive': { ok: true; unread: number | null };
+  'topics.get': DraftTopic;
+  'topics.subscribers': { subscribers: { id: string; name: string }[]; nextCursor: string | null };
+  'topics.preferences': DraftSubscription;
+  'preferences.get': Preferences;
+  'preferences.set': Preferences;
+  'apiKeys.create': { key: ApiKey; secret: string };
+  'apiKeys.list': { keys: ApiKey[] };
+  'apiKeys.revoke': { ok: true };
 }
 
 /** Server pushes, to every connection of the user concerned. */

@@ -24,7 +24,7 @@ import {
   person,
   publish,
   register,
-  screenshotter,
+  reportedScreenshots,
   topicRow,
 } from './helper.ts';
 
@@ -39,7 +39,7 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
 
   const browser = await launchChromium();
   t.after(() => browser.close());
-  const shot = screenshotter();
+  const shot = reportedScreenshots(t, 'two-users');
   const pageErrors: string[] = [];
   const open = async () => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });

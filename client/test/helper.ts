@@ -1,12 +1,13 @@
 // Browser-test helpers: Chromium through playwright-core, numbered screenshots, polling assertions,
 // and the app's screens driven by their data-testid attributes.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, sep } from 'node:path';
+import type { TestContext } from 'node:test';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const SCREENSHOTS = join(import.meta.dirname, '..', 'test-results', 'screenshots');
 
 export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM);
@@ -19,14 +20,58 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-/** Numbered full-page screenshots (`01-a-registered.png`, …) in a folder emptied first. */
-export function screenshotter(dir = SCREENSHOTS): (page: Page, step: string) => Promise<void> {
-  rmSync(dir, { recursive: true, force: true });
+const REPOSITORY = resolve(import.meta.dirname, '..', '..');
+
+/**
+ * Where a test's screenshots go: `SCREENSHOT_DIR` (created if missing, never emptied), else a fresh
+ * temporary directory. Never inside the repository.
+ */
+export function screenshotDir(prefix: string): string {
+  const given = process.env.SCREENSHOT_DIR;
+  const dir = given ? resolve(given) : mkdtempSync(join(tmpdir(), `${prefix}-`));
+  if (dir === REPOSITORY || dir.startsWith(REPOSITORY + sep)) throw new Error(`SCREENSHOT_DIR must be outside the repository (${REPOSITORY}): ${dir}`);
   mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Numbered full-page screenshots (`<prefix>-01-<step>.png`, …) in screenshotDir(prefix), each path printed with t.diagnostic. */
+export function reportedScreenshots(t: TestContext, prefix: string): (page: Page, step: string) => Promise<string> {
+  const dir = screenshotDir(prefix);
+  t.diagnostic(`screenshots in ${dir}`);
   let count = 0;
   return async (page, step) => {
     count += 1;
-    await page.screenshot({ path: join(dir, `${String(count).padStart(2, '0')}-${step}.png`), fullPage: true, animations: 'disabled' });
+    const path = join(dir, `${prefix}-${String(count).padStart(2, '0')}-${step}.png`);
+    await page.screenshot({ path, fullPage: true, animations: 'disabled' });
+    t.diagnostic(`screenshot: ${path}`);
+    return path;
+  };
+}
+
+/**
+ * The RPC calls a page sends over its socket.io connection, by method name, as they leave the
+ * browser (`42<ack id>["method",{params}]` frames). `since()` starts a new count.
+ */
+export function sentCalls(page: Page): { calls(): { method: string; params: unknown }[]; since(): void } {
+  let sent: { method: string; params: unknown }[] = [];
+  page.on('websocket', (socket) => {
+    socket.on('framesent', ({ payload }) => {
+      const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+      const match = /^42\d*(\[.*\])$/s.exec(text);
+      if (!match) return;
+      try {
+        const [method, params] = JSON.parse(match[1]!) as [unknown, unknown];
+        if (typeof method === 'string') sent.push({ method, params });
+      } catch {
+        // Not an event frame.
+      }
+    });
+  });
+  return {
+    calls: () => [...sent],
+    since: () => {
+      sent = [];
+    },
   };
 }
 

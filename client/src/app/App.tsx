@@ -107,7 +107,7 @@ export function App() {
           <p className="muted">{connection.state === 'offline' ? 'You’re offline. Waiting for the network to log you back in…' : 'Logging you back in…'}</p>
         </main>
       ) : (
-        <AuthScreen notice={notice} onAuthenticated={authenticated} />
+        <AuthScreen notice={notice ?? (new URLSearchParams(location.search).has('notification') ? 'Log in to see the notification you opened.' : null)} onAuthenticated={authenticated} />
       )}
     </div>
   );

@@ -50,6 +50,15 @@ const BY_METHOD: Partial<Record<RpcMethod, Partial<Record<RpcErrorCode, string>>
     NOT_FOUND: 'That notification couldn’t be found.',
     FORBIDDEN: 'Only the publisher and the recipients can see this trace.',
   },
+  'notifications.archive': { NOT_FOUND: 'That notification couldn’t be found.' },
+  'topics.get': { NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).' },
+  'topics.subscribers': {
+    FORBIDDEN: 'Only the topic’s creator can see who follows it.',
+    NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).',
+  },
+  'topics.preferences': { NOT_FOUND: 'You aren’t subscribed to that topic any more.' },
+  'apiKeys.create': { CONFLICT: 'You already have a key with this name. Pick another name.' },
+  'apiKeys.revoke': { NOT_FOUND: 'That key doesn’t exist any more.' },
 };
 
 /** Field names of the params, as a form labels them. */
@@ -65,6 +74,13 @@ const FIELDS: Record<string, string> = {
   to: 'Recipients',
   limit: 'Page size',
   cursor: 'Page',
+  url: 'Action link',
+  keyId: 'Key',
+  muted: 'Mute',
+  archived: 'Archived',
+  digest: 'Digest',
+  'digest.threshold': 'Digest: number of emails',
+  'digest.windowMinutes': 'Digest: minutes',
 };
 
 interface Issue {

@@ -1,4 +1,5 @@
-// A user's avatar from the gateway (/avatars/<id>.png?size=64, shown at any size), with initials while it fails to load.
+// A user's avatar from the gateway (/avatars/<id>.png?size=64, shown at any size; an absolute http(s)
+// address as it is), with initials while it fails to load.
 import { useState } from 'react';
 import { useClient } from '../api/hooks.ts';
 
@@ -21,7 +22,7 @@ export function Avatar({ path, name, size, testId }: { path: string; name: strin
   return (
     <img
       className="avatar"
-      src={`${client.gatewayUrl}${path}?size=64`}
+      src={/^https?:\/\//i.test(path) ? path : `${client.gatewayUrl}${path}?size=64`}
       width={size}
       height={size}
       alt={`${name}’s avatar`}

@@ -1,22 +1,36 @@
-// The live feed: unread badge (from counter pushes), ack all, the notifications, load more, and a
-// note when a reconnect caught up on missed ones.
-import type { Notification } from '@notify/lib/rpc';
+// The live feed: unread badge (from counter pushes), mark all read, the Unread / All / Archived views,
+// the notifications, load more, and a note when a reconnect caught up on missed ones.
 import { useConnection } from '../api/hooks.ts';
 import { plural } from '../format.ts';
-import type { Feed } from '../state/use-feed.ts';
+import type { Feed, FeedFilter } from '../state/use-feed.ts';
+import type { FeedNotification } from '../state/shapes.ts';
 import { NotificationItem } from './NotificationItem.tsx';
 
 interface Props {
   feed: Feed;
   topicNames: ReadonlyMap<string, string>;
-  onOpen: (notification: Notification) => void;
+  /** The notification opened by its link, highlighted. */
+  targetedId: string | null;
+  onOpen: (notification: FeedNotification) => void;
 }
 
-export function NotificationFeed({ feed, topicNames, onOpen }: Props) {
+const FILTERS: { value: FeedFilter; label: string }[] = [
+  { value: 'unread', label: 'Unread' },
+  { value: 'all', label: 'All' },
+  { value: 'archived', label: 'Archived' },
+];
+
+const EMPTY: Record<FeedFilter, [string, string]> = {
+  unread: ['You’re all caught up.', 'Nothing unread; new notifications show up here live.'],
+  all: ['No notifications yet.', 'Subscribe to a topic; what its creator publishes shows up here live.'],
+  archived: ['Nothing archived.', 'Archive a notification to move it out of your inbox; it stays here.'],
+};
+
+export function NotificationFeed({ feed, topicNames, targetedId, onOpen }: Props) {
   const unread = feed.unread ?? 0;
   const { state } = useConnection();
   return (
-    <section className="card feed" data-testid="feed">
+    <section className="card feed" data-testid="feed" data-filter={feed.filter}>
       <div className="card-head">
         <h2 className="card-title">
           Notifications
@@ -24,9 +38,25 @@ export function NotificationFeed({ feed, topicNames, onOpen }: Props) {
             {feed.unread === null ? '–' : unread}
           </span>
         </h2>
-        <button type="button" className="button button-ghost button-small" disabled={unread === 0 || feed.ackingAll !== null} onClick={() => void feed.ackAll()} data-testid="feed-ack-all">
-          {feed.ackingAll ? `Marking ${feed.ackingAll.done}/${feed.ackingAll.total}…` : 'Mark all read'}
+        <button type="button" className="button button-ghost button-small" disabled={unread === 0 || feed.ackingAll} onClick={() => void feed.ackAll()} data-testid="feed-ack-all">
+          {feed.ackingAll ? 'Marking…' : 'Mark all read'}
         </button>
+      </div>
+      <div className="segmented" role="tablist" aria-label="Which notifications">
+        {FILTERS.map(({ value, label }) => (
+          <button
+            key={value}
+            type="button"
+            role="tab"
+            aria-selected={feed.filter === value}
+            className={feed.filter === value ? 'segment active' : 'segment'}
+            onClick={() => feed.setFilter(value)}
+            data-testid={`feed-filter-${value}`}
+          >
+            {label}
+            {value === 'unread' && unread > 0 && <span className="count">{unread}</span>}
+          </button>
+        ))}
       </div>
       {(state === 'offline' || state === 'reconnecting') && (
         <p className={`feed-paused feed-paused-${state}`} data-testid="feed-paused">
@@ -42,8 +72,8 @@ export function NotificationFeed({ feed, topicNames, onOpen }: Props) {
         <p className="muted empty">Loading notifications…</p>
       ) : feed.notifications.length === 0 ? (
         <div className="empty feed-empty" data-testid="feed-empty">
-          <p>No notifications yet.</p>
-          <p className="muted">Subscribe to a topic; what its creator publishes shows up here live.</p>
+          <p>{EMPTY[feed.filter][0]}</p>
+          <p className="muted">{EMPTY[feed.filter][1]}</p>
         </div>
       ) : (
         <ul className="notification-list" data-testid="feed-list">
@@ -53,9 +83,12 @@ export function NotificationFeed({ feed, topicNames, onOpen }: Props) {
               notification={notification}
               topicName={topicNames.get(notification.topicId)}
               fresh={feed.fresh.has(notification.id)}
+              targeted={notification.id === targetedId}
               acking={feed.acking.has(notification.id)}
+              archiving={feed.archiving.has(notification.id)}
               onOpen={() => onOpen(notification)}
               onAck={() => void feed.ack(notification.id)}
+              onArchive={(archived) => void feed.archive(notification.id, archived)}
             />
           ))}
         </ul>

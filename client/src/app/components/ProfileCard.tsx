@@ -1,20 +1,30 @@
-// Who you are: avatar, name, email and id.
+// Who you are: avatar, name, email and id; the doors to your notification settings and API keys.
 import { useSession } from '../state/session.ts';
 import { Avatar } from './Avatar.tsx';
 
-export function ProfileCard() {
+export function ProfileCard({ onOpenSettings, onOpenApiKeys }: { onOpenSettings: () => void; onOpenApiKeys: () => void }) {
   const { user } = useSession();
   return (
-    <section className="card profile" data-testid="profile-card">
-      <Avatar path={user.avatarUrl} name={user.name} size={64} testId="profile-avatar" />
-      <div className="profile-text">
-        <h2 data-testid="profile-name">{user.name}</h2>
-        <p className="muted" title={user.email} data-testid="profile-email">
-          {user.email}
-        </p>
-        <p className="faint mono" title={user.id}>
-          id {user.id.slice(0, 8)}
-        </p>
+    <section className="card profile-card" data-testid="profile-card">
+      <div className="profile">
+        <Avatar path={user.avatarUrl} name={user.name} size={64} testId="profile-avatar" />
+        <div className="profile-text">
+          <h2 data-testid="profile-name">{user.name}</h2>
+          <p className="muted" title={user.email} data-testid="profile-email">
+            {user.email}
+          </p>
+          <p className="faint mono" title={user.id}>
+            id {user.id.slice(0, 8)}
+          </p>
+        </div>
+      </div>
+      <div className="profile-actions">
+        <button type="button" className="button button-ghost button-small" onClick={onOpenSettings} aria-haspopup="dialog" data-testid="open-settings">
+          Settings
+        </button>
+        <button type="button" className="button button-ghost button-small" onClick={onOpenApiKeys} aria-haspopup="dialog" data-testid="open-api-keys">
+          API keys
+        </button>
       </div>
     </section>
   );

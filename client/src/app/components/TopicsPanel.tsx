@@ -1,4 +1,4 @@
-// Topics: create, filter (all, mine, subscribed), refresh, load more, and each topic's actions.
+// Topics: create, filter (all, mine, subscribed), refresh, load more, and each topic's actions and settings.
 import type { Topics, TopicFilter } from '../state/use-topics.ts';
 import { useSession } from '../state/session.ts';
 import { TopicCreateForm } from './TopicCreateForm.tsx';
@@ -65,6 +65,9 @@ export function TopicsPanel({ topics, onPublish }: { topics: Topics; onPublish: 
               onUnsubscribe={() => void topics.unsubscribe(topic)}
               onDelete={() => void topics.remove(topic)}
               onPublish={() => onPublish(topic.id)}
+              settings={topics.settings.get(topic.id)}
+              onLoadSettings={() => void topics.loadSettings(topic)}
+              onChangeSettings={(change) => topics.updateSettings(topic, change)}
             />
           ))}
         </ul>

@@ -9,7 +9,7 @@ export function byNewest(a: Notification, b: Notification): number {
 
 /** `current` with `incoming` merged in: no duplicates, an incoming copy replaces the old one, except
  * that a notification acknowledged here stays read even if a list fetched before the ack says otherwise. */
-export function mergeNotifications(current: readonly Notification[], incoming: readonly Notification[], ackedHere: ReadonlySet<string>): Notification[] {
+export function mergeNotifications<N extends Notification>(current: readonly N[], incoming: readonly N[], ackedHere: ReadonlySet<string>): N[] {
   const byId = new Map(current.map((notification) => [notification.id, notification]));
   for (const notification of incoming) {
     const known = byId.get(notification.id);

@@ -1,9 +1,11 @@
 // Topics as the workspace needs them: the filtered list (all, mine, subscribed) with "load more",
-// which topics the user follows, the user's own topics (for publishing), and every name seen (for the feed).
+// which topics the user follows and how (muted, email), the user's own topics (for publishing), and
+// every name seen (for the feed; a topic not listed yet is looked up by id).
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { RpcParams, Topic } from '@notify/lib/rpc';
-import { isConnectionTrouble } from '../api/errors.ts';
+import { isConnectionTrouble, RpcCallError } from '../api/errors.ts';
 import { useClient, useReconnected } from '../api/hooks.ts';
+import { settingsOf, type ListedTopic, type TopicSettings } from './shapes.ts';
 
 export type TopicFilter = 'all' | 'mine' | 'subscribed';
 
@@ -13,22 +15,32 @@ const MAX_PAGES = 20;
 export interface Topics {
   filter: TopicFilter;
   setFilter(filter: TopicFilter): void;
-  list: Topic[];
+  list: ListedTopic[];
   loading: boolean;
   loadingMore: boolean;
   hasMore: boolean;
   subscribed: ReadonlySet<string>;
-  mine: Topic[];
+  mine: ListedTopic[];
   names: ReadonlyMap<string, string>;
+  /** Mute and email of followed topics, once known (from the list, or read when asked). */
+  settings: ReadonlyMap<string, TopicSettings>;
+  /** Whether the followed and own topics were loaded once (their names need no look-up). */
+  ready: boolean;
   /** Topic ids with a subscribe, unsubscribe or delete under way. */
   busy: ReadonlySet<string>;
   refresh(): Promise<void>;
   loadMore(): Promise<void>;
   /** Creates a topic; rejects with the call's error (the form shows it). */
-  create(name: string, description: string): Promise<Topic>;
+  create(name: string, description: string): Promise<ListedTopic>;
   remove(topic: Topic): Promise<void>;
   subscribe(topic: Topic): Promise<void>;
   unsubscribe(topic: Topic): Promise<void>;
+  /** Looks up (topics.get) the names of topics not seen yet; each id is asked once. */
+  resolveNames(topicIds: Iterable<string>): void;
+  /** Reads a followed topic's mute and email settings (unless known). */
+  loadSettings(topic: Topic): Promise<void>;
+  /** Changes a followed topic's mute or email setting; rejects with the call's error. */
+  updateSettings(topic: Topic, change: Partial<TopicSettings>): Promise<void>;
 }
 
 function filterParams(filter: TopicFilter): RpcParams<'topics.list'> {
@@ -38,14 +50,18 @@ function filterParams(filter: TopicFilter): RpcParams<'topics.list'> {
 export function useTopics(reportError: (error: unknown, what?: string) => void): Topics {
   const client = useClient();
   const [filter, setFilterState] = useState<TopicFilter>('all');
-  const [list, setList] = useState<Topic[]>([]);
+  const [list, setList] = useState<ListedTopic[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const [loadingMore, setLoadingMore] = useState(false);
   const [subscribed, setSubscribed] = useState<ReadonlySet<string>>(new Set());
-  const [mine, setMine] = useState<Topic[]>([]);
+  const [mine, setMine] = useState<ListedTopic[]>([]);
   const [names, setNames] = useState<ReadonlyMap<string, string>>(new Map());
+  const [settings, setSettings] = useState<ReadonlyMap<string, TopicSettings>>(new Map());
+  /** Topic ids whose name was looked up (or is being looked up). */
+  const asked = useRef(new Set<string>());
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
+  const [ready, setReady] = useState(false);
   // Answers to an older filter's request are dropped.
   const request = useRef(0);
   /** Whether a first page ever arrived; if not, a reconnect loads it. */
@@ -53,17 +69,30 @@ export function useTopics(reportError: (error: unknown, what?: string) => void):
 
   const learn = useCallback((topics: readonly Topic[]) => {
     if (!topics.length) return;
+    for (const topic of topics) asked.current.add(topic.id);
     setNames((current) => {
       const next = new Map(current);
       for (const topic of topics) next.set(topic.id, topic.name);
       return next;
     });
+    const known = topics.flatMap((topic) => {
+      const found = settingsOf(topic);
+      return found ? [[topic.id, found] as const] : [];
+    });
+    if (known.length) setSettings((current) => new Map([...current, ...known]));
+  }, []);
+
+  /** A topic's follower count moved by `by` (this user followed or left it). */
+  const countFollower = useCallback((topicId: string, by: number) => {
+    const move = (topic: ListedTopic) => (topic.id === topicId && topic.subscriberCount !== undefined ? { ...topic, subscriberCount: Math.max(0, topic.subscriberCount + by) } : topic);
+    setList((current) => current.map(move));
+    setMine((current) => current.map(move));
   }, []);
 
   /** Every page of a list (subscriptions, own topics), up to MAX_PAGES. */
   const everything = useCallback(
     async (params: RpcParams<'topics.list'>) => {
-      const topics: Topic[] = [];
+      const topics: ListedTopic[] = [];
       let next: string | undefined;
       for (let page = 0; page < MAX_PAGES; page += 1) {
         const answer = await client.call('topics.list', { ...params, limit: 100, ...(next ? { cursor: next } : {}) });
@@ -105,6 +134,8 @@ export function useTopics(reportError: (error: unknown, what?: string) => void):
     } catch (error) {
       // Lost the connection again: the next reconnect loads them once more.
       if (!isConnectionTrouble(error)) reportError(error, 'Loading your subscriptions');
+    } finally {
+      setReady(true);
     }
   }, [everything, reportError]);
 
@@ -186,10 +217,13 @@ export function useTopics(reportError: (error: unknown, what?: string) => void):
   const subscribe = useCallback(
     (topic: Topic) =>
       onTopic(topic, 'Subscribing to', async () => {
-        await client.call('topics.subscribe', { topicId: topic.id });
+        const subscription = await client.call('topics.subscribe', { topicId: topic.id });
         setSubscribed((current) => new Set([...current, topic.id]));
+        countFollower(topic.id, 1);
+        const found = settingsOf(subscription);
+        if (found) setSettings((current) => new Map([...current, [topic.id, found]]));
       }),
-    [client, onTopic],
+    [client, countFollower, onTopic],
   );
 
   const unsubscribe = useCallback(
@@ -197,10 +231,83 @@ export function useTopics(reportError: (error: unknown, what?: string) => void):
       onTopic(topic, 'Unsubscribing from', async () => {
         await client.call('topics.unsubscribe', { topicId: topic.id });
         setSubscribed((current) => new Set([...current].filter((id) => id !== topic.id)));
+        countFollower(topic.id, -1);
+        setSettings((current) => new Map([...current].filter(([id]) => id !== topic.id)));
         if (filter === 'subscribed') setList((current) => current.filter((known) => known.id !== topic.id));
       }),
-    [client, filter, onTopic],
+    [client, countFollower, filter, onTopic],
   );
 
-  return { filter, setFilter, list, loading, loadingMore, hasMore: cursor !== null, subscribed, mine, names, busy, refresh, loadMore, create, remove, subscribe, unsubscribe };
+  const resolveNames = useCallback(
+    (topicIds: Iterable<string>) => {
+      for (const topicId of new Set(topicIds)) {
+        if (asked.current.has(topicId)) continue;
+        asked.current.add(topicId);
+        client.call('topics.get', { topicId }).then(
+          (topic) => learn([topic]),
+          (error: unknown) => {
+            // A deleted topic keeps its placeholder; a dropped connection asks again on the next look.
+            if (isConnectionTrouble(error)) asked.current.delete(topicId);
+            else if (!(error instanceof RpcCallError && (error.code === 'NOT_FOUND' || error.code === 'FORBIDDEN'))) reportError(error, 'Looking up a topic');
+          },
+        );
+      }
+    },
+    [client, learn, reportError],
+  );
+
+  // topics.preferences without a change answers the subscription as it is.
+  const loadSettings = useCallback(
+    async (topic: Topic) => {
+      if (settings.has(topic.id)) return;
+      try {
+        const { muted, email } = await client.call('topics.preferences', { topicId: topic.id });
+        setSettings((current) => new Map([...current, [topic.id, { muted, email }]]));
+      } catch (error) {
+        reportError(error, `Reading your settings for “${topic.name}”`);
+      }
+    },
+    [client, reportError, settings],
+  );
+
+  const updateSettings = useCallback(
+    async (topic: Topic, change: Partial<TopicSettings>) => {
+      // Shown at once (a checkbox follows the click), then set to what the gateway answered; put
+      // back as it was when the change is refused.
+      const before = settings.get(topic.id);
+      if (before) setSettings((current) => new Map([...current, [topic.id, { ...before, ...change }]]));
+      try {
+        const { muted, email } = await client.call('topics.preferences', { topicId: topic.id, ...change });
+        setSettings((current) => new Map([...current, [topic.id, { muted, email }]]));
+      } catch (error) {
+        if (before) setSettings((current) => new Map([...current, [topic.id, before]]));
+        throw error;
+      }
+    },
+    [client, settings],
+  );
+
+  return {
+    filter,
+    setFilter,
+    list,
+    loading,
+    loadingMore,
+    hasMore: cursor !== null,
+    subscribed,
+    mine,
+    names,
+    settings,
+    ready,
+    busy,
+    refresh,
+    loadMore,
+    create,
+    remove,
+    subscribe,
+    unsubscribe,
+    resolveNames,
+    loadSettings,
+    updateSettings,
+  };
 }

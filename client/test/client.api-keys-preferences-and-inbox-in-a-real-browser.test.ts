@@ -6,49 +6,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { spawnService } from '@notify/lib/testing';
-import { register as registerOverApi, socketIoClient, startSystem } from '../../gateway/test/helper.ts';
+import { register as registerOverApi, socketIoClient } from '../../gateway/test/helper.ts';
 import {
-  chromiumAvailable,
-  CHROMIUM,
+  browserWorld,
   createTopic,
   eventually,
   expectAttribute,
   expectConnection,
   expectCount,
   expectText,
-  launchChromium,
   login,
   person,
   publish,
   register,
-  reportedScreenshots,
-  sentCalls,
   topicRow,
 } from './helper.ts';
 
 test('API keys, topic and email preferences, one-call mark all read, archive, action links and email links in a real browser', { timeout: 180_000 }, async (t) => {
-  if (!chromiumAvailable()) {
-    t.skip(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
-    return;
-  }
-  const system = await startSystem(t, { avatar: true });
+  const world = await browserWorld(t, 'inbox-keys-preferences');
+  if (!world) return;
+  const { system, shot, pageErrors, open } = world;
   const gateway = system.gateways[0]!;
-  const client = await spawnService({ entry: 'client/src/server.ts', env: { GATEWAY_URL: gateway.url, DISCOVERY_URL: system.discovery.url }, timeoutMs: 90_000 }, t);
-
-  const browser = await launchChromium();
-  t.after(() => browser.close());
-  const shot = reportedScreenshots(t, 'inbox-keys-preferences');
-  const pageErrors: string[] = [];
-  const open = async (path = '/') => {
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    const calls = sentCalls(page);
-    await page.goto(new URL(path, client.url).href);
-    await expectConnection(page, 'connected');
-    return { context, page, calls };
-  };
   const { page: pageA } = await open();
   const { page: pageB, calls: callsB } = await open();
   const badge = (page: Page) => page.getByTestId('unread-badge');

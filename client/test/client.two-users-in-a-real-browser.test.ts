@@ -5,11 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { spawnService } from '@notify/lib/testing';
-import { socketIoClient, startSystem } from '../../gateway/test/helper.ts';
+import { socketIoClient } from '../../gateway/test/helper.ts';
 import {
-  chromiumAvailable,
-  CHROMIUM,
+  browserWorld,
   createTopic,
   eventually,
   expectAttribute,
@@ -18,37 +16,19 @@ import {
   expectTabSwitch,
   expectText,
   feedTitles,
-  launchChromium,
   loadedImageWidth,
   login,
   person,
   publish,
   register,
-  reportedScreenshots,
   topicRow,
 } from './helper.ts';
 
 test('two users in a real browser: topics, live notifications, acks, offline catch-up, friendly errors', { timeout: 120_000 }, async (t) => {
-  if (!chromiumAvailable()) {
-    t.skip(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
-    return;
-  }
-  const system = await startSystem(t, { avatar: true });
+  const world = await browserWorld(t, 'two-users');
+  if (!world) return;
+  const { system, shot, pageErrors, open } = world;
   const gateway = system.gateways[0]!;
-  const client = await spawnService({ entry: 'client/src/server.ts', env: { GATEWAY_URL: gateway.url, DISCOVERY_URL: system.discovery.url }, timeoutMs: 90_000 }, t);
-
-  const browser = await launchChromium();
-  t.after(() => browser.close());
-  const shot = reportedScreenshots(t, 'two-users');
-  const pageErrors: string[] = [];
-  const open = async () => {
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(client.url);
-    await expectConnection(page, 'connected');
-    return { context, page };
-  };
   const { page: pageA } = await open();
   const { context: contextB, page: pageB } = await open();
   const badge = (page: Page) => page.getByTestId('unread-badge');

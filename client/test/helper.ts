@@ -5,7 +5,9 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import type { TestContext } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { spawnService, type ServiceProcess } from '@notify/lib/testing';
+import { startSystem, type System } from '../../gateway/test/helper.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -18,6 +20,46 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** A browser test's world: the system with the avatar service, the client server, Chromium, and screenshots. */
+export interface BrowserWorld {
+  system: System;
+  client: ServiceProcess;
+  shot: (page: Page, step: string) => Promise<string>;
+  /** Messages of uncaught errors on any page opened through `open`. */
+  pageErrors: string[];
+  /** A fresh browser context on `path` of the client, once it shows itself connected. */
+  open(path?: string): Promise<{ context: BrowserContext; page: Page; calls: ReturnType<typeof sentCalls> }>;
+}
+
+/** Starts the world for a browser test, or skips the test when Chromium is not installed (undefined). */
+export async function browserWorld(t: TestContext, screenshotPrefix: string): Promise<BrowserWorld | undefined> {
+  if (!chromiumAvailable()) {
+    t.skip(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
+    return undefined;
+  }
+  const system = await startSystem(t, { avatar: true });
+  const gateway = system.gateways[0]!;
+  const client = await spawnService({ entry: 'client/src/server.ts', env: { GATEWAY_URL: gateway.url, DISCOVERY_URL: system.discovery.url }, timeoutMs: 90_000 }, t);
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const pageErrors: string[] = [];
+  return {
+    system,
+    client,
+    shot: reportedScreenshots(t, screenshotPrefix),
+    pageErrors,
+    async open(path = '/') {
+      const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      const page = await context.newPage();
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      const calls = sentCalls(page);
+      await page.goto(new URL(path, client.url).href);
+      await expectConnection(page, 'connected');
+      return { context, page, calls };
+    },
+  };
 }
 
 const REPOSITORY = resolve(import.meta.dirname, '..', '..');

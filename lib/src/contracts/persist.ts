@@ -2,7 +2,7 @@
 // delivery events others report, plus its two-phase-commit actions.
 import { z } from 'zod';
 import { defineContract, defineParticipantAction, defineRoute } from './contract.ts';
-import { httpUrl, notificationShape, ok, publishedNotificationShape, subscriberShape, subscriptionPreferencesShape, subscriptionShape, topicShape, traceEventShape, userPreferencesShape } from './shapes.ts';
+import { httpUrl, notificationShape, ok, publishedContentShape, publishedNotificationShape, subscriberShape, subscriptionPreferencesShape, subscriptionShape, topicShape, traceEventShape, userPreferencesShape } from './shapes.ts';
 
 /** User ids come from auth (uuid), named in the gateway's signed credential; persist only needs them opaque. */
 export const userId = z.string().min(1).max(128);
@@ -111,18 +111,10 @@ export const ackPayload = z.strictObject({ notificationId, userId, archive: z.bo
 export type AckPayload = z.infer<typeof ackPayload>;
 
 /** A publication as persist holds it: `pending` while its transaction is undecided, then `committed`. */
-export const publicationShape = z.object({
+export const publicationShape = publishedContentShape.omit({ id: true }).extend({
   state: z.enum(['pending', 'committed']),
   fingerprint: z.string().nullable(),
   notificationId: z.string(),
-  topicId: z.string(),
-  publisherId: z.string(),
-  publisherName: z.string(),
-  title: z.string(),
-  body: z.string(),
-  email: z.boolean(),
-  url: z.string().nullable(),
-  createdAt: z.string(),
   recipients: z.array(z.string()),
 });
 export type Publication = z.infer<typeof publicationShape>;

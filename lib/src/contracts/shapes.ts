@@ -43,16 +43,8 @@ export const notificationShape = z.object({
   muted: z.boolean().optional(),
 });
 /** A notification as its publisher sees it: the content and how far it got with its recipients. */
-export const publishedNotificationShape = z.object({
-  id: z.string(),
-  topicId: z.string(),
-  publisherId: z.string(),
-  publisherName: z.string(),
-  title: z.string(),
-  body: z.string(),
-  email: z.boolean(),
-  url: z.string().nullable(),
-  createdAt: isoTime,
+export const publishedContentShape = notificationShape.pick({ id: true, topicId: true, publisherId: true, publisherName: true, title: true, body: true, email: true, url: true, createdAt: true });
+export const publishedNotificationShape = publishedContentShape.extend({
   /** Recipients it was committed to. */
   recipients: z.number(),
   /** Recipients who acknowledged it. */

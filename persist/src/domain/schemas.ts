@@ -1,7 +1,7 @@
 // The schemas persist's own code names (from its contract in the kit, which its callers compile
 // against; its routes take theirs from the contract directly) and the topic as it answers it.
 import type { z } from 'zod';
-import type { subscriptionShape, topicShape } from '@notify/lib/contracts';
+import type { publishedContentShape, subscriptionShape, topicShape } from '@notify/lib/contracts';
 
 export { createNotificationPayload, userId, type AckPayload, type CreateNotificationPayload, type ReadAllPayload } from '@notify/lib/contracts';
 
@@ -23,4 +23,20 @@ export type SubscriptionView = z.infer<typeof subscriptionShape>;
 
 export function subscriptionView(subscription: { topicId: string; userId: string; createdAt: Date; muted: boolean; email: boolean }): SubscriptionView {
   return { topicId: subscription.topicId, userId: subscription.userId, createdAt: subscription.createdAt.toISOString(), muted: subscription.muted, email: subscription.email };
+}
+
+/** What a notification holds as published, as every answer shows it. */
+export function publishedContent(notification: {
+  id: string;
+  topicId: string;
+  publisherId: string;
+  publisherName: string;
+  title: string;
+  body: string;
+  email: boolean;
+  url: string | null;
+  createdAt: Date;
+}): z.infer<typeof publishedContentShape> {
+  const { id, topicId, publisherId, publisherName, title, body, email, url, createdAt } = notification;
+  return { id, topicId, publisherId, publisherName, title, body, email, url, createdAt: createdAt.toISOString() };
 }

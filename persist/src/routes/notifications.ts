@@ -7,6 +7,7 @@ import { persistContract, type traceEventShape } from '@notify/lib/contracts';
 import type { z } from 'zod';
 import { decodeTimeCursor, encodeTimeCursor, page } from '../domain/cursor.ts';
 import { checkAllRecipientsKnown, checkCommittedDelivery, checkOwnFeed, checkPublisher, committedNotification, ownDelivery, ownPublication, traceScope } from '../domain/notifications.ts';
+import { publishedContent } from '../domain/schemas.ts';
 import type { Database } from '../store/database.ts';
 import { countUnread, findDelivery, hasDelivery, recipientsOf, setArchived, unknownRecipients } from '../store/deliveries.ts';
 import { eventsOf, recordEvent, recordEvents, recordEventsOfMany } from '../store/events.ts';
@@ -26,15 +27,7 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
     const { items, nextCursor } = page(rows, limit, (row) => encodeTimeCursor(row.notification));
     return {
       notifications: items.map(({ notification, ackState, ackedAt, muted, archived }) => ({
-        id: notification.id,
-        topicId: notification.topicId,
-        publisherId: notification.publisherId,
-        publisherName: notification.publisherName,
-        title: notification.title,
-        body: notification.body,
-        email: notification.email,
-        url: notification.url,
-        createdAt: notification.createdAt.toISOString(),
+        ...publishedContent(notification),
         read: ackState === 'acked',
         ackedAt: ackedAt?.toISOString() ?? null,
         muted,
@@ -48,18 +41,12 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
   serveRoute(app, routes.getPublication, {}, async (request) => {
     const user = actingUser(request);
     const notification = ownPublication(await findNotification(db, request.params.id), user, request.params.id);
+    const { id, ...content } = publishedContent(notification);
     return {
+      ...content,
       state: notification.state === 'committed' ? ('committed' as const) : ('pending' as const),
       fingerprint: notification.fingerprint,
-      notificationId: notification.id,
-      topicId: notification.topicId,
-      publisherId: notification.publisherId,
-      publisherName: notification.publisherName,
-      title: notification.title,
-      body: notification.body,
-      email: notification.email,
-      url: notification.url,
-      createdAt: notification.createdAt.toISOString(),
+      notificationId: id,
       recipients: await recipientsOf(db, notification.id),
     };
   });
@@ -68,8 +55,7 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
   serveRoute(app, routes.getNotification, {}, async (request) => {
     const notification = committedNotification(await findNotificationWithCounts(db, request.params.id), request.params.id);
     checkPublisher(notification, actingUser(request));
-    const { id, topicId, publisherId, publisherName, title, body, email, url, createdAt, recipients, acknowledged } = notification;
-    return { id, topicId, publisherId, publisherName, title, body, email, url, createdAt: createdAt.toISOString(), recipients, acknowledged };
+    return { ...publishedContent(notification), recipients: notification.recipients, acknowledged: notification.acknowledged };
   });
 
   /** The user's unread deliveries now (of one topic, with `topicId`), and the cut-off a mark-all-read of them uses. */

@@ -25,18 +25,10 @@ export function subscriptionView(subscription: { topicId: string; userId: string
   return { topicId: subscription.topicId, userId: subscription.userId, createdAt: subscription.createdAt.toISOString(), muted: subscription.muted, email: subscription.email };
 }
 
+type PublishedContent = z.infer<typeof publishedContentShape>;
+
 /** What a notification holds as published, as every answer shows it. */
-export function publishedContent(notification: {
-  id: string;
-  topicId: string;
-  publisherId: string;
-  publisherName: string;
-  title: string;
-  body: string;
-  email: boolean;
-  url: string | null;
-  createdAt: Date;
-}): z.infer<typeof publishedContentShape> {
+export function publishedContent(notification: Omit<PublishedContent, 'createdAt'> & { createdAt: Date }): PublishedContent {
   const { id, topicId, publisherId, publisherName, title, body, email, url, createdAt } = notification;
   return { id, topicId, publisherId, publisherName, title, body, email, url, createdAt: createdAt.toISOString() };
 }

@@ -22,7 +22,7 @@ import {
   topicRow,
 } from './helper.ts';
 
-test('API keys, topic and email preferences, one-call mark all read, archive, action links and email links in a real browser', { timeout: 180_000 }, async (t) => {
+test('API keys, topic and email preferences, one-call mark all read, archive, action links and email links in a real browser', { timeout: 600_000 }, async (t) => {
   const world = await browserWorld(t, 'inbox-keys-preferences');
   if (!world) return;
   const { system, shot, pageErrors, open } = world;

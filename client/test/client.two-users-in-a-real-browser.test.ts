@@ -24,7 +24,7 @@ import {
   topicRow,
 } from './helper.ts';
 
-test('two users in a real browser: topics, live notifications, acks, offline catch-up, friendly errors', { timeout: 120_000 }, async (t) => {
+test('two users in a real browser: topics, live notifications, acks, offline catch-up, friendly errors', { timeout: 600_000 }, async (t) => {
   const world = await browserWorld(t, 'two-users');
   if (!world) return;
   const { system, shot, pageErrors, open } = world;

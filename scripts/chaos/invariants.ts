@@ -62,6 +62,19 @@ export async function checkInvariants(urlFor: (database: string) => string, reco
   const acked = new Set(
     (await rows<{ key: string }>(persist, "SELECT notification_id::text || '/' || recipient_id AS key FROM deliveries WHERE ack_state = 'acked'")).map((row) => row.key),
   );
+  // The deliveries an ack call itself acknowledged (its transaction was a plain notification.ack):
+  // a delivery may also have been read by a mark-all-read or an archive of the user's, which does
+  // not make an ack refused meanwhile untruthful.
+  const ackedByAck = new Set(
+    (
+      await rows<{ key: string }>(
+        persist,
+        `SELECT d.notification_id::text || '/' || d.recipient_id AS key
+           FROM deliveries d JOIN two_phase_transactions t ON t.tx_id = d.ack_tx_id
+          WHERE d.ack_state = 'acked' AND t.action = 'notification.ack' AND NOT coalesce((t.payload->>'archive')::boolean, false)`,
+      )
+    ).map((row) => row.key),
+  );
   // A user may acknowledge the same notification more than once (a push can come twice); one
   // recorded ack is truthful if any of its answers was ok, conflicting, or left the outcome open.
   const acks = Map.groupBy(
@@ -72,7 +85,7 @@ export async function checkInvariants(urlFor: (database: string) => string, reco
     const isAcked = acked.has(key);
     if (answers.some((call) => call.outcome === 'ok') && !isAcked) violations.push(`ack ${key} answered ok but is not recorded`);
     const refusedOnly = answers.every((call) => call.outcome !== 'ok' && call.outcome !== 'CONFLICT' && !UNDECIDED.has(call.outcome));
-    if (refusedOnly && isAcked) violations.push(`ack ${key} answered ${answers.map((call) => call.outcome).join(', ')} but is recorded`);
+    if (refusedOnly && ackedByAck.has(key)) violations.push(`ack ${key} answered ${answers.map((call) => call.outcome).join(', ')} but is recorded`);
   }
 
   // Archiving reads: no delivery is archived and unacknowledged, whatever path it took.

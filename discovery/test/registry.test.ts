@@ -61,8 +61,10 @@ test('a TTL check that is not refreshed turns critical within its TTL and leaves
   const index = registry.serviceIndex('api');
   const outcome = await registry.waitForIndex(() => registry.serviceIndex('api'), index, 2_000);
   const lapsedAfter = performance.now() - passedAt;
+  // Never early; late only by how late a busy machine runs timers (a lazy read would have slept to
+  // the wait's 2 s deadline and answered 'timeout').
   assert.equal(outcome, 'changed');
-  assert.ok(lapsedAfter >= 290 && lapsedAfter < 450, `lapsed after ${lapsedAfter.toFixed(0)} ms, TTL 300 ms`);
+  assert.ok(lapsedAfter >= 290 && lapsedAfter < 1_500, `lapsed after ${lapsedAfter.toFixed(0)} ms, TTL 300 ms`);
   assert.equal(registry.healthService('api', { passing: true }).length, 0);
   const check = registry.agentChecks()['service:api-1']!;
   assert.equal(check.Status, 'critical');

@@ -61,10 +61,12 @@ test('a TTL check that is not refreshed turns critical within its TTL and leaves
   const index = registry.serviceIndex('api');
   const outcome = await registry.waitForIndex(() => registry.serviceIndex('api'), index, 2_000);
   const lapsedAfter = performance.now() - passedAt;
-  // Never early; late only by how late a busy machine runs timers (a lazy read would have slept to
-  // the wait's 2 s deadline and answered 'timeout').
+  // About the TTL after the pass. Node arms a timer from the event loop's cached clock, which a
+  // busy machine leaves behind by the synchronous work of the current turn (CI: fired 279 ms after
+  // a pass measured late), and runs timers late under load; a lazy read would instead have slept to
+  // the wait's 2 s deadline and answered 'timeout'.
   assert.equal(outcome, 'changed');
-  assert.ok(lapsedAfter >= 290 && lapsedAfter < 1_500, `lapsed after ${lapsedAfter.toFixed(0)} ms, TTL 300 ms`);
+  assert.ok(lapsedAfter >= 200 && lapsedAfter < 1_500, `lapsed after ${lapsedAfter.toFixed(0)} ms, TTL 300 ms`);
   assert.equal(registry.healthService('api', { passing: true }).length, 0);
   const check = registry.agentChecks()['service:api-1']!;
   assert.equal(check.Status, 'critical');

@@ -279,10 +279,11 @@ test('group commit: a coordinator that dies after a batch’s decision finishes 
     if ((decisions += 1) > 1) throw new Error('crash after the batch’s decision was written');
   }, { batchesInFlight: 1 });
   const first = crashing.publish(s.publication());
-  const batch = [s.publication(), s.publication('mallory'), s.publication(), s.publication()].map((payloads) => crashing.publish(payloads));
+  // Each refusal is awaited from the start: the batch may fail before the first's completion is seen.
+  const batch = [s.publication(), s.publication('mallory'), s.publication(), s.publication()].map((payloads) => assert.rejects(crashing.publish(payloads), /crash after the batch/));
   const { txId: firstTx } = await first;
   await s.completion(firstTx);
-  for (const run of batch) await assert.rejects(run, /crash after the batch/);
+  await Promise.all(batch);
   const logged = await s.sql.$queryRawUnsafe<{ tx_id: string; state: string }[]>(`SELECT tx_id, state FROM coordinator_transactions WHERE tx_id <> $1 ORDER BY state`, firstTx);
   assert.deepEqual(logged.map((row) => row.state), ['aborted', 'committed', 'committed', 'committed'], 'the batch’s decisions were durable, per item');
   assert.deepEqual([await s.feed('bob'), await s.unread('bob')], [1, 1], 'the batch is prepared only: invisible');
@@ -308,10 +309,11 @@ test('group commit: a coordinator that dies mid-prepare of a batch leaves nothin
     },
   });
   const first = crashing.publish(s.publication());
-  const batch = Array.from({ length: 5 }, () => crashing.publish(s.publication()));
+  // Each refusal is awaited from the start: the batch may fail before the first's completion is seen.
+  const batch = Array.from({ length: 5 }, () => assert.rejects(crashing.publish(s.publication()), /crash mid-prepare/));
   // Marked complete, so recovery below finds only the batch.
   await s.completion((await first).txId);
-  for (const run of batch) await assert.rejects(run, /crash mid-prepare/);
+  await Promise.all(batch);
   const pending = await s.sql.$queryRawUnsafe<{ tx_id: string }[]>(`SELECT tx_id FROM coordinator_transactions WHERE state = 'pending'`);
   assert.equal(pending.length, 5, 'logged, prepared, never decided');
   for (const { tx_id } of pending) assert.deepEqual(await statesOf(s, tx_id), ['prepared', 'prepared']);

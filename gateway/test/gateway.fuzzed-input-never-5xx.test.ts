@@ -43,7 +43,16 @@ function poisonedParams(ids: fc.Arbitrary<string>): fc.Arbitrary<unknown> {
     fc.constantFrom(...keys).chain((key) =>
       fc.tuple(
         fc.constant(key),
-        key === 'cursor' ? fc.oneof(FORGED_CURSOR, POISON) : key.endsWith('Id') ? fc.oneof(ids, POISON) : key === 'to' ? fc.array(POISON, { maxLength: 3 }) : POISON,
+        key === 'cursor'
+          ? fc.oneof(FORGED_CURSOR, POISON)
+          : key.endsWith('Id')
+            ? fc.oneof(ids, POISON)
+            : key === 'to'
+              ? fc.array(POISON, { maxLength: 3 })
+              : // `email: true|false` alone is a real write (preferences.set): never a boolean there.
+                key === 'email'
+                ? POISON.filter((value) => typeof value !== 'boolean')
+                : POISON,
       ),
     ),
     fc.tuple(fc.oneof(NUL, LONE_SURROGATE, fc.string({ maxLength: 10 })), POISON),

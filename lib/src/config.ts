@@ -55,6 +55,8 @@ export function baseConfigShape(defaults: { port: number; /** Browsers reach thi
       .min(32, 'must have at least 32 characters (e.g. openssl rand -base64 32)')
       .describe('Deployment secret every service signs and checks its internal calls with (X-Service-Token); the same on every instance. Required: npm start makes one per run'),
     OPERATOR_TOKEN: env.optionalString('Bearer token /metrics, /status and /dashboard require; unset: they answer only this machine (loopback)'),
+    OTEL_EXPORTER_OTLP_ENDPOINT: env.optionalUrl('OTLP/HTTP receiver for traces (e.g. Jaeger, http://jaeger:4318); unset: tracing is off and costs nothing'),
+    OTEL_BSP_SCHEDULE_DELAY: env.int(2_000, 'Longest a finished span waits before it is sent to the OTLP receiver (ms)', 10),
   };
 }
 

@@ -14,6 +14,7 @@ import { METRIC } from '../metrics/names.ts';
 import { perRegistry } from '../metrics/per-registry.ts';
 import type { Upstream } from './upstream.ts';
 import type { ServiceIdentity } from '../identity/service-identity.ts';
+import { injectTraceHeaders, inSpan, SpanKind, type Span } from '../tracing/tracing.ts';
 
 export interface BreakerOptions {
   /** Failure share (%) over the rolling window that opens a breaker. */
@@ -31,6 +32,8 @@ export const DEFAULT_BREAKER: BreakerOptions = { errorThresholdPercentage: 50, r
 export interface UpstreamRequest {
   method: string;
   path: string;
+  /** The route's path template, naming the call's span (default: the path). */
+  route?: string;
   body?: unknown;
   headers?: Record<string, string>;
   /** The whole call, retries included, ends by then (ms from now). */
@@ -119,7 +122,14 @@ export class UpstreamClient {
    *   reached the instance is never repeated, whatever the answer says;
    * - time is left before the deadline, and an instance not tried yet has its breaker closed.
    */
-  async request<T>(request: UpstreamRequest): Promise<UpstreamResponse<T>> {
+  request<T>(request: UpstreamRequest): Promise<UpstreamResponse<T>> {
+    const route = request.route ?? request.path.split('?')[0]!;
+    return inSpan(`${this.upstream.service} ${request.method} ${route}`, { kind: SpanKind.CLIENT, attributes: { 'peer.service': this.upstream.service, 'http.request.method': request.method, 'http.route': route } }, (span) =>
+      this.requestWithRetries<T>(request, span),
+    );
+  }
+
+  private async requestWithRetries<T>(request: UpstreamRequest, span: Span): Promise<UpstreamResponse<T>> {
     const deadline = Date.now() + request.deadlineMs;
     const tried = new Set<string>();
     const stop = this.metrics.duration.startTimer({ target: this.upstream.service });
@@ -130,8 +140,10 @@ export class UpstreamClient {
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw createError({ code: 'TIMEOUT', message: `${this.upstream.service} did not answer in ${request.deadlineMs} ms` });
         try {
+          span.addEvent('attempt', { instance: instance.id });
           const answer = await this.breaker(instance).fire(instance, request, remaining);
           this.metrics.requests.inc({ target: this.upstream.service, outcome: 'ok' });
+          span.setAttribute('server.instance', instance.id);
           return { ...answer, body: answer.body as T, instance: instance.id };
         } catch (error) {
           // An answer about this one request (a refusal, a 500, a shed: see attempt), or the instance's failure.
@@ -217,11 +229,11 @@ export class UpstreamClient {
     const answer = await this.pools.request(originOf(instance), {
       method: request.method,
       path: request.path,
-      headers: {
+      headers: injectTraceHeaders({
         ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
         ...request.headers,
         ...this.options.identity.headers(this.upstream.service, request.user),
-      },
+      }),
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -52,6 +52,8 @@ export type RouteOutput<R extends RouteContract> = z.output<R['response']>;
 export interface ContractRequest {
   method: HttpMethod;
   path: string;
+  /** The route's path template (`/api/topics/:id`), naming the call's span. */
+  route?: string;
   body?: unknown;
   idempotent: boolean;
   headers?: Record<string, string>;
@@ -79,6 +81,7 @@ export function serviceClient<R extends Record<string, RouteContract>>(contract:
       send({
         method: route.method,
         path: requestPath(route.path, input.params, input.query),
+        route: route.path,
         ...(input.body !== undefined ? { body: input.body } : {}),
         idempotent: route.idempotent,
         ...(options.headers ? { headers: options.headers } : {}),

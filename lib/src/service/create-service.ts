@@ -29,6 +29,8 @@ import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../validation/stora
 import { ServiceIdentity } from '../identity/service-identity.ts';
 import { installCallerPolicy, type Callers } from '../identity/caller-policy.ts';
 import { LifecycleSteps, type Bound, type Step } from './lifecycle-steps.ts';
+import { startTracing, stopTracing } from '../tracing/tracing.ts';
+import { traceLogMixin, traceRequests } from '../tracing/http-spans.ts';
 import { ServiceUpstreams, type ClientOptions } from './service-upstreams.ts';
 
 export interface ServiceOptions {
@@ -46,6 +48,8 @@ export interface ServiceOptions {
   trustProxy?: string | boolean;
   /** Callers of routes that name none (default: nobody; the gateway's and discovery's APIs are 'public'). */
   defaultCallers?: Callers;
+  /** A server span per request (default true); the registry, which every instance polls, has none. */
+  traceRequests?: boolean;
 }
 
 /** A service: its fastify app, metrics, discovery, clients of others, and its lifecycle (lifecycle-steps.ts). */
@@ -96,6 +100,9 @@ export function createService(options: ServiceOptions): Service {
   let instanceId = config.INSTANCE_ID ?? `${name}-${hostname()}-${config.PORT}`;
   let state: Lifecycle = 'starting';
   const dependencies = new Map<string, { check: DependencyCheck; required: boolean }>();
+  if (config.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: name, instanceId: `${name}-${hostname()}-${process.pid}`, version, exportDelayMs: config.OTEL_BSP_SCHEDULE_DELAY });
+  }
 
   const loggerOptions = {
     level: config.LOG_LEVEL,
@@ -106,6 +113,8 @@ export function createService(options: ServiceOptions): Service {
       censor: '[redacted]',
     },
     stream: options.logStream ?? processLogDestination,
+    // Lines logged while a span is active name its trace (request loggers name theirs in bindings).
+    mixin: traceLogMixin,
   };
   const app = Fastify({
     logger: loggerOptions,
@@ -131,6 +140,7 @@ export function createService(options: ServiceOptions): Service {
   const steps = new LifecycleSteps(app.log);
   app.setValidatorCompiler(zodValidatorCompiler);
   installErrorHandling(app);
+  if (options.traceRequests !== false) traceRequests(app);
   const identity = new ServiceIdentity(name, config.SERVICE_SECRET);
   installCallerPolicy(app, { identity, operatorToken: config.OPERATOR_TOKEN, defaultCallers: options.defaultCallers });
   // Before any route's schema: text PostgreSQL cannot store (NUL, unpaired surrogates) anywhere in
@@ -196,8 +206,9 @@ export function createService(options: ServiceOptions): Service {
     };
   }
 
-  const anyone = { config: { callers: 'public' as const } };
-  const operator = { config: { callers: 'operator' as const } };
+  // Probes and scrapes come every few seconds from every poller: no spans for them.
+  const anyone = { config: { callers: 'public' as const, trace: false } };
+  const operator = { config: { callers: 'operator' as const, trace: false } };
   app.get('/health', anyone, async (_request, reply) => {
     if (state !== 'ready') return reply.code(503).send({ status: state });
     const reports = await checkDependencies(dependencies);
@@ -332,6 +343,7 @@ export function createService(options: ServiceOptions): Service {
         others.stopWatching();
         await steps.runClose();
         await others.closeClients(app.log);
+        await stopTracing(name).catch((error: unknown) => app.log.warn({ err: error }, 'the last spans could not be sent'));
         consul.destroy();
         loop.stop();
         state = 'closed';

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { createError, hasErrorCode, isRetryable, ERROR_CODES, type AppError } from '../errors.ts';
 import { REASON } from '../reasons.ts';
 import { RequestValidationError } from './validation.ts';
+import { requestTraceId } from '../tracing/http-spans.ts';
 
 /** Prisma's codes for a database it cannot reach or that dropped it; the caller may retry. */
 const UNREACHABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
@@ -146,7 +147,10 @@ export function installErrorHandling(app: FastifyInstance): void {
       reply.removeHeader('connection');
       drainBounded(request.raw);
     }
-    return reply.code(appError.statusCode).send(appError.toJSON());
+    // The trace of the failed request, to find its spans and log lines.
+    const traceId = requestTraceId(request);
+    const body = appError.toJSON();
+    return reply.code(appError.statusCode).send(traceId ? { error: { ...body.error, details: { ...body.error.details, traceId } } } : body);
   });
   app.setNotFoundHandler((request, reply) => {
     const error = createError({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });

@@ -34,6 +34,9 @@ export { Coordinator, type Branch, type CoordinatorOptions, type Vote } from './
 export { defineTransaction, type TransactionPayloads } from './two-phase/transaction.ts';
 export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
 
+// Tracing (OpenTelemetry; no-ops unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
+export { contextFrom, currentTraceId, currentTraceparent, failSpan, inContext, inSpan, SpanKind, startSpan, tracingOn, under, withSpan, type Span } from './tracing/tracing.ts';
+
 // Small pieces several services share.
 export { BoundedMap } from './cache/bounded-map.ts';
 export { ConcurrencyLimiter } from './concurrency/concurrency-limiter.ts';

@@ -1,6 +1,6 @@
 // The typed clients built from the service contracts: each method sends its route's method, path
-// (parameters encoded), query (unset keys left out), body and idempotency, and acts for the user
-// given. The calls at the end never run: they are there for `npm run typecheck`, which fails if a
+// (parameters encoded) and its template (naming the call's span), query (unset keys left out), body
+// and idempotency, and acts for the user given. The calls at the end never run: they are there for `npm run typecheck`, which fails if a
 // call that breaks its contract ever compiles.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -22,11 +22,11 @@ test('a typed client sends each route as the contract writes it', async () => {
   const auth = serviceClient(authContract, send);
   await auth.currentSession({}, { headers: { authorization: 'Bearer t' } });
   assert.deepEqual(sent, [
-    { method: 'GET', path: '/api/topics/a%2Fb%3Fc/subscribers?limit=10000', idempotent: true, user: 'ada' },
-    { method: 'POST', path: '/api/topics', body: { name: 'deploys' }, idempotent: false, user: 'ada' },
-    { method: 'GET', path: '/api/topics?mine=true', idempotent: true },
-    { method: 'POST', path: '/api/counters/query', body: { userIds: ['u1'] }, idempotent: true },
-    { method: 'GET', path: '/api/sessions/current', idempotent: true, headers: { authorization: 'Bearer t' } },
+    { method: 'GET', path: '/api/topics/a%2Fb%3Fc/subscribers?limit=10000', route: '/api/topics/:id/subscribers', idempotent: true, user: 'ada' },
+    { method: 'POST', path: '/api/topics', route: '/api/topics', body: { name: 'deploys' }, idempotent: false, user: 'ada' },
+    { method: 'GET', path: '/api/topics?mine=true', route: '/api/topics', idempotent: true },
+    { method: 'POST', path: '/api/counters/query', route: '/api/counters/query', body: { userIds: ['u1'] }, idempotent: true },
+    { method: 'GET', path: '/api/sessions/current', route: '/api/sessions/current', idempotent: true, headers: { authorization: 'Bearer t' } },
   ]);
 });
 

@@ -3,6 +3,7 @@
 // counts, and the deliveries are recorded for the trace); a counter change goes to the user's
 // connections; a logout ends the token's sessions; a subscription change evicts a cached list.
 import type { FastifyBaseLogger } from 'fastify';
+import { contextFrom, SpanKind, startSpan, tracingOn, type Span } from '@notify/lib';
 import type { Notification } from '@notify/lib/rpc';
 import type { ConnectionRegistry } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
@@ -12,7 +13,7 @@ import type { Upstreams } from '../upstreams.ts';
 import { Coalescer } from './coalescer.ts';
 
 export type BusMessage =
-  | { kind: 'notification'; notification: Notification; recipients: string[]; committedAt: number }
+  | { kind: 'notification'; notification: Notification; recipients: string[]; committedAt: number; /** The publication's trace (tracing on). */ traceparent?: string }
   | { kind: 'counter'; userId: string; unread: number }
   | { kind: 'logout'; tokenHash: string }
   | { kind: 'subscribers-changed'; topicId: string };
@@ -53,7 +54,7 @@ export class Fanout {
   readonly handle = async (message: BusMessage): Promise<void> => {
     switch (message.kind) {
       case 'notification':
-        return this.notification(message.notification, message.recipients, message.committedAt);
+        return this.notification(message);
       case 'counter':
         this.d.metrics.pushes.inc({ event: 'counter' }, this.d.connections.pushTo(message.userId, 'counter', { unread: message.unread }));
         return;
@@ -66,7 +67,17 @@ export class Fanout {
     }
   };
 
-  private notification(notification: Notification, recipients: string[], committedAt: number): void {
+  private notification({ notification, recipients, committedAt, traceparent }: Extract<BusMessage, { kind: 'notification' }>): void {
+    // Each gateway's fan-out is a span of the publication's trace.
+    const span = traceparent && tracingOn() ? startSpan('push fan-out', { kind: SpanKind.CONSUMER, attributes: { 'notify.notification_id': notification.id, 'notify.recipients': recipients.length, 'notify.gateway': this.d.instanceId() } }, contextFrom(traceparent)) : undefined;
+    try {
+      this.pushNotification(notification, recipients, committedAt, span);
+    } finally {
+      span?.end();
+    }
+  }
+
+  private pushNotification(notification: Notification, recipients: string[], committedAt: number, span: Span | undefined): void {
     const delivered: DeliveredEvent[] = [];
     const local: string[] = [];
     for (const recipientId of recipients) {
@@ -78,6 +89,7 @@ export class Fanout {
         delivered.push({ notificationId: notification.id, type: 'delivered', recipientId, detail: { connection: connection.id, transport: connection.transport, gateway: this.d.instanceId() } });
       }
     }
+    span?.setAttribute('notify.pushes', delivered.length);
     if (local.length === 0) return;
     this.d.metrics.pushes.inc({ event: 'notification' }, delivered.length);
     this.d.metrics.fanout.observe(Math.max(0, Date.now() - committedAt) / 1000);

@@ -3,7 +3,7 @@
 // params must match the method's schema. Every failure becomes a contract error; an unexpected
 // one is logged and answered as INTERNAL without its internals.
 import type { FastifyBaseLogger } from 'fastify';
-import { createError, findUnstorableText, hasErrorCode, REASON, toAppError, UNSTORABLE_TEXT_MESSAGE, type AppError } from '@notify/lib';
+import { createError, currentTraceId, findUnstorableText, hasErrorCode, inSpan, REASON, SpanKind, toAppError, UNSTORABLE_TEXT_MESSAGE, type AppError } from '@notify/lib';
 import { PUBLIC_METHODS, RPC_PARAMS, type RpcError, type RpcMethod } from '@notify/lib/rpc';
 import type { Connection } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
@@ -36,8 +36,22 @@ export class Dispatcher {
   }
 
   /** Runs one call; resolves to the result or rejects with an AppError, never anything else. */
-  async call(connection: Connection, method: unknown, params: unknown): Promise<unknown> {
+  call(connection: Connection, method: unknown, params: unknown): Promise<unknown> {
     const label = isMethod(method) ? method : '(unknown)';
+    // Each call starts a trace: what it causes (upstream calls, the transaction, pushes, emails) belongs to it.
+    return inSpan(`rpc ${label}`, { kind: SpanKind.SERVER, parent: 'root', attributes: { 'rpc.system': 'json-rpc', 'rpc.method': label, 'network.transport': connection.transport } }, async (span) => {
+      try {
+        return await this.callTraced(connection, method, params, label);
+      } catch (error) {
+        // The failed call's trace, to find its spans and log lines.
+        const traceId = currentTraceId(span);
+        const failure = error as AppError;
+        throw traceId ? createError({ code: failure.code, message: failure.message, details: { ...failure.details, traceId }, retryable: failure.retryable }) : failure;
+      }
+    });
+  }
+
+  private async callTraced(connection: Connection, method: unknown, params: unknown, label: string): Promise<unknown> {
     const stop = this.options.metrics.rpcDuration.startTimer({ method: label });
     connection.inflight += 1;
     // Counted for whoever called when the call arrived (a login during the call does not move it).
@@ -55,10 +69,13 @@ export class Dispatcher {
       started = true;
       const result = await this.run(connection, call);
       this.options.metrics.rpc.inc({ method: label, transport: connection.transport, outcome: 'ok' });
+      // One line per call at debug level, as the HTTP services log each request.
+      this.options.log.debug({ method: label, transport: connection.transport }, 'rpc call answered');
       return result;
     } catch (error) {
       const failure = this.describe(error, label);
       this.options.metrics.rpc.inc({ method: label, transport: connection.transport, outcome: failure.code });
+      this.options.log.debug({ method: label, transport: connection.transport, code: failure.code }, 'rpc call refused');
       throw failure;
     } finally {
       connection.inflight -= 1;

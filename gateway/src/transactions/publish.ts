@@ -3,7 +3,7 @@
 // through the bus); its emails are handed to the mailer, which is never lost (the follow-up is
 // retried until the mailer takes them, also after a crash).
 import type { FastifyBaseLogger } from 'fastify';
-import { defineTransaction, hasErrorCode, isFinalRefusal, type TransactionPayloads } from '@notify/lib';
+import { currentTraceparent, defineTransaction, hasErrorCode, isFinalRefusal, type TransactionPayloads } from '@notify/lib';
 import { counterActions, MAILER_MAX_RECIPIENTS_WITH_LINKS, persistActions } from '@notify/lib/contracts';
 import { emailRecipients, pushRecipients } from '../preferences/audience.ts';
 import type { UnsubscribeLinks } from '../preferences/unsubscribe-links.ts';
@@ -41,7 +41,14 @@ export function publicationTransaction(d: {
     async afterCommit({ persist }) {
       const committedAt = Date.now();
       // Muted recipients have it in their feed, read: no push (and no unread to push).
-      await d.publish({ kind: 'notification', notification: notificationView(persist, new Date(committedAt), d.avatarBasePath), recipients: pushRecipients(persist), committedAt });
+      const traceparent = currentTraceparent();
+      await d.publish({
+        kind: 'notification',
+        notification: notificationView(persist, new Date(committedAt), d.avatarBasePath),
+        recipients: pushRecipients(persist),
+        committedAt,
+        ...(traceparent ? { traceparent } : {}),
+      });
     },
     /**
      * A publication with `email` goes to the mailer, one job per recipient who neither muted the

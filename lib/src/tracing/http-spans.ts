@@ -38,7 +38,7 @@ export function traceRequests(app: FastifyInstance): void {
       return withSpan((request as Traced)[SPAN], () => handler.call(this, request, reply));
     } as RouteHandlerMethod;
   });
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     if (!tracingOn() || request.routeOptions.config.trace === false) return;
     const span = startSpan(`${request.method} ${request.routeOptions.url ?? 'unmatched route'}`, {
       kind: SpanKind.SERVER,
@@ -47,7 +47,9 @@ export function traceRequests(app: FastifyInstance): void {
     (request as Traced)[SPAN] = span;
     const log = request.log.child(logFields(span) ?? {}) as FastifyBaseLogger & { [TRACED_LOGGER]?: boolean };
     log[TRACED_LOGGER] = true;
+    // The reply logs the request's last line ("request completed"): it names the trace too.
     request.log = log;
+    reply.log = log;
   });
   app.addHook('onResponse', async (request, reply) => {
     const span = (request as Traced)[SPAN];

@@ -72,10 +72,15 @@ export function startSpan(name: string, options: { kind?: SpanKind; attributes?:
  * Runs `work` inside a new span made active, ending it when `work` settles; a throw or rejection is
  * recorded on the span (status error) and passed on unchanged.
  */
-export function inSpan<T>(name: string, options: { kind?: SpanKind; attributes?: Attributes; links?: Link[]; parent?: Context }, work: (span: Span) => Promise<T>): Promise<T> {
+export function inSpan<T>(
+  name: string,
+  options: { kind?: SpanKind; attributes?: Attributes; links?: Link[]; /** Default: the active context; 'root' starts a trace. */ parent?: Context | 'root' },
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
   if (!installed) return work(NOT_RECORDED);
-  const span = startSpan(name, options, options.parent ?? context.active());
-  return context.with(trace.setSpan(options.parent ?? context.active(), span), async () => {
+  const parent = options.parent === 'root' ? ROOT_CONTEXT : (options.parent ?? context.active());
+  const span = startSpan(name, options, parent);
+  return context.with(trace.setSpan(parent, span), async () => {
     try {
       return await work(span);
     } catch (error) {
@@ -90,6 +95,16 @@ export function inSpan<T>(name: string, options: { kind?: SpanKind; attributes?:
 /** Runs `work` with `span` as the active span (its children and logs belong to it). */
 export function withSpan<T>(span: Span | undefined, work: () => T): T {
   return span ? context.with(trace.setSpan(context.active(), span), work) : work();
+}
+
+/** A context whose active span is `span` (the active context when there is none): for children of it. */
+export function under(span: Span | undefined): Context {
+  return span ? trace.setSpan(context.active(), span) : context.active();
+}
+
+/** Runs `work` in `parent` (a span's context, see `under`). */
+export function inContext<T>(parent: Context, work: () => T): T {
+  return installed ? context.with(parent, work) : work();
 }
 
 /** Marks a span failed with the error (its code, when it is one of ours). */
@@ -126,9 +141,8 @@ export function currentTraceparent(from: Context = context.active()): string | u
   return carrier.traceparent;
 }
 
-/** The active trace's id (32 hex digits), or undefined when there is none. */
-export function currentTraceId(): string | undefined {
-  const span = trace.getActiveSpan();
+/** The trace id of `span` (default: the active one; 32 hex digits), or undefined when there is none. */
+export function currentTraceId(span: Span | undefined = trace.getActiveSpan()): string | undefined {
   const ids = span?.spanContext();
   return ids && trace.isSpanContextValid(ids) ? ids.traceId : undefined;
 }

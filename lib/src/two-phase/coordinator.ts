@@ -15,6 +15,7 @@ import { perRegistry } from '../metrics/per-registry.ts';
 import type { SqlClient } from './participant.ts';
 import type { BatchDecision, BatchVote } from './protocol.ts';
 import { shapeOf, type TransactionDefinition, type TransactionPayloads } from './transaction.ts';
+import { currentTraceparent, failSpan, inContext, inSpan, startSpan, tracingOn, under, type Span } from '../tracing/tracing.ts';
 
 export const COORDINATOR_TABLE = 'coordinator_transactions';
 
@@ -110,6 +111,8 @@ interface Finishing {
   name: string | null;
   outcome: Outcome;
   branches: Branch[];
+  /** The transaction's span (tracing on, and run here since this start): phase 2 and what follows are its children. */
+  span?: Span | undefined;
 }
 
 /** The payload of each participant, by service. */
@@ -130,6 +133,8 @@ interface Queued {
   branches: Branch[];
   /** The branches as the log stores them (their length bounds a batch's bytes). */
   logged: string;
+  /** The transaction's span, a child of the caller's (tracing on); ended once everything after the commit is done. */
+  span: Span | undefined;
   resolve: (result: RunResult) => void;
   reject: (error: unknown) => void;
 }
@@ -202,10 +207,25 @@ export class Coordinator {
     this.running.add(txId);
     const logged = JSON.stringify(branches);
     const { name } = definition;
+    const span = tracingOn() ? startSpan(`2pc ${name}`, { attributes: { 'twopc.tx_id': txId, 'twopc.transaction': name } }) : undefined;
     return new Promise<RunResult>((resolve, reject) => {
       let queue = this.queues.get(name);
       if (!queue) this.queues.set(name, (queue = { waiting: [], inFlight: 0 }));
-      queue.waiting.push({ txId, name, branches, logged, resolve, reject });
+      queue.waiting.push({
+        txId,
+        name,
+        branches,
+        logged,
+        span,
+        resolve,
+        reject: (error) => {
+          if (span) {
+            failSpan(span, error);
+            span.end();
+          }
+          reject(error);
+        },
+      });
       this.pump(name, queue);
     });
   }
@@ -251,7 +271,16 @@ export class Coordinator {
       }
       if (!live.length) return;
       const shape = live[0]!.branches;
-      const votesByBranch = await Promise.all(shape.map((branch, at) => this.prepareAll(branch.service, live.map((item) => ({ txId: item.txId, branch: item.branches[at]! })))));
+      const prepares = live.map((item) => (item.span ? startSpan('prepare', { attributes: { 'twopc.batch_size': live.length } }, under(item.span)) : undefined));
+      const votesByBranch = await Promise.all(
+        shape.map((branch, at) => this.prepareAll(branch.service, live.map((item, index) => ({ txId: item.txId, branch: item.branches[at]!, span: prepares[index] })))),
+      );
+      for (const [index, span] of prepares.entries()) {
+        if (!span) continue;
+        const no = votesByBranch.map((votes) => votes.get(live[index]!.txId)!).find((vote) => vote.vote === 'no');
+        if (no) failSpan(span, { code: `${no.service}: ${no.error?.code ?? 'no'}` });
+        span.end();
+      }
       await this.o.afterPrepare?.(live.map((item) => item.txId));
       const wanted = live.map((item) => {
         const votes = votesByBranch.map((votes) => votes.get(item.txId)!);
@@ -267,7 +296,8 @@ export class Coordinator {
         this.metrics.outcomes.inc({ outcome: final });
         // Another coordinator found this transaction undecided past its lease and aborted it.
         if (final !== outcome) votes.push({ service: 'coordinator', vote: 'no', error: { code: 'UNAVAILABLE', message: 'the transaction was aborted before it could be decided; try again' } });
-        return { txId: item.txId, name: item.name, branches: item.branches, outcome: final, votes, item };
+        item.span?.setAttribute('twopc.outcome', final);
+        return { txId: item.txId, name: item.name, branches: item.branches, outcome: final, votes, item, span: item.span };
       });
       for (const { txId } of decided) await this.o.afterDecision?.(txId);
       const done = this.finish(decided);
@@ -326,9 +356,15 @@ export class Coordinator {
   }
 
   /** One participant's votes on a batch: one prepare request carrying every item (the single route for one). */
-  private async prepareAll(service: string, items: { txId: string; branch: Branch }[]): Promise<Map<string, Vote>> {
+  private async prepareAll(service: string, items: { txId: string; branch: Branch; span: Span | undefined }[]): Promise<Map<string, Vote>> {
     const votes = new Map<string, Vote>();
-    const request = ({ txId, branch }: { txId: string; branch: Branch }) => ({ txId, action: branch.action, payload: branch.payload, timeoutMs: this.o.prepareTimeoutMs });
+    // A batch names each item's trace; a lone prepare's is in its request's headers.
+    const request = ({ txId, branch, span }: { txId: string; branch: Branch; span: Span | undefined }) => {
+      const traceparent = items.length > 1 && span ? currentTraceparent(under(span)) : undefined;
+      return { txId, action: branch.action, payload: branch.payload, timeoutMs: this.o.prepareTimeoutMs, ...(traceparent ? { traceparent } : {}) };
+    };
+    // The request itself belongs to the first item's trace (the others link to it at the participant).
+    return inContext(under(items[0]?.span), async () => {
     try {
       // The participant answers a repeated prepare as the first one, so another instance may retry it.
       const options = { method: 'POST', deadlineMs: this.o.prepareTimeoutMs, idempotent: true };
@@ -350,6 +386,7 @@ export class Coordinator {
     // An item the answer left out has no yes vote.
     for (const { txId } of items) if (!votes.has(txId)) votes.set(txId, { service, vote: 'no', error: { code: 'INTERNAL', message: `${service} did not vote on ${txId}` } });
     return votes;
+    });
   }
 
   /**
@@ -358,10 +395,13 @@ export class Coordinator {
    * complete in one statement; one run per txId. Resolves once phase 2 is done: callers wait for
    * what they can read back, not for the follow-ups or the completion record.
    */
-  private finish(entries: Finishing[]): Promise<boolean> {
-    entries = entries.filter((entry) => !this.finishing.has(entry.txId));
+  private finish(given: Finishing[]): Promise<boolean> {
+    const entries = given.filter((entry) => !this.finishing.has(entry.txId));
+    for (const entry of given) if (!entries.includes(entry)) entry.span?.end();
     if (!entries.length) return Promise.resolve(true);
     const ids = entries.map((entry) => entry.txId);
+    // Phase 2 of each transaction is a span of its own trace.
+    const phase2Spans = new Map(entries.flatMap((entry) => (entry.span ? [[entry.txId, startSpan(entry.outcome === 'committed' ? 'commit' : 'rollback', {}, under(entry.span))] as const] : [])));
     let phase2Done!: (done: boolean) => void;
     const phase2 = new Promise<boolean>((resolve) => (phase2Done = resolve));
     const all = (async () => {
@@ -370,16 +410,17 @@ export class Coordinator {
         services.flatMap((service) =>
           (['committed', 'aborted'] as const).map((outcome) => {
             const txIds = entries.filter((entry) => entry.outcome === outcome && entry.branches.some((branch) => branch.service === service)).map((entry) => entry.txId);
-            return txIds.length ? this.decideBranch(service, outcome, txIds) : undefined;
+            return txIds.length ? this.decideBranch(service, outcome, txIds, phase2Spans) : undefined;
           }),
         ),
       );
+      for (const span of phase2Spans.values()) span.end();
       if (this.stopped) return false;
       const committed = entries.flatMap((entry) => {
         const definition = entry.outcome === 'committed' ? this.definitionOf(entry) : undefined;
         return definition ? [{ ...entry, definition, payloads: payloadsOf(entry.branches) }] : [];
       });
-      for (const entry of committed) void this.afterCommit(entry.definition, entry.payloads, entry.txId);
+      for (const entry of committed) void inContext(under(entry.span), () => this.afterCommit(entry.definition, entry.payloads, entry.txId));
       // Marking them complete is retried here while the database is down: left to the sweep, the
       // transactions would be finished again and their afterCommit (the gateway's pushes) run twice.
       const complete = () =>
@@ -391,7 +432,13 @@ export class Coordinator {
       phase2Done(true);
       const following = committed.filter((entry) => entry.definition.followUp);
       const followed = await Promise.all(
-        following.map((entry) => this.untilDone(() => entry.definition.followUp!(entry.payloads, entry.txId), { txId: entry.txId, step: 'follow-up', outcome: entry.outcome })),
+        following.map((entry) =>
+          this.untilDone(() => inContext(under(entry.span), () => inSpan('follow-up', {}, () => entry.definition.followUp!(entry.payloads, entry.txId))), {
+            txId: entry.txId,
+            step: 'follow-up',
+            outcome: entry.outcome,
+          }),
+        ),
       );
       if (!followed.every(Boolean)) return false;
       return complete();
@@ -407,14 +454,16 @@ export class Coordinator {
       })
       .finally(() => {
         for (const id of ids) this.finishing.delete(id);
+        for (const entry of entries) entry.span?.end();
       });
     for (const id of ids) this.finishing.set(id, { phase2, all });
     return phase2;
   }
 
   private async afterCommit(definition: TransactionDefinition, payloads: Record<string, unknown>, txId: string): Promise<void> {
+    if (!definition.afterCommit) return;
     try {
-      await definition.afterCommit?.(payloads as never, txId);
+      await inSpan('after commit', {}, async () => definition.afterCommit!(payloads as never, txId));
     } catch (error) {
       this.o.log.error({ err: error, txId, transaction: definition.name }, 'afterCommit failed after phase 2');
     }
@@ -433,14 +482,27 @@ export class Coordinator {
    * no) or a conflicting decision is final: retrying cannot change it, and it means that branch
    * never held the change.
    */
-  private async decideBranch(service: string, outcome: Outcome, txIds: string[]): Promise<void> {
+  private async decideBranch(service: string, outcome: Outcome, txIds: string[], spans: ReadonlyMap<string, Span>): Promise<void> {
     let left = txIds;
+    // Each request belongs to its first transaction's trace; a batch names every item's.
+    const traced = <T>(work: () => Promise<T>) => inContext(under(spans.get(left[0]!)), work);
+    const traceparents = () => {
+      if (!spans.size) return {};
+      const named = left.flatMap((txId) => {
+        const span = spans.get(txId);
+        const traceparent = span && currentTraceparent(under(span));
+        return traceparent ? [[txId, traceparent] as const] : [];
+      });
+      return named.length ? { traceparents: Object.fromEntries(named) } : {};
+    };
     const final = (txId: string, code: string) => this.o.log.error({ txId, service, outcome, code }, 'participant refused the decision');
     await this.untilDone(async () => {
       const options = { method: 'POST', deadlineMs: this.o.decisionTimeoutMs, idempotent: true };
       if (left.length === 1) {
         try {
-          await this.o.participant(service).request({ ...options, method: outcome === 'committed' ? 'POST' : 'DELETE', path: outcome === 'committed' ? '/api/commit_2pc' : '/api/rollback_2pc', body: { txId: left[0] } });
+          await traced(() =>
+            this.o.participant(service).request({ ...options, method: outcome === 'committed' ? 'POST' : 'DELETE', path: outcome === 'committed' ? '/api/commit_2pc' : '/api/rollback_2pc', body: { txId: left[0] } }),
+          );
         } catch (error) {
           if (!settlesBranch(error)) throw error;
           final(left[0]!, error.code);
@@ -448,11 +510,13 @@ export class Coordinator {
         left = [];
         return;
       }
-      const answer = await this.o.participant(service).request<{ results?: BatchDecision[] }>({
-        ...options,
-        path: outcome === 'committed' ? '/api/commit_2pc/batch' : '/api/rollback_2pc/batch',
-        body: { txIds: left },
-      });
+      const answer = await traced(() =>
+        this.o.participant(service).request<{ results?: BatchDecision[] }>({
+          ...options,
+          path: outcome === 'committed' ? '/api/commit_2pc/batch' : '/api/rollback_2pc/batch',
+          body: { txIds: left, ...traceparents() },
+        }),
+      );
       const results = new Map((answer.body.results ?? []).map((result) => [result.txId, result]));
       left = left.filter((txId) => {
         const result = results.get(txId);

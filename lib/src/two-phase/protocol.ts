@@ -5,12 +5,17 @@ import { z } from 'zod';
 /** Transaction ids: the coordinator's, or one a request_id-route caller chose; opaque, URL-safe. */
 export const txId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1 to 128 letters, digits or _ . : -');
 
+/** A W3C trace context (`traceparent`): a batch's items each belong to their own trace. */
+export const traceparent = z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'must be a W3C traceparent');
+
 export const prepareRequest = z.strictObject({
   txId,
   action: z.string().min(1).max(100),
   payload: z.unknown(),
   /** How long (ms) the participant holds the prepared change before asking the coordinator. */
   timeoutMs: z.number().int().min(1).max(3_600_000),
+  /** The trace this transaction belongs to (sent only while tracing is on). */
+  traceparent: traceparent.optional(),
 });
 export type PrepareRequest = z.infer<typeof prepareRequest>;
 
@@ -78,7 +83,10 @@ export type PrepareBatchRequest = z.infer<typeof prepareBatchRequest>;
 /** `POST /api/commit_2pc/batch` and `POST /api/rollback_2pc/batch`: one decision for many transactions. */
 export const decisionBatchRequest = z.strictObject({
   txIds: z.array(txId).min(1).max(BATCH_MAX_ITEMS).refine(distinct, 'transaction ids must not repeat'),
+  /** Each transaction's trace, by id (sent only while tracing is on). */
+  traceparents: z.record(txId, traceparent).optional(),
 });
+export type DecisionBatchRequest = z.infer<typeof decisionBatchRequest>;
 
 export interface ItemError {
   code: string;

@@ -30,6 +30,8 @@ export async function buildApp(config: Readonly<Config>): Promise<DiscoveryServi
     name: 'discovery',
     // The Consul API judges callers by their ACL tokens, not by service credentials.
     defaultCallers: 'public',
+    // Every instance's heartbeats and blocking watches: a span each would bury the traces that matter.
+    traceRequests: false,
     config: {
       ...config,
       // The kit's registration and watches are for clients of a registry; discovery is the registry.

@@ -23,7 +23,8 @@ export interface JsonRpcOptions {
 }
 
 export async function jsonRpcRoutes(app: FastifyInstance, o: JsonRpcOptions): Promise<void> {
-  app.get('/ws', { websocket: true }, (socket, request) => {
+  // No span for the connection itself: each call on it starts its own trace (see the dispatcher).
+  app.get('/ws', { websocket: true, config: { trace: false } }, (socket, request) => {
     if (o.connections.size >= o.maxConnections) {
       o.metrics.refused.inc({ transport: 'jsonrpc', reason: 'limit' });
       socket.close(1013, 'too many connections; try again later');

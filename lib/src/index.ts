@@ -9,6 +9,8 @@ export { runService } from './service/run-service.ts';
 export { ConfigError, baseConfigShape, env, loadConfig, loadConfigOrExit } from './config.ts';
 export { type ZodTypeProvider } from './service/validation.ts';
 export { HTTP_DURATION_BUCKETS, METRIC } from './metrics/names.ts';
+// Tracing (off unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
+export { contextFrom, currentTraceId, currentTraceparent, failSpan, inSpan, linkFrom, logFields, SpanKind, startSpan, tracingOn, withSpan, type Span } from './tracing/tracing.ts';
 
 // Errors.
 export { AppError, LOAD_SHED, createError, hasErrorCode, isErrorCode, isFinalRefusal } from './errors.ts';

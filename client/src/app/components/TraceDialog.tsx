@@ -1,5 +1,6 @@
 // A notification's lifecycle (notifications.trace): prepared, committed, delivered per connection,
-// emailed, acked, each with its time and the time since the first event. Refreshes while open.
+// emailed, acked, each with its time and the time since the first event, and the distributed trace
+// it was published in (its id, linked to the trace viewer when the gateway names one). Refreshes while open.
 import { useCallback, useEffect, useState } from 'react';
 import type { Notification, TraceEvent } from '@notify/lib/rpc';
 import { friendlyError } from '../api/errors.ts';
@@ -24,6 +25,17 @@ const LABELS: Record<TraceEvent['type'], string> = {
   acked: 'Read',
 };
 
+/** The trace viewer's link, only when it is an http or https URL (never `javascript:` or the like). */
+function safeTraceUrl(url: string | null): string | null {
+  if (!url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
 function describe(event: TraceEvent, userId: string): string {
   const who = event.recipientId === null ? null : event.recipientId === userId ? 'you' : `user ${shortId(event.recipientId)}`;
   const detail = (event.detail ?? {}) as Record<string, unknown>;
@@ -46,12 +58,14 @@ function describe(event: TraceEvent, userId: string): string {
 export function TraceDialog({ notification, topicName, userId, onClose }: Props) {
   const client = useClient();
   const [events, setEvents] = useState<TraceEvent[] | null>(null);
+  const [trace, setTrace] = useState<{ traceId: string | null; traceUrl: string | null }>({ traceId: null, traceUrl: null });
   const [error, setError] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
-      const trace = await client.call('notifications.trace', { notificationId: notification.id });
-      setEvents(trace.events);
+      const answer = await client.call('notifications.trace', { notificationId: notification.id });
+      setEvents(answer.events);
+      setTrace({ traceId: answer.traceId ?? null, traceUrl: safeTraceUrl(answer.traceUrl ?? null) });
       setError(null);
     } catch (failure) {
       setError(friendlyError(failure));
@@ -95,6 +109,18 @@ export function TraceDialog({ notification, topicName, userId, onClose }: Props)
           </button>
         </div>
         <ErrorNote text={error} testId="trace-error" />
+        {trace.traceId && (
+          <p className="muted" data-testid="trace-id">
+            Trace{' '}
+            {trace.traceUrl ? (
+              <a className="mono" href={trace.traceUrl} target="_blank" rel="noopener noreferrer" data-testid="trace-link">
+                {trace.traceId}
+              </a>
+            ) : (
+              <span className="mono">{trace.traceId}</span>
+            )}
+          </p>
+        )}
         {events === null ? (
           !error && <p className="muted">Loading the trace…</p>
         ) : events.length === 0 ? (

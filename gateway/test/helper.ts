@@ -54,6 +54,8 @@ export interface SystemOptions {
   mailer?: boolean;
   /** Also run the avatar service (the gateway proxies /avatars to it). */
   avatar?: boolean;
+  /** Added to every service's environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
+  env?: Record<string, string>;
 }
 
 export async function startSystem(t: TestContext, options: SystemOptions = {}): Promise<System> {
@@ -70,7 +72,7 @@ export async function startSystem(t: TestContext, options: SystemOptions = {}): 
     ...(options.mailer ? { 'smtp-sink': {}, mailer: { instances: 1, env: FAST_MAIL_QUEUE } } : {}),
     ...(options.avatar ? { avatar: {} } : {}),
   };
-  const system = await startTopology(TOPOLOGY, { t, services, env: { DRAIN_DELAY_MS: '0', TWO_PC_SWEEP_INTERVAL_MS: '200' } });
+  const system = await startTopology(TOPOLOGY, { t, services, env: { DRAIN_DELAY_MS: '0', TWO_PC_SWEEP_INTERVAL_MS: '200', ...options.env } });
   const database = (name: string) => system.databaseUrl(name)!;
   return {
     discovery: system.of('discovery')[0]!,

@@ -118,6 +118,30 @@ test('a publication’s trace reaches its emails and is remembered with it; a ga
     if (stored !== null) assert.match(stored, /^[0-9a-f]{32}$/);
   });
 
+  await t.test('a digest is sent in a span of its own, linked to the trace of every publication it lists', async () => {
+    const carol = await jsonRpcClient(gateway!, undefined, t);
+    const c = await register(carol, 'Carol');
+    const digestTopic = await alice.call('topics.create', { name: `digested-${Date.now()}` });
+    await carol.call('topics.subscribe', { topicId: digestTopic.id });
+    // One email a 6 s window, the rest held for its digest.
+    await carol.call('preferences.set', { digest: { threshold: 1, windowMinutes: 0.1 } });
+    const callers = [callerTrace(), callerTrace(), callerTrace()];
+    for (const [index, caller] of callers.entries()) {
+      const answer = await rest(gateway!.port, 'POST', `/api/v1/topics/${digestTopic.id}/notifications`, key, { body: { title: `digested ${index}`, body: '', email: true }, traceparent: caller.traceparent });
+      assert.equal(answer.status, 201, answer.text);
+    }
+    const digestSpan = await receiver.waitFor(
+      () => receiver.spans.find((span) => span.name === 'email send' && span.attributes['email.kind'] === 'digest' && span.attributes['email.recipient.user_id'] === c.id && span.attributes['email.outcome'] === 'sent'),
+      40_000,
+    );
+    // The first went out alone; the digest lists the other two, and links to their traces.
+    const linked = new Set(digestSpan.links.map((link) => link.traceId));
+    assert.equal(digestSpan.attributes['email.digest.items'], 2);
+    assert.equal(linked.size, 2, JSON.stringify(digestSpan.links));
+    for (const traceId of linked) assert.ok(callers.some((caller) => caller.traceId === traceId), 'each link names a publication’s trace');
+    assert.ok(!callers.some((caller) => caller.traceId === digestSpan.traceId), 'the digest is a trace of its own');
+  });
+
   await t.test('a gateway with tracing off sends no span and stores no trace id, even for a caller with a traceparent', async () => {
     const quiet = await system.startGateway({ OTEL_EXPORTER_OTLP_ENDPOINT: '' });
     const caller = callerTrace();

@@ -6,6 +6,7 @@ import type { Notification, TraceEvent } from '@notify/lib/rpc';
 import { friendlyError } from '../api/errors.ts';
 import { useClient } from '../api/hooks.ts';
 import { clockTime, fullTime, offset, plural, shortId } from '../format.ts';
+import { safeLink } from '../state/shapes.ts';
 import { ErrorNote } from './ErrorNote.tsx';
 
 const REFRESH_MS = 3_000;
@@ -24,17 +25,6 @@ const LABELS: Record<TraceEvent['type'], string> = {
   emailed: 'Emailed',
   acked: 'Read',
 };
-
-/** The trace viewer's link, only when it is an http or https URL (never `javascript:` or the like). */
-function safeTraceUrl(url: string | null): string | null {
-  if (!url) return null;
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
-  } catch {
-    return null;
-  }
-}
 
 function describe(event: TraceEvent, userId: string): string {
   const who = event.recipientId === null ? null : event.recipientId === userId ? 'you' : `user ${shortId(event.recipientId)}`;
@@ -65,7 +55,7 @@ export function TraceDialog({ notification, topicName, userId, onClose }: Props)
     try {
       const answer = await client.call('notifications.trace', { notificationId: notification.id });
       setEvents(answer.events);
-      setTrace({ traceId: answer.traceId ?? null, traceUrl: safeTraceUrl(answer.traceUrl ?? null) });
+      setTrace({ traceId: answer.traceId ?? null, traceUrl: safeLink(answer.traceUrl ?? null) });
       setError(null);
     } catch (failure) {
       setError(friendlyError(failure));

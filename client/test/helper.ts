@@ -7,7 +7,7 @@ import { join, resolve, sep } from 'node:path';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { spawnService, type ServiceProcess } from '@notify/lib/testing';
-import { startSystem, type System } from '../../gateway/test/helper.ts';
+import { startSystem, type System, type SystemOptions } from '../../gateway/test/helper.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -34,12 +34,12 @@ export interface BrowserWorld {
 }
 
 /** Starts the world for a browser test, or skips the test when Chromium is not installed (undefined). */
-export async function browserWorld(t: TestContext, screenshotPrefix: string): Promise<BrowserWorld | undefined> {
+export async function browserWorld(t: TestContext, screenshotPrefix: string, systemOptions: SystemOptions = {}): Promise<BrowserWorld | undefined> {
   if (!chromiumAvailable()) {
     t.skip(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
     return undefined;
   }
-  const system = await startSystem(t, { avatar: true });
+  const system = await startSystem(t, { avatar: true, ...systemOptions });
   const gateway = system.gateways[0]!;
   const client = await spawnService({ entry: 'client/src/server.ts', env: { GATEWAY_URL: gateway.url, DISCOVERY_URL: system.discovery.url }, timeoutMs: 90_000 }, t);
   const browser = await launchChromium();

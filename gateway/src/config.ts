@@ -45,6 +45,12 @@ export const configSchema = z.object({
     .min(32, 'must have at least 32 characters (e.g. openssl rand -base64 32)')
     .optional()
     .describe('Key the one-click unsubscribe links in emails are signed with (HMAC-SHA256), the same on every gateway; unset: derived from SERVICE_SECRET'),
+  TRACE_VIEW_URL: z
+    .string()
+    .refine((template) => template.includes('{traceId}'), 'must contain {traceId}')
+    .refine((template) => /^https?:$/.test(URL.parse(template.replaceAll('{traceId}', '0'.repeat(32)))?.protocol ?? ''), 'must be an http or https URL')
+    .optional()
+    .describe('Where a trace is seen (a trace viewer such as Jaeger): a URL with {traceId}, e.g. http://localhost:16686/trace/{traceId}; notifications.trace answers it as traceUrl. Unset: traceUrl is null'),
   PUSH_CHANNEL: env.string('gateway_push', 'PostgreSQL NOTIFY channel the gateway instances share pushes and invalidations on'),
   AVATAR_BASE_PATH: env.string('/avatars', 'Path prefix of the avatar URLs users.me answers with, where the gateway proxies them to the avatar service'),
   AVATAR_TIMEOUT_MS: env.int(15_000, 'Deadline of one proxied avatar request; longer than the avatar service’s own RENDER_TIMEOUT_MS, so its 504 reaches the client', 1),

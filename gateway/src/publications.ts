@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
-import { createError, hasErrorCode, REASON, type ConcurrencyLimiter, type Coordinator } from '@notify/lib';
+import { createError, currentTraceId, hasErrorCode, REASON, tracingOn, type ConcurrencyLimiter, type Coordinator } from '@notify/lib';
 import type { Publication } from '@notify/lib/contracts';
 import type { RpcParams, RpcResults } from '@notify/lib/rpc';
 import type { Session } from './connections.ts';
@@ -20,6 +20,12 @@ import type { Upstreams } from './upstreams.ts';
 
 type PublishParams = RpcParams<'notifications.publish'>;
 type PublishResult = RpcResults['notifications.publish'];
+
+/** `{ traceId }` of the active trace; nothing while tracing is off or no span is active. */
+function traceIdNow(): { traceId?: string } {
+  const traceId = tracingOn() ? currentTraceId() : undefined;
+  return traceId ? { traceId } : {};
+}
 
 /** How often a repeated publish looks again at an earlier attempt still being decided. */
 const IN_DOUBT_POLL_MS = 100;
@@ -133,6 +139,8 @@ export class Publications {
         muted,
         emailOptOut,
         ...(fingerprint ? { fingerprint } : {}),
+        // The trace this publication is made in, kept with it (see notifications.trace).
+        ...traceIdNow(),
       };
       const tx = await this.d.coordinator.run(this.d.transaction, { persist, counter: { notificationId: persist.notificationId, recipients: notified } });
       if (!tx.committed) {

@@ -88,7 +88,7 @@ export function wireGateway(d: GatewayOutside) {
   const publications = new Publications({ ...replies, transaction: publication, subscribers, upstreams, idempotencyWaitMs: config.IDEMPOTENCY_WAIT_MS, avatarBasePath });
   const acknowledgements = new Acknowledgements({ ...replies, transaction: acknowledgement, counters });
   const inbox = new Inbox({ ...replies, readAll, acknowledgement, counters, upstreams });
-  const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, publications, acknowledgements, inbox, counters, publish, avatarBasePath }), {
+  const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, publications, acknowledgements, inbox, counters, publish, avatarBasePath, traceViewUrl: config.TRACE_VIEW_URL }), {
     maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,
     maxInflightPerUser: config.MAX_INFLIGHT_PER_USER,
     callsPerSecond: config.CALLS_PER_SECOND_PER_USER === 0 ? Infinity : config.CALLS_PER_SECOND_PER_USER,

@@ -107,6 +107,7 @@ test('services publish, read and list through the REST API with API keys', async
     assert.equal(body.notification.recipients, 1);
     assert.equal(body.notification.acknowledged, 0);
     assert.equal(body.status, 'delivered');
+    assert.equal((answer!.body as { traceId: unknown }).traceId, null, 'published with tracing off: no trace id');
     const types = body.events.map((event) => event.type);
     assert.ok(types.includes('prepared') && types.includes('committed') && types.includes('delivered'), types.join());
 

@@ -54,7 +54,7 @@ export interface SystemOptions {
   mailer?: boolean;
   /** Also run the avatar service (the gateway proxies /avatars to it). */
   avatar?: boolean;
-  /** Settings given to every instance of every service. */
+  /** Added to every service's environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
   env?: Record<string, string>;
 }
 

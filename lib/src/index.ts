@@ -35,7 +35,22 @@ export { defineTransaction, type TransactionPayloads } from './two-phase/transac
 export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
 
 // Tracing (OpenTelemetry; no-ops unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
-export { contextFrom, currentTraceId, currentTraceparent, failSpan, inContext, inSpan, SpanKind, startSpan, tracingOn, under, withSpan, type Span } from './tracing/tracing.ts';
+export {
+  contextFrom,
+  currentTraceId,
+  currentTraceparent,
+  failSpan,
+  inContext,
+  inSpan,
+  linkFrom,
+  logFields,
+  SpanKind,
+  startSpan,
+  tracingOn,
+  under,
+  withSpan,
+  type Span,
+} from './tracing/tracing.ts';
 
 // Small pieces several services share.
 export { BoundedMap } from './cache/bounded-map.ts';

@@ -141,6 +141,36 @@ test('notifications commit across persist and counter together, or not at all', 
     assert.equal((await call(cluster.persist, 'DELETE', '/api/notifications/rollback_2pc', { body: { request_id: randomUUID() } })).status, 200, 'presumed abort');
     assert.equal((await call(cluster.persist, 'POST', '/api/notifications/commit_2pc', { body: { request_id: 'nope' } })).status, 400);
   });
+
+  await t.test('a publication keeps the trace id it was made in; a malformed one is refused and stores nothing', async () => {
+    const traceOf = async (notificationId: string) => (await call<{ traceId: string | null }>(cluster.persist, 'GET', `/api/notifications/${notificationId}/trace`, { user: 'ada' })).body.traceId;
+    const plain = publish(cluster, topicId, 'ada', ['bob'], 'untraced');
+    assert.equal((await plain.run()).committed, true);
+    assert.equal(await traceOf(plain.notificationId), null, 'made with tracing off: no trace id');
+
+    const traced = (traceId: string) => {
+      const notificationId = randomUUID();
+      return {
+        notificationId,
+        run: () =>
+          runTransaction(`tx-${randomUUID()}`, [
+            { node: cluster.persist, action: 'notification.create', payload: { notificationId, topicId, publisherId: 'ada', title: 'traced', body: '', recipients: ['bob'], traceId } },
+            { node: cluster.counter, action: 'notification.create', payload: { notificationId, recipients: ['bob'] } },
+          ]),
+      };
+    };
+    const good = traced('4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal((await good.run()).committed, true);
+    assert.equal(await traceOf(good.notificationId), '4bf92f3577b34da6a3ce929d0e0e4736');
+
+    for (const bad of ['4BF92F3577B34DA6A3CE929D0E0E4736', '4bf92f3577b34da6', '0'.repeat(32), 'x'.repeat(32)]) {
+      const refused = traced(bad);
+      const result = await refused.run();
+      assert.equal(result.committed, false, bad);
+      assert.equal(result.votes[0]!.status, 400, `${bad}: ${JSON.stringify(result.votes[0]!.body)}`);
+      assert.equal((await call(cluster.persist, 'GET', `/api/notifications/${refused.notificationId}/trace`, { user: 'ada' })).status, 404, 'nothing stored');
+    }
+  });
 });
 
 test('200 concurrent publications and acknowledgements leave every count equal to its unacknowledged deliveries', async (t) => {

@@ -91,14 +91,14 @@ export async function restRoutes(app: FastifyInstance, d: RestDependencies): Pro
       const id = request.params.notificationId;
       // The publisher's view first: anyone else is refused before the trace is read.
       const notification = await d.upstreams.persist.getNotification({ params: { id } }, as);
-      const { events } = await d.upstreams.persist.traceNotification({ params: { id } }, as);
+      const { events, traceId } = await d.upstreams.persist.traceNotification({ params: { id } }, as);
       const status =
         notification.recipients > 0 && notification.acknowledged === notification.recipients
           ? ('acknowledged' as const)
           : events.some((event) => event.type === 'delivered')
             ? ('delivered' as const)
             : ('committed' as const);
-      return { notification, status, events };
+      return { notification, status, events, traceId };
     },
   });
 

@@ -34,6 +34,13 @@ interface Dependencies {
   publish: (message: BusMessage) => Promise<void>;
   /** Where avatars are served (AVATAR_BASE_PATH): each notification carries its publisher's. */
   avatarBasePath: string;
+  /** TRACE_VIEW_URL: where a trace is seen, a URL with `{traceId}`; unset: no traceUrl. */
+  traceViewUrl?: string | undefined;
+}
+
+/** TRACE_VIEW_URL with the trace id in it; null without either. */
+export function traceUrl(template: string | undefined, traceId: string | null): string | null {
+  return template && traceId ? template.replaceAll('{traceId}', encodeURIComponent(traceId)) : null;
 }
 
 export function methodTable(d: Dependencies): MethodTable {
@@ -104,7 +111,10 @@ export function methodTable(d: Dependencies): MethodTable {
     'notifications.ack': async (params, { session }) => d.acknowledgements.ack(session, params),
     'notifications.readAll': async (params, { session }) => d.inbox.readAll(session, params),
     'notifications.archive': async (params, { session }) => d.inbox.archive(session, params),
-    'notifications.trace': async ({ notificationId }, { session }) => persist.traceNotification({ params: { id: notificationId } }, as(session)),
+    'notifications.trace': async ({ notificationId }, { session }) => {
+      const trace = await persist.traceNotification({ params: { id: notificationId } }, as(session));
+      return { notificationId: trace.notificationId, traceId: trace.traceId, traceUrl: traceUrl(d.traceViewUrl, trace.traceId), events: trace.events };
+    },
     'counters.get': async (_params, { session }) => ({ unread: await d.counters.read(session.user.id) }),
 
     'apiKeys.create': async (params, { session }) => auth.createApiKey({ body: params }, bearer(session)),

@@ -2,7 +2,7 @@
 // delivery events others report, plus its two-phase-commit actions.
 import { z } from 'zod';
 import { defineContract, defineParticipantAction, defineRoute } from './contract.ts';
-import { httpUrl, notificationShape, ok, publishedContentShape, publishedNotificationShape, subscriberShape, subscriptionPreferencesShape, subscriptionShape, topicShape, traceEventShape, userPreferencesShape } from './shapes.ts';
+import { httpUrl, notificationShape, ok, publishedContentShape, publishedNotificationShape, subscriberShape, subscriptionPreferencesShape, subscriptionShape, topicShape, traceEventShape, traceIdShape, userPreferencesShape } from './shapes.ts';
 
 /** User ids come from auth (uuid), named in the gateway's signed credential; persist only needs them opaque. */
 export const userId = z.string().min(1).max(128);
@@ -103,6 +103,8 @@ export const createNotificationPayload = z.strictObject({
   // (SUBSCRIBERS_CHANGED) when they are not exactly the current ones among the recipients.
   muted: z.array(userId).max(100_000).refine(distinctIds, 'muted must not repeat').default([]),
   emailOptOut: z.array(userId).max(100_000).refine(distinctIds, 'emailOptOut must not repeat').default([]),
+  /** The trace the publication was made in (W3C trace id), kept to find its spans; absent while tracing is off. */
+  traceId: traceIdShape.optional(),
 });
 export type CreateNotificationPayload = z.infer<typeof createNotificationPayload>;
 
@@ -226,7 +228,8 @@ export const persistContract = defineContract('persist', {
     method: 'GET',
     path: '/api/notifications/:id/trace',
     params: notificationParams,
-    response: z.object({ notificationId: z.string(), events: z.array(traceEventShape) }),
+    // traceId: the trace the publication was made in, null when it was made with tracing off.
+    response: z.object({ notificationId: z.string(), traceId: z.string().nullable(), events: z.array(traceEventShape) }),
     idempotent: true,
   }),
   /** `emailed` is kept once per recipient, so a repeat answers `duplicate: true`. */

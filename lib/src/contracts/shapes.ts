@@ -58,6 +58,11 @@ export const traceEventShape = z.object({
   recipientId: z.string().nullable(),
   detail: z.unknown(),
 });
+/** A W3C trace id: 32 lowercase hex digits, not all zero. */
+export const traceIdShape = z
+  .string()
+  .regex(/^[0-9a-f]{32}$/, 'must be 32 lowercase hex digits')
+  .refine((id) => !/^0+$/.test(id), 'must not be all zeros');
 export const ok = z.object({ ok: z.literal(true) });
 
 /** An action link: http or https only (never `javascript:`, `data:`, …), at most 2,000 characters. */

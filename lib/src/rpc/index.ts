@@ -137,7 +137,11 @@ export interface RpcResults {
   'notifications.ack': { ok: true; unread: number | null };
   'notifications.readAll': { ok: true; marked: number; unread: number | null };
   'notifications.archive': { ok: true; unread: number | null };
-  'notifications.trace': { notificationId: string; events: TraceEvent[] };
+  /**
+   * `traceId`: the trace the publication was made in (null: made with tracing off); `traceUrl`: where
+   * to see it (the gateway's TRACE_VIEW_URL with the id), null when none is configured or no trace.
+   */
+  'notifications.trace': { notificationId: string; traceId: string | null; traceUrl: string | null; events: TraceEvent[] };
   'counters.get': { unread: number };
   'apiKeys.create': { key: ApiKey; secret: string };
   'apiKeys.list': { keys: ApiKey[] };

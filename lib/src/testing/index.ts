@@ -35,4 +35,4 @@ export {
 } from './start-system.ts';
 export { mailbox, type Mailbox, type ReceivedMail } from './mailbox.ts';
 export { CHEAP_PASSWORDS, FAST_MAIL_QUEUE } from './quick-settings.ts';
-export { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
+export { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan, type ReceivedSpanKind } from './otlp-receiver.ts';

@@ -152,3 +152,10 @@ export function logFields(span: Span | undefined): { trace_id: string; span_id: 
   const ids = span?.spanContext();
   return ids && trace.isSpanContextValid(ids) ? { trace_id: ids.traceId, span_id: ids.spanId } : undefined;
 }
+
+/** A link to the span a carrier names (a held message's `traceparent`), for work done for many; undefined if none. */
+export function linkFrom(carrier: Record<string, unknown> | string | null | undefined): Link | undefined {
+  if (!installed || !carrier) return undefined;
+  const ids = trace.getSpanContext(contextFrom(carrier));
+  return ids && trace.isSpanContextValid(ids) ? { context: ids } : undefined;
+}

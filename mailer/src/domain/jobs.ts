@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 // The REST API's request bodies are the mailer's contract in the kit (which its callers compile against).
 import type { NotificationEmailsRequest as NotificationRequest, WelcomeRequest } from '@notify/lib/contracts';
 
-export type EmailJob =
+export type EmailJob = (
   | { kind: 'welcome'; key: string; userId: string; to: string; name: string }
   | {
       kind: 'notification';
@@ -16,7 +16,11 @@ export type EmailJob =
       unsubscribe?: { topic: string; all: string } | undefined;
     }
   /** One email listing the notification emails held back during one of the user's digest windows. */
-  | { kind: 'digest'; key: string; userId: string; windowId: string };
+  | { kind: 'digest'; key: string; userId: string; windowId: string }
+) & {
+  /** The enqueuing request's trace context (W3C `traceparent`): the send continues its trace. Only while tracing is on. */
+  traceparent?: string | undefined;
+};
 
 /** What a notification email (or a digest's line) says. */
 export interface NotificationItem {
@@ -32,6 +36,8 @@ export interface TraceJob {
   userId: string;
   messageId: string;
   sentAt: string;
+  /** The send's trace context: recording the event continues its trace. Only while tracing is on. */
+  traceparent?: string | undefined;
 }
 
 export function welcomeJob(request: WelcomeRequest): EmailJob {
@@ -47,6 +53,11 @@ export function notificationJobs(request: NotificationRequest): EmailJob[] {
     notification,
     unsubscribe: request.unsubscribe?.[userId],
   }));
+}
+
+/** The jobs carrying `traceparent` (the active trace's, while tracing is on): their sends continue it. */
+export function inTrace(jobs: EmailJob[], traceparent: string | undefined): EmailJob[] {
+  return traceparent ? jobs.map((job) => ({ ...job, traceparent })) : jobs;
 }
 
 /** The digest of one user's window: its key (so its job id and Message-ID) is fixed by the window. */

@@ -49,6 +49,9 @@ export class MailQueue {
       monitorIntervalSeconds: config.QUEUE_MONITOR_INTERVAL_SECONDS,
       // Job expiry and lapsed heartbeats are found in the supervise pass.
       superviseIntervalSeconds: config.QUEUE_MONITOR_INTERVAL_SECONDS,
+      // pg-boss's own spans would start a trace per job processed and per poll; a job carries its
+      // sender's traceparent instead, and each send is a span of that trace (sender.ts).
+      openTelemetry: { enabled: false },
     });
     this.boss.on('error', (error: Error) => log.error({ err: error }, 'job queue error'));
     const counts = () => this.counts();

@@ -1,11 +1,12 @@
 // The REST API (ENABLE_REST_API): enqueue the welcome email and a notification's emails, and
 // inspect jobs. Enqueuing is idempotent: an email's key names its job, so a repeated request
-// (a caller retrying after a lost answer) queues nothing twice.
+// (a caller retrying after a lost answer) queues nothing twice. Each job carries the request's
+// trace context (while tracing is on), so its send is part of the caller's trace.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { createError, serveRoute, type ZodTypeProvider } from '@notify/lib';
+import { createError, currentTraceparent, serveRoute, type ZodTypeProvider } from '@notify/lib';
 import { mailerContract } from '@notify/lib/contracts';
-import { notificationJobs, welcomeJob } from '../domain/jobs.ts';
+import { inTrace, notificationJobs, welcomeJob } from '../domain/jobs.ts';
 import type { MailQueue } from '../queue/mail-queue.ts';
 import type { Counter } from 'prom-client';
 
@@ -20,14 +21,14 @@ export async function emailRoutes(app: FastifyInstance, { queue, enqueued }: { q
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
   serveRoute(app, mailerContract.routes.welcome, { config: { callers: ['auth'] } }, async (request, reply) => {
-    const result = await queue.enqueue([welcomeJob(request.body)]);
+    const result = await queue.enqueue(inTrace([welcomeJob(request.body)], currentTraceparent()));
     enqueued.inc({ kind: 'welcome' }, result.queued);
     reply.code(202);
     return { jobId: result.ids[0]!, queued: result.queued, duplicates: result.duplicates };
   });
 
   serveRoute(app, mailerContract.routes.notificationEmails, { config: { callers: ['gateway'] } }, async (request, reply) => {
-    const result = await queue.enqueue(notificationJobs(request.body));
+    const result = await queue.enqueue(inTrace(notificationJobs(request.body), currentTraceparent()));
     enqueued.inc({ kind: 'notification' }, result.queued);
     reply.code(202);
     return { jobIds: result.ids, queued: result.queued, duplicates: result.duplicates };

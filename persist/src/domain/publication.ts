@@ -69,6 +69,7 @@ export function stagedPublications(items: ActionItem<CreateNotificationPayload>[
       body: payload.body,
       email: payload.email,
       fingerprint: payload.fingerprint ?? null,
+      traceId: payload.traceId ?? null,
       url: payload.url,
       txId: context.txId,
     })),

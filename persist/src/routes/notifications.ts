@@ -84,6 +84,7 @@ export async function notificationRoutes(app: FastifyInstance, { db }: { db: Dat
     const events = await eventsOf(db, notification.id, scope);
     return {
       notificationId: notification.id,
+      traceId: notification.traceId,
       // Persist writes only the five types (its actions and the checked event routes).
       events: events.map((event) => ({ type: event.type as TraceEventType, at: event.at.toISOString(), recipientId: event.recipientId, detail: event.detail })),
     };

@@ -13,6 +13,8 @@ export interface NotificationRow {
   email: boolean;
   /** A digest of the request when published with an idempotency key. */
   fingerprint: string | null;
+  /** The trace it was published in, null when published with tracing off. */
+  traceId: string | null;
   url: string | null;
   /** pending (prepared, invisible) or committed. */
   state: string;
@@ -78,13 +80,14 @@ export async function findNotificationWithCounts(db: Database, id: string): Prom
       email: boolean;
       url: string | null;
       fingerprint: string | null;
+      trace_id: string | null;
       state: string;
       created_at: Date;
       recipients: number;
       acknowledged: number;
     }[]
   >`
-    SELECT n.id::text, n.topic_id::text, n.publisher_id, n.publisher_name, n.title, n.body, n.email, n.url, n.fingerprint, n.state, n.created_at,
+    SELECT n.id::text, n.topic_id::text, n.publisher_id, n.publisher_name, n.title, n.body, n.email, n.url, n.fingerprint, n.trace_id, n.state, n.created_at,
            count(d.recipient_id)::int AS recipients, (count(*) FILTER (WHERE d.ack_state = 'acked'))::int AS acknowledged
     FROM notifications n LEFT JOIN deliveries d ON d.notification_id = n.id
     WHERE n.id = ${id}::uuid
@@ -101,6 +104,7 @@ export async function findNotificationWithCounts(db: Database, id: string): Prom
     email: row.email,
     url: row.url,
     fingerprint: row.fingerprint,
+    traceId: row.trace_id,
     state: row.state,
     createdAt: row.created_at,
     recipients: row.recipients,
@@ -114,9 +118,9 @@ export async function findNotificationWithCounts(db: Database, id: string): Prom
  */
 export async function insertPendingNotifications(tx: Tx, notifications: PendingNotification[]): Promise<number> {
   return tx.$executeRawUnsafe(
-    `INSERT INTO notifications (id, topic_id, publisher_id, publisher_name, title, body, email, url, fingerprint, state, tx_id)
-     SELECT id, topic_id, publisher_id, publisher_name, title, body, email, url, fingerprint, 'pending', tx_id
-     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, publisher_id text, publisher_name text, title text, body text, email boolean, url text, fingerprint text, tx_id text)
+    `INSERT INTO notifications (id, topic_id, publisher_id, publisher_name, title, body, email, url, fingerprint, trace_id, state, tx_id)
+     SELECT id, topic_id, publisher_id, publisher_name, title, body, email, url, fingerprint, trace_id, 'pending', tx_id
+     FROM jsonb_to_recordset($1::jsonb) AS item(id uuid, topic_id uuid, publisher_id text, publisher_name text, title text, body text, email boolean, url text, fingerprint text, trace_id text, tx_id text)
      ON CONFLICT (id) DO NOTHING`,
     JSON.stringify(
       notifications.map((notification) => ({
@@ -128,6 +132,7 @@ export async function insertPendingNotifications(tx: Tx, notifications: PendingN
         body: notification.body,
         email: notification.email,
         fingerprint: notification.fingerprint,
+        trace_id: notification.traceId,
         url: notification.url,
         tx_id: notification.txId,
       })),

@@ -1,10 +1,12 @@
 // A notification's lifecycle (notifications.trace): prepared, committed, delivered per connection,
-// emailed, acked, each with its time and the time since the first event. Refreshes while open.
+// emailed, acked, each with its time and the time since the first event, and the distributed trace
+// it was published in (its id, linked to the trace viewer when the gateway names one). Refreshes while open.
 import { useCallback, useEffect, useState } from 'react';
 import type { Notification, TraceEvent } from '@notify/lib/rpc';
 import { friendlyError } from '../api/errors.ts';
 import { useClient } from '../api/hooks.ts';
 import { clockTime, fullTime, offset, plural, shortId } from '../format.ts';
+import { safeLink } from '../state/shapes.ts';
 import { ErrorNote } from './ErrorNote.tsx';
 
 const REFRESH_MS = 3_000;
@@ -46,12 +48,14 @@ function describe(event: TraceEvent, userId: string): string {
 export function TraceDialog({ notification, topicName, userId, onClose }: Props) {
   const client = useClient();
   const [events, setEvents] = useState<TraceEvent[] | null>(null);
+  const [trace, setTrace] = useState<{ traceId: string | null; traceUrl: string | null }>({ traceId: null, traceUrl: null });
   const [error, setError] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
-      const trace = await client.call('notifications.trace', { notificationId: notification.id });
-      setEvents(trace.events);
+      const answer = await client.call('notifications.trace', { notificationId: notification.id });
+      setEvents(answer.events);
+      setTrace({ traceId: answer.traceId ?? null, traceUrl: safeLink(answer.traceUrl ?? null) });
       setError(null);
     } catch (failure) {
       setError(friendlyError(failure));
@@ -95,6 +99,18 @@ export function TraceDialog({ notification, topicName, userId, onClose }: Props)
           </button>
         </div>
         <ErrorNote text={error} testId="trace-error" />
+        {trace.traceId && (
+          <p className="muted" data-testid="trace-id">
+            Trace{' '}
+            {trace.traceUrl ? (
+              <a className="mono" href={trace.traceUrl} target="_blank" rel="noopener noreferrer" data-testid="trace-link">
+                {trace.traceId}
+              </a>
+            ) : (
+              <span className="mono">{trace.traceId}</span>
+            )}
+          </p>
+        )}
         {events === null ? (
           !error && <p className="muted">Loading the trace…</p>
         ) : events.length === 0 ? (

@@ -27,7 +27,7 @@ export const notificationStatus = z
   .enum(['committed', 'delivered', 'acknowledged'])
   .describe('committed: stored for every recipient; delivered: pushed to at least one connection; acknowledged: every recipient acknowledged it');
 export const notificationAnswer = z.object({ notification: publishedNotificationShape, status: notificationStatus, events: z.array(traceEventShape) });
-export const topicsAnswer = z.object({ topics: z.array(topicShape.extend({ subscriberCount: z.number() })), nextCursor: z.string().nullable() });
+export const topicsAnswer = z.object({ topics: z.array(topicShape), nextCursor: z.string().nullable() });
 export const errorAnswer = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) }),
 });

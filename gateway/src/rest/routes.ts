@@ -109,10 +109,8 @@ export async function restRoutes(app: FastifyInstance, d: RestDependencies): Pro
     handler: async (request) => {
       const session = await caller(request);
       const as = { user: session.user.id };
-      const { topics, nextCursor } = await d.upstreams.persist.listTopics({ query: { mine: true, ...request.query } }, as);
-      // One count query for the page, not one per topic.
-      const { counts } = topics.length ? await d.upstreams.persist.countSubscribers({ body: { topicIds: topics.map((topic) => topic.id) } }, as) : { counts: {} };
-      return { topics: topics.map((topic) => ({ ...topic, subscriberCount: counts[topic.id] ?? 0 })), nextCursor };
+      // Each topic comes with its subscriber count, counted in the query that lists them.
+      return d.upstreams.persist.listTopics({ query: { mine: true, ...request.query } }, as);
     },
   });
 

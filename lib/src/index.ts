@@ -7,7 +7,7 @@
 export { createService, type Service } from './service/create-service.ts';
 export { runService } from './service/run-service.ts';
 export { ConfigError, baseConfigShape, env, loadConfig, loadConfigOrExit } from './config.ts';
-export { type ZodTypeProvider } from './service/validation.ts';
+export { RequestValidationError, type ZodTypeProvider } from './service/validation.ts';
 export { HTTP_DURATION_BUCKETS, METRIC } from './metrics/names.ts';
 
 // Errors.

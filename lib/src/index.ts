@@ -38,4 +38,5 @@ export { coordinatorRoutes } from './two-phase/coordinator-routes.ts';
 export { BoundedMap } from './cache/bounded-map.ts';
 export { ConcurrencyLimiter } from './concurrency/concurrency-limiter.ts';
 export { escapeHtml } from './service/html.ts';
+export { nameBasedUuid } from './name-based-uuid.ts';
 export { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from './validation/storable-text.ts';

@@ -20,6 +20,7 @@ import {
   publish,
   register,
   topicRow,
+  unreadBadge,
 } from './helper.ts';
 
 test('API keys, topic and email preferences, one-call mark all read, archive, action links and email links in a real browser', { timeout: 600_000 }, async (t) => {
@@ -29,7 +30,6 @@ test('API keys, topic and email preferences, one-call mark all read, archive, ac
   const gateway = system.gateways[0]!;
   const { page: pageA } = await open();
   const { page: pageB, calls: callsB } = await open();
-  const badge = (page: Page) => page.getByTestId('unread-badge');
   const feedTab = (page: Page, name: string | RegExp) => page.getByRole('tablist', { name: 'Which notifications' }).getByRole('tab', { name });
   const item = (page: Page, title: string) => page.locator('[data-testid="notification-item"]', { has: page.getByTestId('notification-title').getByText(title, { exact: true }) });
   const token = async (page: Page) => {
@@ -130,17 +130,17 @@ test('API keys, topic and email preferences, one-call mark all read, archive, ac
     await publish(pageA, topic, 'Quiet release', 'published while muted');
     await apiA.call('notifications.publish', { topicId: loudTopic.id, title: 'Loud alert', body: 'not muted' });
     await item(pageB, 'Loud alert').waitFor();
-    await expectText(badge(pageB), /^1$/);
+    await expectText(unreadBadge(pageB), /^1$/);
     await expectCount(item(pageB, 'Quiet release'), 0);
     // Still in the feed, already read (after a reload, which lists it).
     await pageB.reload();
     await expectConnection(pageB, 'connected');
     await item(pageB, 'Quiet release').waitFor();
     await expectAttribute(item(pageB, 'Quiet release'), 'data-read', 'true');
-    await expectText(badge(pageB), /^1$/);
+    await expectText(unreadBadge(pageB), /^1$/);
     await shot(pageB, 'muted-notification-in-feed-read');
     await item(pageB, 'Loud alert').getByRole('button', { name: 'Mark as read' }).click();
-    await expectText(badge(pageB), /^0$/);
+    await expectText(unreadBadge(pageB), /^0$/);
     // Unmute for the rest of the test.
     await topicRow(pageB, topic).getByRole('button', { name: `Notification settings for #${topic}` }).click();
     await topicRow(pageB, topic).getByRole('group', { name: `Settings for #${topic}` }).getByLabel(/^Mute/).uncheck();
@@ -218,7 +218,7 @@ test('API keys, topic and email preferences, one-call mark all read, archive, ac
     assert.equal(await anchor.getAttribute('href'), link);
     assert.equal(await anchor.getAttribute('target'), '_blank');
     assert.equal(await anchor.getAttribute('rel'), 'noopener noreferrer');
-    await expectText(badge(pageB), /^1$/);
+    await expectText(unreadBadge(pageB), /^1$/);
     await shot(pageB, 'notification-with-publisher-and-link');
 
     // --- A topic B follows from elsewhere (not in B's lists): the push is labelled with its real name. ---
@@ -227,7 +227,7 @@ test('API keys, topic and email preferences, one-call mark all read, archive, ac
     await apiB.call('topics.subscribe', { topicId: created.id });
     await apiA.call('notifications.publish', { topicId: created.id, title: 'From a topic not listed', body: 'labelled by topics.get' });
     await expectText(item(pageB, 'From a topic not listed').getByTestId('notification-topic'), `#${elsewhere}`);
-    await expectText(badge(pageB), /^2$/);
+    await expectText(unreadBadge(pageB), /^2$/);
     await shot(pageB, 'unlisted-topic-named');
 
     // --- Unread filter, then mark all read: one notifications.readAll, no per-notification acks. ---
@@ -238,7 +238,7 @@ test('API keys, topic and email preferences, one-call mark all read, archive, ac
     await item(pageB, 'Quiet release').waitFor();
     callsB.since();
     await pageB.getByRole('button', { name: 'Mark all read' }).click();
-    await expectText(badge(pageB), /^0$/);
+    await expectText(unreadBadge(pageB), /^0$/);
     await expectCount(pageB.locator('[data-testid="notification-item"][data-read="false"]'), 0);
     const sent = callsB.calls().map((call) => call.method);
     assert.deepEqual(

@@ -4,7 +4,6 @@
 // rides out a gateway restart through socket.io's own reconnects.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Page } from 'playwright-core';
 import { socketIoClient } from '../../gateway/test/helper.ts';
 import {
   browserWorld,
@@ -22,6 +21,7 @@ import {
   publish,
   register,
   topicRow,
+  unreadBadge,
 } from './helper.ts';
 
 test('two users in a real browser: topics, live notifications, acks, offline catch-up, friendly errors', { timeout: 600_000 }, async (t) => {
@@ -31,7 +31,6 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
   const gateway = system.gateways[0]!;
   const { page: pageA } = await open();
   const { context: contextB, page: pageB } = await open();
-  const badge = (page: Page) => page.getByTestId('unread-badge');
 
   try {
     // A and B register; each sees a profile with a real avatar image from the avatar service.
@@ -53,7 +52,7 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
     await register(pageB, bob);
     assert.ok((await loadedImageWidth(pageB.getByTestId('profile-avatar'))) > 0, 'B’s avatar image loaded');
     await expectText(pageB.getByTestId('feed-empty'), 'No notifications yet');
-    await expectText(badge(pageB), /^0$/);
+    await expectText(unreadBadge(pageB), /^0$/);
     await shot(pageB, 'b-registered');
 
     // A creates a topic; creating it again is refused in words a person understands.
@@ -80,7 +79,7 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
     await expectText(pageA.getByTestId('publish-result'), 'to 1 subscriber');
     await shot(pageA, 'a-published');
     await expectText(pageB.getByTestId('feed-list'), 'Deploy 1 finished');
-    await expectText(badge(pageB), /^1$/);
+    await expectText(unreadBadge(pageB), /^1$/);
     await expectText(pageB.getByTestId('notification-item').first(), `#${topic}`);
     await shot(pageB, 'b-live-notification');
 
@@ -100,7 +99,7 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
 
     // B acks: the badge drops to 0.
     await pageB.getByTestId('notification-ack').first().click();
-    await expectText(badge(pageB), /^0$/);
+    await expectText(unreadBadge(pageB), /^0$/);
     // The badge follows the counter push; the item is marked read by the ack's answer, which may come later.
     await expectAttribute(pageB.getByTestId('notification-item'), 'data-read', 'true');
     await shot(pageB, 'b-acked');
@@ -115,14 +114,14 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
     // Pushes arrive in milliseconds on a live connection: a second of silence means B really is offline.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     assert.deepEqual(await feedTitles(pageB), ['Deploy 1 finished'], 'nothing reaches B while offline');
-    await expectText(badge(pageB), /^0$/);
+    await expectText(unreadBadge(pageB), /^0$/);
 
     // Back online: reconnected, the feed catches up on both (newest first, no duplicates), badge 2.
     await contextB.setOffline(false);
     await expectConnection(pageB, 'connected');
     await eventually('B’s feed after the catch-up', () => feedTitles(pageB), (titles) => titles.length === 3);
     assert.deepEqual(await feedTitles(pageB), ['Deploy 3 finished', 'Deploy 2 finished', 'Deploy 1 finished']);
-    await expectText(badge(pageB), /^2$/);
+    await expectText(unreadBadge(pageB), /^2$/);
     await expectText(pageB.getByTestId('feed-catch-up'), '2 notifications arrived while you were away');
     await shot(pageB, 'b-back-online-caught-up');
 
@@ -131,11 +130,11 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
     await expectText(pageB.getByTestId('profile-name'), bob.name);
     await expectConnection(pageB, 'connected');
     await eventually('B’s feed after the reload', () => feedTitles(pageB), (titles) => titles.length === 3);
-    await expectText(badge(pageB), /^2$/);
+    await expectText(unreadBadge(pageB), /^2$/);
 
     // Mark all read.
     await pageB.getByTestId('feed-ack-all').click();
-    await expectText(badge(pageB), /^0$/);
+    await expectText(unreadBadge(pageB), /^0$/);
     await expectCount(pageB.locator('[data-testid="notification-item"][data-read="false"]'), 0);
     await shot(pageB, 'b-all-read');
 
@@ -154,7 +153,7 @@ test('two users in a real browser: topics, live notifications, acks, offline cat
     await system.startGateway({ INSTANCE_ID: 'gateway-1', PORT: String(gateway.port) });
     await expectConnection(pageB, 'connected', 20_000);
     await expectText(pageB.getByTestId('feed-list'), 'Deploy 4 finished');
-    await expectText(badge(pageB), /^1$/);
+    await expectText(unreadBadge(pageB), /^1$/);
     await expectText(pageB.getByTestId('feed-catch-up'), '1 notification arrived while you were away');
     await expectConnection(pageA, 'connected', 20_000);
     await shot(pageB, 'b-gateway-back-caught-up');

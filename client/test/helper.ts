@@ -193,6 +193,11 @@ export async function createTopic(page: Page, name: string, description = ''): P
   await page.getByTestId('topic-create-submit').click();
 }
 
+/** The unread count in the header: its text is the count. */
+export function unreadBadge(page: Page): Locator {
+  return page.getByTestId('unread-badge');
+}
+
 export function topicRow(page: Page, name: string): Locator {
   return page.locator(`[data-testid="topic-row"][data-topic-name="${name}"]`);
 }

@@ -3,17 +3,14 @@
 // The id derives from the key, so every gateway computes the same one without asking anyone, and
 // persist's primary key lets at most one notification ever hold it.
 import { createHash } from 'node:crypto';
+import { nameBasedUuid } from '@notify/lib';
 import type { RpcParams } from '@notify/lib/rpc';
 
 type PublishParams = RpcParams<'notifications.publish'>;
 
-/** A name-based UUID (RFC 9562 version 8, SHA-256) of the publisher and their key. */
+/** A name-based UUID of the publisher and their key. */
 export function idempotentNotificationId(publisherId: string, key: string): string {
-  const digest = createHash('sha256').update(`notify/publication\0${publisherId}\0${key}`).digest();
-  digest[6] = (digest[6]! & 0x0f) | 0x80; // version 8
-  digest[8] = (digest[8]! & 0x3f) | 0x80; // RFC 9562 variant
-  const hex = digest.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return nameBasedUuid(`notify/publication\0${publisherId}\0${key}`);
 }
 
 /**

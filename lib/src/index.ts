@@ -7,7 +7,7 @@
 export { createService, type Service } from './service/create-service.ts';
 export { runService } from './service/run-service.ts';
 export { ConfigError, baseConfigShape, env, loadConfig, loadConfigOrExit } from './config.ts';
-export { type ZodTypeProvider } from './service/validation.ts';
+export { RequestValidationError, type ZodTypeProvider } from './service/validation.ts';
 export { HTTP_DURATION_BUCKETS, METRIC } from './metrics/names.ts';
 
 // Errors.
@@ -56,4 +56,5 @@ export {
 export { BoundedMap } from './cache/bounded-map.ts';
 export { ConcurrencyLimiter } from './concurrency/concurrency-limiter.ts';
 export { escapeHtml } from './service/html.ts';
+export { nameBasedUuid } from './name-based-uuid.ts';
 export { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from './validation/storable-text.ts';

@@ -55,14 +55,14 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** Characters of the secret shown in lists (`nk_` and the first 8 hex digits of the id): enough to recognise it, nothing secret. */
+export const API_KEY_PREFIX_LENGTH = 11;
+
 /**
  * An API key's secret: `nk_<id>_<random>`, the key's id (a uuid without dashes, 32 hex) so the key
  * is found by primary key, and 32 random bytes (256 bits, base64url, 43 characters) that make it
  * unguessable. Only its SHA-256 is stored.
  */
-/** Characters of the secret shown in lists (`nk_` and the first 8 hex digits of the id): enough to recognise it, nothing secret. */
-export const API_KEY_PREFIX_LENGTH = 11;
-
 export function newApiKeySecret(id: string): string {
   return `nk_${id.replaceAll('-', '')}_${randomBytes(32).toString('base64url')}`;
 }

@@ -15,11 +15,10 @@ export interface Honoured {
 export function honour(audience: Pick<Audience, 'muted' | 'emailOptOut'>, recipients: string[]): Honoured {
   const included = new Set(recipients);
   const muted = audience.muted.filter((userId) => included.has(userId));
-  const mutedSet = new Set(muted);
   return {
     muted,
     emailOptOut: audience.emailOptOut.filter((userId) => included.has(userId)),
-    notified: muted.length ? recipients.filter((userId) => !mutedSet.has(userId)) : recipients,
+    notified: pushRecipients({ recipients, muted }),
   };
 }
 

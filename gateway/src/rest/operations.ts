@@ -32,7 +32,7 @@ export const notificationAnswer = z.object({
   events: z.array(traceEventShape),
   traceId: z.string().nullable().describe('The trace the publication was made in (W3C trace id, 32 hex digits), to find its spans; null when it was made with tracing off'),
 });
-export const topicsAnswer = z.object({ topics: z.array(topicShape.extend({ subscriberCount: z.number() })), nextCursor: z.string().nullable() });
+export const topicsAnswer = z.object({ topics: z.array(topicShape), nextCursor: z.string().nullable() });
 export const errorAnswer = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) }),
 });

@@ -4,7 +4,8 @@
 // once on every gateway), then takes a token of the key's bucket on this instance. Publications go
 // through the same path as the RPC method `notifications.publish`.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { createError, REASON, type ZodTypeProvider } from '@notify/lib';
+import type { z } from 'zod';
+import { createError, REASON, RequestValidationError, type ZodTypeProvider } from '@notify/lib';
 import { API_KEY_PATTERN } from '@notify/lib/contracts';
 import type { Session } from '../connections.ts';
 import type { Publications } from '../publications.ts';
@@ -12,7 +13,7 @@ import { hashToken, type Sessions } from '../sessions.ts';
 import type { Upstreams } from '../upstreams.ts';
 import { docsPage } from './docs-page.ts';
 import { openApiDocument } from './openapi.ts';
-import { OPERATIONS, publishHeaders, REST_PREFIX } from './operations.ts';
+import { OPERATIONS, publishHeaders, REST_PREFIX, type RestOperation } from './operations.ts';
 import type { KeyRateLimiter } from './rate-limit.ts';
 
 export interface RestDependencies {
@@ -23,6 +24,20 @@ export interface RestDependencies {
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** What a part of the request is once the operation's schema for it has parsed it (undefined when it has none). */
+type Parsed<Op, Part extends string> = Op extends { [P in Part]: infer S extends z.ZodType } ? z.output<S> : undefined;
+interface RestRequest<Op extends RestOperation> {
+  params: Parsed<Op, 'params'>;
+  query: Parsed<Op, 'query'>;
+  body: Parsed<Op, 'body'>;
+  headers: FastifyRequest['headers'];
+}
+/** The verified caller: the key's owner as a session, and as persist's acting user. */
+interface Caller {
+  session: Session;
+  as: { user: string };
+}
 
 export async function restRoutes(app: FastifyInstance, d: RestDependencies): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
@@ -61,60 +76,48 @@ export async function restRoutes(app: FastifyInstance, d: RestDependencies): Pro
     return { token: key, tokenHash: hashToken(key), user: d.sessions.publicUser(user) };
   };
 
-  const { publish, getNotification, listTopics } = OPERATIONS;
+  /**
+   * One operation's route: its method, path, status and the schemas its params, query and body are
+   * validated with all come from the operation (what the OpenAPI document says), and the handler runs
+   * only for a verified key within its rate. Headers are the handler's to check.
+   */
+  const route = <Op extends RestOperation>(op: Op, handler: (request: RestRequest<Op>, caller: Caller) => Promise<unknown>): void => {
+    api.route({
+      method: op.method,
+      url: op.path,
+      schema: { ...(op.params && { params: op.params }), ...(op.query && { querystring: op.query }), ...(op.body && { body: op.body }) },
+      handler: async (request, reply) => {
+        const session = await caller(request);
+        const answer = await handler(request as unknown as RestRequest<Op>, { session, as: { user: session.user.id } });
+        reply.code(op.status);
+        return answer;
+      },
+    });
+  };
 
-  api.route({
-    method: publish.method,
-    url: publish.path,
-    schema: { params: publish.params, body: publish.body },
-    handler: async (request, reply) => {
-      const session = await caller(request);
-      const header = publishHeaders.safeParse({ 'idempotency-key': request.headers['idempotency-key'] });
-      if (!header.success) {
-        const issues = header.error.issues.map((issue) => ({ path: ['headers', ...issue.path.map(String)].join('.'), message: issue.message }));
-        throw createError({ code: 'INVALID_ARGUMENT', message: issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '), details: { issues } });
-      }
-      const idempotencyKey = header.data['idempotency-key'];
-      const answer = await d.publications.publish(session, { topicId: request.params.topicId, ...request.body, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) });
-      reply.code(201);
-      return answer;
-    },
+  route(OPERATIONS.publish, async (request, { session }) => {
+    const header = publishHeaders.safeParse({ 'idempotency-key': request.headers['idempotency-key'] });
+    if (!header.success) throw new RequestValidationError('headers', header.error.issues);
+    const idempotencyKey = header.data['idempotency-key'];
+    return d.publications.publish(session, { topicId: request.params.topicId, ...request.body, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) });
   });
 
-  api.route({
-    method: getNotification.method,
-    url: getNotification.path,
-    schema: { params: getNotification.params },
-    handler: async (request) => {
-      const session = await caller(request);
-      const as = { user: session.user.id };
-      const id = request.params.notificationId;
-      // The publisher's view first: anyone else is refused before the trace is read.
-      const notification = await d.upstreams.persist.getNotification({ params: { id } }, as);
-      const { events, traceId } = await d.upstreams.persist.traceNotification({ params: { id } }, as);
-      const status =
-        notification.recipients > 0 && notification.acknowledged === notification.recipients
-          ? ('acknowledged' as const)
-          : events.some((event) => event.type === 'delivered')
-            ? ('delivered' as const)
-            : ('committed' as const);
-      return { notification, status, events, traceId };
-    },
+  route(OPERATIONS.getNotification, async (request, { as }) => {
+    const id = request.params.notificationId;
+    // The publisher's view first: anyone else is refused before the trace is read.
+    const notification = await d.upstreams.persist.getNotification({ params: { id } }, as);
+    const { events, traceId } = await d.upstreams.persist.traceNotification({ params: { id } }, as);
+    const status =
+      notification.recipients > 0 && notification.acknowledged === notification.recipients
+        ? ('acknowledged' as const)
+        : events.some((event) => event.type === 'delivered')
+          ? ('delivered' as const)
+          : ('committed' as const);
+    return { notification, status, events, traceId };
   });
 
-  api.route({
-    method: listTopics.method,
-    url: listTopics.path,
-    schema: { querystring: listTopics.query },
-    handler: async (request) => {
-      const session = await caller(request);
-      const as = { user: session.user.id };
-      const { topics, nextCursor } = await d.upstreams.persist.listTopics({ query: { mine: true, ...request.query } }, as);
-      // One count query for the page, not one per topic.
-      const { counts } = topics.length ? await d.upstreams.persist.countSubscribers({ body: { topicIds: topics.map((topic) => topic.id) } }, as) : { counts: {} };
-      return { topics: topics.map((topic) => ({ ...topic, subscriberCount: counts[topic.id] ?? 0 })), nextCursor };
-    },
-  });
+  // Each topic comes with its subscriber count, counted in the query that lists them.
+  route(OPERATIONS.listTopics, async (request, { as }) => d.upstreams.persist.listTopics({ query: { mine: true, ...request.query } }, as));
 
   app.get(`${REST_PREFIX}/openapi.json`, async () => document);
   app.get(`${REST_PREFIX}/docs`, async (_request, reply) => reply.type('text/html; charset=utf-8').send(page));

@@ -30,14 +30,6 @@ export const notificationParams = z.object({ id: notificationId });
 export const listTopicsQuery = z.strictObject({ mine: flag.optional(), subscribed: flag.optional(), limit, cursor });
 /** The gateway reads a topic's whole subscriber list before publishing, so its pages may be large. */
 export const subscribersQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(20), cursor });
-/** Topics whose subscribers to count, in one query (a page of topics at most). */
-export const subscriberCountsBody = z.strictObject({
-  topicIds: z
-    .array(topicId)
-    .min(1)
-    .max(100)
-    .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a topic'),
-});
 /** A page of the topic's subscribers with their names, for its creator: at most 100 per page. */
 export const subscriberNamesQuery = z.strictObject({ limit, cursor });
 /** `archived`: false (the default) leaves archived notifications out, true lists only them. */
@@ -156,14 +148,6 @@ export const persistContract = defineContract('persist', {
       emailOptOut: z.array(z.string()).default([]),
       nextCursor: z.string().nullable(),
     }),
-    idempotent: true,
-  }),
-  /** Counts of the acting user's own topics among those given; others' topics are left out. A read: safe to repeat. */
-  countSubscribers: defineRoute({
-    method: 'POST',
-    path: '/api/topics/subscriber-counts',
-    body: subscriberCountsBody,
-    response: z.object({ counts: z.record(z.string(), z.number()) }),
     idempotent: true,
   }),
   /** The acting user's preferences for one topic they follow; 404 when they do not. */

@@ -2,6 +2,7 @@
 // (enqueuing the same email twice keeps one job) and the email's Message-ID (a retry after an
 // unclear SMTP answer carries the same id, so a server that remembers ids can drop the copy).
 import { createHash } from 'node:crypto';
+import { nameBasedUuid } from '@notify/lib';
 // The REST API's request bodies are the mailer's contract in the kit (which its callers compile against).
 import type { NotificationEmailsRequest as NotificationRequest, WelcomeRequest } from '@notify/lib/contracts';
 
@@ -67,9 +68,7 @@ export function digestJob(userId: string, windowId: string): EmailJob {
 
 /** A UUID (version 8, name-based) derived from the key: the same key always names the same job. */
 export function jobIdOf(key: string): string {
-  const hex = createHash('sha256').update(key).digest('hex');
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return nameBasedUuid(key);
 }
 
 /** The email's Message-ID: fixed by the key, so every attempt of one email carries the same one. */

@@ -1,7 +1,7 @@
 // /api/topics: create, list (all, mine, subscribed), read, delete (creator only), subscribe,
-// unsubscribe, a topic's subscribers (by id for a publication, with names for its creator), and the
-// subscriber counts of one's own topics. The acting user comes from the caller's verified
-// credential; the names the gateway sends are its session's.
+// unsubscribe, and a topic's subscribers (by id for a publication, with names for its creator). The
+// acting user comes from the caller's verified credential; the names the gateway sends are its
+// session's.
 import type { FastifyInstance } from 'fastify';
 import { createError, serveRoute } from '@notify/lib';
 import { persistContract } from '@notify/lib/contracts';
@@ -9,7 +9,7 @@ import { decodeTimeCursor, decodeUserCursor, encodeTimeCursor, encodeUserCursor,
 import { subscriptionView, topicView } from '../domain/schemas.ts';
 import { checkDelete, checkSubscriberList, liveTopic } from '../domain/topics.ts';
 import type { Database } from '../store/database.ts';
-import { subscribe, subscriberCounts, subscriberNamePage, subscriberPage, unsubscribe } from '../store/subscriptions.ts';
+import { subscribe, subscriberNamePage, subscriberPage, unsubscribe } from '../store/subscriptions.ts';
 import { createTopic, deleteTopic, findTopic, listTopics } from '../store/topics.ts';
 import { actingUser } from './identity.ts';
 
@@ -54,8 +54,6 @@ export async function topicRoutes(app: FastifyInstance, { db }: { db: Database }
     if (!(await unsubscribe(db, request.params.id, user))) throw createError({ code: 'NOT_FOUND', message: 'not subscribed to this topic', details: { topicId: request.params.id } });
     return { ok: true as const };
   });
-
-  serveRoute(app, routes.countSubscribers, {}, async (request) => ({ counts: await subscriberCounts(db, actingUser(request), request.body.topicIds) }));
 
   // Pages of up to 10,000 (not 100): the gateway reads every subscriber before it publishes.
   serveRoute(app, routes.listSubscribers, {}, async (request) => {

@@ -15,7 +15,7 @@ export async function setSubscriptionPreferences(db: Database, topicId: string, 
   const data = { ...(change.muted === undefined ? {} : { muted: change.muted }), ...(change.email === undefined ? {} : { email: change.email }) };
   const { count } = await db.subscription.updateMany({ where: { topicId, userId }, data });
   if (count === 0) return null;
-  return db.subscription.findUnique({ where: { topicId_userId: { topicId, userId } } });
+  return findSubscription(db, topicId, userId);
 }
 
 /** A user's subscription to a topic; null when there is none. */

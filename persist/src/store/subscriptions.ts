@@ -1,5 +1,5 @@
-// Subscriptions table access: subscribe, unsubscribe, a topic's subscribers in pages, how many
-// of a publication's recipients are subscribed, and the subscriber counts of one's own topics.
+// Subscriptions table access: subscribe, unsubscribe, a topic's subscribers in pages, and how many
+// of a publication's recipients are subscribed.
 import type { Database, Tx } from './database.ts';
 
 export interface SubscriptionRow {
@@ -97,14 +97,4 @@ export async function countSubscribed(
     JSON.stringify(publications.map((publication) => ({ id: publication.notificationId, topic_id: publication.topicId, recipients: publication.recipients, email: publication.email }))),
   );
   return new Map(rows.map(({ id, ...count }) => [id, count]));
-}
-
-/** Subscribers of each of `topicIds` that `creatorId` created (others' topics are left out), in one query. */
-export async function subscriberCounts(db: Database, creatorId: string, topicIds: string[]): Promise<Record<string, number>> {
-  const rows = await db.$queryRaw<{ id: string; subscribers: number }[]>`
-    SELECT t.id::text, count(s.user_id)::int AS subscribers
-    FROM topics t LEFT JOIN subscriptions s ON s.topic_id = t.id
-    WHERE t.id = ANY(${topicIds}::uuid[]) AND t.creator_id = ${creatorId}
-    GROUP BY t.id`;
-  return Object.fromEntries(rows.map((row) => [row.id, row.subscribers]));
 }

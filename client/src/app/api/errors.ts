@@ -30,6 +30,10 @@ const GENERIC: Record<RpcErrorCode, string> = {
   TIMEOUT: 'The server took too long to answer. Please try again.',
 };
 
+/** The same words wherever a method finds the topic, or the notification, gone. */
+const TOPIC_GONE = 'That topic doesn’t exist any more (it may have been deleted).';
+const NOTIFICATION_GONE = 'That notification couldn’t be found.';
+
 /** Wording for a code on one method, where the method says more than the code alone. */
 const BY_METHOD: Partial<Record<RpcMethod, Partial<Record<RpcErrorCode, string>>>> = {
   'users.login': { UNAUTHENTICATED: 'That email and password don’t match an account.' },
@@ -37,24 +41,24 @@ const BY_METHOD: Partial<Record<RpcMethod, Partial<Record<RpcErrorCode, string>>
   'topics.create': { CONFLICT: 'A topic with this name already exists. Pick another name.' },
   'topics.delete': {
     FORBIDDEN: 'Only the topic’s creator can delete it.',
-    NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).',
+    NOT_FOUND: TOPIC_GONE,
   },
-  'topics.subscribe': { NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).' },
+  'topics.subscribe': { NOT_FOUND: TOPIC_GONE },
   'topics.unsubscribe': { NOT_FOUND: 'You aren’t subscribed to that topic.' },
   'notifications.publish': {
     FORBIDDEN: 'Only the topic’s creator can publish to it.',
-    NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).',
+    NOT_FOUND: TOPIC_GONE,
   },
-  'notifications.ack': { NOT_FOUND: 'That notification couldn’t be found.', CONFLICT: 'That notification was already marked as read.' },
+  'notifications.ack': { NOT_FOUND: NOTIFICATION_GONE, CONFLICT: 'That notification was already marked as read.' },
   'notifications.trace': {
-    NOT_FOUND: 'That notification couldn’t be found.',
+    NOT_FOUND: NOTIFICATION_GONE,
     FORBIDDEN: 'Only the publisher and the recipients can see this trace.',
   },
-  'notifications.archive': { NOT_FOUND: 'That notification couldn’t be found.' },
-  'topics.get': { NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).' },
+  'notifications.archive': { NOT_FOUND: NOTIFICATION_GONE },
+  'topics.get': { NOT_FOUND: TOPIC_GONE },
   'topics.subscribers': {
     FORBIDDEN: 'Only the topic’s creator can see who follows it.',
-    NOT_FOUND: 'That topic doesn’t exist any more (it may have been deleted).',
+    NOT_FOUND: TOPIC_GONE,
   },
   'topics.preferences': { NOT_FOUND: 'You aren’t subscribed to that topic any more.' },
   'apiKeys.create': { CONFLICT: 'You already have a key with this name. Pick another name.' },

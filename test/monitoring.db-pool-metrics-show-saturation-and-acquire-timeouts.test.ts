@@ -54,7 +54,7 @@ test('a starved pool reports its waiter, counts the wait that timed out, and not
   const prisma = createPrismaClient(CounterPrismaClient as unknown as PrismaClientClass<RawClient>, {
     connectionString: db.url,
     poolSize: 1,
-    connectionTimeoutMs: 3_000,
+    connectionTimeoutMs: 5_000,
     metrics: { registry, name: 'starved' },
   });
   t.after(() => prisma.$disconnect());
@@ -83,10 +83,11 @@ test('a starved pool reports its waiter, counts the wait that timed out, and not
     () => 'answered',
     (error: unknown) => String((error as Error).message ?? error),
   );
-  await until('the query waits for a connection', async () => (await sample(registry, METRIC.dbPoolWaiting, labels)) === 1, 2_500);
+  await until('the query waits for a connection', async () => (await sample(registry, METRIC.dbPoolWaiting, labels)) === 1, 4_500);
   const outcome = await starved;
   assert.notEqual(outcome, 'answered', 'a query with no connection to be had is refused');
-  assert.ok(performance.now() - started >= 2_900, 'refused after the connection time-out, not before');
+  // Generous: a busy machine's timers run late, never much early.
+  assert.ok(performance.now() - started >= 4_000, 'refused after the connection time-out, not before');
   assert.equal(await sample(registry, METRIC.dbPoolAcquireTimeoutsTotal, labels), 1, `the time-out is counted (${outcome})`);
   assert.equal(await sample(registry, METRIC.dbPoolWaiting, labels), 0);
 

@@ -16,6 +16,7 @@ import { parse } from 'yaml';
 import { freePort } from '../lib/src/dev/postgres-process.ts';
 import { TEST_DISCOVERY_TOKEN } from '../lib/src/testing/service-identity.ts';
 import { jsonRpcClient, register, socketIoClient, startSystem } from '../gateway/test/helper.ts';
+import { POSTGRES_EXPORTER_METRICS } from './monitoring-postgres-exporter-metrics.ts';
 import { localPrometheusConfig, MONITORING_DIR, PROMETHEUS_CONFIG, prometheusInstalled, promtoolHasConsulSd } from '../scripts/launcher/prometheus.ts';
 
 const INSTALL = 'apt-get install -y prometheus';
@@ -25,35 +26,6 @@ const DASHBOARDS = globSync(join(MONITORING_DIR, 'grafana/dashboards/*.json'));
 const DATASOURCES = globSync(join(MONITORING_DIR, 'grafana/provisioning/datasources/*.yml')).flatMap(
   (file) => (parse(readFileSync(file, 'utf8')) as { datasources: { uid: string; type: string }[] }).datasources,
 );
-
-/**
- * postgres_exporter's metrics that the PostgreSQL board and the rules read. The exporter runs only
- * under compose, so no run here exports them: each name below is checked against the exporter's
- * default collectors by hand (pg_up; `database`: pg_database_size_bytes; `locks`: pg_locks_count;
- * `stat_database`: pg_stat_database_*; `settings`: pg_settings_*; pg_stat_activity's built-in
- * query: pg_stat_activity_count and pg_stat_activity_max_tx_duration). Every metric a board or rule
- * names that is neither here nor exported by a service fails the check; a name here nobody reads fails too.
- */
-const POSTGRES_EXPORTER_METRICS = new Set([
-  'pg_up',
-  'pg_database_size_bytes',
-  'pg_locks_count',
-  'pg_settings_max_connections',
-  'pg_stat_activity_count',
-  'pg_stat_activity_max_tx_duration',
-  'pg_stat_database_numbackends',
-  'pg_stat_database_xact_commit',
-  'pg_stat_database_xact_rollback',
-  'pg_stat_database_blks_hit',
-  'pg_stat_database_blks_read',
-  'pg_stat_database_tup_inserted',
-  'pg_stat_database_tup_updated',
-  'pg_stat_database_tup_deleted',
-  'pg_stat_database_tup_fetched',
-  'pg_stat_database_deadlocks',
-  'pg_stat_database_conflicts',
-  'pg_stat_database_temp_bytes',
-]);
 
 /** Every board in the repository, with its uid, as the provisioning loads them. */
 const EXPECTED_BOARDS = ['auth', 'avatar', 'counter', 'discovery', 'gateway', 'mailer', 'overview', 'persist', 'postgres'];

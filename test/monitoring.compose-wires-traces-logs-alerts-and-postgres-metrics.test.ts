@@ -37,6 +37,11 @@ test('every service instance sends its traces to Jaeger over OTLP/HTTP, and name
     assert.equal(service.environment?.OTEL_SERVICE_NAME, undefined, `${name} leaves service.name to its code`);
   }
   assert.equal(services.jaeger?.environment?.COLLECTOR_OTLP_ENABLED, 'true', 'Jaeger receives OTLP');
+  // A notification's trace links to Jaeger's page for it, where Jaeger is published.
+  const published = services.jaeger!.ports!.find((port) => port.endsWith(':16686'))!;
+  for (const name of ['gateway-1', 'gateway-2']) {
+    assert.equal(services[name]?.environment?.TRACE_VIEW_URL, `http://${published.split(':')[0]}:16686/trace/{traceId}`, `${name} links a trace to Jaeger`);
+  }
 });
 
 test('every image is pinned to a version', () => {

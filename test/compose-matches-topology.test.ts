@@ -68,8 +68,13 @@ const run = {
   discoveryUrl: 'http://discovery:8000',
   databaseUrl: 'postgresql://a-database',
 };
-/** Every variable compose must require: those of the description's secrets, and PostgreSQL's and Grafana's own. */
-const requiredVariables = new Set([...deployed.flatMap((spec) => Object.values(deploymentSecrets(TOPOLOGY, spec)).flat()), 'POSTGRES_PASSWORD', 'GRAFANA_ADMIN_PASSWORD']);
+/** Every variable compose must require: those of the description's secrets, and PostgreSQL's, its exporter's and Grafana's own. */
+const requiredVariables = new Set([
+  ...deployed.flatMap((spec) => Object.values(deploymentSecrets(TOPOLOGY, spec)).flat()),
+  'POSTGRES_PASSWORD',
+  'POSTGRES_EXPORTER_PASSWORD',
+  'GRAFANA_ADMIN_PASSWORD',
+]);
 
 /** Each deployed instance with its compose service and spec. */
 const instances = deployed.flatMap((spec) => composeNames(spec).map((name, i) => ({ spec, name, instance: plannedInstance(spec, i + 1, 0) })));

@@ -17,6 +17,7 @@ const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }
 
 const COMPOSE_SECRETS = {
   POSTGRES_PASSWORD: 'pg-secret',
+  POSTGRES_EXPORTER_PASSWORD: 'pg-exporter-secret',
   AUTH_REPLICATION_SECRET: 'replication-secret',
   GATEWAY_UNSUBSCRIBE_SECRET: 'unsubscribe-secret-of-at-least-32-characters',
   GRAFANA_ADMIN_PASSWORD: 'grafana-secret',
@@ -71,11 +72,19 @@ test('docker-compose config accepts docker-compose.yml with its secrets set, and
   assert.equal(services.prometheus!.environment!.DISCOVERY_TOKEN, COMPOSE_SECRETS.PROMETHEUS_DISCOVERY_TOKEN);
 });
 
-test('compose publishes only the gateways, the client and Grafana (and the mail page on loopback); Prometheus has no lifecycle API; Grafana no anonymous users', () => {
+test('compose publishes only the gateways, the client and Grafana (and the mail page, Alertmanager and Jaeger on loopback); Prometheus has no lifecycle API; Grafana no anonymous users', () => {
   type Service = { ports?: string[]; command?: string[]; environment?: Record<string, string>; volumes?: string[] };
   const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service> };
   const published = Object.entries(compose.services).flatMap(([name, service]) => (service.ports ?? []).map((port) => `${name} ${port}`));
-  assert.deepEqual(published.sort(), ['client 3333:3333', 'gateway-1 4000:4000', 'gateway-2 4001:4001', 'grafana 3000:3000', 'mailpit 127.0.0.1:8025:8025']);
+  assert.deepEqual(published.sort(), [
+    'alertmanager 127.0.0.1:9093:9093',
+    'client 3333:3333',
+    'gateway-1 4000:4000',
+    'gateway-2 4001:4001',
+    'grafana 3000:3000',
+    'jaeger 127.0.0.1:16686:16686',
+    'mailpit 127.0.0.1:8025:8025',
+  ]);
   assert.ok(!compose.services.prometheus!.command!.some((arg) => arg.includes('enable-lifecycle')), 'no --web.enable-lifecycle');
   assert.equal(compose.services.grafana!.environment!.GF_AUTH_ANONYMOUS_ENABLED, 'false');
   // Each service reaches PostgreSQL as its own role, on its own database (docker/postgres makes them).

@@ -1,8 +1,10 @@
 // Monitoring against the running system: promtool accepts the configuration and rules; a real
-// Prometheus finds every instance through discovery and scrapes each as up; every metric a rule or
-// a Grafana panel names is exported by some service; every dashboard is Grafana JSON whose
-// datasource is provisioned. Debian's Prometheus (CI installs it) has no Consul discovery, so it
-// reads discovery's Prometheus HTTP discovery route, which carries the same labels.
+// Prometheus finds every instance through discovery and scrapes each as up; every metric a rule, a
+// Grafana panel or a board variable names is exported by some service (or, for the PostgreSQL board,
+// is one of postgres_exporter's, listed below); every dashboard is Grafana JSON whose datasource is
+// provisioned; the gateway's latency panels link to its traces. Debian's Prometheus (CI installs it)
+// has no Consul discovery, so it reads discovery's Prometheus HTTP discovery route, which carries
+// the same labels.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,12 +16,19 @@ import { parse } from 'yaml';
 import { freePort } from '../lib/src/dev/postgres-process.ts';
 import { TEST_DISCOVERY_TOKEN } from '../lib/src/testing/service-identity.ts';
 import { jsonRpcClient, register, socketIoClient, startSystem } from '../gateway/test/helper.ts';
+import { POSTGRES_EXPORTER_METRICS } from './monitoring-postgres-exporter-metrics.ts';
 import { localPrometheusConfig, MONITORING_DIR, PROMETHEUS_CONFIG, prometheusInstalled, promtoolHasConsulSd } from '../scripts/launcher/prometheus.ts';
 
 const INSTALL = 'apt-get install -y prometheus';
 const hasPrometheus = prometheusInstalled();
 const RULE_FILES = globSync(join(MONITORING_DIR, 'prometheus/rules/*.yml'));
 const DASHBOARDS = globSync(join(MONITORING_DIR, 'grafana/dashboards/*.json'));
+const DATASOURCES = globSync(join(MONITORING_DIR, 'grafana/provisioning/datasources/*.yml')).flatMap(
+  (file) => (parse(readFileSync(file, 'utf8')) as { datasources: { uid: string; type: string }[] }).datasources,
+);
+
+/** Every board in the repository, with its uid, as the provisioning loads them. */
+const EXPECTED_BOARDS = ['auth', 'avatar', 'counter', 'discovery', 'gateway', 'mailer', 'overview', 'persist', 'postgres'];
 
 interface RuleGroup {
   rules: { record?: string; alert?: string; expr: string }[];
@@ -28,10 +37,27 @@ const rules = RULE_FILES.flatMap((file) => (parse(readFileSync(file, 'utf8')) as
 
 interface Panel {
   title?: string;
+  type?: string;
   datasource?: { type?: string; uid?: string } | string | null;
   targets?: { expr?: string; datasource?: { uid?: string } }[];
+  fieldConfig?: { defaults?: { unit?: string; links?: { title?: string; url?: string }[] } };
   panels?: Panel[];
 }
+interface Board {
+  uid?: string;
+  title?: string;
+  panels?: Panel[];
+  templating?: { list?: { name: string; query?: string | { query?: string } }[] };
+}
+const boardOf = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Board;
+const boardNamed = (name: string) => boardOf(join(MONITORING_DIR, 'grafana/dashboards', `${name}.json`));
+
+/** The metric a board variable's `label_values(metric{…}, label)` reads, if any. */
+const variableMetric = (query: string | { query?: string } | undefined): string[] => {
+  const text = typeof query === 'string' ? query : (query?.query ?? '');
+  const match = /label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(text);
+  return match ? [match[1]!] : [];
+};
 const panelsOf = (panels: Panel[] = []): Panel[] => panels.flatMap((panel) => [panel, ...panelsOf(panel.panels)]);
 
 const PROMQL_WORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
@@ -81,13 +107,16 @@ test('promtool accepts the rules, and the configuration Prometheus here can run'
 });
 
 test('dashboards are Grafana JSON on the provisioned datasource, and every rule and panel reads metrics the services export', async (t) => {
-  const datasources = (parse(readFileSync(join(MONITORING_DIR, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: { uid: string }[] }).datasources;
-  const uids = new Set(datasources.map((source) => source.uid));
-  assert.ok(DASHBOARDS.length >= 5, 'overview, gateway, auth, mailer and avatar boards');
+  const uids = new Set(DATASOURCES.map((source) => source.uid));
+  assert.deepEqual(DASHBOARDS.map((file) => file.split('/').pop()!.replace(/\.json$/, '')).sort(), EXPECTED_BOARDS, 'every board, each checked below');
   const used = new Map<string, string>();
+  const boardUids = new Set<string>();
   for (const file of DASHBOARDS) {
-    const board = JSON.parse(readFileSync(file, 'utf8')) as { uid?: string; title?: string; panels?: Panel[] };
+    const board = boardOf(file);
     assert.ok(board.uid && board.title, `${file} has a uid and a title`);
+    assert.ok(!boardUids.has(board.uid), `${file}'s uid ${board.uid} is its own`);
+    boardUids.add(board.uid);
+    for (const variable of board.templating?.list ?? []) for (const name of variableMetric(variable.query)) used.set(name, `${file.split('/').pop()}: variable ${variable.name}`);
     const panels = panelsOf(board.panels).filter((panel) => panel.targets?.length);
     assert.ok(panels.length > 0, `${file} has panels with queries`);
     for (const panel of panels) {
@@ -127,9 +156,32 @@ test('dashboards are Grafana JSON on the provisioned datasource, and every rule 
     }
   }
   const recorded = new Set(rules.flatMap((rule) => (rule.record ? [rule.record] : [])));
-  const missing = [...used].filter(([name]) => !exported.has(name) && !recorded.has(name));
-  assert.deepEqual(missing, [], 'metrics named by rules and panels that no service exports');
-  t.diagnostic(`${used.size} metric names in rules and panels, all exported by the ${instances.length} instances`);
+  const missing = [...used].filter(([name]) => !exported.has(name) && !recorded.has(name) && !POSTGRES_EXPORTER_METRICS.has(name));
+  assert.deepEqual(missing, [], 'metrics named by rules, panels and variables that no service exports (nor postgres_exporter, as listed above)');
+  assert.deepEqual([...POSTGRES_EXPORTER_METRICS].filter((name) => !used.has(name)), [], "postgres_exporter's metrics listed above that no board or rule reads");
+  assert.deepEqual([...POSTGRES_EXPORTER_METRICS].filter((name) => exported.has(name)), [], 'no service exports a name of the exporter list');
+  const fromExporter = [...used.keys()].filter((name) => POSTGRES_EXPORTER_METRICS.has(name)).length;
+  t.diagnostic(`${used.size} metric names in rules, panels and variables: ${used.size - fromExporter} exported by the ${instances.length} instances, ${fromExporter} postgres_exporter's`);
+});
+
+test("the gateway's latency panels link to its traces in Jaeger over the panel's time range, and the overview shows its WebSocket traffic", () => {
+  const jaeger = DATASOURCES.find((source) => source.type === 'jaeger');
+  assert.ok(jaeger, 'a Jaeger datasource is provisioned');
+  const latency = panelsOf(boardNamed('gateway').panels).filter((panel) => panel.fieldConfig?.defaults?.unit === 's' && /p\d\d|latency/i.test(panel.title ?? ''));
+  assert.ok(latency.length >= 3, 'the gateway board has latency panels');
+  for (const panel of latency) {
+    const link = panel.fieldConfig?.defaults?.links?.find((candidate) => candidate.url?.startsWith('/explore'));
+    assert.ok(link?.url, `“${panel.title}” has a data link to Explore`);
+    const panes = JSON.parse(decodeURIComponent(new URL(link.url, 'http://grafana').searchParams.get('panes')!)) as Record<string, { datasource: string; queries: { queryType: string; service: string }[]; range: { from: string; to: string } }>;
+    const pane = Object.values(panes)[0]!;
+    assert.equal(pane.datasource, jaeger.uid, `“${panel.title}” opens the Jaeger datasource`);
+    assert.deepEqual([pane.queries[0]!.queryType, pane.queries[0]!.service], ['search', 'gateway'], `“${panel.title}” searches the gateway's traces`);
+    assert.deepEqual(pane.range, { from: '${__from}', to: '${__to}' }, `“${panel.title}” over the panel's time range`);
+  }
+  const overview = panelsOf(boardNamed('overview').panels).flatMap((panel) => (panel.targets ?? []).flatMap((target) => metricNamesIn(target.expr ?? '')));
+  for (const name of ['gateway_connections', 'gateway_rpc_requests_total', 'gateway_rpc_duration_seconds_bucket', 'gateway_pushes_total', 'gateway_push_fanout_seconds_bucket']) {
+    assert.ok(overview.includes(name), `the overview board reads ${name}`);
+  }
 });
 
 test('a real Prometheus finds every instance through discovery and scrapes them all as up', { skip: hasPrometheus ? false : `Prometheus not found: ${INSTALL}` }, async (t) => {

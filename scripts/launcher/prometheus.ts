@@ -16,7 +16,8 @@ interface ScrapeConfig {
 }
 
 /**
- * The committed configuration with discovery at `discoveryUrl`: Consul discovery when `consulSd`,
+ * The committed configuration with discovery at `discoveryUrl`, without what only compose runs
+ * (the `alerting` section and static scrape jobs): Consul discovery when `consulSd`,
  * otherwise HTTP discovery on discovery's /prometheus/targets. Rule files become absolute paths, so
  * the copy can live anywhere; `scrapeInterval` overrides the scrape and evaluation intervals.
  */
@@ -32,8 +33,12 @@ export function localPrometheusConfig(options: {
   const config = parse(readFileSync(PROMETHEUS_CONFIG, 'utf8')) as {
     global: Record<string, unknown>;
     rule_files: string[];
+    alerting?: unknown;
     scrape_configs: ScrapeConfig[];
   };
+  // What only compose runs (Alertmanager, postgres_exporter) is left out: its names resolve nowhere here.
+  delete config.alerting;
+  config.scrape_configs = config.scrape_configs.filter((scrape) => scrape.consul_sd_configs);
   config.rule_files = config.rule_files.map((file) => join(MONITORING_DIR, 'prometheus', file));
   if (options.scrapeInterval) {
     config.global.scrape_interval = options.scrapeInterval;

@@ -11,6 +11,7 @@ export {
 } from './migrate.ts';
 export { readMigrations, scriptMatchesChecksum, type MigrationFile } from './migration-files.ts';
 export { createPrismaAdapter, createPrismaClient, type PrismaClientClass, type PrismaClientOptions } from './prisma.ts';
+export { instrumentPool, isAcquireTimeout } from '../metrics/db-pool-metrics.ts';
 export { ensureDatabase, isUniqueViolation } from './database-admin.ts';
 export { prepareDatabase } from './prepare-database.ts';
 export { attachDatabase, databaseConfigShape, type ServiceDatabase } from './service-database.ts';

@@ -1,5 +1,9 @@
-// Builds a service's generated Prisma 7 client on node-postgres through @prisma/adapter-pg (no native engine).
+// Builds a service's generated Prisma 7 client on node-postgres through @prisma/adapter-pg (no native engine),
+// on a pg.Pool of its own that reports its connections, waiters and acquire time-outs when given a registry.
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import type { Registry } from 'prom-client';
+import { instrumentPool } from '../metrics/db-pool-metrics.ts';
 
 export interface PrismaClientOptions {
   connectionString: string;
@@ -13,6 +17,8 @@ export interface PrismaClientOptions {
   schema?: string;
   /** Errors of idle pooled connections (server restart, network). Without it they are dropped silently. */
   onPoolError?: (error: Error) => void;
+  /** Where the pool reports itself (db_pool_* metrics), under label `pool` = `name`. */
+  metrics?: { registry: Registry; name: string };
 }
 
 /**
@@ -23,15 +29,19 @@ export type PrismaClientClass<TClient> = new (options: { adapter: PrismaPg }) =>
 
 /** The driver adapter alone, for services that construct their client with more options (log, omit). */
 export function createPrismaAdapter(options: PrismaClientOptions): PrismaPg {
-  return new PrismaPg(
-    {
-      connectionString: options.connectionString,
-      max: options.poolSize ?? 10,
-      idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
-      connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
-    },
-    { ...(options.schema ? { schema: options.schema } : {}), ...(options.onPoolError ? { onPoolError: options.onPoolError } : {}) },
-  );
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize ?? 10,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+  });
+  if (options.metrics) instrumentPool(pool, options.metrics.registry, options.metrics.name);
+  // The pool is ours: `$disconnect()` ends it, as it ends a pool the adapter builds itself.
+  return new PrismaPg(pool, {
+    disposeExternalPool: true,
+    ...(options.schema ? { schema: options.schema } : {}),
+    ...(options.onPoolError ? { onPoolError: options.onPoolError } : {}),
+  });
 }
 
 /**

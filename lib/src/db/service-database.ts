@@ -31,6 +31,8 @@ export function attachDatabase<TClient extends PrismaLike>(
     connectionString: options.url,
     poolSize: options.poolSize,
     onPoolError: (error) => service.log.warn({ err: error }, 'database connection lost'),
+    // db_pool_* on the service's /metrics: saturation (busy against max, waiting) and acquire time-outs.
+    metrics: { registry: service.metrics, name: 'prisma' },
   });
   // A prepare step: the database exists and is migrated before the port opens.
   service.onPrepare(() => prepareDatabase({ url: options.url, migrationsDir: options.migrationsDir, log: service.log }));

@@ -61,6 +61,10 @@ export const METRIC = {
   mailerEmailsEnqueuedTotal: 'mailer_emails_enqueued_total',
   mailerSendDuration: 'mailer_send_duration_seconds',
   mailerTraceEventsTotal: 'mailer_trace_events_total',
+  dbPoolConnections: 'db_pool_connections',
+  dbPoolMax: 'db_pool_max',
+  dbPoolWaiting: 'db_pool_waiting',
+  dbPoolAcquireTimeoutsTotal: 'db_pool_acquire_timeouts_total',
 } as const;
 
 /** Seconds; spans a fast in-process answer (1 ms) to a slow upstream call (10 s). */

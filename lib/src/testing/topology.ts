@@ -182,7 +182,12 @@ export const TOPOLOGY: Topology = {
   infrastructure: {
     postgres: 'one PostgreSQL server holding every database (npm start: embedded, or DATABASE_URL)',
     prometheus: 'scrapes every instance it finds through discovery (npm start: when its binary is installed)',
-    grafana: 'boards over Prometheus (compose only)',
+    grafana: 'boards over Prometheus, traces in Jaeger and logs in Loki (compose only)',
+    'postgres-exporter': "PostgreSQL's own statistics for Prometheus (compose only)",
+    alertmanager: "sends Prometheus's alerts to a webhook (compose only)",
+    jaeger: "receives every service's traces over OTLP (compose only)",
+    loki: "the containers' logs (compose only, profile `logs`)",
+    alloy: "ships the containers' logs to Loki (compose only, profile `logs`)",
   },
 };
 

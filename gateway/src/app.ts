@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import websocket from '@fastify/websocket';
 import pg from 'pg';
 import { coordinatorRoutes, createService, type CoordinatorOptions, type Service } from '@notify/lib';
-import { attachDatabase } from '@notify/lib/db';
+import { attachDatabase, instrumentPool } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { avatarProxy } from './avatar-proxy.ts';
@@ -37,6 +37,8 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   // The bus's own small pool: NOTIFY and the outbox never queue behind the coordinator's log writes.
   const busPool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
   busPool.on('error', (error) => service.log.warn({ err: error }, 'push bus pool connection lost'));
+  // Its saturation and time-outs show beside the Prisma pool's (db_pool_*{pool="push-bus"}).
+  instrumentPool(busPool, service.metrics, 'push-bus');
 
   const upstreams = new Upstreams(service, config);
   const bus = new PushBus<BusMessage>({ url: config.DATABASE_URL, channel: config.PUSH_CHANNEL, pool: busPool, log: service.log });

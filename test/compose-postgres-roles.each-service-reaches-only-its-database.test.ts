@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { dropDatabase } from '../lib/src/db/database-admin.ts';
 import { testDatabase } from '../lib/src/testing/postgres.ts';
+import { adminUrl, superuserEnv } from './postgres-init-scripts.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SCRIPT = 'docker/postgres/init-service-roles.sh';
@@ -19,7 +20,7 @@ test('one role per service: its own database only', { skip: hasPsql ? false : 'p
   const [mine, theirs] = [`roles_${suffix}_persist`, `roles_${suffix}_counter`];
   const passwords = { [mine]: randomBytes(12).toString('hex'), [theirs]: randomBytes(12).toString('hex') };
   t.after(async () => {
-    const admin = `${server.protocol}//${server.username}:${server.password}@${server.host}/postgres`;
+    const admin = adminUrl(server);
     for (const name of [mine, theirs]) await dropDatabase(admin, name, { force: true }).catch(() => {});
     const client = new pg.Client({ connectionString: admin });
     await client.connect();
@@ -27,11 +28,7 @@ test('one role per service: its own database only', { skip: hasPsql ? false : 'p
     await client.end();
   });
   const env = {
-    ...process.env,
-    PGHOST: server.hostname,
-    PGPORT: server.port,
-    PGPASSWORD: decodeURIComponent(server.password),
-    POSTGRES_USER: decodeURIComponent(server.username),
+    ...superuserEnv(server),
     SERVICE_DATABASES: `${mine} ${theirs}`,
     [`${mine.toUpperCase()}_DB_PASSWORD`]: passwords[mine]!,
     [`${theirs.toUpperCase()}_DB_PASSWORD`]: passwords[theirs]!,

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import pg from 'pg';
 import { testDatabase } from '../lib/src/testing/postgres.ts';
+import { adminUrl, superuserEnv } from './postgres-init-scripts.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SCRIPT = 'docker/postgres/init-exporter-role.sh';
@@ -17,7 +18,7 @@ test("postgres_exporter's role reads statistics and nothing else", { skip: hasPs
   const server = new URL(service.url);
   const role = `exporter_${randomBytes(4).toString('hex')}`;
   const password = randomBytes(12).toString('hex');
-  const admin = new pg.Client({ connectionString: `${server.protocol}//${server.username}:${server.password}@${server.host}/postgres` });
+  const admin = new pg.Client({ connectionString: adminUrl(server) });
   await admin.connect();
   t.after(async () => {
     await admin.query(`REVOKE CONNECT ON DATABASE postgres FROM ${admin.escapeIdentifier(role)}`).catch(() => {});
@@ -25,11 +26,7 @@ test("postgres_exporter's role reads statistics and nothing else", { skip: hasPs
     await admin.end();
   });
   const env = {
-    ...process.env,
-    PGHOST: server.hostname,
-    PGPORT: server.port,
-    PGPASSWORD: decodeURIComponent(server.password),
-    POSTGRES_USER: decodeURIComponent(server.username),
+    ...superuserEnv(server),
     EXPORTER_ROLE: role,
     POSTGRES_EXPORTER_PASSWORD: password,
   };

@@ -30,7 +30,9 @@
 // row gives the mean group-commit batch (transactions per batch, from the gateway's metrics).
 // Options: --quick (short phases, 2,000 fan-out connections), --profile, --fsync-off (the whole run
 // without fsync), --fanout=N, --duration=S (seconds measured per throughput step), --json=FILE,
-// --only=rpc,publish,fanout (those phases alone; `--only=publish` for short repeated runs).
+// --only=rpc,publish,fanout (those phases alone; `--only=publish` for short repeated runs),
+// --levels=32 (the publish calls in flight per publisher to try, default 1,2,4,8,16,32: one level
+// measures the same load in every run, where the peak search may stop early on a noisy machine).
 // --tracing: every service traces (OTEL_EXPORTER_OTLP_ENDPOINT names a receiver in this process,
 // on 127.0.0.1, that answers 200 to `POST /v1/traces` and counts the spans without keeping them;
 // OTEL_BSP_SCHEDULE_DELAY is the services' default, 2,000 ms, unless set in the bench's own
@@ -67,12 +69,14 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     json: { type: 'string' },
     only: { type: 'string' },
+    levels: { type: 'string' },
     tracing: { type: 'boolean', default: false },
   },
 });
 
 const PHASES = ['rpc', 'publish', 'fanout'] as const;
 const ONLY = args.only?.split(',').map((phase) => phase.trim()) ?? [...PHASES];
+if (args.levels && !args.levels.split(',').every((level) => /^[1-9]\d*$/.test(level))) throw new Error(`--levels=${args.levels}: calls in flight per publisher, e.g. 8,16,32`);
 for (const phase of ONLY) {
   if (!(PHASES as readonly string[]).includes(phase)) throw new Error(`--only=${args.only}: phases are ${PHASES.join(', ')}`);
 }
@@ -89,8 +93,8 @@ const OPTIONS = {
   measureMs: (args.duration ? Number(args.duration) : QUICK ? 2 : 5) * 1000,
   /** Phase 2: publishers, the in-flight levels of the peak search (per publisher), open-loop length. */
   publishers: 16,
-  publishLevels: [1, 2, 4, 8, 16, 32],
-  publishStepMs: QUICK ? 1_500 : 3_000,
+  publishLevels: args.levels ? args.levels.split(',').map(Number) : [1, 2, 4, 8, 16, 32],
+  publishStepMs: args.duration ? Number(args.duration) * 1000 : QUICK ? 1_500 : 3_000,
   openLoopMs: QUICK ? 3_000 : 8_000,
   /** Phase 3. */
   fanoutConnections: !ONLY.includes('fanout') ? 0 : args.fanout ? Number(args.fanout) : QUICK ? 2_000 : 10_000,

@@ -29,7 +29,15 @@
 // measured again with fsync off (reloaded on the same server) for a second column. Each publish
 // row gives the mean group-commit batch (transactions per batch, from the gateway's metrics).
 // Options: --quick (short phases, 2,000 fan-out connections), --profile, --fsync-off (the whole run
-// without fsync), --fanout=N, --duration=S (seconds measured per throughput step), --json=FILE.
+// without fsync), --fanout=N, --duration=S (seconds measured per throughput step), --json=FILE,
+// --only=rpc,publish,fanout (those phases alone; `--only=publish` for short repeated runs),
+// --levels=32 (the publish calls in flight per publisher to try, default 1,2,4,8,16,32: one level
+// measures the same load in every run, where the peak search may stop early on a noisy machine).
+// --tracing: every service traces (OTEL_EXPORTER_OTLP_ENDPOINT names a receiver in this process,
+// on 127.0.0.1, that answers 200 to `POST /v1/traces` and counts the spans without keeping them;
+// OTEL_BSP_SCHEDULE_DELAY is the services' default, 2,000 ms, unless set in the bench's own
+// environment); each row then says how many spans arrived per call, and the report the total.
+// Tracing's cost is this run's figures against the same run without --tracing.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -45,6 +53,7 @@ import type { FanoutWorkerData, FromWorker, ToWorker } from './lib/fanout-worker
 import { Inspector, type ProfileSummary } from './lib/inspector.ts';
 import { histogramDeltas, scrape, type HistogramDelta } from './lib/metrics.ts';
 import { ClosedLoop, fmt, log, median, percentile, Samples, table, type LoadFigures } from './lib/stats.ts';
+import { startSpanSink, type SpanSink } from './lib/span-sink.ts';
 import { cpuShare, cpuSnapshot, isStopping, openFileLimits, rssBytes, startSystem, stopSystem, type BenchSystem } from './lib/system.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -59,8 +68,20 @@ const { values: args } = parseArgs({
     fanout: { type: 'string' },
     duration: { type: 'string' },
     json: { type: 'string' },
+    only: { type: 'string' },
+    levels: { type: 'string' },
+    tracing: { type: 'boolean', default: false },
   },
 });
+
+const PHASES = ['rpc', 'publish', 'fanout'] as const;
+const ONLY = args.only?.split(',').map((phase) => phase.trim()) ?? [...PHASES];
+if (args.levels && !args.levels.split(',').every((level) => /^[1-9]\d*$/.test(level))) throw new Error(`--levels=${args.levels}: calls in flight per publisher, e.g. 8,16,32`);
+for (const phase of ONLY) {
+  if (!(PHASES as readonly string[]).includes(phase)) throw new Error(`--only=${args.only}: phases are ${PHASES.join(', ')}`);
+}
+/** The services' own default (lib's config), unless the bench's environment names another. */
+const EXPORT_DELAY_MS = process.env.OTEL_BSP_SCHEDULE_DELAY ?? '2000';
 
 const QUICK = args.quick;
 const DURABLE = !args['fsync-off'];
@@ -72,11 +93,11 @@ const OPTIONS = {
   measureMs: (args.duration ? Number(args.duration) : QUICK ? 2 : 5) * 1000,
   /** Phase 2: publishers, the in-flight levels of the peak search (per publisher), open-loop length. */
   publishers: 16,
-  publishLevels: [1, 2, 4, 8, 16, 32],
-  publishStepMs: QUICK ? 1_500 : 3_000,
+  publishLevels: args.levels ? args.levels.split(',').map(Number) : [1, 2, 4, 8, 16, 32],
+  publishStepMs: args.duration ? Number(args.duration) * 1000 : QUICK ? 1_500 : 3_000,
   openLoopMs: QUICK ? 3_000 : 8_000,
   /** Phase 3. */
-  fanoutConnections: args.fanout ? Number(args.fanout) : QUICK ? 2_000 : 10_000,
+  fanoutConnections: !ONLY.includes('fanout') ? 0 : args.fanout ? Number(args.fanout) : QUICK ? 2_000 : 10_000,
   fanoutPublishes: QUICK ? 3 : 5,
   fanoutWorkers: 2,
   setupConcurrency: 64,
@@ -94,6 +115,8 @@ interface LoadResult extends LoadFigures {
   /** Mean step durations from the services' metrics over the window (`service: metric{labels}`). */
   breakdown: (HistogramDelta & { service: string })[];
   profiles?: Record<string, ProfileSummary>;
+  /** --tracing: spans the receiver counted during the window. */
+  spans?: number;
 }
 
 interface FanoutRun {
@@ -106,7 +129,9 @@ interface FanoutRun {
 
 interface Results {
   startedAt: string;
-  options: typeof OPTIONS & { durablePostgres: boolean };
+  options: typeof OPTIONS & { durablePostgres: boolean; phases: string[]; tracing: boolean };
+  /** --tracing: what the receiver took over the whole run (the services' last flush included). */
+  tracing?: { endpoint: string; exportDelayMs: number; spans: number; requests: number; bytes: number; uncounted: number };
   directClient?: string;
   rpc: LoadResult[];
   publishLevels: (LoadResult & { inFlight: number })[];
@@ -131,7 +156,7 @@ interface Results {
 
 const results: Results = {
   startedAt: new Date().toISOString(),
-  options: { ...OPTIONS, durablePostgres: DURABLE },
+  options: { ...OPTIONS, durablePostgres: DURABLE, phases: ONLY, tracing: args.tracing },
   rpc: [],
   publishLevels: [],
   publishLevelsFsyncOff: [],
@@ -144,6 +169,8 @@ interface Probe {
   system: BenchSystem;
   /** Inspector sessions by service label. */
   inspectors: Map<string, Inspector>;
+  /** --tracing: the receiver the services export to. */
+  sink?: SpanSink;
 }
 
 /** Services whose CPU profile --profile takes in every window. */
@@ -163,6 +190,7 @@ interface Measured<T> {
   lagP99?: number;
   breakdown: (HistogramDelta & { service: string })[];
   profiles?: Record<string, ProfileSummary>;
+  spans?: number;
 }
 
 /**
@@ -175,12 +203,14 @@ async function measured<T>(probe: Probe, seconds: () => number, run: () => Promi
   const services = Object.keys(BREAKDOWN).map((label) => ({ label, url: label === 'gateway' ? system.gateway.url : label === 'persist' ? system.persist.url : system.counter.url }));
   const metricsBefore = await Promise.all(services.map((service) => scrape(service.url)));
   const before = await cpuSnapshot(processes);
+  const spansBefore = probe.sink?.spans;
   if (args.profile) await Promise.all(PROFILED.map((label) => probe.inspectors.get(label)!.startProfile()));
   const value = await run();
   const profiles = args.profile
     ? Object.fromEntries(await Promise.all(PROFILED.map(async (label) => [label, await probe.inspectors.get(label)!.stopProfile()] as const)))
     : undefined;
   const after = await cpuSnapshot(processes);
+  const spans = probe.sink && spansBefore !== undefined ? probe.sink.spans - spansBefore : undefined;
   const metricsAfter = await Promise.all(services.map((service) => scrape(service.url)));
   const breakdown = services.flatMap((service, i) =>
     BREAKDOWN[service.label]!.flatMap((metric) =>
@@ -199,6 +229,7 @@ async function measured<T>(probe: Probe, seconds: () => number, run: () => Promi
     lagP99: status.eventLoopLagMs.p99,
     breakdown,
     ...(profiles ? { profiles } : {}),
+    ...(spans === undefined ? {} : { spans }),
   };
 }
 
@@ -237,6 +268,7 @@ async function closedLoop(
     ...(m.lagP99 === undefined ? {} : { gatewayLoopLagP99Ms: m.lagP99 }),
     breakdown: m.breakdown,
     ...(m.profiles ? { profiles: m.profiles } : {}),
+    ...(m.spans === undefined ? {} : { spans: m.spans }),
   };
 }
 
@@ -356,7 +388,12 @@ async function phaseRpc(probe: Probe): Promise<void> {
 }
 
 function describe(result: LoadResult): string {
-  return `${result.label}: ${fmt(result.rate)}/s, p50 ${fmt(result.p50, 2)} ms, p99 ${fmt(result.p99, 2)} ms${result.errors ? `, ${result.errors} errors (${result.firstError})` : ''}`;
+  return `${result.label}: ${fmt(result.rate)}/s, p50 ${fmt(result.p50, 2)} ms, p99 ${fmt(result.p99, 2)} ms${result.errors ? `, ${result.errors} errors (${result.firstError})` : ''}${spansPerCall(result)}`;
+}
+
+/** `, 9.8 spans/call` under --tracing: spans counted in the window per call answered in it. */
+function spansPerCall(result: LoadResult): string {
+  return result.spans === undefined || !result.ok ? '' : `, ${fmt(result.spans / result.ok, 1)} spans/call`;
 }
 
 // ---- phase 2 ----
@@ -470,6 +507,7 @@ async function phasePublish(probe: Probe): Promise<void> {
       ...(m.lagP99 === undefined ? {} : { gatewayLoopLagP99Ms: m.lagP99 }),
       breakdown: m.breakdown,
       ...(m.profiles ? { profiles: m.profiles } : {}),
+      ...(m.spans === undefined ? {} : { spans: m.spans }),
     };
     log(`  ${describe(results.publishHalf)}; push p50 ${fmt(results.publishHalf.pushP50, 2)} ms, p99 ${fmt(results.publishHalf.pushP99, 2)} ms${m.batchMean ? `; mean batch ${fmt(m.batchMean, 1)}` : ''}`);
 
@@ -679,7 +717,9 @@ function totalCpuMs(cpu: Record<string, number>, callsPerSecond: number): string
 }
 
 function report(): void {
-  const out: string[] = ['', `Gateway benchmark (${results.startedAt}; PostgreSQL ${DURABLE ? 'durable' : 'fsync off'}; CPU as % of one core, 2 cores)`];
+  const out: string[] = ['', `Gateway benchmark (${results.startedAt}; PostgreSQL ${DURABLE ? 'durable' : 'fsync off'}; tracing ${args.tracing ? `on, exported every ${EXPORT_DELAY_MS} ms` : 'off'}; CPU as % of one core, 2 cores)`];
+  const t = results.tracing;
+  if (t) out.push(`Tracing: ${fmt(t.spans)} spans received in ${fmt(t.requests)} exports (${fmt(t.bytes / 1024 / 1024, 1)} MB of OTLP JSON${t.uncounted ? `; ${t.uncounted} bodies not JSON, not counted` : ''}) at ${t.endpoint}/v1/traces`);
   const rate = (label: string) => results.rpc.find((r) => r.label.startsWith(label));
   if (results.rpc.length) {
     out.push('', `1. RPC throughput (${OPTIONS.rpcConnections} ws × ${OPTIONS.rpcInFlight} in flight; direct: ${OPTIONS.rpcConnections * OPTIONS.rpcInFlight} connections, ${results.directClient})`);
@@ -698,10 +738,11 @@ function report(): void {
   if (results.publishLevels.length) {
     out.push('', `2. notifications.publish (${OPTIONS.publishers} publishers, 1 subscriber each; PostgreSQL ${DURABLE ? 'durable' : 'fsync off'})`);
     const batch = (r: LoadResult) => (r.batchMean === undefined ? '-' : fmt(r.batchMean, 1));
-    const rows = results.publishLevels.map((r) => [`closed loop, ${r.inFlight} in flight`, fmt(r.rate), fmt(r.p50, 1), fmt(r.p99, 1), '', '', String(r.errors), batch(r), totalCpuMs(r.cpu, r.rate), cpuColumns(r.cpu, r.rate)]);
+    const spans = (r: LoadResult) => (r.spans === undefined || !r.ok ? [] : [fmt(r.spans / r.ok, 1)]);
+    const rows = results.publishLevels.map((r) => [`closed loop, ${r.inFlight} in flight`, fmt(r.rate), fmt(r.p50, 1), fmt(r.p99, 1), '', '', String(r.errors), batch(r), ...spans(r), totalCpuMs(r.cpu, r.rate), cpuColumns(r.cpu, r.rate)]);
     const half = results.publishHalf;
-    if (half) rows.push([half.label, fmt(half.rate), fmt(half.p50, 1), fmt(half.p99, 1), fmt(half.pushP50, 1), fmt(half.pushP99, 1), String(half.errors), batch(half), totalCpuMs(half.cpu, half.rate), cpuColumns(half.cpu, half.rate)]);
-    out.push(table(['load', 'tx/s', 'p50 ms', 'p99 ms', 'push p50', 'push p99', 'errors', 'mean batch', 'system CPU ms/tx', 'CPU ms/tx (% of a core) by process'], rows));
+    if (half) rows.push([half.label, fmt(half.rate), fmt(half.p50, 1), fmt(half.p99, 1), fmt(half.pushP50, 1), fmt(half.pushP99, 1), String(half.errors), batch(half), ...spans(half), totalCpuMs(half.cpu, half.rate), cpuColumns(half.cpu, half.rate)]);
+    out.push(table(['load', 'tx/s', 'p50 ms', 'p99 ms', 'push p50', 'push p99', 'errors', 'mean batch', ...(args.tracing ? ['spans/tx'] : []), 'system CPU ms/tx', 'CPU ms/tx (% of a core) by process'], rows));
     const fast = results.publishLevelsFsyncOff;
     if (fast.length) {
       const peakOf = (levels: LoadResult[]) => levels.reduce((best, r) => Math.max(best, r.rate), 0);
@@ -801,12 +842,19 @@ async function main(): Promise<void> {
   deadline.unref();
   const began = performance.now();
   let failed = false;
+  let sink: SpanSink | undefined;
   try {
-    const system = await startSystem({ durablePostgres: DURABLE, log });
+    if (args.tracing) {
+      sink = await startSpanSink();
+      log(`tracing on: spans go to ${sink.url}/v1/traces (counted, not kept), exported every ${EXPORT_DELAY_MS} ms`);
+    }
+    const env: Record<string, string> = sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_SCHEDULE_DELAY: EXPORT_DELAY_MS } : {};
+    const system = await startSystem({ durablePostgres: DURABLE, log, env });
     const inspectors = new Map<string, Inspector>();
     for (const label of ['gateway', ...PROFILED]) if (!inspectors.has(label)) inspectors.set(label, await Inspector.connect(system.inspectorUrls.get(label)!));
-    const probe = { system, inspectors };
-    for (const phase of [phaseRpc, phasePublish, phaseFanout]) {
+    const probe: Probe = { system, inspectors, ...(sink ? { sink } : {}) };
+    const phases = { rpc: phaseRpc, publish: phasePublish, fanout: phaseFanout };
+    for (const phase of PHASES.filter((name) => ONLY.includes(name)).map((name) => phases[name])) {
       try {
         await phase(probe);
       } catch (error) {
@@ -822,10 +870,15 @@ async function main(): Promise<void> {
     failed = true;
     results.errors.push(`setup: ${(error as Error).stack ?? String(error)}`);
   } finally {
+    log(`stopping the system (ran ${((performance.now() - began) / 1000).toFixed(0)} s)`);
+    // Stopped before the report: each service sends its last spans as it stops.
+    await stopSystem();
+    if (sink) {
+      results.tracing = { endpoint: sink.url, exportDelayMs: Number(EXPORT_DELAY_MS), spans: sink.spans, requests: sink.requests, bytes: sink.bytes, uncounted: sink.uncounted };
+      await sink.close();
+    }
     report();
     if (args.json) await writeFile(args.json, `${JSON.stringify(results, null, 2)}\n`);
-    log(`stopping the system (ran ${((performance.now() - began) / 1000).toFixed(0)} s)`);
-    await stopSystem();
   }
   process.exit(failed ? 1 : 0);
 }

@@ -31,6 +31,8 @@ export interface StartOptions {
    * its clients one address); `{}` keeps the shipped ones.
    */
   gatewayEnv?: Record<string, string>;
+  /** Settings every service gets (e.g. the OTLP receiver of --tracing). */
+  env?: Record<string, string>;
 }
 
 /** The limits the throughput phases lift. */
@@ -75,7 +77,7 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
     services,
     // Every service gets an inspector on a random loopback port: the bench forces GC before memory
     // readings and takes CPU profiles (--profile) without restarting anything.
-    env: { DRAIN_DELAY_MS: '0', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() },
+    env: { ...options.env, DRAIN_DELAY_MS: '0', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() },
     database: async (name) => pg.urlFor(`bench_${name}`),
     launch: async (instance, env) => {
       const child = await launchProcess(instance, env, { timeoutMs: 60_000 });

@@ -140,7 +140,8 @@ export function createService(options: ServiceOptions): Service {
   const steps = new LifecycleSteps(app.log);
   app.setValidatorCompiler(zodValidatorCompiler);
   installErrorHandling(app);
-  if (options.traceRequests !== false) traceRequests(app);
+  // Tracing off: no hook at all on the request path.
+  if (config.OTEL_EXPORTER_OTLP_ENDPOINT && options.traceRequests !== false) traceRequests(app);
   const identity = new ServiceIdentity(name, config.SERVICE_SECRET);
   installCallerPolicy(app, { identity, operatorToken: config.OPERATOR_TOKEN, defaultCallers: options.defaultCallers });
   // Before any route's schema: text PostgreSQL cannot store (NUL, unpaired surrogates) anywhere in

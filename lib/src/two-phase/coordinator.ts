@@ -365,27 +365,27 @@ export class Coordinator {
     };
     // The request itself belongs to the first item's trace (the others link to it at the participant).
     return inContext(under(items[0]?.span), async () => {
-    try {
-      // The participant answers a repeated prepare as the first one, so another instance may retry it.
-      const options = { method: 'POST', deadlineMs: this.o.prepareTimeoutMs, idempotent: true };
-      if (items.length === 1) {
-        await this.o.participant(service).request({ ...options, path: '/api/prepare_2pc', body: request(items[0]!) });
-        votes.set(items[0]!.txId, { service, vote: 'yes' });
-        return votes;
+      try {
+        // The participant answers a repeated prepare as the first one, so another instance may retry it.
+        const options = { method: 'POST', deadlineMs: this.o.prepareTimeoutMs, idempotent: true };
+        if (items.length === 1) {
+          await this.o.participant(service).request({ ...options, path: '/api/prepare_2pc', body: request(items[0]!) });
+          votes.set(items[0]!.txId, { service, vote: 'yes' });
+          return votes;
+        }
+        const answer = await this.o.participant(service).request<{ votes?: BatchVote[] }>({ ...options, path: '/api/prepare_2pc/batch', body: { items: items.map(request) } });
+        for (const vote of answer.body.votes ?? []) {
+          votes.set(vote.txId, vote.vote === 'yes' ? { service, vote: 'yes' } : { service, vote: 'no', error: { code: vote.error.code, message: vote.error.message, details: vote.error.details ?? {} } });
+        }
+      } catch (error) {
+        const described = hasErrorCode(error)
+          ? { code: error.code, message: error.message, details: (error as { details?: Record<string, unknown> }).details ?? {} }
+          : { code: 'INTERNAL', message: String(error) };
+        for (const { txId } of items) votes.set(txId, { service, vote: 'no', error: described });
       }
-      const answer = await this.o.participant(service).request<{ votes?: BatchVote[] }>({ ...options, path: '/api/prepare_2pc/batch', body: { items: items.map(request) } });
-      for (const vote of answer.body.votes ?? []) {
-        votes.set(vote.txId, vote.vote === 'yes' ? { service, vote: 'yes' } : { service, vote: 'no', error: { code: vote.error.code, message: vote.error.message, details: vote.error.details ?? {} } });
-      }
-    } catch (error) {
-      const described = hasErrorCode(error)
-        ? { code: error.code, message: error.message, details: (error as { details?: Record<string, unknown> }).details ?? {} }
-        : { code: 'INTERNAL', message: String(error) };
-      for (const { txId } of items) votes.set(txId, { service, vote: 'no', error: described });
-    }
-    // An item the answer left out has no yes vote.
-    for (const { txId } of items) if (!votes.has(txId)) votes.set(txId, { service, vote: 'no', error: { code: 'INTERNAL', message: `${service} did not vote on ${txId}` } });
-    return votes;
+      // An item the answer left out has no yes vote.
+      for (const { txId } of items) if (!votes.has(txId)) votes.set(txId, { service, vote: 'no', error: { code: 'INTERNAL', message: `${service} did not vote on ${txId}` } });
+      return votes;
     });
   }
 
@@ -397,7 +397,8 @@ export class Coordinator {
    */
   private finish(given: Finishing[]): Promise<boolean> {
     const entries = given.filter((entry) => !this.finishing.has(entry.txId));
-    for (const entry of given) if (!entries.includes(entry)) entry.span?.end();
+    // One already finishing here keeps that run's spans; this one's ends unused.
+    for (const entry of given) if (this.finishing.has(entry.txId)) entry.span?.end();
     if (!entries.length) return Promise.resolve(true);
     const ids = entries.map((entry) => entry.txId);
     // Phase 2 of each transaction is a span of its own trace.

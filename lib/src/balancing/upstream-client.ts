@@ -230,11 +230,12 @@ export class UpstreamClient {
       method: request.method,
       path: request.path,
       headers: injectTraceHeaders({
-        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(request.body === undefined ? {} : { 'content-type': request.body instanceof Uint8Array ? 'application/octet-stream' : 'application/json' }),
         ...request.headers,
         ...this.options.identity.headers(this.upstream.service, request.user),
       }),
-      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+      // Bytes (an uploaded image) go as they are; anything else as JSON.
+      ...(request.body === undefined ? {} : { body: request.body instanceof Uint8Array ? request.body : JSON.stringify(request.body) }),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const status = answer.statusCode;

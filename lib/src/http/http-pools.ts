@@ -7,7 +7,7 @@ export interface HttpCall {
   /** Path and query, starting with `/`. */
   path: string;
   headers?: Record<string, string | string[]>;
-  body?: string | Buffer;
+  body?: string | Uint8Array;
   signal?: AbortSignal;
 }
 

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
@@ -125,7 +126,7 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /** Refusals whose answer no repetition of the same request changes (RATE_LIMITED passes with time). */
-const FINAL_REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT']);
+const FINAL_REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE']);
 
 /**
  * True for a refusal that repeating the same request cannot change: INVALID_ARGUMENT,

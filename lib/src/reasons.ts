@@ -40,6 +40,10 @@ export const REASON = {
   PUBLICATION_EXISTS: 'PUBLICATION_EXISTS',
   /** 409: an idempotency key used again with a different request (other topic, title, body, …). */
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** 400: an uploaded picture whose bytes are not a PNG, JPEG, WebP, AVIF or GIF image that decodes (whatever its name or content type says). */
+  UNSUPPORTED_IMAGE: 'unsupported_image',
+  /** 400: an uploaded picture with more pixels than the avatar service decodes (`details.pixels`, `details.limit`): refused from its header, before decoding. */
+  IMAGE_TOO_MANY_PIXELS: 'image_too_many_pixels',
   /** 504: an earlier publish with this idempotency key is still being decided; send it again later. */
   PUBLICATION_IN_DOUBT: 'PUBLICATION_IN_DOUBT',
   /** 400 or 403: an unsubscribe link whose token is malformed (400) or not signed by this deployment (403). */

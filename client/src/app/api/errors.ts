@@ -24,6 +24,7 @@ const GENERIC: Record<RpcErrorCode, string> = {
   FORBIDDEN: 'You’re not allowed to do that.',
   NOT_FOUND: 'That no longer exists.',
   CONFLICT: 'That clashes with something that already exists.',
+  PAYLOAD_TOO_LARGE: 'That file is too large.',
   RATE_LIMITED: 'You’re going a little fast. Wait a moment and try again.',
   INTERNAL: 'Something went wrong on our side. Please try again.',
   UNAVAILABLE: 'The service is temporarily unavailable. Please try again in a moment.',

@@ -13,7 +13,7 @@ import type { PictureBytesStore } from '../store/picture-bytes.ts';
 import type { PictureTable } from '../store/pictures.ts';
 import type { AvatarStyle } from '../styles/base.ts';
 import type { AvatarRenderer } from './avatar-renderer.ts';
-import { LIBVIPS_VERSION, strongEtag } from './png-encoder.ts';
+import { LIBVIPS_VERSION } from './png-encoder.ts';
 import type { RenderLimiter } from './render-limiter.ts';
 
 export const GENERATED = 'generated';

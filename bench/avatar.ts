@@ -15,7 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { spawnService, type ServiceProcess } from '@notify/lib/testing';
+import { spawnService, testDatabase, type ServiceProcess } from '@notify/lib/testing';
 import { httpGet, KeepAliveConnection } from './lib/clients.ts';
 import { histogramDeltas, scrape } from './lib/metrics.ts';
 import { ClosedLoop, fmt, log, median, Samples, table, type LoadFigures } from './lib/stats.ts';
@@ -219,7 +219,9 @@ async function main(): Promise<void> {
   const began = performance.now();
   let failed = false;
   try {
-    avatar = await spawnService({ entry: 'avatar/src/server.ts', env: { DISCOVERY_REGISTER: 'false', DRAIN_DELAY_MS: '0' } });
+    // Its database (pictures; the generated avatars measured here never read it), dropped at exit.
+    const database = await testDatabase('bench-avatar');
+    avatar = await spawnService({ entry: 'avatar/src/server.ts', env: { DATABASE_URL: database.url, DISCOVERY_REGISTER: 'false', DRAIN_DELAY_MS: '0' } });
     log(`avatar on ${avatar.url} (pid ${avatar.process.pid})`);
     const connections = await connect(OPTIONS.connections);
     const [health] = await connect(1);

@@ -32,6 +32,8 @@ test('PNG, JPEG and WebP uploads are stored, their type read from their bytes wh
     { name: 'jpeg sent as a png', image: await testImage(300, 200, 'jpeg'), contentType: 'image/png' },
     { name: 'png sent as a jpeg', image: await testImage(300, 200, 'png'), contentType: 'image/jpeg' },
     { name: 'png with transparency', image: await testImage(300, 200, 'png', { alpha: true }), contentType: 'application/octet-stream' },
+    { name: 'avif', image: await sharp(await testImage(300, 200, 'png')).avif({ quality: 80 }).toBuffer(), contentType: 'image/avif' },
+    { name: 'gif', image: await sharp(await testImage(300, 200, 'png')).gif().toBuffer(), contentType: 'image/gif' },
   ];
   for (const { name, image, contentType } of cases) {
     const user = randomUUID();

@@ -1,7 +1,7 @@
 // The bytes of stored pictures in the avatar database's picture_bytes table, one row per version
 // (PICTURE_STORE=postgres, the default). On a node-postgres pool of its own, not through Prisma:
-// Prisma carries bytea through its query compiler slowly (about 40 ms for a 200 KB picture, most of
-// a cold variant's time); the driver hands back a Buffer directly.
+// Prisma carries bytea through its query compiler slowly (a cold 128 px variant of a 120 KB picture
+// took 46 ms with it, 24 ms without, on a loaded 2-core machine); the driver hands back a Buffer.
 import pg from 'pg';
 import type { Registry } from 'prom-client';
 import { instrumentPool } from '@notify/lib/db';

@@ -385,7 +385,6 @@ async function picturePhases(sys: BenchSystem): Promise<void> {
   const processes = [
     { label: 'gateway', pid: sys.gateway.process.pid!, tree: false },
     { label: 'avatar', pid: avatar!.process.pid!, tree: false },
-    { label: 'postgres', pid: sys.postgres.pid, tree: true },
     { label: 'bench', pid: process.pid, tree: false },
   ];
   // The gateway's own count of versioned variant lookups over the phase: hits / (hits + misses).
@@ -415,7 +414,7 @@ function pictureReport(): string[] {
   const runs = results.pictures.runs;
   if (runs.length === 0) return [];
   const setup = results.pictures.setup;
-  const cpu = (r: PhaseResult) => `${fmt(r.cpu.gateway, 0)} / ${fmt(r.cpu.avatar, 0)} / ${fmt(r.cpu.postgres, 0)} / ${fmt(r.cpu.bench, 0)}`;
+  const cpu = (r: PhaseResult) => `${fmt(r.cpu.gateway, 0)} / ${fmt(r.cpu.avatar, 0)} / ${fmt(r.cpu.bench, 0)}`;
   const rows = runs.map((r, i) => [
     String(i + 1),
     fmt(r.cold.rate),
@@ -435,7 +434,7 @@ function pictureReport(): string[] {
     `uploaded pictures through the gateway at ${OPTIONS.size} px WebP: ${runs.length} runs, ${OPTIONS.connections} connections; cold: ${fmt(OPTIONS.coldPicturesPerRun)} variants timed per run, ` +
       `${PICTURE_VARIANTS.length} per user (${PICTURE_VARIANTS.join('; ')}), PRERENDER_VARIANTS=none; cached: one versioned URL for ${OPTIONS.measureMs / 1000} s`,
     setup ? `setup: ${fmt(setup.users)} users registered at auth, each uploading a ${(OPTIONS.picture.width * OPTIONS.picture.height / 1e6).toFixed(1)}-megapixel JPEG (${fmt(setup.pictureBytes)} bytes) with PUT /api/v1/me/avatar: ${setup.uploadSeconds.toFixed(1)} s, ${fmt(setup.uploadsPerSecond)}/s` : '',
-    table(['run', 'cold variants/s', 'cold p50 ms', 'cold p99 ms', 'render ms', 'renders / request', 'cached/s', 'from gateway cache', 'CPU % gateway / avatar / postgres / bench (cold; cached)'], rows),
+    table(['run', 'cold variants/s', 'cold p50 ms', 'cold p99 ms', 'render ms', 'renders / request', 'cached/s', 'from gateway cache', 'CPU % gateway / avatar / bench (cold; cached)'], rows),
   ];
   const phases = runs.flatMap((r) => [r.cold, r.cached]);
   const errors = phases.reduce((sum, p) => sum + p.errors, 0);

@@ -1,18 +1,23 @@
 // The S3 picture-bytes store against a real S3-compatible server (s3rver, which checks SigV4
 // signatures with its fixed key pair S3RVER/S3RVER) on a free port with its own directory: put, get,
 // delete, idempotence, missing → null, the object keys, wrong credentials and a missing bucket as clear
-// errors, and the settings it requires when PICTURE_STORE=s3.
+// errors, the settings it requires when PICTURE_STORE=s3, and the avatar service on it end to end
+// (upload, variant, replacement, removal).
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
+import sharp from 'sharp';
 import { ConfigError, loadConfig } from '@notify/lib';
+import { serviceHeaders } from '@notify/lib/testing';
+import { configSchema } from '../src/config.ts';
 import { checkS3Config, createS3PictureBytes, S3StoreError, s3ConfigShape, type S3Config } from '../src/store/s3-picture-bytes.ts';
 import type { PictureBytesStore } from '../src/store/picture-bytes.ts';
+import { build, get } from './helper.ts';
 
 interface S3rver {
   run(): Promise<{ port: number }>;
@@ -150,4 +155,42 @@ test('settings: defaults us-east-1, bucket avatars, path style; with PICTURE_STO
   assert.throws(() => loadConfig(schema, { ...complete, S3_ENDPOINT: 'minio:9000' }), /invalid configuration: S3_ENDPOINT:/);
   // The postgres store needs none of them.
   assert.equal(loadConfig(schema, { PICTURE_STORE: 'postgres' }).S3_ENDPOINT, undefined);
+});
+
+/** The avatar configuration takes the S3 settings once it spreads s3ConfigShape (and select.ts picks this store for PICTURE_STORE=s3). */
+const wired = 'S3_ENDPOINT' in configSchema.shape;
+
+test("the avatar service with PICTURE_STORE=s3: an upload's bytes land in the bucket, variants are rendered from them, a new picture replaces them and removing it removes them", { skip: wired ? false : 'the avatar configuration does not spread s3ConfigShape yet' }, async (t) => {
+  const avatar = await build(t, { PICTURE_STORE: 's3', S3_ENDPOINT: endpoint, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', PRERENDER_VARIANTS: 'none' });
+  const userId = crypto.randomUUID();
+  const upload = async (colour: string) => {
+    const jpeg = await sharp({ create: { width: 640, height: 480, channels: 3, background: colour } }).jpeg().toBuffer();
+    const response = await fetch(`${avatar.url}/pictures/${userId}`, { method: 'PUT', headers: { ...serviceHeaders('gateway', 'avatar', userId), 'content-type': 'application/octet-stream' }, body: jpeg });
+    const text = await response.text();
+    assert.equal(response.status, 200, text);
+    return (JSON.parse(text) as { version: string }).version;
+  };
+  const object = (version: string) => fetch(`${endpoint}/avatars/pictures/${userId}/${version}`);
+
+  const first = await upload('#3366cc');
+  const stored = await object(first);
+  assert.equal(stored.status, 200, 'the normalised original is in the bucket under pictures/<userId>/<version>');
+  assert.equal(createHash('sha256').update(Buffer.from(await stored.arrayBuffer())).digest('hex').slice(0, 32), first, 'its version is the digest of those bytes');
+
+  const variant = await get(`${avatar.url}/avatars/${userId}?size=64&format=webp&v=${first}`);
+  assert.equal(variant.status, 200);
+  const metadata = await sharp(variant.body).metadata();
+  assert.equal(metadata.format, 'webp');
+  assert.equal(metadata.width, 64);
+  const { dominant } = await sharp(variant.body).stats();
+  assert.ok(dominant.b > dominant.r, `rendered from the uploaded (blue) picture: ${JSON.stringify(dominant)}`);
+
+  const second = await upload('#cc3333');
+  assert.notEqual(second, first);
+  assert.equal((await object(second)).status, 200);
+  assert.equal((await object(first)).status, 404, 'the replaced version is gone from the bucket');
+
+  const removed = await fetch(`${avatar.url}/pictures/${userId}`, { method: 'DELETE', headers: serviceHeaders('gateway', 'avatar', userId) });
+  assert.equal(removed.status, 200, await removed.text());
+  assert.equal((await object(second)).status, 404, 'removing the picture removes its bytes');
 });

@@ -22,7 +22,7 @@
 // this load generator).
 // Options: --runs=N (5), --duration=S seconds measured per phase (2), --connections=N (16),
 // --phases=generated,pictures (both), --cold-per-run=N (300), --variants-per-user=N (4),
-// --json=FILE.
+// --renders=N (the avatar service's MAX_CONCURRENT_RENDERS; default its own), --json=FILE.
 import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,6 +42,7 @@ const { values: args } = parseArgs({
     phases: { type: 'string', default: 'generated,pictures' },
     'cold-per-run': { type: 'string', default: '300' },
     'variants-per-user': { type: 'string', default: '4' },
+    renders: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -65,6 +66,8 @@ const OPTIONS = {
   /** The uploaded JPEG: 1632 × 1224, 2.0 megapixels. */
   picture: { width: 1632, height: 1224 },
   uploadConcurrency: 4,
+  /** MAX_CONCURRENT_RENDERS of the avatar service; undefined: its default (CPU cores − 1). */
+  renders: args.renders === undefined ? undefined : Number(args.renders),
 };
 const STYLES = ['identicon', 'github'] as const;
 const TARGETS = { coldPerSecond: 500, cachedPerSecond: 10_000, healthP99Ms: 25, coldPicturesPerSecond: 200, cachedPicturesPerSecond: 10_000 };
@@ -432,7 +435,7 @@ function pictureReport(): string[] {
   const out = [
     '',
     `uploaded pictures through the gateway at ${OPTIONS.size} px WebP: ${runs.length} runs, ${OPTIONS.connections} connections; cold: ${fmt(OPTIONS.coldPicturesPerRun)} variants timed per run, ` +
-      `${PICTURE_VARIANTS.length} per user (${PICTURE_VARIANTS.join('; ')}), PRERENDER_VARIANTS=none; cached: one versioned URL for ${OPTIONS.measureMs / 1000} s`,
+      `${PICTURE_VARIANTS.length} per user (${PICTURE_VARIANTS.join('; ')}), PRERENDER_VARIANTS=none, MAX_CONCURRENT_RENDERS ${OPTIONS.renders ?? 'default'}; cached: one versioned URL for ${OPTIONS.measureMs / 1000} s`,
     setup ? `setup: ${fmt(setup.users)} users registered at auth, each uploading a ${(OPTIONS.picture.width * OPTIONS.picture.height / 1e6).toFixed(1)}-megapixel JPEG (${fmt(setup.pictureBytes)} bytes) with PUT /api/v1/me/avatar: ${setup.uploadSeconds.toFixed(1)} s, ${fmt(setup.uploadsPerSecond)}/s` : '',
     table(['run', 'cold variants/s', 'cold p50 ms', 'cold p99 ms', 'render ms', 'renders / request', 'cached/s', 'from gateway cache', 'CPU % gateway / avatar / bench (cold; cached)'], rows),
   ];
@@ -471,7 +474,11 @@ async function main(): Promise<void> {
   let failed = false;
   try {
     // Nothing pre-rendered after an upload: every cold picture variant is drawn on request.
-    system = await startSystem({ durablePostgres: false, log, avatarEnv: { PRERENDER_VARIANTS: 'none' } });
+    system = await startSystem({
+      durablePostgres: false,
+      log,
+      avatarEnv: { PRERENDER_VARIANTS: 'none', ...(OPTIONS.renders === undefined ? {} : { MAX_CONCURRENT_RENDERS: String(OPTIONS.renders) }) },
+    });
     avatar = system.avatar!;
     log(`avatar on ${avatar.url} (pid ${avatar.process.pid}), gateway on ${system.gateway.url}`);
 

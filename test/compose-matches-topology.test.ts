@@ -68,12 +68,17 @@ const run = {
   discoveryUrl: 'http://discovery:8000',
   databaseUrl: 'postgresql://a-database',
 };
-/** Every variable compose must require: those of the description's secrets, and PostgreSQL's, its exporter's and Grafana's own. */
+/**
+ * Every variable compose must require: those of the description's secrets, PostgreSQL's, its
+ * exporter's and Grafana's own, and MinIO's with the avatar service's key there (profile s3).
+ */
 const requiredVariables = new Set([
   ...deployed.flatMap((spec) => Object.values(deploymentSecrets(TOPOLOGY, spec)).flat()),
   'POSTGRES_PASSWORD',
   'POSTGRES_EXPORTER_PASSWORD',
   'GRAFANA_ADMIN_PASSWORD',
+  'MINIO_ROOT_PASSWORD',
+  'AVATAR_S3_SECRET_ACCESS_KEY',
 ]);
 
 /** Each deployed instance with its compose service and spec. */

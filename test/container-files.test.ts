@@ -38,6 +38,8 @@ const COMPOSE_SECRETS = {
   GATEWAY_DISCOVERY_TOKEN: 'registry-token-of-gateway',
   CLIENT_DISCOVERY_TOKEN: 'registry-token-of-client',
   PROMETHEUS_DISCOVERY_TOKEN: 'registry-token-of-prometheus',
+  MINIO_ROOT_PASSWORD: 'minio-root-secret',
+  AVATAR_S3_SECRET_ACCESS_KEY: 'avatar-s3-secret',
 };
 
 test('docker-compose config accepts docker-compose.yml with its secrets set, and refuses to run without them', { skip: hasCompose ? false : 'docker-compose is not installed: apt-get install -y docker-compose' }, () => {

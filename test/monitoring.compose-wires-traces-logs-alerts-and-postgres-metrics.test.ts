@@ -47,7 +47,8 @@ test('every service instance sends its traces to Jaeger over OTLP/HTTP, and name
 test('every image is pinned to a version', () => {
   for (const [name, service] of Object.entries(services)) {
     if (service.build) continue;
-    assert.match(service.image ?? '', /^[\w./-]+:v?\d+[\w.-]*$/, `${name}'s image names a version: ${service.image}`);
+    // A version number, or a dated release (MinIO names its versions RELEASE.2025-04-22T22-12-26Z).
+    assert.match(service.image ?? '', /^[\w./-]+:(v?\d+[\w.-]*|RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z)$/, `${name}'s image names a version: ${service.image}`);
   }
 });
 
@@ -142,10 +143,10 @@ test('docker-compose config accepts the file with and without the logs profile, 
   assert.equal(plain.status, 0, plain.stderr);
   const withLogs = config('--profile', 'logs');
   assert.equal(withLogs.status, 0, withLogs.stderr);
-  // As compose resolves it: only Loki and Alloy carry a profile, so everything else starts without one.
+  // As compose resolves it: only Loki and Alloy (logs) and MinIO (s3) carry a profile, so everything else starts without one.
   const resolved = (parse(plain.stdout) as { services: Record<string, Service> }).services;
   const profiled = Object.entries(resolved).filter(([, service]) => service.profiles?.length).map(([name, service]) => `${name}: ${service.profiles!.join(',')}`);
-  assert.deepEqual(profiled.sort(), ['alloy: logs', 'loki: logs']);
+  assert.deepEqual(profiled.sort(), ['alloy: logs', 'loki: logs', 'minio-init: s3', 'minio: s3']);
   for (const name of ['jaeger', 'alertmanager', 'postgres-exporter', 'prometheus', 'grafana']) assert.ok(resolved[name], `${name} runs by default`);
   assert.equal(resolved['gateway-1']?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://jaeger:4318');
 });

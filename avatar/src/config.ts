@@ -7,6 +7,7 @@ import { baseConfigShape, env } from '@notify/lib';
 import { PICTURE_MAX_BYTES } from '@notify/lib/contracts';
 import { databaseConfigShape } from '@notify/lib/db';
 import { parsePrerenderVariants } from './domain/variant-request.ts';
+import { checkS3Config, s3ConfigShape } from './store/s3-picture-bytes.ts';
 import { STYLE_NAMES } from './styles/resolve.ts';
 
 export const configSchema = z.object({
@@ -33,6 +34,7 @@ export const configSchema = z.object({
   PICTURE_MAX_PIXELS: env.int(40_000_000, 'Most pixels an uploaded picture may declare (width × height); more is refused with 400 image_too_many_pixels before decoding', 1),
   PICTURE_MAX_SIDE: env.int(1_024, 'Longest side, in pixels, of the stored original of an uploaded picture (larger uploads are scaled down)', 16),
   PICTURE_STORE: z.enum(['postgres', 's3']).default('postgres').describe('Where the bytes of uploaded pictures live: postgres (the avatar database) or s3'),
+  ...s3ConfigShape,
   PRERENDER_VARIANTS: z
     .string()
     .default('32:webp,64:webp,128:webp,128:png,256:webp')
@@ -47,6 +49,6 @@ export const configSchema = z.object({
     .describe('Variants (size:format, comma-separated) rendered in the background after an upload, below requests; none: no pre-rendering'),
   WEBP_EFFORT: z.coerce.number().int().min(0).max(6).default(2).describe('CPU effort of WebP variants: 0 fastest to 6 smallest'),
   AVIF_EFFORT: z.coerce.number().int().min(0).max(9).default(2).describe('CPU effort of AVIF variants: 0 fastest to 9 smallest'),
-});
+}).superRefine(checkS3Config);
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,6 +1,6 @@
 // The benchmark's own system on 127.0.0.1: a throw-away embedded PostgreSQL (own temp data dir,
-// free port), then discovery, auth ×2, persist, counter and one gateway as the system's description
-// (TOPOLOGY) has them, as child processes on free ports, all killed at the end, on error and on
+// free port), then discovery, auth ×2, persist, counter, one gateway and, when asked for, the avatar
+// service as the system's description (TOPOLOGY) has them, as child processes on free ports, all killed at the end, on error and on
 // Ctrl-C. Also per-process CPU and memory readings from /proc, which say which process limits a phase.
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -16,6 +16,8 @@ export interface BenchSystem {
   persist: SystemProcess;
   counter: SystemProcess;
   gateway: SystemProcess;
+  /** The avatar service, when StartOptions.avatarEnv asked for it. */
+  avatar?: SystemProcess;
   /** Each service's inspector (DevTools protocol) WebSocket URL, by label (gateway, counter, persist, auth-1, ...). */
   inspectorUrls: Map<string, string>;
   /** Every process to watch, by label (postgres counts the postmaster and all its children). */
@@ -33,6 +35,8 @@ export interface StartOptions {
   gatewayEnv?: Record<string, string>;
   /** Settings every service gets (e.g. the OTLP receiver of --tracing). */
   env?: Record<string, string>;
+  /** Runs the avatar service too (its own database), with these settings; the gateway waits for it. */
+  avatarEnv?: Record<string, string>;
 }
 
 /** The limits the throughput phases lift. */
@@ -70,6 +74,8 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
     persist: { instances: 1 },
     counter: { instances: 1 },
     gateway: { instances: 1, env: { ...(options.gatewayEnv ?? UNLIMITED_GATEWAY) } },
+    // Its database named here too, whether or not the description gives it one (the same name if it does).
+    ...(options.avatarEnv ? { avatar: { instances: 1, env: { DATABASE_URL: pg.urlFor('bench_avatar'), ...options.avatarEnv } } } : {}),
   };
   // A service of one instance is labelled by its name (gateway), one of several by the instance's id (auth-1).
   const labelOf = (instance: PlannedInstance) => ((services[instance.spec.name]?.instances ?? instance.spec.instances) > 1 ? instance.id : instance.spec.name);
@@ -89,7 +95,8 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
   });
   const [discovery, persist, counter, gateway] = ['discovery', 'persist', 'counter', 'gateway'].map((service) => system.of(service)[0]!);
   const [auth1, auth2] = system.of('auth');
-  await waitForUpstreams(gateway!);
+  const avatar = options.avatarEnv ? system.of('avatar')[0] : undefined;
+  await waitForUpstreams(gateway!, avatar ? ['avatar'] : []);
   options.log(`system up in ${((Date.now() - began) / 1000).toFixed(1)} s (gateway ${gateway!.url})`);
 
   return {
@@ -99,6 +106,7 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
     persist: persist!,
     counter: counter!,
     gateway: gateway!,
+    ...(avatar ? { avatar } : {}),
     inspectorUrls,
     processes: () => [
       { label: 'gateway', pid: gateway!.process.pid!, tree: false },
@@ -106,6 +114,7 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
       { label: 'persist', pid: persist!.process.pid!, tree: false },
       { label: 'auth-1', pid: auth1!.process.pid!, tree: false },
       { label: 'auth-2', pid: auth2!.process.pid!, tree: false },
+      ...(avatar ? [{ label: 'avatar', pid: avatar.process.pid!, tree: false }] : []),
       { label: 'postgres', pid: pg.pid, tree: true },
       { label: 'bench', pid: process.pid, tree: false },
     ],
@@ -113,11 +122,11 @@ export async function startSystem(options: StartOptions): Promise<BenchSystem> {
 }
 
 /** The gateway's /status until every upstream reports passing instances (discovery's watch has caught up). */
-async function waitForUpstreams(gateway: SystemProcess): Promise<void> {
+async function waitForUpstreams(gateway: SystemProcess, more: readonly string[] = []): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const status = (await (await fetch(`${gateway.url}/status`)).json()) as { dependencies: Record<string, { state: string }> };
-    if (['auth', 'persist', 'counter'].every((name) => status.dependencies[name]?.state === 'up')) return;
+    if (['auth', 'persist', 'counter', ...more].every((name) => status.dependencies[name]?.state === 'up')) return;
     if (Date.now() > deadline) throw new Error(`gateway upstreams not ready: ${JSON.stringify(status.dependencies)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -189,6 +189,8 @@ export const TOPOLOGY: Topology = {
     jaeger: "receives every service's traces over OTLP (compose only)",
     loki: "the containers' logs (compose only, profile `logs`)",
     alloy: "ships the containers' logs to Loki (compose only, profile `logs`)",
+    minio: "an S3-compatible store of uploaded pictures' bytes (compose only, profile `s3`; the avatar service with PICTURE_STORE=s3)",
+    'minio-init': "makes MinIO's bucket and the avatar service's user there, then exits (compose only, profile `s3`)",
   },
 };
 

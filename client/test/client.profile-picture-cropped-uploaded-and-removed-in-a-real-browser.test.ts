@@ -126,7 +126,7 @@ test('a profile picture is cropped, uploaded, shown everywhere at once, refused 
     assert.equal(await srcOf(own.getByTestId('notification-publisher-avatar')), generatedSrc, 'her notification shows the same avatar as the header');
 
     // --- The dialog, from the header; keyboard first: focus on "Choose a picture…", Escape closes. ---
-    await page.getByRole('button', { name: ada.name }).click();
+    await page.getByRole('banner').getByRole('button', { name: `${ada.name}, change your profile picture` }).click();
     const dialog = page.getByRole('dialog', { name: 'Profile picture' });
     await dialog.waitFor();
     await eventually('focus on the choose button', () => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(name: string): string | null } | null } }).document.activeElement?.getAttribute('data-testid') ?? null), (id) => id === 'picture-choose');

@@ -17,7 +17,15 @@ export function Header({ user, onLogout, onOpenPicture }: { user: User | null; o
         <ConnectionIndicator />
         {user && (
           <>
-            <button type="button" className="header-user" onClick={onOpenPicture} aria-haspopup="dialog" title="Change your profile picture" data-testid="header-user">
+            <button
+              type="button"
+              className="header-user"
+              onClick={onOpenPicture}
+              aria-haspopup="dialog"
+              aria-label={`${user.name}, change your profile picture`}
+              title="Change your profile picture"
+              data-testid="header-user"
+            >
               <Avatar path={user.avatarUrl} name={user.name} size={28} testId="header-avatar" />
               <span data-testid="header-user-name">{user.name}</span>
             </button>

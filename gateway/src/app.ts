@@ -9,7 +9,8 @@ import { coordinatorRoutes, createService, type CoordinatorOptions, type Service
 import { attachDatabase, instrumentPool } from '@notify/lib/db';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
-import { avatarProxy } from './avatar-proxy.ts';
+import { avatarProxy, VariantCache } from './avatar-proxy.ts';
+import { avatarUploadRoutes } from './avatar-uploads.ts';
 import { unsubscribeRoutes } from './preferences/unsubscribe-routes.ts';
 import type { ConnectionRegistry } from './connections.ts';
 import { PushBus } from './push/bus.ts';
@@ -42,7 +43,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
 
   const upstreams = new Upstreams(service, config);
   const bus = new PushBus<BusMessage>({ url: config.DATABASE_URL, channel: config.PUSH_CHANNEL, pool: busPool, log: service.log });
-  const { connections, metrics, sessions, fanout, coordinator, dispatcher, publications, unsubscribeLinks, publish } = wireGateway({
+  const { connections, metrics, sessions, avatars, fanout, coordinator, dispatcher, publications, unsubscribeLinks, publish } = wireGateway({
     config,
     log: service.log,
     registry: service.metrics,
@@ -89,7 +90,10 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   const limiter = new KeyRateLimiter({ ratePerSecond: config.API_KEY_RATE_PER_SECOND, burst: config.API_KEY_BURST, maxKeys: config.CACHE_MAX_ENTRIES });
   void service.app.register(async (app) => restRoutes(app, { upstreams, sessions, publications, limiter }));
   void service.app.register(async (app) => unsubscribeRoutes(app, { links: unsubscribeLinks, upstreams, publish }));
-  void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS }));
+  const uploadLimiter = new KeyRateLimiter({ ratePerSecond: config.AVATAR_UPLOADS_PER_MINUTE / 60, burst: config.AVATAR_UPLOAD_BURST, maxKeys: config.CACHE_MAX_ENTRIES });
+  void service.app.register(async (app) => avatarUploadRoutes(app, { upstreams, sessions, avatars, publish, limiter: uploadLimiter, basePath: config.AVATAR_BASE_PATH }));
+  const variants = new VariantCache({ maxBytes: config.AVATAR_CACHE_MAX_BYTES, maxEntries: config.AVATAR_CACHE_MAX_ENTRIES });
+  void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS, cache: variants, metrics }));
 
   return { service, connections };
 }

@@ -1,31 +1,140 @@
-// GET <AVATAR_BASE_PATH>/:file: the avatar service's PNGs (its /avatars/:file) through the gateway, so the avatarUrl users.me
-// answers works from the client's origin. Round-robin and breakers as every upstream call; the
-// caches' headers (ETag, Cache-Control) and conditional requests (304) pass through.
-import type { FastifyInstance } from 'fastify';
+// GET <AVATAR_BASE_PATH>/:file: avatars through the gateway, so the avatar URLs the gateway hands out
+// work from the client's origin. `<userId>?size&format&fit&grayscale&blur&v` is a variant of the
+// user's avatar (the avatar service's /avatars/:userId); a path ending in `.png` is the generated
+// avatar of any text (its /avatars/:seed.png), as it always was. Round-robin and breakers as every
+// upstream call; the answers' headers (Content-Type, ETag, Cache-Control) and conditional requests
+// (304) pass through. Immutable variant answers (a URL naming the current version) are kept here,
+// bytes-bounded (AVATAR_CACHE_MAX_BYTES), and served without asking the avatar service again.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { LruByteMap, RequestValidationError } from '@notify/lib';
+import type { GatewayMetrics } from './metrics.ts';
 import type { Upstreams } from './upstreams.ts';
 
 /** Headers of the avatar's answer that the client needs. */
 const PASSED_BACK = ['content-type', 'etag', 'cache-control', 'last-modified'];
 
-export async function avatarProxy(app: FastifyInstance, { upstreams, basePath, timeoutMs }: { upstreams: Upstreams; basePath: string; timeoutMs: number }): Promise<void> {
-  app.get(`${basePath.replace(/\/+$/, '')}/:file`, async (request, reply) => {
-    const url = request.raw.url ?? '';
-    const query = url.includes('?') ? url.slice(url.indexOf('?')) : '';
-    const { file } = request.params as { file: string };
-    const ifNoneMatch = request.headers['if-none-match'];
-    const answer = await upstreams.client('avatar').request<Buffer>({
+/** A variant's query: the avatar service checks the values closely; here only their names and lengths. */
+const variantQuery = z.strictObject({
+  size: z.string().max(8).optional(),
+  format: z.string().max(8).optional(),
+  fit: z.string().max(16).optional(),
+  grayscale: z.string().max(8).optional(),
+  blur: z.string().max(8).optional(),
+  v: z.string().max(80).optional(),
+});
+type VariantQuery = z.infer<typeof variantQuery>;
+const VARIANT_KEYS = Object.keys(variantQuery.shape).sort() as (keyof VariantQuery)[];
+
+/** An immutable variant as the avatar service answered it. */
+export interface CachedVariant {
+  body: Buffer;
+  contentType: string;
+  etag: string | undefined;
+  cacheControl: string;
+}
+
+/** The immutable variants this gateway serves itself: keyed by user id and normalised query. */
+export class VariantCache {
+  private readonly entries: LruByteMap<string, CachedVariant>;
+
+  constructor(options: { maxBytes: number; maxEntries: number }) {
+    this.entries = new LruByteMap({ maxBytes: options.maxBytes, maxEntries: options.maxEntries, sizeOf: (entry) => entry.body.byteLength + 256 });
+  }
+
+  get bytes(): number {
+    return this.entries.bytes;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): CachedVariant | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Kept only when its Cache-Control says it never changes. */
+  offer(key: string, variant: CachedVariant): void {
+    if (/(^|[\s,])immutable([\s,]|$)/i.test(variant.cacheControl) && !/no-store|private/i.test(variant.cacheControl)) this.entries.set(key, variant);
+  }
+}
+
+/** True when an If-None-Match header names this ETag (or `*`); weak and strong compare alike, as for GET. */
+export function etagMatches(ifNoneMatch: string | undefined, etag: string | undefined): boolean {
+  if (!ifNoneMatch || !etag) return false;
+  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
+  const wanted = bare(etag);
+  return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || bare(tag) === wanted);
+}
+
+/** The user id and normalised query of a variant request: its known keys in one order, so equal requests share a key. */
+function normalised(userId: string, query: VariantQuery): { key: string; search: string } {
+  const search = new URLSearchParams();
+  for (const name of VARIANT_KEYS) {
+    const value = query[name];
+    if (value !== undefined) search.set(name, value);
+  }
+  const text = search.toString();
+  return { key: `${userId}?${text}`, search: text ? `?${text}` : '' };
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+export async function avatarProxy(
+  app: FastifyInstance,
+  { upstreams, basePath, timeoutMs, cache, metrics }: { upstreams: Pick<Upstreams, 'client'>; basePath: string; timeoutMs: number; cache: VariantCache; metrics: Pick<GatewayMetrics, 'cache'> },
+): Promise<void> {
+  const send = (reply: FastifyReply, status: number, headers: Record<string, string | string[] | undefined>, body: Buffer | undefined) => {
+    reply.code(status);
+    for (const name of PASSED_BACK) {
+      const value = headers[name];
+      if (value !== undefined) reply.header(name, value);
+    }
+    return status === 304 || body === undefined ? reply.send() : reply.send(body);
+  };
+
+  const forward = async (path: string, ifNoneMatch: string | undefined) =>
+    upstreams.client('avatar').request<Buffer>({
       method: 'GET',
-      path: `/avatars/${encodeURIComponent(file)}${query}`,
+      path,
       headers: ifNoneMatch ? { 'if-none-match': ifNoneMatch } : {},
       deadlineMs: timeoutMs,
       idempotent: true,
       raw: true,
     });
-    reply.code(answer.status);
-    for (const name of PASSED_BACK) {
-      const value = answer.headers?.[name];
-      if (value !== undefined) reply.header(name, value);
+
+  app.get(`${basePath.replace(/\/+$/, '')}/:file`, async (request, reply) => {
+    const { file } = request.params as { file: string };
+    const ifNoneMatch = header(request.headers['if-none-match']);
+
+    // The generated avatar of any text, as it always was: the query passes through untouched.
+    if (file.endsWith('.png')) {
+      const url = request.raw.url ?? '';
+      const query = url.includes('?') ? url.slice(url.indexOf('?')) : '';
+      const answer = await forward(`/avatars/${encodeURIComponent(file)}${query}`, ifNoneMatch);
+      return send(reply, answer.status, answer.headers ?? {}, answer.body);
     }
-    return answer.status === 304 ? reply.send() : reply.send(answer.body);
+
+    const parsed = variantQuery.safeParse(request.query);
+    if (!parsed.success) throw new RequestValidationError('querystring', parsed.error.issues);
+    const { key, search } = normalised(file, parsed.data);
+    const cached = parsed.data.v === undefined ? undefined : cache.get(key);
+    if (cached) {
+      metrics.cache.inc({ cache: 'avatar-variant', result: 'hit' });
+      const headers = { 'content-type': cached.contentType, etag: cached.etag, 'cache-control': cached.cacheControl };
+      return etagMatches(ifNoneMatch, cached.etag) ? send(reply, 304, headers, undefined) : send(reply, 200, headers, cached.body);
+    }
+    if (parsed.data.v !== undefined) metrics.cache.inc({ cache: 'avatar-variant', result: 'miss' });
+    const answer = await forward(`/avatars/${encodeURIComponent(file)}${search}`, ifNoneMatch);
+    const headers = answer.headers ?? {};
+    const cacheControl = header(headers['cache-control']);
+    const contentType = header(headers['content-type']);
+    if (answer.status === 200 && parsed.data.v !== undefined && cacheControl && contentType) {
+      cache.offer(key, { body: answer.body, contentType, etag: header(headers.etag), cacheControl });
+    }
+    return send(reply, answer.status, headers, answer.body);
   });
 }

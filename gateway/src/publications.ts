@@ -9,6 +9,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { createError, currentTraceId, hasErrorCode, REASON, tracingOn, type ConcurrencyLimiter, type Coordinator } from '@notify/lib';
 import type { Publication } from '@notify/lib/contracts';
 import type { RpcParams, RpcResults } from '@notify/lib/rpc';
+import type { AvatarVersions } from './avatars.ts';
 import type { Session } from './connections.ts';
 import { idempotentNotificationId, publishFingerprint } from './idempotency.ts';
 import { honour } from './preferences/audience.ts';
@@ -41,7 +42,8 @@ export class Publications {
       replyWaitMs: number;
       /** Longest a repeated publish waits for an earlier attempt still being decided. */
       idempotencyWaitMs: number;
-      avatarBasePath: string;
+      /** The publisher's avatar URL in each answer. */
+      avatars: Pick<AvatarVersions, 'url'>;
       log: FastifyBaseLogger;
     },
   ) {}
@@ -81,7 +83,7 @@ export class Publications {
         throw createError({ code: 'CONFLICT', message: 'this idempotency key was used for a different publication', details: { reason: REASON.IDEMPOTENCY_KEY_REUSED, notificationId } });
       }
       if (earlier.state === 'committed') {
-        return { notification: notificationView(earlier, new Date(earlier.createdAt), this.d.avatarBasePath), recipients: earlier.recipients };
+        return { notification: notificationView(earlier, new Date(earlier.createdAt), await this.d.avatars.url(publisherId)), recipients: earlier.recipients };
       }
       if (Date.now() >= deadline) {
         throw createError({
@@ -155,7 +157,7 @@ export class Publications {
         throw refusal;
       }
       await settle(tx.done, this.d.replyWaitMs, this.d.log);
-      return { notification: notificationView(persist, new Date(), this.d.avatarBasePath), recipients };
+      return { notification: notificationView(persist, new Date(), await this.d.avatars.url(publisherId)), recipients };
     }
   }
 }

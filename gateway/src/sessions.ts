@@ -10,7 +10,7 @@ import type { Session } from './connections.ts';
 import { GuardedCache } from './guarded-cache.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { Upstreams } from './upstreams.ts';
-import { avatarPath } from './avatars.ts';
+import { avatarUrl } from './avatars.ts';
 
 interface AuthUser {
   id: string;
@@ -79,8 +79,9 @@ export class Sessions {
     await this.cache.evict(tokenHash);
   }
 
+  /** The user as clients see them; the avatar URL without its version (answers add it: AvatarVersions). */
   publicUser(user: AuthUser): User {
-    return { id: user.id, email: user.email, name: user.name, avatarUrl: avatarPath(this.config.AVATAR_BASE_PATH, user.id) };
+    return { id: user.id, email: user.email, name: user.name, avatarUrl: avatarUrl(this.config.AVATAR_BASE_PATH, user.id) };
   }
 
   /** Registration or login at auth (never retried: either may have happened), then cached. */

@@ -3,7 +3,7 @@
 // safe to repeat), and a typed client per service built from its contract in the kit, so a
 // changed route breaks the build here rather than a call at run time.
 import { contractClient, MAILER_API_TAG, type Service, type UpstreamClient } from '@notify/lib';
-import { authContract, counterContract, mailerContract, persistContract } from '@notify/lib/contracts';
+import { authContract, avatarContract, counterContract, mailerContract, persistContract } from '@notify/lib/contracts';
 import type { Config } from './config.ts';
 
 const UPSTREAM_SERVICES = ['auth', 'persist', 'counter', 'mailer', 'avatar'] as const;
@@ -15,6 +15,10 @@ export class Upstreams {
   readonly persist;
   readonly counter;
   readonly mailer;
+  /** Uploads and removals of pictures (decoding takes time: AVATAR_TIMEOUT_MS). */
+  readonly avatar;
+  /** The same service for reads of avatar versions, with their short deadline (AVATAR_VERSIONS_TIMEOUT_MS). */
+  readonly avatarVersions;
 
   constructor(
     private readonly service: Service,
@@ -36,6 +40,8 @@ export class Upstreams {
     this.persist = contractClient(this.client('persist'), persistContract, deadline);
     this.counter = contractClient(this.client('counter'), counterContract, deadline);
     this.mailer = contractClient(this.client('mailer'), mailerContract, deadline);
+    this.avatar = contractClient(this.client('avatar'), avatarContract, { deadlineMs: config.AVATAR_TIMEOUT_MS });
+    this.avatarVersions = contractClient(this.client('avatar'), avatarContract, { deadlineMs: config.AVATAR_VERSIONS_TIMEOUT_MS });
   }
 
   /** Waits (bounded) for discovery's first answer about each service, so the first calls find instances. */

@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import { ConcurrencyLimiter, Coordinator, type CoordinatorOptions, type SqlClient, type UpstreamClient } from '@notify/lib';
 import { Acknowledgements } from './acknowledgements.ts';
+import { AvatarVersions } from './avatars.ts';
 import type { Config } from './config.ts';
 import { ConnectionRegistry } from './connections.ts';
 import { CounterReads } from './counter-reads.ts';
@@ -28,7 +29,7 @@ export interface GatewayOutside {
   registry: Registry;
   instanceId: () => string;
   /** The services' typed clients. */
-  upstreams: Pick<Upstreams, 'auth' | 'persist' | 'counter' | 'mailer'>;
+  upstreams: Pick<Upstreams, 'auth' | 'persist' | 'counter' | 'mailer' | 'avatarVersions'>;
   /** Each two-phase-commit participant's client, by service name. */
   participant: (service: string) => UpstreamClient;
   /** The coordinator's log. */
@@ -57,15 +58,15 @@ export function wireGateway(d: GatewayOutside) {
   const metrics = createGatewayMetrics(d.registry, connections, admission);
   const sessions = new Sessions(upstreams, config, metrics);
   const subscribers = new SubscribersCache(upstreams, config, metrics);
-  const fanout = new Fanout({ instanceId, connections, sessions, subscribers, upstreams, metrics, log });
+  const avatars = new AvatarVersions({ upstreams, basePath: config.AVATAR_BASE_PATH, ttlMs: config.AVATAR_VERSIONS_TTL_MS, maxEntries: config.CACHE_MAX_ENTRIES, log });
+  const fanout = new Fanout({ instanceId, connections, sessions, subscribers, avatars, upstreams, metrics, log });
   // Every gateway's fan-out hears what any gateway publishes, this one's included.
   const { publish } = d.joinBus(fanout.handle);
 
   const counters = new CounterReads(upstreams);
   const ownUrl = () => config.PUBLIC_URL ?? d.ownUrl?.() ?? `http://${config.ADVERTISE_ADDRESS}:${config.PORT}`;
   const unsubscribeLinks = new UnsubscribeLinks(ownUrl, { unsubscribeSecret: config.UNSUBSCRIBE_SECRET, serviceSecret: config.SERVICE_SECRET });
-  const avatarBasePath = config.AVATAR_BASE_PATH;
-  const publication = publicationTransaction({ publish, upstreams, subscribers, unsubscribeLinks, avatarBasePath, log });
+  const publication = publicationTransaction({ publish, upstreams, subscribers, unsubscribeLinks, avatars, log });
   const acknowledgement = acknowledgementTransaction({ publish, counters });
   const readAll = readAllTransaction({ publish, counters });
   const coordinator = new Coordinator({
@@ -85,10 +86,10 @@ export function wireGateway(d: GatewayOutside) {
     ...d.faults,
   });
   const replies = { coordinator, admission, replyWaitMs: config.TWO_PC_REPLY_WAIT_MS, log };
-  const publications = new Publications({ ...replies, transaction: publication, subscribers, upstreams, idempotencyWaitMs: config.IDEMPOTENCY_WAIT_MS, avatarBasePath });
+  const publications = new Publications({ ...replies, transaction: publication, subscribers, upstreams, idempotencyWaitMs: config.IDEMPOTENCY_WAIT_MS, avatars });
   const acknowledgements = new Acknowledgements({ ...replies, transaction: acknowledgement, counters });
   const inbox = new Inbox({ ...replies, readAll, acknowledgement, counters, upstreams });
-  const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, publications, acknowledgements, inbox, counters, publish, avatarBasePath, traceViewUrl: config.TRACE_VIEW_URL }), {
+  const dispatcher = new Dispatcher(methodTable({ upstreams, sessions, connections, publications, acknowledgements, inbox, counters, publish, avatars, traceViewUrl: config.TRACE_VIEW_URL }), {
     maxInflight: config.MAX_INFLIGHT_PER_CONNECTION,
     maxInflightPerUser: config.MAX_INFLIGHT_PER_USER,
     callsPerSecond: config.CALLS_PER_SECOND_PER_USER === 0 ? Infinity : config.CALLS_PER_SECOND_PER_USER,
@@ -100,7 +101,7 @@ export function wireGateway(d: GatewayOutside) {
     log,
   });
 
-  return { connections, admission, metrics, sessions, subscribers, unsubscribeLinks, fanout, publish, counters, publication, acknowledgement, readAll, coordinator, publications, acknowledgements, inbox, dispatcher };
+  return { connections, admission, metrics, sessions, subscribers, avatars, unsubscribeLinks, fanout, publish, counters, publication, acknowledgement, readAll, coordinator, publications, acknowledgements, inbox, dispatcher };
 }
 
 export type GatewayParts = ReturnType<typeof wireGateway>;

@@ -81,7 +81,8 @@ test('archive, action links, publisher names and topics with their followers', {
     const { notification } = await ada.call('notifications.publish', { topicId: topic.id, title: 'v2.0', body: 'out', url });
     const pushed = await bob.next('notification', (n) => n.id === notification.id);
     const [listed] = (await bob.call('notifications.list', { topicId: topic.id, limit: 1 })).notifications;
-    const avatar = `/avatars/${adaUser.id}.png`;
+    // This system runs no avatar service: the URL goes out without a version rather than failing the call.
+    const avatar = `/avatars/${adaUser.id}`;
     for (const [where, item] of Object.entries({ answer: notification, push: pushed, list: listed! })) {
       assert.deepEqual([item.id, item.url, item.publisherId, item.publisherName, item.publisherAvatarUrl, item.archived], [notification.id, url, adaUser.id, 'Ada Lovelace', avatar, false], where);
     }

@@ -1,5 +1,5 @@
-// The avatarUrl users.me answers works through the gateway: the avatar service's PNG, its cache
-// headers and conditional answers pass through; its refusals keep their code.
+// The old avatar route, `/avatars/<text>.png`, works through the gateway: the avatar service's PNG,
+// its cache headers and conditional answers pass through; its refusals keep their code.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
@@ -10,7 +10,9 @@ test('GET /avatars/… on the gateway serves the avatar service’s PNGs, ETags 
   const [gateway] = system.gateways;
   const client = await jsonRpcClient(gateway!, undefined, t);
   await register(client, 'ada');
-  const { avatarUrl } = await client.call('users.me');
+  const { id } = await client.call('users.me');
+  // The generated avatar of any text (here the user's id), as it always was.
+  const avatarUrl = `/avatars/${id}.png`;
 
   const first = await fetch(`${gateway!.url}${avatarUrl}?size=64`);
   assert.equal(first.status, 200);

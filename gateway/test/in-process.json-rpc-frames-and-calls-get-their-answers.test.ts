@@ -121,7 +121,7 @@ test('a call needs a user unless it is register or login; after login the calls 
   assert.equal(persist.callCount, 0);
 
   const login = await one('{"jsonrpc":"2.0","id":3,"method":"users.login","params":{"email":"ada@example.test","password":"secret"}}');
-  assert.deepEqual(login.result, { user: { id: USER.id, email: USER.email, name: USER.name, avatarUrl: `/avatars/${USER.id}.png` }, token: 'the-token' });
+  assert.deepEqual(login.result, { user: { id: USER.id, email: USER.email, name: USER.name, avatarUrl: `/avatars/${USER.id}?v=generated` }, token: 'the-token' });
   assert.equal(auth.calls('login')[0]?.headers['x-forwarded-for'], '198.51.100.7', 'auth sees the client’s address');
   assert.equal(connection.session?.user.id, USER.id);
 

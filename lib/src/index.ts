@@ -13,7 +13,7 @@ export { HTTP_DURATION_BUCKETS, METRIC } from './metrics/names.ts';
 // Errors.
 export { AppError, LOAD_SHED, createError, hasErrorCode, isErrorCode, isFinalRefusal } from './errors.ts';
 export { REASON, type Reason } from './reasons.ts';
-export { toAppError } from './service/error-handler.ts';
+export { BODY_TOO_LARGE_IS_413, installErrorHandling, toAppError } from './service/error-handler.ts';
 
 // Other services: discovery, calls, who may call.
 export { ServiceWatcher, type Instance } from './discovery/service-watcher.ts';
@@ -54,6 +54,7 @@ export {
 
 // Small pieces several services share.
 export { BoundedMap } from './cache/bounded-map.ts';
+export { LruByteMap, type LruByteMapOptions } from './cache/lru-byte-map.ts';
 export { ConcurrencyLimiter } from './concurrency/concurrency-limiter.ts';
 export { escapeHtml } from './service/html.ts';
 export { nameBasedUuid } from './name-based-uuid.ts';

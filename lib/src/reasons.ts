@@ -60,6 +60,8 @@ export const REASON = {
   API_KEYS_PER_USER: 'api_keys_per_user',
   /** 429: an API key past its rate on the gateway's REST API; `Retry-After` says when to come back. */
   API_KEY_RATE: 'api_key_rate',
+  /** 429: a user past their rate of picture uploads and removals on the gateway; `Retry-After` says when to come back. */
+  AVATAR_UPLOAD_RATE: 'avatar_upload_rate',
 } as const;
 
 export type Reason = (typeof REASON)[keyof typeof REASON];

@@ -1,10 +1,12 @@
 // What the gateway instances tell each other over the push bus, and what each does with it:
 // a committed notification goes to every local connection of its recipients (then their unread
 // counts, and the deliveries are recorded for the trace); a counter change goes to the user's
-// connections; a logout ends the token's sessions; a subscription change evicts a cached list.
+// connections; a logout ends the token's sessions; a subscription change evicts a cached list;
+// a new picture updates the avatar version handed out in URLs.
 import type { FastifyBaseLogger } from 'fastify';
 import { contextFrom, SpanKind, startSpan, tracingOn, type Span } from '@notify/lib';
 import type { Notification } from '@notify/lib/rpc';
+import type { AvatarVersions } from '../avatars.ts';
 import type { ConnectionRegistry } from '../connections.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { Sessions } from '../sessions.ts';
@@ -16,7 +18,9 @@ export type BusMessage =
   | { kind: 'notification'; notification: Notification; recipients: string[]; committedAt: number; /** The publication's trace (tracing on). */ traceparent?: string }
   | { kind: 'counter'; userId: string; unread: number }
   | { kind: 'logout'; tokenHash: string }
-  | { kind: 'subscribers-changed'; topicId: string };
+  | { kind: 'subscribers-changed'; topicId: string }
+  /** A user uploaded or removed their picture: every gateway's avatar URLs for them carry `version` from now on. */
+  | { kind: 'avatar-changed'; userId: string; version: string };
 
 /** Persist's largest batch of events, and counter's of users. */
 const EVENT_BATCH = 10_000;
@@ -40,6 +44,7 @@ export class Fanout {
       connections: ConnectionRegistry;
       sessions: Sessions;
       subscribers: SubscribersCache;
+      avatars: Pick<AvatarVersions, 'set'>;
       upstreams: Pick<Upstreams, 'persist' | 'counter'>;
       metrics: GatewayMetrics;
       log: FastifyBaseLogger;
@@ -64,6 +69,9 @@ export class Fanout {
         return;
       case 'subscribers-changed':
         return this.d.subscribers.evict(message.topicId);
+      case 'avatar-changed':
+        this.d.avatars.set(message.userId, message.version);
+        return;
     }
   };
 

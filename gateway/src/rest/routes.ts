@@ -23,7 +23,7 @@ export interface RestDependencies {
   limiter: KeyRateLimiter;
 }
 
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+export const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 /** What a part of the request is once the operation's schema for it has parsed it (undefined when it has none). */
 type Parsed<Op, Part extends string> = Op extends { [P in Part]: infer S extends z.ZodType } ? z.output<S> : undefined;
@@ -39,12 +39,11 @@ interface Caller {
   as: { user: string };
 }
 
-export async function restRoutes(app: FastifyInstance, d: RestDependencies): Promise<void> {
-  const api = app.withTypeProvider<ZodTypeProvider>();
-  const document = openApiDocument();
-  const page = docsPage(document);
-
-  // Errors here take the clients' shape, {error: {code, message, details}}: `retryable` is the services' own.
+/**
+ * Errors of the routes `app` holds take the clients' shape, {error: {code, message, details}}
+ * (`retryable` is the services' own), and a 401 says how to authenticate.
+ */
+export function clientErrorShape(app: FastifyInstance): void {
   app.addHook('preSerialization', async (_request, _reply, payload: unknown) => {
     const error = (payload as { error?: Record<string, unknown> } | null)?.error;
     if (error && typeof error === 'object' && 'retryable' in error) {
@@ -56,6 +55,14 @@ export async function restRoutes(app: FastifyInstance, d: RestDependencies): Pro
   app.addHook('onSend', async (_request, reply) => {
     if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="api", error="invalid_token"');
   });
+}
+
+export async function restRoutes(app: FastifyInstance, d: RestDependencies): Promise<void> {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const document = openApiDocument();
+  const page = docsPage(document);
+
+  clientErrorShape(app);
 
   /** The key's owner as a session (what the publication path takes), after the key's rate is checked. */
   const caller = async (request: FastifyRequest): Promise<Session> => {

@@ -8,7 +8,7 @@ import type { BusMessage } from '../push/fanout.ts';
 import type { Sessions } from '../sessions.ts';
 import type { CounterReads } from '../counter-reads.ts';
 import type { Acknowledgements } from '../acknowledgements.ts';
-import { withPublisherAvatar } from '../avatars.ts';
+import type { AvatarVersions } from '../avatars.ts';
 import type { Inbox } from '../inbox.ts';
 import type { Publications } from '../publications.ts';
 import type { Upstreams } from '../upstreams.ts';
@@ -32,8 +32,8 @@ interface Dependencies {
   inbox: Inbox;
   counters: CounterReads;
   publish: (message: BusMessage) => Promise<void>;
-  /** Where avatars are served (AVATAR_BASE_PATH): each notification carries its publisher's. */
-  avatarBasePath: string;
+  /** Avatar URLs with their versions: the user's own, and each notification's publisher's. */
+  avatars: Pick<AvatarVersions, 'url' | 'withPublisherAvatars'>;
   /** TRACE_VIEW_URL: where a trace is seen, a URL with `{traceId}`; unset: no traceUrl. */
   traceViewUrl?: string | undefined;
 }
@@ -51,6 +51,9 @@ export function methodTable(d: Dependencies): MethodTable {
   /** Persist acts for the connection's user, named in the signed credential. */
   const as = (session: Session) => ({ user: session.user.id });
 
+  /** The session's user with their avatar URL as it is now (an upload since the login changes it). */
+  const withAvatar = async (session: Session) => ({ ...session.user, avatarUrl: await d.avatars.url(session.user.id) });
+
   /** Gives the connection its user and answers as register and login do. */
   const opened = async (connection: Connection, session: Session) => {
     if (d.connections.userFull(session.user.id, connection)) {
@@ -59,7 +62,7 @@ export function methodTable(d: Dependencies): MethodTable {
       throw d.connections.tooManyForUser();
     }
     d.connections.setSession(connection, session);
-    return { user: session.user, token: session.token };
+    return { user: await withAvatar(session), token: session.token };
   };
 
   return {
@@ -71,7 +74,7 @@ export function methodTable(d: Dependencies): MethodTable {
       await d.publish({ kind: 'logout', tokenHash: session.tokenHash });
       return { ok: true };
     },
-    'users.me': async (_params, { session }) => session.user,
+    'users.me': async (_params, { session }) => withAvatar(session),
 
     // Names are kept where they were known: the creator's with the topic, a subscriber's with the subscription.
     'topics.create': async (params, { session }) => persist.createTopic({ body: { ...params, creatorName: session.user.name } }, as(session)),
@@ -106,7 +109,7 @@ export function methodTable(d: Dependencies): MethodTable {
     'notifications.publish': async (params, { session }) => d.publications.publish(session, params),
     'notifications.list': async (params, { session }) => {
       const { notifications, nextCursor } = await persist.listNotifications({ params: { userId: session.user.id }, query: params }, as(session));
-      return { notifications: notifications.map((notification) => withPublisherAvatar(d.avatarBasePath, notification)), nextCursor };
+      return { notifications: await d.avatars.withPublisherAvatars(notifications), nextCursor };
     },
     'notifications.ack': async (params, { session }) => d.acknowledgements.ack(session, params),
     'notifications.readAll': async (params, { session }) => d.inbox.readAll(session, params),

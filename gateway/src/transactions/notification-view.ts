@@ -2,13 +2,12 @@
 // and what is pushed after its commit.
 import type { CreateNotificationPayload } from '@notify/lib/contracts';
 import type { Notification } from '@notify/lib/rpc';
-import { withPublisherAvatar } from '../avatars.ts';
 
 type Published = Pick<CreateNotificationPayload, 'notificationId' | 'topicId' | 'publisherId' | 'title' | 'body'> & { publisherName?: string; email?: boolean; url?: string | null };
 
-/** `avatarBasePath`: where the gateway serves avatars (AVATAR_BASE_PATH). */
-export function notificationView(payload: Published, at: Date, avatarBasePath: string): Notification {
-  return withPublisherAvatar(avatarBasePath, {
+/** `publisherAvatarUrl`: the publisher's avatar URL now (AvatarVersions). */
+export function notificationView(payload: Published, at: Date, publisherAvatarUrl: string): Notification {
+  return {
     id: payload.notificationId,
     topicId: payload.topicId,
     publisherId: payload.publisherId,
@@ -21,5 +20,6 @@ export function notificationView(payload: Published, at: Date, avatarBasePath: s
     read: false,
     ackedAt: null,
     archived: false,
-  });
+    publisherAvatarUrl,
+  };
 }

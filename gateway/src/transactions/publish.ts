@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { currentTraceparent, defineTransaction, hasErrorCode, isFinalRefusal, type TransactionPayloads } from '@notify/lib';
 import { counterActions, MAILER_MAX_RECIPIENTS_WITH_LINKS, persistActions } from '@notify/lib/contracts';
 import { emailRecipients, pushRecipients } from '../preferences/audience.ts';
+import type { AvatarVersions } from '../avatars.ts';
 import type { UnsubscribeLinks } from '../preferences/unsubscribe-links.ts';
 import type { BusMessage } from '../push/fanout.ts';
 import type { SubscribersCache } from '../subscribers-cache.ts';
@@ -20,7 +21,7 @@ export function publicationTransaction(d: {
   upstreams: Pick<Upstreams, 'mailer'>;
   subscribers: SubscribersCache;
   unsubscribeLinks: UnsubscribeLinks;
-  avatarBasePath: string;
+  avatars: Pick<AvatarVersions, 'url'>;
   log: FastifyBaseLogger;
 }) {
   /**
@@ -42,9 +43,10 @@ export function publicationTransaction(d: {
       const committedAt = Date.now();
       // Muted recipients have it in their feed, read: no push (and no unread to push).
       const traceparent = currentTraceparent();
+      const publisherAvatarUrl = await d.avatars.url(persist.publisherId);
       await d.publish({
         kind: 'notification',
-        notification: notificationView(persist, new Date(committedAt), d.avatarBasePath),
+        notification: notificationView(persist, new Date(committedAt), publisherAvatarUrl),
         recipients: pushRecipients(persist),
         committedAt,
         ...(traceparent ? { traceparent } : {}),

@@ -6,6 +6,7 @@
 import { createError, hasErrorCode } from '@notify/lib';
 import {
   authContract,
+  avatarContract,
   counterContract,
   mailerContract,
   persistContract,
@@ -67,7 +68,8 @@ export class FakeService<R extends Record<string, RouteContract>> {
     const parsed: FakeRequest = {
       params: parse(route.params, params),
       query: parse(route.query, Object.fromEntries(new URLSearchParams(search))),
-      body: parse(route.body, request.body === undefined ? undefined : JSON.parse(JSON.stringify(request.body))),
+      // Bytes (an uploaded picture) go as they are, anything else as JSON.
+      body: parse(route.body, request.body === undefined ? undefined : request.body instanceof Uint8Array ? request.body : JSON.parse(JSON.stringify(request.body))),
       user: request.user,
       headers: request.headers ?? {},
     };
@@ -110,14 +112,26 @@ function parse(schema: z.ZodType | undefined, value: unknown): unknown {
   return result.data;
 }
 
-/** auth, persist, counter and the mailer as fakes, and their clients in the shape the gateway's components take. */
+/**
+ * auth, persist, counter, the mailer and the avatar service as fakes, and their clients in the shape
+ * the gateway's components take. The avatar service answers `versions` with `generated` for everyone
+ * until a test answers it otherwise.
+ */
 export function fakeUpstreams() {
   const auth = new FakeService(authContract);
   const persist = new FakeService(persistContract);
   const counter = new FakeService(counterContract);
   const mailer = new FakeService(mailerContract);
-  const clients: Pick<Upstreams, 'auth' | 'persist' | 'counter' | 'mailer'> = { auth: auth.client, persist: persist.client, counter: counter.client, mailer: mailer.client };
-  return { auth, persist, counter, mailer, clients };
+  const avatar = new FakeService(avatarContract).answer('versions', ({ body }) => ({ versions: Object.fromEntries(body.userIds.map((userId) => [userId, 'generated'])) }));
+  const clients: Pick<Upstreams, 'auth' | 'persist' | 'counter' | 'mailer' | 'avatar' | 'avatarVersions'> = {
+    auth: auth.client,
+    persist: persist.client,
+    counter: counter.client,
+    mailer: mailer.client,
+    avatar: avatar.client,
+    avatarVersions: avatar.client,
+  };
+  return { auth, persist, counter, mailer, avatar, clients };
 }
 
 export type FakeUpstreams = ReturnType<typeof fakeUpstreams>;

@@ -132,9 +132,23 @@ function drainBounded(raw: IncomingMessage): void {
   raw.resume();
 }
 
+/**
+ * A route's `config` key: a body over the route's `bodyLimit` answers 413 PAYLOAD_TOO_LARGE instead
+ * of the 400 INVALID_ARGUMENT every other route gives (routes taking uploads, whose limit a client
+ * should be told apart from malformed input).
+ */
+export const BODY_TOO_LARGE_IS_413 = 'bodyTooLargeIs413';
+
+/** The error a route answers for a body over its limit, when it opted into 413 (BODY_TOO_LARGE_IS_413). */
+function payloadTooLarge(error: unknown, routeConfig: unknown): AppError | undefined {
+  if ((error as Partial<FastifyError>).code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return undefined;
+  if ((routeConfig as Record<string, unknown> | undefined)?.[BODY_TOO_LARGE_IS_413] !== true) return undefined;
+  return createError({ code: 'PAYLOAD_TOO_LARGE', message: 'the body is larger than this route accepts', details: { reason: 'FST_ERR_CTP_BODY_TOO_LARGE' } });
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
-    const appError = toAppError(error);
+    const appError = payloadTooLarge(error, request.routeOptions.config) ?? toAppError(error);
     if (appError.code === 'INTERNAL' || appError.code === 'UNAVAILABLE') request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: appError.code, reason: appError.message }, 'request refused');
     const retryAfter = appError.details.retryAfterSeconds;

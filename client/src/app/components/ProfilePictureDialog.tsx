@@ -129,7 +129,8 @@ export function ProfilePictureDialog({ onClose }: { onClose: () => void }) {
   const onKeyDown = (event: KeyboardEvent<HTMLCanvasElement>) => {
     if (!picked || !view) return;
     const step = KEY_STEP * PREVIEW;
-    const moves: Record<string, [number, number]> = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+    // The picture moves the arrow's way, as when dragged.
+    const moves: Record<string, [number, number]> = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
     const move = moves[event.key];
     if (move) setView(dragged(picked.image, view, move[0], move[1], PREVIEW));
     else if (event.key === '+' || event.key === '=') setView(zoomedTo(picked.image, view, view.zoom + ZOOM_STEP));

@@ -1,19 +1,41 @@
-// buildApp(config): avatar on the shared kit: the avatar route, its cache and renderer. Never listens.
+// buildApp(config): avatar on the shared kit: generated avatars (`/avatars/:seed.png`), users'
+// uploaded pictures in its database and bytes store, and variants of anyone's avatar, all through
+// one bytes-bounded cache, one render limiter and single-flight renders. Never listens
+// (service.listen() creates and migrates the database first).
+import { join } from 'node:path';
 import { createService, type Service } from '@notify/lib';
+import { attachDatabase } from '@notify/lib/db';
+import { PrismaClient } from '../generated/prisma/client.ts';
 import { AvatarCache } from './cache/avatar-cache.ts';
 import type { Config } from './config.ts';
 import { AvatarRenderer } from './render/avatar-renderer.ts';
 import { LIBVIPS_VERSION } from './render/png-encoder.ts';
+import { Prerenderer } from './render/prerender.ts';
 import { RenderLimiter } from './render/render-limiter.ts';
+import { VariantRenderer } from './render/variant-renderer.ts';
 import { avatarRoutes } from './routes/avatars.ts';
+import { pictureRoutes } from './routes/pictures.ts';
+import { variantRoutes } from './routes/variants.ts';
+import type { PictureBytesStore } from './store/picture-bytes.ts';
+import { PictureTable } from './store/pictures.ts';
+import { selectPictureBytesStore } from './store/select.ts';
+import { resolveStyle } from './styles/resolve.ts';
+
+const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'prisma', 'migrations');
 
 export interface AvatarApp {
   service: Service;
   renderer: AvatarRenderer;
+  variants: VariantRenderer;
+  cache: AvatarCache;
+  store: PictureBytesStore;
 }
 
 export function buildApp(config: Readonly<Config>): AvatarApp {
   const service = createService({ name: 'avatar', config, defaultCallers: ['gateway'] });
+  const { db } = attachDatabase(service, { PrismaClient, url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, migrationsDir: MIGRATIONS_DIR });
+  const store = selectPictureBytesStore(config, db);
+  service.onClose(() => store.close());
   const cache = new AvatarCache({ maxBytes: config.CACHE_MAX_BYTES, maxEntries: config.CACHE_MAX_ENTRIES, registry: service.metrics });
   const limiter = new RenderLimiter({ maxConcurrent: config.MAX_CONCURRENT_RENDERS, maxQueued: config.MAX_QUEUED_RENDERS, registry: service.metrics });
   const renderer = new AvatarRenderer({
@@ -23,18 +45,39 @@ export function buildApp(config: Readonly<Config>): AvatarApp {
     compressionLevel: config.PNG_COMPRESSION_LEVEL,
     timeoutMs: config.RENDER_TIMEOUT_MS,
   });
+  const pictures = new PictureTable(db);
+  const variants = new VariantRenderer({
+    cache,
+    limiter,
+    avatars: renderer,
+    pictures,
+    store,
+    style: resolveStyle(config.DEFAULT_STYLE),
+    encoding: { pngCompressionLevel: config.PNG_COMPRESSION_LEVEL, webpEffort: config.WEBP_EFFORT, avifEffort: config.AVIF_EFFORT },
+    maxPixels: config.PICTURE_MAX_PIXELS,
+  });
+  const prerenderer = new Prerenderer({ variants: config.PRERENDER_VARIANTS, renderer: variants, limiter, maxConcurrent: config.MAX_CONCURRENT_RENDERS, log: service.log });
+  service.onClose(() => prerenderer.close());
 
   // Shown in /status; not required: a full queue refuses renders but cached avatars are still served.
   service.addDependency(
     'renderer',
     () => {
       const { entries, bytes } = cache.usage();
-      const detail = `libvips ${LIBVIPS_VERSION}; ${limiter.running} rendering, ${limiter.queued} queued; cache ${entries} avatars, ${bytes} bytes`;
+      const detail = `libvips ${LIBVIPS_VERSION}; ${limiter.running} rendering, ${limiter.queued} queued, ${prerenderer.waiting} to pre-render; cache ${entries} avatars, ${bytes} bytes`;
       return { state: limiter.queued >= config.MAX_QUEUED_RENDERS ? 'degraded' : 'up', detail };
     },
     { required: false },
   );
 
   void service.app.register(avatarRoutes, { renderer, defaultStyle: config.DEFAULT_STYLE });
-  return { service, renderer };
+  void service.app.register(variantRoutes, { variants });
+  void service.app.register(pictureRoutes, {
+    pictures,
+    store,
+    limiter,
+    prerenderer,
+    limits: { maxPixels: config.PICTURE_MAX_PIXELS, maxSide: config.PICTURE_MAX_SIDE },
+  });
+  return { service, renderer, variants, cache, store };
 }

@@ -1,12 +1,19 @@
-// avatar's environment: the kit's base keys, the cache's bounds, render concurrency and deadline,
-// PNG compression and the style of URLs that name none.
+// avatar's environment: the kit's base keys, its database, the cache's bounds, render concurrency
+// and deadline, PNG compression, the style of URLs that name none, and uploaded pictures' limits,
+// bytes store and pre-rendered variants.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { baseConfigShape, env } from '@notify/lib';
+import { PICTURE_MAX_BYTES } from '@notify/lib/contracts';
+import { databaseConfigShape } from '@notify/lib/db';
+import { parsePrerenderVariants } from './domain/variant-request.ts';
 import { STYLE_NAMES } from './styles/resolve.ts';
 
 export const configSchema = z.object({
   ...baseConfigShape({ port: 9000 }),
+  // An upload is at most PICTURE_MAX_BYTES; its route reads the body itself and answers 413 past that.
+  BODY_LIMIT_BYTES: env.int(PICTURE_MAX_BYTES, 'Largest request body accepted (uploaded pictures: 5 MiB, refused with 413 beyond)', 1_024),
+  ...databaseConfigShape('avatar'),
   // 64 MiB holds about 45,000 identicons or 120,000 github avatars at 128 px (about 1.4 KB and 0.5 KB each).
   CACHE_MAX_BYTES: env.int(67_108_864, 'PNG bytes the avatar cache holds at most (least recently used evicted first); 0 turns the cache off', 0),
   CACHE_MAX_ENTRIES: env.int(100_000, 'Avatars the cache holds at most, whatever their size', 1),
@@ -22,6 +29,24 @@ export const configSchema = z.object({
   RENDER_TIMEOUT_MS: env.int(10_000, 'Longest a request waits for its avatar to be drawn, queue included, before TIMEOUT (504); the render still finishes and is cached', 1),
   PNG_COMPRESSION_LEVEL: z.coerce.number().int().min(0).max(9).default(6).describe('zlib level of the PNGs: 0 fastest to 9 smallest (9 halves identicon throughput for 10 % fewer bytes)'),
   DEFAULT_STYLE: z.enum(STYLE_NAMES).default('identicon').describe(`Style of avatars whose URL names none (${STYLE_NAMES.join(', ')})`),
+  // 40 megapixels: any phone's photo; its header is read first, so a bigger one is never decoded.
+  PICTURE_MAX_PIXELS: env.int(40_000_000, 'Most pixels an uploaded picture may declare (width × height); more is refused with 400 image_too_many_pixels before decoding', 1),
+  PICTURE_MAX_SIDE: env.int(1_024, 'Longest side, in pixels, of the stored original of an uploaded picture (larger uploads are scaled down)', 16),
+  PICTURE_STORE: z.enum(['postgres', 's3']).default('postgres').describe('Where the bytes of uploaded pictures live: postgres (the avatar database) or s3'),
+  PRERENDER_VARIANTS: z
+    .string()
+    .default('32:webp,64:webp,128:webp,128:png,256:webp')
+    .transform((text, context) => {
+      try {
+        return parsePrerenderVariants(text);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .describe('Variants (size:format, comma-separated) rendered in the background after an upload, below requests; none: no pre-rendering'),
+  WEBP_EFFORT: z.coerce.number().int().min(0).max(6).default(4).describe('CPU effort of WebP variants: 0 fastest to 6 smallest'),
+  AVIF_EFFORT: z.coerce.number().int().min(0).max(9).default(2).describe('CPU effort of AVIF variants: 0 fastest to 9 smallest'),
 });
 
 export type Config = z.infer<typeof configSchema>;

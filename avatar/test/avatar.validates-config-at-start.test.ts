@@ -11,9 +11,11 @@ import { TEST_SERVICE_SECRET } from '@notify/lib/testing';
 import { configSchema } from '../src/config.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
+/** Required; never connected to here. */
+const DATABASE_URL = 'postgresql://avatar@127.0.0.1:5432/avatar';
 
-test('defaults: port 9000, a 64 MiB cache, one core left to the event loop, identicon', () => {
-  const config = loadConfig(configSchema, { SERVICE_SECRET: TEST_SERVICE_SECRET });
+test('defaults: port 9000, a 64 MiB cache, one core left to the event loop, identicon; pictures up to 40 MP, stored at 1024 px in PostgreSQL', () => {
+  const config = loadConfig(configSchema, { SERVICE_SECRET: TEST_SERVICE_SECRET, DATABASE_URL });
   assert.equal(config.PORT, 9000);
   assert.equal(config.CACHE_MAX_BYTES, 64 * 1024 * 1024);
   assert.equal(config.CACHE_MAX_ENTRIES, 100_000);
@@ -22,6 +24,15 @@ test('defaults: port 9000, a 64 MiB cache, one core left to the event loop, iden
   assert.equal(config.RENDER_TIMEOUT_MS, 10_000);
   assert.equal(config.PNG_COMPRESSION_LEVEL, 6);
   assert.equal(config.DEFAULT_STYLE, 'identicon');
+  assert.equal(config.BODY_LIMIT_BYTES, 5 * 1024 * 1024);
+  assert.equal(config.PICTURE_MAX_PIXELS, 40_000_000);
+  assert.equal(config.PICTURE_MAX_SIDE, 1024);
+  assert.equal(config.PICTURE_STORE, 'postgres');
+  assert.deepEqual(
+    config.PRERENDER_VARIANTS.map((variant) => `${variant.size}:${variant.format}`),
+    ['32:webp', '64:webp', '128:webp', '128:png', '256:webp'],
+  );
+  assert.deepEqual(loadConfig(configSchema, { SERVICE_SECRET: TEST_SERVICE_SECRET, DATABASE_URL, PRERENDER_VARIANTS: 'none' }).PRERENDER_VARIANTS, []);
   assert.ok(Object.isFrozen(config));
 });
 
@@ -35,18 +46,26 @@ test('bad values name their variable', () => {
     { RENDER_TIMEOUT_MS: '0' },
     { PNG_COMPRESSION_LEVEL: '10' },
     { DEFAULT_STYLE: 'gravatar' },
+    { DATABASE_URL: 'not a url' },
+    { PICTURE_MAX_PIXELS: '0' },
+    { PICTURE_MAX_SIDE: '8' },
+    { PICTURE_STORE: 'disk' },
+    { PRERENDER_VARIANTS: '128:gif' },
+    { PRERENDER_VARIANTS: '4096:webp' },
+    { WEBP_EFFORT: '7' },
+    { AVIF_EFFORT: '-1' },
     { PORT: '70000' },
   ];
   for (const env of bad) {
     const [name] = Object.keys(env);
-    assert.throws(() => loadConfig(configSchema, { SERVICE_SECRET: TEST_SERVICE_SECRET, ...env }), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`invalid configuration: ${name}:`), name);
+    assert.throws(() => loadConfig(configSchema, { SERVICE_SECRET: TEST_SERVICE_SECRET, DATABASE_URL, ...env }), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`invalid configuration: ${name}:`), name);
   }
 });
 
 test('the process stops at start with one clear line on a bad value', () => {
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'avatar/src/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, SERVICE_SECRET: TEST_SERVICE_SECRET, CACHE_MAX_BYTES: '-5', PORT: '0', DISCOVERY_REGISTER: 'false' },
+    env: { ...process.env, SERVICE_SECRET: TEST_SERVICE_SECRET, DATABASE_URL, CACHE_MAX_BYTES: '-5', PORT: '0', DISCOVERY_REGISTER: 'false' },
     encoding: 'utf8',
     timeout: 20_000,
   });

@@ -1,9 +1,9 @@
-// avatar in this process on a free port (no discovery), plain HTTP calls to it, its metrics, and
-// PNG decoding with sharp.
+// avatar in this process on a free port (no discovery) on a fresh database, plain HTTP calls to it,
+// its metrics, and PNG decoding with sharp.
 import type { TestContext } from 'node:test';
 import sharp from 'sharp';
 import { loadConfig } from '@notify/lib';
-import { serviceHeaders, TEST_SERVICE_SECRET } from '@notify/lib/testing';
+import { serviceHeaders, TEST_SERVICE_SECRET, testDatabase } from '@notify/lib/testing';
 import { buildApp, type AvatarApp } from '../src/app.ts';
 import { configSchema } from '../src/config.ts';
 
@@ -16,7 +16,9 @@ export interface RunningAvatar {
 
 /** buildApp on a free port with `env` over test defaults; closed after the test. */
 export async function build(t: TestContext, env: Record<string, string> = {}): Promise<RunningAvatar> {
+  const db = await testDatabase(t);
   const config = loadConfig(configSchema, {
+    DATABASE_URL: db.url,
     HOST: '127.0.0.1',
     PORT: '0',
     SERVICE_SECRET: TEST_SERVICE_SECRET,

@@ -67,6 +67,29 @@ export class AvatarRenderer {
     return this.withDeadline(render);
   }
 
+  /**
+   * `work` counted and timed as one render under `label` (a style name, or `picture` and
+   * `generated` for variants of uploaded and generated avatars); its errors are counted and rethrown.
+   */
+  async counted<T>(label: string, work: () => Promise<T>): Promise<T> {
+    const stopTimer = this.duration.startTimer({ style: label });
+    try {
+      const result = await work();
+      this.renders.inc({ style: label, outcome: 'ok' });
+      return result;
+    } catch (error) {
+      this.renders.inc({ style: label, outcome: 'error' });
+      throw error;
+    } finally {
+      stopTimer();
+    }
+  }
+
+  /** Counts a render the limiter refused (its queue full). */
+  countRefusal(error: unknown): void {
+    if ((error as { code?: unknown }).code === 'UNAVAILABLE') this.refused.inc({ reason: 'overloaded' });
+  }
+
   private async render(key: string, style: AvatarStyle, size: number, seed: string): Promise<RenderedAvatar> {
     try {
       return await this.options.limiter.run(async () => {
@@ -94,7 +117,7 @@ export class AvatarRenderer {
    * `render`, or TIMEOUT after the deadline. The render itself goes on and is cached: the next
    * request for it (a retry) is then a hit.
    */
-  private async withDeadline(render: Promise<RenderedAvatar>): Promise<RenderedAvatar> {
+  async withDeadline<T>(render: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {

@@ -1,0 +1,143 @@
+// Variants of anyone's avatar (size, format, fit, grayscale, blur): of the uploaded picture's stored
+// original when the user has one, else of the generated avatar seeded by the user id (version
+// `generated`). Each is rendered once: from the shared bytes-bounded cache when rendered before,
+// else once however many requests ask at the same time (single flight), within the render limiter
+// and the render deadline. Equal inputs give equal bytes: no metadata is written, and libvips runs
+// one thread per image.
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import { createError } from '@notify/lib';
+import type { AvatarCache, RenderedAvatar } from '../cache/avatar-cache.ts';
+import { variantKey, type VariantSpec } from '../domain/variant-request.ts';
+import type { PictureBytesStore } from '../store/picture-bytes.ts';
+import type { PictureTable } from '../store/pictures.ts';
+import type { AvatarStyle } from '../styles/base.ts';
+import type { AvatarRenderer } from './avatar-renderer.ts';
+import { LIBVIPS_VERSION } from './png-encoder.ts';
+import type { RenderLimiter } from './render-limiter.ts';
+
+export const GENERATED = 'generated';
+
+export interface VariantEncoding {
+  /** zlib level of PNG variants, 0-9. */
+  pngCompressionLevel: number;
+  webpEffort: number;
+  avifEffort: number;
+}
+
+export interface VariantRendererOptions {
+  cache: AvatarCache;
+  limiter: RenderLimiter;
+  /** Draws generated avatars (and owns the render metrics and the deadline). */
+  avatars: AvatarRenderer;
+  pictures: PictureTable;
+  store: PictureBytesStore;
+  /** The style of generated avatars. */
+  style: AvatarStyle;
+  encoding: VariantEncoding;
+  /** sharp's limitInputPixels on stored originals (they are at most PICTURE_MAX_SIDE², far below). */
+  maxPixels: number;
+}
+
+/** A variant's bytes; `png` holds them whatever the format (the cache's field name). */
+export type RenderedVariant = RenderedAvatar;
+
+export class VariantRenderer {
+  private readonly pending = new Map<string, Promise<RenderedVariant>>();
+
+  constructor(private readonly options: VariantRendererOptions) {}
+
+  /** The user's current version: the stored picture's, or `generated`. */
+  async currentVersion(userId: string): Promise<string> {
+    return (await this.options.pictures.currentVersion(userId)) ?? GENERATED;
+  }
+
+  /**
+   * The strong ETag of a variant, known before rendering it: from the version, the variant, the
+   * encoder settings and libvips' version (generated avatars: their style too).
+   */
+  etag(userId: string, version: string, spec: VariantSpec): string {
+    const { encoding, style } = this.options;
+    const encoder = `${encoding.pngCompressionLevel}:${encoding.webpEffort}:${encoding.avifEffort}`;
+    const source = version === GENERATED ? `${GENERATED}:${style.name}:${userId}` : version;
+    const digest = createHash('sha256').update(`${source}|${variantKey(spec)}|${encoder}|${LIBVIPS_VERSION}`).digest('base64url');
+    return `"${digest.slice(0, 22)}"`;
+  }
+
+  /** The variant of `version` of the user's avatar: cached, joined, or rendered now (within the deadline unless `background`). */
+  async variant(userId: string, version: string, spec: VariantSpec, background = false): Promise<RenderedVariant> {
+    const key = `variant:${userId}:${version}:${variantKey(spec)}`;
+    const cached = await this.options.cache.get(key);
+    if (cached) return cached;
+    let render = this.pending.get(key);
+    if (!render) {
+      render = this.render(key, userId, version, spec);
+      this.pending.set(key, render);
+      // Forgotten once settled (cached by then when it succeeded); a failure is not remembered.
+      const forget = () => void this.pending.delete(key);
+      render.then(forget, forget);
+    }
+    return background ? render : this.options.avatars.withDeadline(render);
+  }
+
+  private async render(key: string, userId: string, version: string, spec: VariantSpec): Promise<RenderedVariant> {
+    const { avatars, cache } = this.options;
+    if (version === GENERATED) {
+      // The generated avatar at this size, itself cached and single-flight; a plain PNG is it as it is.
+      const base = await avatars.avatar(this.options.style, spec.size, userId);
+      if (spec.format === 'png' && !spec.grayscale && spec.blur === undefined) {
+        const variant = { png: base.png, etag: this.etag(userId, version, spec) };
+        await cache.set(key, variant);
+        return variant;
+      }
+      return this.encoded(key, GENERATED, () => Promise.resolve(base.png), userId, version, spec);
+    }
+    return this.encoded(key, 'picture', () => this.original(userId, version), userId, version, spec);
+  }
+
+  private async original(userId: string, version: string): Promise<Buffer> {
+    const bytes = await this.options.store.get(userId, version);
+    // The table named this version and its bytes are gone: replaced or removed since; the caller retries.
+    if (!bytes) throw createError({ code: 'UNAVAILABLE', message: 'the picture changed while it was read; try again', retryable: true, details: { retryAfterSeconds: 1 } });
+    return bytes;
+  }
+
+  private async encoded(key: string, label: string, source: () => Promise<Buffer>, userId: string, version: string, spec: VariantSpec): Promise<RenderedVariant> {
+    const { avatars, limiter, cache } = this.options;
+    try {
+      return await limiter.run(() =>
+        avatars.counted(label, async () => {
+          const bytes = await this.encode(await source(), spec);
+          const variant = { png: bytes, etag: this.etag(userId, version, spec) };
+          await cache.set(key, variant);
+          return variant;
+        }),
+      );
+    } catch (error) {
+      avatars.countRefusal(error);
+      throw error;
+    }
+  }
+
+  /** `input` (a stored original or a generated PNG) as the variant: square, transformed, encoded. */
+  private async encode(input: Buffer, spec: VariantSpec): Promise<Buffer> {
+    const { encoding } = this.options;
+    // JPEG originals shrink on load (by 2, 4 or 8) before the exact resize: cold renders stay cheap.
+    let image = sharp(input, { limitInputPixels: this.options.maxPixels, failOn: 'error' }).resize(spec.size, spec.size, {
+      fit: spec.fit,
+      position: 'centre',
+      background: { r: 0, g: 0, b: 0, alpha: 0 },
+      fastShrinkOnLoad: true,
+    });
+    if (spec.grayscale) image = image.grayscale().toColourspace('srgb');
+    if (spec.blur !== undefined) image = image.blur(spec.blur);
+    switch (spec.format) {
+      case 'png':
+        return image.png({ compressionLevel: encoding.pngCompressionLevel, adaptiveFiltering: false }).toBuffer();
+      case 'webp':
+        return image.webp({ quality: 80, effort: encoding.webpEffort }).toBuffer();
+      case 'avif':
+        return image.avif({ quality: 50, effort: encoding.avifEffort }).toBuffer();
+    }
+  }
+}

@@ -8,9 +8,10 @@ import { useClient } from '../api/hooks.ts';
 /** The size asked of the gateway, the same wherever an avatar is shown (28 to 64 px), so the browser loads one image per person. */
 const REQUESTED_SIZE = 64;
 
-export function Avatar({ path, name, size, testId }: { path: string; name: string; size: number; testId?: string }) {
+/** `requestSize`: the size asked of the gateway when the app's usual one is too small (a large preview). */
+export function Avatar({ path, name, size, testId, requestSize = REQUESTED_SIZE }: { path: string; name: string; size: number; testId?: string; requestSize?: number }) {
   const client = useClient();
-  const src = avatarSrc(client.gatewayUrl, path, REQUESTED_SIZE);
+  const src = avatarSrc(client.gatewayUrl, path, requestSize);
   const [failedSrc, setFailedSrc] = useState<string | null>(null);
   const initials = name
     .split(/\s+/)

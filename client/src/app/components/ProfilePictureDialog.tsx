@@ -3,7 +3,7 @@
 // exactly that square (PUT /api/v1/me/avatar, with progress); or remove the picture (DELETE). The new
 // avatar URL goes to the session, so every avatar of this person changes at once.
 import { useCallback, useEffect, useId, useRef, useState, type DragEvent, type KeyboardEvent, type PointerEvent, type WheelEvent } from 'react';
-import { avatarSrc, isUploadedPicture } from '../api/avatar-url.ts';
+import { isUploadedPicture } from '../api/avatar-url.ts';
 import { friendlyError, isSessionLost } from '../api/errors.ts';
 import { useClient } from '../api/hooks.ts';
 import { PICTURE_MAX_BYTES, removePicture, uploadPicture } from '../api/picture-http.ts';
@@ -11,6 +11,7 @@ import { fileSize } from '../format.ts';
 import { clampView, cropSquare, dragged, initialView, MAX_ZOOM, MIN_ZOOM, zoomedTo, type CropView } from '../picture/crop.ts';
 import { cropToBlob, drawCrop, loadImage, UPLOAD_SIDE } from '../picture/render.ts';
 import { useSession } from '../state/session.ts';
+import { Avatar } from './Avatar.tsx';
 import { Dialog } from './Dialog.tsx';
 import { ErrorNote } from './ErrorNote.tsx';
 
@@ -257,7 +258,9 @@ export function ProfilePictureDialog({ onClose }: { onClose: () => void }) {
           </div>
         ) : (
           <div className="picture-empty">
-            <img className="avatar picture-current" src={avatarSrc(client.gatewayUrl, user.avatarUrl, 128)} width={128} height={128} alt="Your current avatar" data-testid="picture-current" />
+            <span className="picture-current">
+              <Avatar path={user.avatarUrl} name={user.name} size={128} requestSize={128} testId="picture-current" />
+            </span>
             <p>{hasPicture ? 'This is your picture.' : 'You’re using the generated avatar.'} Drop an image here, or choose one from your device.</p>
             <button ref={chooseButton} type="button" className="button button-secondary" onClick={pickAnother} disabled={busy !== null} data-testid="picture-choose">
               Choose a picture…

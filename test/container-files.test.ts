@@ -28,6 +28,7 @@ const COMPOSE_SECRETS = {
   PERSIST_DB_PASSWORD: 'persist-db',
   MAILER_DB_PASSWORD: 'mailer-db',
   GATEWAY_DB_PASSWORD: 'gateway-db',
+  AVATAR_DB_PASSWORD: 'avatar-db',
   DISCOVERY_MANAGEMENT_TOKEN: 'registry-management-token',
   AUTH_DISCOVERY_TOKEN: 'registry-token-of-auth',
   COUNTER_DISCOVERY_TOKEN: 'registry-token-of-counter',

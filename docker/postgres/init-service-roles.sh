@@ -4,7 +4,7 @@
 # A service's password comes from <SERVICE>_DB_PASSWORD (e.g. PERSIST_DB_PASSWORD); compose
 # requires each. SERVICE_DATABASES names the services (the tests use their own names).
 set -eu
-services="${SERVICE_DATABASES:-auth counter persist mailer gateway}"
+services="${SERVICE_DATABASES:-auth counter persist mailer gateway avatar}"
 password_of() {
   var="$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')_DB_PASSWORD"
   eval "password=\${$var:-}"

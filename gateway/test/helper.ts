@@ -33,6 +33,8 @@ export interface System {
   auth: readonly SystemProcess[];
   /** The mailer node(s) and the SMTP sink they send to, when asked for. */
   mail: MailCluster | undefined;
+  /** The avatar service's instances, when asked for (none otherwise). */
+  avatar: readonly SystemProcess[];
 }
 
 export interface MailCluster {
@@ -85,6 +87,7 @@ export async function startSystem(t: TestContext, options: SystemOptions = {}): 
     persistDatabaseUrl: database('persist'),
     counterDatabaseUrl: database('counter'),
     startGateway: (env = {}) => system.add('gateway', env),
+    avatar: options.avatar ? system.of('avatar') : [],
     mail: options.mailer ? { sink: mailbox(system.of('smtp-sink')[0]!), nodes: system.of('mailer'), startNode: (env = {}) => system.add('mailer', env), databaseUrl: database('mailer') } : undefined,
   };
 }

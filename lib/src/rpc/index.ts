@@ -93,7 +93,7 @@ export interface User {
   id: string;
   email: string;
   name: string;
-  /** Gateway path of the user's avatar (`/avatars/<id>.png`). */
+  /** Gateway path of the user's avatar with its version (`/avatars/<id>?v=<version>`; without `?v=` while versions cannot be read). */
   avatarUrl: string;
 }
 
@@ -101,7 +101,7 @@ export interface User {
 export type Topic = z.infer<typeof topicShape>;
 export type Subscription = z.infer<typeof subscriptionShape>;
 export type Subscriber = z.infer<typeof subscriberShape>;
-/** persist's notification plus the gateway path of its publisher's avatar (`/avatars/<publisherId>.png`, as a user's `avatarUrl`). */
+/** persist's notification plus the gateway path of its publisher's avatar (`/avatars/<publisherId>?v=<version>`, as a user's `avatarUrl`). */
 export type Notification = z.infer<typeof notificationShape> & { publisherAvatarUrl: string };
 export type TraceEvent = z.infer<typeof traceEventShape>;
 export type UserPreferences = z.infer<typeof userPreferencesShape>;

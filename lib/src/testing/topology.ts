@@ -151,7 +151,8 @@ export const TOPOLOGY: Topology = {
       entry: 'avatar/src/server.ts',
       port: 9000,
       instances: 1,
-      title: 'PNG avatars (sharp), cached; the gateway proxies /avatars/…',
+      database: 'avatar',
+      title: 'avatars (sharp): generated ones and uploaded pictures, as cached variants; the gateway proxies /avatars/…',
     },
     {
       name: 'gateway',

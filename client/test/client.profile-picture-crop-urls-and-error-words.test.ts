@@ -75,6 +75,7 @@ test('the gateway’s refusals of a picture read as sentences, by reason first, 
   );
   assert.match(friendlyError(upload('INVALID_ARGUMENT', { reason: 'image_too_many_pixels' })), /^That picture has too many pixels\. /);
   assert.match(friendlyError(upload('RATE_LIMITED', { retryAfterSeconds: 3 }, 429)), /wait 3 seconds/);
+  assert.match(friendlyError(upload('RATE_LIMITED', { reason: 'avatar_upload_rate', retryAfterSeconds: 1.2 }, 429)), /changed your picture many times .* wait 2 seconds/);
   assert.match(friendlyError(upload('UNAVAILABLE', { network: true }, 0)), /couldn’t be reached, so nothing changed/);
   assert.match(friendlyError(new HttpCallError({ code: 'INTERNAL', message: 'x' }, 'picture.remove', 500)), /on our side/);
   assert.equal(isSessionLost(upload('UNAUTHENTICATED', {}, 401)), true);

@@ -175,6 +175,7 @@ test('a profile picture is cropped, uploaded, shown everywhere at once, refused 
     await expectText(dialog.getByTestId('picture-done'), 'Your new picture is saved');
     const puts = pictureRequests.filter((request) => request.method === 'PUT');
     assert.equal(puts.length, 1, 'one upload');
+    t.diagnostic(`the upload as it left the browser: ${puts[0]!.body ? `${puts[0]!.body.byteLength} bytes` : 'not readable here'}`);
     if (puts[0]!.body) {
       const sent = await sharp(puts[0]!.body).metadata();
       assert.deepEqual({ width: sent.width, height: sent.height }, { width: 512, height: 512 }, 'the upload is the 512×512 square');

@@ -101,6 +101,10 @@ const megapixels = (pixels: unknown) => (typeof pixels === 'number' ? `${Math.ro
 
 /** Wording for a `details.reason` (the finer cause under a code), wherever it comes from. */
 const BY_REASON: Record<string, (details: Record<string, unknown>) => string> = {
+  avatar_upload_rate: (details) => {
+    const seconds = typeof details.retryAfterSeconds === 'number' ? Math.max(1, Math.ceil(details.retryAfterSeconds)) : null;
+    return `You’ve changed your picture many times in a short while. ${seconds ? `Please wait ${seconds} second${seconds === 1 ? '' : 's'} and try again.` : 'Please wait a little and try again.'}`;
+  },
   unsupported_image: () => 'That file isn’t a picture we can read. Use a PNG, JPEG, WebP, AVIF or GIF image.',
   image_too_many_pixels: (details) => {
     const has = megapixels(details.pixels);

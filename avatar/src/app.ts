@@ -34,7 +34,7 @@ export interface AvatarApp {
 export function buildApp(config: Readonly<Config>): AvatarApp {
   const service = createService({ name: 'avatar', config, defaultCallers: ['gateway'] });
   const { db } = attachDatabase(service, { PrismaClient, url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, migrationsDir: MIGRATIONS_DIR });
-  const store = selectPictureBytesStore(config, db);
+  const store = selectPictureBytesStore(config, { registry: service.metrics, onPoolError: (error) => service.log.warn({ err: error }, 'picture store connection lost') });
   service.onClose(() => store.close());
   const cache = new AvatarCache({ maxBytes: config.CACHE_MAX_BYTES, maxEntries: config.CACHE_MAX_ENTRIES, registry: service.metrics });
   const limiter = new RenderLimiter({ maxConcurrent: config.MAX_CONCURRENT_RENDERS, maxQueued: config.MAX_QUEUED_RENDERS, registry: service.metrics });
@@ -55,6 +55,7 @@ export function buildApp(config: Readonly<Config>): AvatarApp {
     style: resolveStyle(config.DEFAULT_STYLE),
     encoding: { pngCompressionLevel: config.PNG_COMPRESSION_LEVEL, webpEffort: config.WEBP_EFFORT, avifEffort: config.AVIF_EFFORT },
     maxPixels: config.PICTURE_MAX_PIXELS,
+    maxQueued: config.MAX_QUEUED_RENDERS,
   });
   const prerenderer = new Prerenderer({ variants: config.PRERENDER_VARIANTS, renderer: variants, limiter, maxConcurrent: config.MAX_CONCURRENT_RENDERS, log: service.log });
   service.onClose(() => prerenderer.close());

@@ -45,7 +45,7 @@ export const configSchema = z.object({
       }
     })
     .describe('Variants (size:format, comma-separated) rendered in the background after an upload, below requests; none: no pre-rendering'),
-  WEBP_EFFORT: z.coerce.number().int().min(0).max(6).default(4).describe('CPU effort of WebP variants: 0 fastest to 6 smallest'),
+  WEBP_EFFORT: z.coerce.number().int().min(0).max(6).default(2).describe('CPU effort of WebP variants: 0 fastest to 6 smallest'),
   AVIF_EFFORT: z.coerce.number().int().min(0).max(9).default(2).describe('CPU effort of AVIF variants: 0 fastest to 9 smallest'),
 });
 

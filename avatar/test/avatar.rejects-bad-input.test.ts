@@ -49,7 +49,10 @@ test('bad avatar requests are 400 with the kit’s error body', async (t) => {
   });
 
   await t.test('paths that are not avatars are 404 NOT_FOUND', async () => {
-    for (const path of ['/avatars/ada', '/avatars/ada.jpg', '/avatars/ada.PNG', '/avatars/', '/avatars/a/b.png']) {
+    // (`/avatars/ada` without `.png` is a variant of user ada's avatar: see the variant tests;
+    // `/avatars/` names an empty user id, 400.)
+    assert.equal((await get(`${url}/avatars/`)).status, 400);
+    for (const path of ['/avatars/a/b.png', '/avatars/a/b', '/avatar/ada.png']) {
       const answer = await get(`${url}${path}`);
       assert.equal(answer.status, 404, path);
       assert.equal(errorOf(answer).code, 'NOT_FOUND');

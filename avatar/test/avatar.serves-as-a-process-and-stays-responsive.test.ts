@@ -5,15 +5,16 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { spawnService, TEST_DISCOVERY_TOKEN } from '@notify/lib/testing';
+import { spawnService, TEST_DISCOVERY_TOKEN, testDatabase } from '@notify/lib/testing';
 import { decodePng, get, metric } from './helper.ts';
 
 type HealthEntry = { Service: { ID: string; Service: string; Port: number } };
 
 test('avatar as a process: discovery, avatars over HTTP, /health fast under cold renders, clean SIGTERM', async (t) => {
+  const db = await testDatabase(t);
   const discovery = await spawnService({ entry: 'discovery/src/server.ts' }, t);
   // Level 9: the costliest encoding, so rendering on the event loop could not go unnoticed.
-  const avatar = await spawnService({ entry: 'avatar/src/server.ts', env: { DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0', PNG_COMPRESSION_LEVEL: '9' } }, t);
+  const avatar = await spawnService({ entry: 'avatar/src/server.ts', env: { DATABASE_URL: db.url, DISCOVERY_URL: discovery.url, DRAIN_DELAY_MS: '0', PNG_COMPRESSION_LEVEL: '9' } }, t);
   const passing = async () => (await (await fetch(`${discovery.url}/v1/health/service/avatar?passing`, { headers: { 'x-consul-token': TEST_DISCOVERY_TOKEN } })).json()) as HealthEntry[];
 
   await t.test('registers with discovery as "avatar", passing', async () => {

@@ -60,3 +60,59 @@ export async function decodePng(png: Buffer): Promise<{ width: number; height: n
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, channels: info.channels, pixels: data };
 }
+
+/** A call as the gateway makes it, acting for `user` (the user its signed credential names). */
+export async function send(url: string, method: string, options: { user?: string; body?: Buffer | string; contentType?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...serviceHeaders('gateway', 'avatar', options.user), ...options.headers };
+  if (options.body !== undefined) headers['content-type'] = options.contentType ?? (typeof options.body === 'string' ? 'application/json' : 'application/octet-stream');
+  const response = await fetch(url, { method, headers, ...(options.body === undefined ? {} : { body: options.body }) });
+  return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
+}
+
+/** The JSON body of an answer. */
+export function jsonOf<T = Record<string, unknown>>(answer: Answer): T {
+  return JSON.parse(answer.body.toString('utf8')) as T;
+}
+
+/** Uploads `image` as `user`'s own picture. */
+export async function upload(url: string, user: string, image: Buffer, contentType = 'application/octet-stream'): Promise<Answer> {
+  return send(`${url}/pictures/${user}`, 'PUT', { user, body: image, contentType });
+}
+
+/** A photo-like test image: a diagonal gradient with a block of colour, so crops and scales differ visibly. */
+export async function testImage(width: number, height: number, format: 'png' | 'jpeg' | 'webp', options: { alpha?: boolean } = {}): Promise<Buffer> {
+  const channels = options.alpha ? 4 : 3;
+  const data = Buffer.alloc(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * channels;
+      const block = x < width / 4 && y < height / 2;
+      data[i] = block ? 230 : Math.round((255 * x) / width);
+      data[i + 1] = block ? 20 : Math.round((255 * y) / height);
+      data[i + 2] = block ? 40 : 128;
+      if (options.alpha) data[i + 3] = x > width / 2 ? 128 : 255;
+    }
+  }
+  const image = sharp(data, { raw: { width, height, channels } });
+  if (format === 'png') return image.png().toBuffer();
+  if (format === 'jpeg') return image.jpeg({ quality: 92 }).toBuffer();
+  return image.webp({ quality: 90 }).toBuffer();
+}
+
+/** Magic bytes of each variant format. */
+export function formatOf(bytes: Buffer): string {
+  if (bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return 'png';
+  if (bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 8, 12) === 'WEBP') return 'webp';
+  if (bytes.toString('latin1', 4, 8) === 'ftyp' && bytes.toString('latin1', 8, 12) === 'avif') return 'avif';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'jpeg';
+  return `unknown (${bytes.subarray(0, 12).toString('hex')})`;
+}
+
+/** Waits until `check` holds (polling), failing with `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -127,7 +127,7 @@ const REST_ROUTES: Record<string, [method: string, path: string][]> = {
   auth: [['POST', '/api/sessions'], ['GET', '/api/sessions/current'], ['POST', '/api/users'], ['GET', '/api/users/:x'], ['PATCH', '/api/users/me']],
   mailer: [['POST', '/api/emails/welcome'], ['POST', '/api/emails/notification'], ['GET', '/api/jobs/:x'], ['GET', '/api/jobs/dead'], ['GET', '/api/queues']],
   avatar: [['GET', '/avatars/:x.png'], ['GET', '/avatars/:x']],
-  gateway: [['GET', '/avatars/:x.png'], ['GET', '/api/2pc/:x'], ['GET', '/health'], ['GET', '/status'], ['GET', '/api/v1/unsubscribe?token=:x'], ['POST', '/api/v1/unsubscribe?token=:x']],
+  gateway: [['GET', '/avatars/:x.png'], ['GET', '/avatars/:x'], ['PUT', '/api/v1/me/avatar'], ['DELETE', '/api/v1/me/avatar'], ['GET', '/api/2pc/:x'], ['GET', '/health'], ['GET', '/status'], ['GET', '/api/v1/unsubscribe?token=:x'], ['POST', '/api/v1/unsubscribe?token=:x']],
   discovery: [
     ['PUT', '/v1/agent/service/register'], ['PUT', '/v1/agent/service/deregister/:x'], ['PUT', '/v1/agent/check/pass/:x'], ['PUT', '/v1/agent/check/update/:x'],
     ['GET', '/v1/catalog/service/:x'], ['GET', '/v1/health/service/:x'], ['GET', '/v1/agent/services'],

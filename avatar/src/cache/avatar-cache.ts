@@ -78,6 +78,11 @@ export class AvatarCache {
     if (this.enabled) await this.keyv.set(key, avatar);
   }
 
+  /** Forgets every rendered avatar (operators and tests: the next requests render again). */
+  clear(): void {
+    this.store.clear();
+  }
+
   /** Entries and bytes held now, for /status. */
   usage(): { entries: number; bytes: number } {
     return { entries: this.store.size, bytes: this.store.bytes };

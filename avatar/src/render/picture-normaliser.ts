@@ -47,7 +47,7 @@ export async function normalisePicture(upload: Buffer, limits: NormaliseLimits):
     throw createError({
       code: 'INVALID_ARGUMENT',
       message: `the image has ${width}×${height} pixels; at most ${limits.maxPixels} are accepted`,
-      details: { reason: REASON.IMAGE_TOO_MANY_PIXELS, width, height, maxPixels: limits.maxPixels },
+      details: { reason: REASON.IMAGE_TOO_MANY_PIXELS, width, height, pixels: width * height, limit: limits.maxPixels },
     });
   }
   let pixels: { data: Buffer; info: OutputInfo };

@@ -6,7 +6,7 @@
 // one thread per image.
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { createError } from '@notify/lib';
+import { ConcurrencyLimiter, createError } from '@notify/lib';
 import type { AvatarCache, RenderedAvatar } from '../cache/avatar-cache.ts';
 import { variantKey, type VariantSpec } from '../domain/variant-request.ts';
 import type { PictureBytesStore } from '../store/picture-bytes.ts';
@@ -37,15 +37,30 @@ export interface VariantRendererOptions {
   encoding: VariantEncoding;
   /** sharp's limitInputPixels on stored originals (they are at most PICTURE_MAX_SIDE², far below). */
   maxPixels: number;
+  /** Renders that may wait (for their original's bytes, then a render slot); more are refused (503). */
+  maxQueued: number;
 }
+
+/**
+ * Originals read from the store at once. A render slot is taken only once the bytes are here, so
+ * reading the next originals overlaps encoding; and at most this many originals wait in memory.
+ */
+const ORIGINALS_IN_FLIGHT = 8;
 
 /** A variant's bytes; `png` holds them whatever the format (the cache's field name). */
 export type RenderedVariant = RenderedAvatar;
 
 export class VariantRenderer {
   private readonly pending = new Map<string, Promise<RenderedVariant>>();
+  private readonly reads: ConcurrencyLimiter;
 
-  constructor(private readonly options: VariantRendererOptions) {}
+  constructor(private readonly options: VariantRendererOptions) {
+    this.reads = new ConcurrencyLimiter({
+      maxConcurrent: ORIGINALS_IN_FLIGHT,
+      maxQueued: options.maxQueued,
+      refusal: (running, queued) => `too many avatars being drawn (${running} reading, ${queued} waiting); try again`,
+    });
+  }
 
   /** The user's current version: the stored picture's, or `generated`. */
   async currentVersion(userId: string): Promise<string> {
@@ -105,14 +120,17 @@ export class VariantRenderer {
   private async encoded(key: string, label: string, source: () => Promise<Buffer>, userId: string, version: string, spec: VariantSpec): Promise<RenderedVariant> {
     const { avatars, limiter, cache } = this.options;
     try {
-      return await limiter.run(() =>
-        avatars.counted(label, async () => {
-          const bytes = await this.encode(await source(), spec);
-          const variant = { png: bytes, etag: this.etag(userId, version, spec) };
-          await cache.set(key, variant);
-          return variant;
-        }),
-      );
+      return await this.reads.run(async () => {
+        const input = await source();
+        return limiter.run(() =>
+          avatars.counted(label, async () => {
+            const bytes = await this.encode(input, spec);
+            const variant = { png: bytes, etag: this.etag(userId, version, spec) };
+            await cache.set(key, variant);
+            return variant;
+          }),
+        );
+      });
     } catch (error) {
       avatars.countRefusal(error);
       throw error;

@@ -143,7 +143,7 @@ export const BODY_TOO_LARGE_IS_413 = 'bodyTooLargeIs413';
 function payloadTooLarge(error: unknown, routeConfig: unknown): AppError | undefined {
   if ((error as Partial<FastifyError>).code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return undefined;
   if ((routeConfig as Record<string, unknown> | undefined)?.[BODY_TOO_LARGE_IS_413] !== true) return undefined;
-  return createError({ code: 'PAYLOAD_TOO_LARGE', message: 'the body is larger than this route accepts', details: { reason: 'FST_ERR_CTP_BODY_TOO_LARGE' } });
+  return createError({ code: 'PAYLOAD_TOO_LARGE', message: 'the body is larger than this route accepts' });
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

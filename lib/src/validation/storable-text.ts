@@ -22,6 +22,9 @@ export function isStorableText(text: string): boolean {
 export function findUnstorableText(value: unknown, path = '', depth = 0): string | undefined {
   if (typeof value === 'string') return isStorableText(value) ? undefined : path;
   if (typeof value !== 'object' || value === null) return undefined;
+  // Bytes (an uploaded image) are not text: walking a 5 MB body key by key would cost seconds and
+  // hundreds of megabytes.
+  if (ArrayBuffer.isView(value)) return undefined;
   if (depth >= MAX_DEPTH) return path;
   const entries: [string, unknown][] = Array.isArray(value) ? value.map((item, index) => [String(index), item]) : Object.entries(value);
   for (const [key, item] of entries) {

@@ -11,6 +11,7 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 import { avatarProxy, VariantCache } from './avatar-proxy.ts';
 import { avatarUploadRoutes } from './avatar-uploads.ts';
+import { avatarUploadCors } from './avatar-uploads-cors.ts';
 import { unsubscribeRoutes } from './preferences/unsubscribe-routes.ts';
 import type { ConnectionRegistry } from './connections.ts';
 import { PushBus } from './push/bus.ts';
@@ -91,6 +92,7 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   void service.app.register(async (app) => restRoutes(app, { upstreams, sessions, publications, limiter }));
   void service.app.register(async (app) => unsubscribeRoutes(app, { links: unsubscribeLinks, upstreams, publish }));
   const uploadLimiter = new KeyRateLimiter({ ratePerSecond: config.AVATAR_UPLOADS_PER_MINUTE / 60, burst: config.AVATAR_UPLOAD_BURST, maxKeys: config.CACHE_MAX_ENTRIES });
+  avatarUploadCors(service.app);
   void service.app.register(async (app) => avatarUploadRoutes(app, { upstreams, sessions, avatars, publish, limiter: uploadLimiter, basePath: config.AVATAR_BASE_PATH }));
   const variants = new VariantCache({ maxBytes: config.AVATAR_CACHE_MAX_BYTES, maxEntries: config.AVATAR_CACHE_MAX_ENTRIES });
   void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS, cache: variants, metrics }));

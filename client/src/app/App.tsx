@@ -1,5 +1,6 @@
 // The app's shell: restores the session from the stored token, switches between the login screen and
-// the workspace, handles logout and a session ended elsewhere, and turns errors into friendly toasts.
+// the workspace, handles logout and a session ended elsewhere, turns errors into friendly toasts, and
+// holds the user (their avatar URL changes when they change their picture) and the picture dialog.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { User } from '@notify/lib/rpc';
 import { friendlyError, isSessionLost } from './api/errors.ts';
@@ -7,6 +8,7 @@ import { useClient, useConnection, usePush } from './api/hooks.ts';
 import { storedToken, storeToken } from './api/session.ts';
 import { AuthScreen } from './components/AuthScreen.tsx';
 import { Header } from './components/Header.tsx';
+import { ProfilePictureDialog } from './components/ProfilePictureDialog.tsx';
 import { useToasts } from './components/Toasts.tsx';
 import { Workspace } from './components/Workspace.tsx';
 import { SessionContext, type SessionValue } from './state/session.ts';
@@ -19,6 +21,7 @@ export function App() {
   const [restoring, setRestoring] = useState(() => storedToken() !== null);
   const [restoreAttempt, setRestoreAttempt] = useState(0);
   const [notice, setNotice] = useState<string | null>(null);
+  const [pictureOpen, setPictureOpen] = useState(false);
   const loggingOut = useRef(false);
 
   const endSession = useCallback(
@@ -26,6 +29,7 @@ export function App() {
       storeToken(null);
       client.setToken(null);
       setUser(null);
+      setPictureOpen(false);
       setRestoring(false);
       setNotice(message);
     },
@@ -92,14 +96,22 @@ export function App() {
     [endSession, toasts],
   );
 
-  const session = useMemo<SessionValue | null>(() => (user ? { user, logout, reportError } : null), [logout, reportError, user]);
+  const openProfilePicture = useCallback(() => setPictureOpen(true), []);
+  const closeProfilePicture = useCallback(() => setPictureOpen(false), []);
+  const avatarChanged = useCallback((avatarUrl: string) => setUser((current) => (current ? { ...current, avatarUrl } : current)), []);
+
+  const session = useMemo<SessionValue | null>(
+    () => (user ? { user, logout, reportError, openProfilePicture, avatarChanged } : null),
+    [avatarChanged, logout, openProfilePicture, reportError, user],
+  );
 
   return (
     <div className="app">
-      <Header user={user} onLogout={() => void logout()} />
+      <Header user={user} onLogout={() => void logout()} onOpenPicture={openProfilePicture} />
       {session ? (
         <SessionContext.Provider value={session}>
           <Workspace key={session.user.id} />
+          {pictureOpen && <ProfilePictureDialog onClose={closeProfilePicture} />}
         </SessionContext.Provider>
       ) : restoring ? (
         <main className="splash" data-testid="restoring">

@@ -1,4 +1,4 @@
-// Small display helpers: relative and clock times, short ids, plurals.
+// Small display helpers: relative and clock times, short ids, plurals, file sizes.
 export function relativeTime(iso: string, now: number): string {
   const seconds = Math.round((now - Date.parse(iso)) / 1000);
   if (seconds < 10) return 'just now';
@@ -35,4 +35,11 @@ export function shortId(id: string): string {
 
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
+}
+
+/** A file size as people read it: "840 KB", "6.2 MB" (1 MB = 1024 × 1024 bytes, as the 5 MB limit is counted). */
+export function fileSize(bytes: number): string {
+  if (bytes < 1024 * 1024) return `${Math.max(1, Math.round(bytes / 1024))} KB`;
+  const megabytes = bytes / (1024 * 1024);
+  return `${megabytes < 10 ? Math.round(megabytes * 10) / 10 : Math.round(megabytes)} MB`;
 }

@@ -1,4 +1,5 @@
-// Gateway errors as a person reads them: the call error class and the contract code → words mapping.
+// Gateway errors as a person reads them: the error classes of socket.io calls and of the gateway's
+// HTTP operations (the profile picture), and the contract code (and reason) → words mapping.
 import type { RpcError, RpcErrorCode, RpcMethod } from '@notify/lib/rpc';
 
 /** A failed call: the contract error and the method that failed. */
@@ -14,6 +15,26 @@ export class RpcCallError extends Error {
     this.name = 'RpcCallError';
     this.code = rpc.code;
     this.details = rpc.details ?? {};
+  }
+}
+
+/** The gateway's HTTP operations the app calls besides the socket.io methods. */
+export type HttpOperation = 'picture.upload' | 'picture.remove';
+
+/** A failed HTTP operation: the gateway's error body (or one made here for a network failure), and its status (0: no answer). */
+export class HttpCallError extends Error {
+  readonly code: RpcErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(
+    readonly body: RpcError,
+    readonly operation: HttpOperation,
+    readonly status: number,
+  ) {
+    super(`${operation}: ${body.code}: ${body.message}`);
+    this.name = 'HttpCallError';
+    this.code = body.code;
+    this.details = body.details ?? {};
   }
 }
 
@@ -66,6 +87,32 @@ const BY_METHOD: Partial<Record<RpcMethod, Partial<Record<RpcErrorCode, string>>
   'apiKeys.revoke': { NOT_FOUND: 'That key doesn’t exist any more.' },
 };
 
+/** Wording for a code on one HTTP operation. */
+const BY_OPERATION: Record<HttpOperation, Partial<Record<RpcErrorCode, string>>> = {
+  'picture.upload': {
+    PAYLOAD_TOO_LARGE: 'That picture is larger than 5 MB. Pick a smaller one.',
+    INVALID_ARGUMENT: 'That picture couldn’t be used. Try a PNG, JPEG, WebP, AVIF or GIF image.',
+    UNAVAILABLE: 'Pictures can’t be saved right now. Please try again in a moment.',
+  },
+  'picture.remove': { UNAVAILABLE: 'Your picture can’t be removed right now. Please try again in a moment.' },
+};
+
+const megapixels = (pixels: unknown) => (typeof pixels === 'number' ? `${Math.round(pixels / 100_000) / 10} megapixels` : null);
+
+/** Wording for a `details.reason` (the finer cause under a code), wherever it comes from. */
+const BY_REASON: Record<string, (details: Record<string, unknown>) => string> = {
+  avatar_upload_rate: (details) => {
+    const seconds = typeof details.retryAfterSeconds === 'number' ? Math.max(1, Math.ceil(details.retryAfterSeconds)) : null;
+    return `You’ve changed your picture many times in a short while. ${seconds ? `Please wait ${seconds} second${seconds === 1 ? '' : 's'} and try again.` : 'Please wait a little and try again.'}`;
+  },
+  unsupported_image: () => 'That file isn’t a picture we can read. Use a PNG, JPEG, WebP, AVIF or GIF image.',
+  image_too_many_pixels: (details) => {
+    const has = megapixels(details.pixels);
+    const limit = megapixels(details.limit);
+    return `That picture has too many pixels${has && limit ? ` (${has}; at most ${limit})` : ''}. Use a smaller image.`;
+  },
+};
+
 /** Field names of the params, as a form labels them. */
 const FIELDS: Record<string, string> = {
   email: 'Email',
@@ -104,8 +151,24 @@ function sentence(text: string): string {
   return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
 
+function retryWords(details: Record<string, unknown>): string | null {
+  if (typeof details.retryAfterSeconds !== 'number') return null;
+  const seconds = Math.max(1, Math.ceil(details.retryAfterSeconds));
+  return `Too many attempts. Please wait ${seconds} second${seconds === 1 ? '' : 's'} and try again.`;
+}
+
+function friendlyHttpError({ code, details, operation }: HttpCallError): string {
+  const reason = typeof details.reason === 'string' ? BY_REASON[details.reason] : undefined;
+  if (reason) return reason(details);
+  if (code === 'RATE_LIMITED') return retryWords(details) ?? GENERIC.RATE_LIMITED;
+  if (details.offline === true) return 'You’re offline. Try again as soon as your connection is back.';
+  if (details.network === true) return 'The server couldn’t be reached, so nothing changed. Check your connection and try again.';
+  return BY_OPERATION[operation][code] ?? GENERIC[code];
+}
+
 /** What to tell the person about `error` (any thrown value). */
 export function friendlyError(error: unknown): string {
+  if (error instanceof HttpCallError) return friendlyHttpError(error);
   if (!(error instanceof RpcCallError)) {
     return error instanceof Error ? `Something unexpected happened: ${error.message}` : 'Something unexpected happened.';
   }
@@ -118,10 +181,8 @@ export function friendlyError(error: unknown): string {
     // Not a schema failure (e.g. publishing to users who do not follow): the gateway's own words.
     return `${GENERIC.INVALID_ARGUMENT} (${error.rpc.message})`;
   }
-  if (code === 'RATE_LIMITED' && typeof details.retryAfterSeconds === 'number') {
-    const seconds = Math.max(1, Math.ceil(details.retryAfterSeconds));
-    return `Too many attempts. Please wait ${seconds} second${seconds === 1 ? '' : 's'} and try again.`;
-  }
+  const retry = code === 'RATE_LIMITED' ? retryWords(details) : null;
+  if (retry) return retry;
   if (details.offline === true) return 'You’re offline. This works again as soon as your connection is back.';
   if (details.connectionLost === true) return 'The connection dropped before the server answered, so this may or may not have happened. Check, then try again if needed.';
   if (details.notConnected === true) return 'Not connected to the server right now; reconnecting by itself. Try again in a moment.';
@@ -133,6 +194,7 @@ export function friendlyError(error: unknown): string {
 
 /** True when the error means this client's session is gone. */
 export function isSessionLost(error: unknown): boolean {
+  if (error instanceof HttpCallError) return error.code === 'UNAUTHENTICATED';
   return error instanceof RpcCallError && error.code === 'UNAUTHENTICATED' && error.method !== 'users.login';
 }
 

@@ -39,6 +39,7 @@ export class RpcClient {
   private readonly stateListeners = new Set<() => void>();
   private readonly reconnectListeners = new Set<() => void>();
   private readonly refusedListeners = new Set<(error: RpcError) => void>();
+  private sessionToken: string | null;
   private connectedOnce = false;
   private browserOffline = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -49,6 +50,7 @@ export class RpcClient {
     readonly gatewayUrl: string,
     token: string | null,
   ) {
+    this.sessionToken = token;
     this.socket = io(gatewayUrl, {
       path: '/socket.io/',
       transports: ['websocket'],
@@ -83,7 +85,13 @@ export class RpcClient {
 
   /** The token the next handshake carries (reconnects included); null for none. */
   setToken(token: string | null): void {
+    this.sessionToken = token;
     this.socket.auth = token ? { token } : {};
+  }
+
+  /** The session token of this page (the bearer of the gateway's HTTP operations for this user), or null. */
+  get token(): string | null {
+    return this.sessionToken;
   }
 
   /** Calls one contract method; rejects with an RpcCallError (the gateway's, or TIMEOUT/UNAVAILABLE from here). */

@@ -1,9 +1,10 @@
-// The top bar: the brand, the connection state, and (when logged in) who you are and "Log out".
+// The top bar: the brand, the connection state, and (when logged in) who you are (your avatar and name
+// open the profile-picture dialog) and "Log out".
 import type { User } from '@notify/lib/rpc';
 import { Avatar } from './Avatar.tsx';
 import { ConnectionIndicator } from './ConnectionIndicator.tsx';
 
-export function Header({ user, onLogout }: { user: User | null; onLogout: () => void }) {
+export function Header({ user, onLogout, onOpenPicture }: { user: User | null; onLogout: () => void; onOpenPicture: () => void }) {
   return (
     <header className="header">
       <div className="brand">
@@ -16,10 +17,18 @@ export function Header({ user, onLogout }: { user: User | null; onLogout: () => 
         <ConnectionIndicator />
         {user && (
           <>
-            <span className="header-user" data-testid="header-user">
-              <Avatar path={user.avatarUrl} name={user.name} size={28} />
+            <button
+              type="button"
+              className="header-user"
+              onClick={onOpenPicture}
+              aria-haspopup="dialog"
+              aria-label={`${user.name}, change your profile picture`}
+              title="Change your profile picture"
+              data-testid="header-user"
+            >
+              <Avatar path={user.avatarUrl} name={user.name} size={28} testId="header-avatar" />
               <span data-testid="header-user-name">{user.name}</span>
-            </span>
+            </button>
             <button type="button" className="button button-ghost" onClick={onLogout} data-testid="logout-button">
               Log out
             </button>

@@ -35,7 +35,7 @@ export function Workspace() {
   const { user, reportError } = useSession();
   const toasts = useToasts();
   const topics = useTopics(reportError);
-  const feed = useFeed(reportError);
+  const feed = useFeed(reportError, { userId: user.id, avatarUrl: user.avatarUrl });
   const [publishTopicId, setPublishTopicId] = useState('');
   const [focusRequest, setFocusRequest] = useState(0);
   const [tracing, setTracing] = useState<Notification | null>(null);

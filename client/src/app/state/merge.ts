@@ -1,4 +1,5 @@
-// Pure list helpers for the feed: merge notifications by id (newest version wins), newest first.
+// Pure list helpers for the feed: merge notifications by id (newest version wins), newest first; and
+// the person's own notifications showing their current avatar.
 import type { Notification } from '@notify/lib/rpc';
 
 /** Newest first; ties by id, as persist orders them. */
@@ -17,4 +18,19 @@ export function mergeNotifications<N extends Notification>(current: readonly N[]
     byId.set(notification.id, { ...notification, read, ackedAt: notification.ackedAt ?? known?.ackedAt ?? null });
   }
   return [...byId.values()].sort(byNewest);
+}
+
+/** The person's own avatar, as the session knows it. */
+export interface OwnAvatar {
+  userId: string;
+  avatarUrl: string;
+}
+
+/**
+ * `notifications` with those `own.userId` published showing `own.avatarUrl` (a picture changed here shows
+ * in the feed at once); the same array when none needed it.
+ */
+export function withOwnAvatar<N extends Notification>(notifications: readonly N[], own: OwnAvatar): readonly N[] {
+  if (!notifications.some((notification) => notification.publisherId === own.userId && notification.publisherAvatarUrl !== own.avatarUrl)) return notifications;
+  return notifications.map((notification) => (notification.publisherId === own.userId ? { ...notification, publisherAvatarUrl: own.avatarUrl } : notification));
 }

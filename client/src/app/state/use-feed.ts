@@ -1,11 +1,12 @@
 // The live notification feed: the Unread / All / Archived views with "load more", pushes merged in as
 // they come, the unread count from `counter` pushes, ack one, mark all read in one call, archive and
-// unarchive, finding one notification by id (the email's link), and a catch-up after every reconnect.
+// unarchive, finding one notification by id (the email's link), a catch-up after every reconnect, and
+// the person's own notifications always showing their current avatar.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Notification, RpcParams } from '@notify/lib/rpc';
 import { isConnectionTrouble, RpcCallError } from '../api/errors.ts';
 import { useClient, usePush, useReconnected } from '../api/hooks.ts';
-import { mergeNotifications } from './merge.ts';
+import { mergeNotifications, withOwnAvatar, type OwnAvatar } from './merge.ts';
 import type { FeedNotification } from './shapes.ts';
 
 const PAGE = 20;
@@ -51,7 +52,8 @@ function filterParams(filter: FeedFilter): RpcParams<'notifications.list'> {
   return filter === 'unread' ? { unreadOnly: true } : filter === 'archived' ? { archived: true } : {};
 }
 
-export function useFeed(reportError: (error: unknown, what?: string) => void): Feed {
+/** `own`: the person and their current avatar URL, which their own notifications show. */
+export function useFeed(reportError: (error: unknown, what?: string) => void, own: OwnAvatar): Feed {
   const client = useClient();
   const [filter, setFilterState] = useState<FeedFilter>('all');
   const [notifications, setNotifications] = useState<FeedNotification[]>([]);
@@ -74,6 +76,13 @@ export function useFeed(reportError: (error: unknown, what?: string) => void): F
   useEffect(() => {
     notificationsNow.current = notifications;
   }, [notifications]);
+  const ownNow = useRef(own);
+  const { userId, avatarUrl } = own;
+  // A new avatar: the person's own notifications already shown change too; merged ones get it below.
+  useEffect(() => {
+    ownNow.current = { userId, avatarUrl };
+    setNotifications((current) => withOwnAvatar(current, { userId, avatarUrl }) as FeedNotification[]);
+  }, [avatarUrl, userId]);
 
   const merge = useCallback((incoming: readonly Notification[], highlight: boolean) => {
     // The same notification may come twice in one batch (the newest page and the unread ones).
@@ -84,7 +93,7 @@ export function useFeed(reportError: (error: unknown, what?: string) => void): F
       known.current.add(notification.id);
       added.push(notification);
     }
-    setNotifications((current) => mergeNotifications(current, all, ackedHere.current));
+    setNotifications((current) => mergeNotifications(current, withOwnAvatar(all, ownNow.current), ackedHere.current));
     if (highlight && added.length) {
       const ids = added.map((notification) => notification.id);
       setFresh((current) => new Set([...current, ...ids]));

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import pg from 'pg';
 import sharp from 'sharp';
 import { build, errorOf, formatOf, get, jsonOf, send, testImage, upload } from './helper.ts';
 
@@ -187,4 +188,39 @@ test('versions names every user asked for, generated for those without a picture
   for (const body of ['{}', '{"userIds":[]}', '{"userIds":"x"}', JSON.stringify({ userIds: ['x'.repeat(129)] }), JSON.stringify({ userIds: Array(1001).fill('u') })]) {
     assert.equal((await send(`${url}/pictures/versions`, 'POST', { body })).status, 400, body.slice(0, 60));
   }
+});
+
+test('a picture larger than 512 px also gets a working copy that small variants are drawn from, and both go with the version', async (t) => {
+  const { url, databaseUrl } = await build(t, { PRERENDER_VARIANTS: 'none' });
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  t.after(() => client.end());
+  const stored = async (user: string) =>
+    (await client.query<{ version: string; data: Buffer }>('SELECT version, data FROM picture_bytes WHERE user_id = $1 ORDER BY version', [user])).rows;
+  const sizeOf = async (data: Buffer) => (await sharp(data).metadata()).width;
+
+  const big = randomUUID();
+  const first = jsonOf<Picture>(await upload(url, big, await testImage(1600, 1200, 'jpeg'))).version;
+  const rows = await stored(big);
+  assert.deepEqual(rows.map((row) => row.version), [first, `${first}w`]);
+  assert.equal(await sizeOf(rows[0]!.data), 1024);
+  assert.equal(await sizeOf(rows[1]!.data), 512);
+  // Small and large variants both render, each the size asked.
+  for (const size of [64, 256, 600]) {
+    const variant = await get(`${url}/avatars/${big}?size=${size}&format=png&v=${first}`);
+    assert.equal(variant.status, 200);
+    const { width, height } = await sharp(variant.body).metadata();
+    assert.deepEqual([width, height], [size, size]);
+  }
+  // A new picture replaces both; removing it leaves nothing.
+  const second = jsonOf<Picture>(await upload(url, big, await testImage(900, 700, 'png'))).version;
+  assert.deepEqual((await stored(big)).map((row) => row.version), [second, `${second}w`]);
+  assert.equal((await send(`${url}/pictures/${big}`, 'DELETE', { user: big })).status, 200);
+  assert.deepEqual(await stored(big), []);
+
+  // A small picture has no working copy: small variants come from the original itself.
+  const small = randomUUID();
+  const only = jsonOf<Picture>(await upload(url, small, await testImage(300, 300, 'jpeg'))).version;
+  assert.deepEqual((await stored(small)).map((row) => row.version), [only]);
+  assert.equal((await get(`${url}/avatars/${small}?size=64&v=${only}`)).status, 200);
 });

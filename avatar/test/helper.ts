@@ -12,6 +12,8 @@ export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x
 export interface RunningAvatar {
   app: AvatarApp;
   url: string;
+  /** Its database, to look at what it stored. */
+  databaseUrl: string;
 }
 
 /** buildApp on a free port with `env` over test defaults; closed after the test. */
@@ -30,7 +32,7 @@ export async function build(t: TestContext, env: Record<string, string> = {}): P
   const app = buildApp(config);
   const { port } = await app.service.listen();
   t.after(() => app.service.close('test over'));
-  return { app, url: `http://127.0.0.1:${port}` };
+  return { app, url: `http://127.0.0.1:${port}`, databaseUrl: db.url };
 }
 
 export interface Answer {

@@ -2,14 +2,31 @@
 // header before anything is decoded, turned upright by its EXIF orientation, scaled down to at most
 // maxSide, every piece of metadata dropped (EXIF, GPS, XMP, ICC: sRGB pixels only), then encoded as
 // JPEG q90 when opaque (sharp can shrink it on load, so variants render fast) or PNG when it has
-// transparency. Its version is the first 32 hex digits of the SHA-256 of the stored bytes.
+// transparency. Its version is the first 32 hex digits of the SHA-256 of the stored bytes. A larger
+// original also gets a working copy of at most WORKING_SIDE px, in the same format, that small variants
+// are rendered from: decoding it costs a fraction of decoding the original.
 import { createHash } from 'node:crypto';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { createError, REASON } from '@notify/lib';
 import { sniffImageType } from '../domain/image-type.ts';
 
+/** Longest side of the working copy; variants up to half of it are rendered from it. */
+export const WORKING_SIDE = 512;
+
+/** The bytes-store version of a version's working copy. */
+export function workingVersion(version: string): string {
+  return `${version}w`;
+}
+
+/** Whether a variant of this size is rendered from the working copy (when the picture has one). */
+export function fromWorkingCopy(size: number): boolean {
+  return size * 2 <= WORKING_SIDE;
+}
+
 export interface NormalisedPicture {
   bytes: Buffer;
+  /** The working copy's bytes: only when the original is larger than WORKING_SIDE. */
+  working?: Buffer;
   version: string;
   format: 'jpeg' | 'png';
   contentType: string;
@@ -66,11 +83,13 @@ export async function normalisePicture(upload: Buffer, limits: NormaliseLimits):
   const { data, info } = pixels;
   const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
   const transparent = info.channels === 4 && !alphaIsOpaque(data);
-  const bytes = transparent
-    ? await sharp(data, raw).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer()
-    : await sharp(data, raw).removeAlpha().toColourspace('srgb').jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer();
+  const encode = (image: Sharp) =>
+    transparent ? image.png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer() : image.removeAlpha().toColourspace('srgb').jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer();
+  const bytes = await encode(sharp(data, raw));
+  const working = Math.max(info.width, info.height) > WORKING_SIDE ? await encode(sharp(data, raw).resize(WORKING_SIDE, WORKING_SIDE, { fit: 'inside' })) : undefined;
   return {
     bytes,
+    ...(working ? { working } : {}),
     version: pictureDigest(bytes),
     format: transparent ? 'png' : 'jpeg',
     contentType: transparent ? 'image/png' : 'image/jpeg',

@@ -13,10 +13,12 @@ import type { PictureBytesStore } from '../store/picture-bytes.ts';
 import type { PictureTable } from '../store/pictures.ts';
 import type { AvatarStyle } from '../styles/base.ts';
 import type { AvatarRenderer } from './avatar-renderer.ts';
+import { fromWorkingCopy, workingVersion } from './picture-normaliser.ts';
 import { LIBVIPS_VERSION } from './png-encoder.ts';
 import type { RenderLimiter } from './render-limiter.ts';
 
 export const GENERATED = 'generated';
+
 
 export interface VariantEncoding {
   /** zlib level of PNG variants, 0-9. */
@@ -107,11 +109,13 @@ export class VariantRenderer {
       }
       return this.encoded(key, GENERATED, () => Promise.resolve(base.png), userId, version, spec);
     }
-    return this.encoded(key, 'picture', () => this.original(userId, version), userId, version, spec);
+    return this.encoded(key, 'picture', () => this.original(userId, version, spec.size), userId, version, spec);
   }
 
-  private async original(userId: string, version: string): Promise<Buffer> {
-    const bytes = await this.options.store.get(userId, version);
+  /** The bytes a variant of this size is rendered from: the working copy for small ones, when there is one. */
+  private async original(userId: string, version: string, size: number): Promise<Buffer> {
+    const working = fromWorkingCopy(size) ? await this.options.store.get(userId, workingVersion(version)) : null;
+    const bytes = working ?? (await this.options.store.get(userId, version));
     // The table named this version and its bytes are gone: replaced or removed since; the caller retries.
     if (!bytes) throw createError({ code: 'UNAVAILABLE', message: 'the picture changed while it was read; try again', retryable: true, details: { retryAfterSeconds: 1 } });
     return bytes;

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { actingUser, createError, serveRoute } from '@notify/lib';
 import { avatarContract, PICTURE_MAX_BYTES } from '@notify/lib/contracts';
-import { normalisePicture, type NormaliseLimits } from '../render/picture-normaliser.ts';
+import { normalisePicture, workingVersion, type NormaliseLimits } from '../render/picture-normaliser.ts';
 import type { Prerenderer } from '../render/prerender.ts';
 import type { RenderLimiter } from '../render/render-limiter.ts';
 import { GENERATED } from '../render/variant-renderer.ts';
@@ -28,6 +28,11 @@ const { putPicture, deletePicture, versions } = avatarContract.routes;
 
 export async function pictureRoutes(app: FastifyInstance, options: PictureRoutesOptions): Promise<void> {
   const { pictures, store, limiter, prerenderer, limits } = options;
+  // A version's bytes: the original and its working copy (if it has none, removing it is no error).
+  const removeBytes = async (userId: string, version: string) => {
+    await store.delete(userId, version);
+    await store.delete(userId, workingVersion(version));
+  };
   // One change at a time per user: a version's bytes are removed only once nothing names them.
   const changes = new Map<string, Promise<unknown>>();
   const oneAtATime = async <T>(userId: string, change: () => Promise<T>): Promise<T> => {
@@ -57,10 +62,12 @@ export async function pictureRoutes(app: FastifyInstance, options: PictureRoutes
     const upload = request.body;
     const picture = await limiter.run(() => normalisePicture(Buffer.from(upload.buffer, upload.byteOffset, upload.byteLength), limits));
     return oneAtATime(userId, async () => {
-      // The bytes first, then the table names them, then the replaced version's bytes go.
+      // The bytes first (the working copy, then the original), then the table names them, then the
+      // replaced version's bytes go.
+      if (picture.working) await store.put(userId, workingVersion(picture.version), picture.working, picture.contentType);
       await store.put(userId, picture.version, picture.bytes, picture.contentType);
       const { row, replaced } = await pictures.replace({ userId, version: picture.version, format: picture.format, width: picture.width, height: picture.height, bytes: picture.bytes.byteLength });
-      if (replaced !== undefined && replaced !== picture.version) await store.delete(userId, replaced);
+      if (replaced !== undefined && replaced !== picture.version) await removeBytes(userId, replaced);
       prerenderer.schedule(userId, picture.version);
       request.log.info({ userId, version: picture.version, bytes: picture.bytes.byteLength }, 'picture stored');
       return toPicture(row);
@@ -71,7 +78,7 @@ export async function pictureRoutes(app: FastifyInstance, options: PictureRoutes
     const userId = ownUser(request, request.params.userId);
     return oneAtATime(userId, async () => {
       const removed = await pictures.remove(userId);
-      if (removed !== undefined) await store.delete(userId, removed);
+      if (removed !== undefined) await removeBytes(userId, removed);
       return { deleted: removed !== undefined, version: GENERATED };
     });
   });

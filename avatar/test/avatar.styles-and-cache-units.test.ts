@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import { LruByteMap } from '../src/cache/lru-byte-map.ts';
+import { LruByteMap } from '@notify/lib';
 import { CoverageRaster } from '../src/domain/coverage-raster.ts';
 import { hashSeed } from '../src/domain/seed.ts';
 import { RenderLimiter } from '../src/render/render-limiter.ts';

@@ -3,7 +3,7 @@
 import Keyv from 'keyv';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRIC } from '@notify/lib';
-import { LruByteMap } from './lru-byte-map.ts';
+import { LruByteMap } from '@notify/lib';
 
 /** A rendered avatar: its PNG and the strong ETag of those bytes. */
 export interface RenderedAvatar {

@@ -1,5 +1,5 @@
 // A Map bounded by total bytes and by entry count, evicting the least recently used: the byte
-// caches of rendered pictures. Reads refresh an entry (Map order is insertion order, so a read re-inserts).
+// caches of rendered pictures (the avatar service's keyv store, the gateway's variants). Reads refresh an entry (Map order is insertion order, so a read re-inserts).
 
 export interface LruByteMapOptions<V> {
   /** Sum of `sizeOf` over the entries never exceeds this; an entry alone larger is not stored. */

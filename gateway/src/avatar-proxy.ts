@@ -34,9 +34,14 @@ export interface CachedVariant {
   cacheControl: string;
 }
 
+/** Request URLs already seen for cached variants, each with its normalised key: a hit skips parsing the query. */
+const URLS_KNOWN_MAX = 10_000;
+
 /** The immutable variants this gateway serves itself: keyed by user id and normalised query. */
 export class VariantCache {
   private readonly entries: LruByteMap<string, CachedVariant>;
+  /** Raw request URL → normalised key, for URLs whose variant was cached (emptied when full). */
+  private readonly urls = new Map<string, string>();
 
   constructor(options: { maxBytes: number; maxEntries: number }) {
     this.entries = new LruByteMap({ maxBytes: options.maxBytes, maxEntries: options.maxEntries, sizeOf: (entry) => entry.body.byteLength + 256 });
@@ -52,6 +57,18 @@ export class VariantCache {
 
   get(key: string): CachedVariant | undefined {
     return this.entries.get(key);
+  }
+
+  /** The cached variant a request URL seen before names, without parsing it again. */
+  byUrl(url: string): CachedVariant | undefined {
+    const key = this.urls.get(url);
+    return key === undefined ? undefined : this.entries.get(key);
+  }
+
+  /** Remembers that this request URL names the variant cached under `key`. */
+  rememberUrl(url: string, key: string): void {
+    if (this.urls.size >= URLS_KNOWN_MAX) this.urls.clear();
+    this.urls.set(url, key);
   }
 
   /** Kept only when its Cache-Control says it never changes. */
@@ -106,13 +123,22 @@ export async function avatarProxy(
       raw: true,
     });
 
+  const hit = (reply: FastifyReply, cached: CachedVariant, ifNoneMatch: string | undefined) => {
+    metrics.cache.inc({ cache: 'avatar-variant', result: 'hit' });
+    const headers = { 'content-type': cached.contentType, etag: cached.etag, 'cache-control': cached.cacheControl };
+    return etagMatches(ifNoneMatch, cached.etag) ? send(reply, 304, headers, undefined) : send(reply, 200, headers, cached.body);
+  };
+
   app.get(`${basePath.replace(/\/+$/, '')}/:file`, async (request, reply) => {
-    const { file } = request.params as { file: string };
     const ifNoneMatch = header(request.headers['if-none-match']);
+    // A URL already answered from the cache: the same normalised request, no parsing needed.
+    const url = request.raw.url ?? '';
+    const known = cache.byUrl(url);
+    if (known) return hit(reply, known, ifNoneMatch);
+    const { file } = request.params as { file: string };
 
     // The generated avatar of any text, as it always was: the query passes through untouched.
     if (file.endsWith('.png')) {
-      const url = request.raw.url ?? '';
       const query = url.includes('?') ? url.slice(url.indexOf('?')) : '';
       const answer = await forward(`/avatars/${encodeURIComponent(file)}${query}`, ifNoneMatch);
       return send(reply, answer.status, answer.headers ?? {}, answer.body);
@@ -123,9 +149,8 @@ export async function avatarProxy(
     const { key, search } = normalised(file, parsed.data);
     const cached = parsed.data.v === undefined ? undefined : cache.get(key);
     if (cached) {
-      metrics.cache.inc({ cache: 'avatar-variant', result: 'hit' });
-      const headers = { 'content-type': cached.contentType, etag: cached.etag, 'cache-control': cached.cacheControl };
-      return etagMatches(ifNoneMatch, cached.etag) ? send(reply, 304, headers, undefined) : send(reply, 200, headers, cached.body);
+      cache.rememberUrl(url, key);
+      return hit(reply, cached, ifNoneMatch);
     }
     if (parsed.data.v !== undefined) metrics.cache.inc({ cache: 'avatar-variant', result: 'miss' });
     const answer = await forward(`/avatars/${encodeURIComponent(file)}${search}`, ifNoneMatch);

@@ -3,24 +3,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Notification } from '@notify/lib/rpc';
+import { aNotification } from './notification-fixture.ts';
 import { mergeNotifications } from '../src/app/state/merge.ts';
 import { safeLink, settingsOf } from '../src/app/state/shapes.ts';
 
-const plain: Notification = {
-  id: '00000000-0000-4000-8000-000000000001',
-  topicId: '00000000-0000-4000-8000-0000000000aa',
-  publisherId: 'user-1',
-  publisherName: '',
-  publisherAvatarUrl: '/avatars/user-1.png',
-  title: 'Deploy finished',
-  body: '',
-  email: false,
-  url: null,
-  createdAt: '2026-01-01T00:00:00.000Z',
-  read: false,
-  ackedAt: null,
-  archived: false,
-};
+const plain = aNotification({ publisherAvatarUrl: '/avatars/user-1.png' });
 
 test('only http and https action links are shown, as the browser normalises them', () => {
   assert.equal(safeLink('https://example.com/a?b=1'), 'https://example.com/a?b=1');

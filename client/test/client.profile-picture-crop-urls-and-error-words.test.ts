@@ -3,12 +3,12 @@
 // notifications take their new avatar, and the gateway's refusals of a picture read as sentences.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Notification } from '@notify/lib/rpc';
 import { avatarSrc, isUploadedPicture } from '../src/app/api/avatar-url.ts';
 import { friendlyError, HttpCallError, isSessionLost } from '../src/app/api/errors.ts';
 import { fileSize } from '../src/app/format.ts';
 import { cropSquare, dragged, initialView, MAX_ZOOM, zoomedTo } from '../src/app/picture/crop.ts';
 import { withOwnAvatar } from '../src/app/state/merge.ts';
+import { aNotification } from './notification-fixture.ts';
 
 const landscape = { width: 1200, height: 800 };
 
@@ -42,21 +42,7 @@ test('avatar URLs get the size asked for, after a version or alone; absolute add
 });
 
 test('the person’s own notifications take their new avatar; others’ are left alone', () => {
-  const base: Notification = {
-    id: '00000000-0000-4000-8000-000000000001',
-    topicId: '00000000-0000-4000-8000-0000000000aa',
-    publisherId: 'me',
-    publisherName: 'Me',
-    publisherAvatarUrl: '/avatars/me?v=generated',
-    title: 'Mine',
-    body: '',
-    email: false,
-    url: null,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    read: false,
-    ackedAt: null,
-    archived: false,
-  };
+  const base = aNotification({ publisherId: 'me', publisherName: 'Me', publisherAvatarUrl: '/avatars/me?v=generated', title: 'Mine' });
   const theirs = { ...base, id: '00000000-0000-4000-8000-000000000002', publisherId: 'them', publisherAvatarUrl: '/avatars/them?v=generated' };
   const list = [base, theirs];
   const updated = withOwnAvatar(list, { userId: 'me', avatarUrl: '/avatars/me?v=abcdef0123456789' });

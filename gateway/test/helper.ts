@@ -64,7 +64,9 @@ export async function startSystem(t: TestContext, options: SystemOptions = {}): 
   // No login deadline unless a test sets one: anonymous clients here (fuzzers, browsers) take their time.
   // Upstream calls may take 20 s, not 5: a loaded 2-core CI machine has made auth answer a
   // registration in more than 5 s, and these tests are not about that deadline.
-  const gatewayEnv = { AUTH_DEADLINE_MS: '0', UPSTREAM_TIMEOUT_MS: '20000', ...options.gatewayEnv };
+  // Generous deadlines on a busy machine: a version read past its deadline would hand out an avatar
+  // URL without its version (the fallback for a sick avatar service), which the tests do not expect.
+  const gatewayEnv = { AUTH_DEADLINE_MS: '0', UPSTREAM_TIMEOUT_MS: '20000', AVATAR_VERSIONS_TIMEOUT_MS: '20000', ...options.gatewayEnv };
   const services: Record<string, ServiceOverride> = {
     // Welcome emails only where a mailer runs.
     auth: { env: { ...CHEAP_PASSWORDS, WELCOME_EMAILS: String(options.mailer ?? false), WELCOME_RELAY_INTERVAL_MS: '300' } },

@@ -114,22 +114,31 @@ export function toAppError(error: unknown): AppError {
   return createError({ code: 'INTERNAL', message: 'internal error', cause: error });
 }
 
-/** Discards at most 64 MiB or 10 s of a refused request body, then closes its connection. */
+/** Discards at most 64 MiB or 10 s of a refused request body (then cuts its connection off); resolves once it is done. */
 const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 const DRAIN_MAX_MS = 10_000;
 
-function drainBounded(raw: IncomingMessage): void {
-  let drained = 0;
-  const cutOff = () => raw.socket?.destroy();
-  const timer = setTimeout(cutOff, DRAIN_MAX_MS);
-  timer.unref();
-  raw.on('data', (chunk: Buffer) => {
-    drained += chunk.byteLength;
-    if (drained > DRAIN_MAX_BYTES) cutOff();
+function drainBounded(raw: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    let drained = 0;
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const cutOff = () => {
+      raw.socket?.destroy();
+      done();
+    };
+    const timer = setTimeout(cutOff, DRAIN_MAX_MS);
+    timer.unref();
+    raw.on('data', (chunk: Buffer) => {
+      drained += chunk.byteLength;
+      if (drained > DRAIN_MAX_BYTES) cutOff();
+    });
+    raw.once('close', done);
+    raw.once('end', done);
+    raw.resume();
   });
-  raw.once('close', () => clearTimeout(timer));
-  raw.once('end', () => clearTimeout(timer));
-  raw.resume();
 }
 
 /**
@@ -147,19 +156,22 @@ function payloadTooLarge(error: unknown, routeConfig: unknown): AppError | undef
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const appError = payloadTooLarge(error, request.routeOptions.config) ?? toAppError(error);
     if (appError.code === 'INTERNAL' || appError.code === 'UNAVAILABLE') request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: appError.code, reason: appError.message }, 'request refused');
     const retryAfter = appError.details.retryAfterSeconds;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.ceil(retryAfter)));
-    if ((error as Partial<FastifyError>).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      // fastify closes the connection with the body's rest unread, and closing a socket with
-      // unread data resets it: the client's kernel then drops our answer before the client reads
-      // it (a large body saw "connection reset" instead of this 400). Read the rest and discard
-      // it instead, up to a bound: a body that goes on past it, or for longer, is cut off.
+    if ((error as Partial<FastifyError>).code === 'FST_ERR_CTP_BODY_TOO_LARGE' || !request.raw.complete) {
+      // A refusal before the body was read (over the limit; a hook's check of the caller): closing
+      // a socket with unread data resets it, and the client's kernel then drops our answer before
+      // the client reads it ("connection reset", or a broken pipe for a client that sends all of
+      // its body first). Read the rest and discard it instead, up to a bound: a body that goes on
+      // past it, or for longer, is cut off. The answer goes once the body is read: a client that
+      // sends its whole body before reading (and asks to close) would otherwise see the connection
+      // closed under it while it still sends.
       reply.removeHeader('connection');
-      drainBounded(request.raw);
+      await drainBounded(request.raw);
     }
     // The trace of the failed request, to find its spans and log lines.
     const traceId = requestTraceId(request);

@@ -22,7 +22,8 @@
 // this load generator).
 // Options: --runs=N (5), --duration=S seconds measured per phase (2), --connections=N (16),
 // --phases=generated,pictures (both), --cold-per-run=N (300), --variants-per-user=N (4),
-// --renders=N (the avatar service's MAX_CONCURRENT_RENDERS; default its own), --json=FILE.
+// --renders=N (the avatar service's MAX_CONCURRENT_RENDERS; default its own), --json=FILE,
+// --profile (CPU profiles of the avatar service and the gateway over the first run's cold variants).
 import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,6 +33,7 @@ import type { SystemProcess } from '@notify/lib/testing';
 import { httpGet, inParallel, KeepAliveConnection, postJson } from './lib/clients.ts';
 import { histogramDeltas, scrape, type MetricSnapshot } from './lib/metrics.ts';
 import { ClosedLoop, fmt, log, median, Samples, table, type LoadFigures } from './lib/stats.ts';
+import { Inspector, profileTables, type ProfileSummary } from './lib/inspector.ts';
 import { cpuShare, cpuSnapshot, startSystem, stopSystem, type BenchSystem } from './lib/system.ts';
 
 const { values: args } = parseArgs({
@@ -43,6 +45,7 @@ const { values: args } = parseArgs({
     'cold-per-run': { type: 'string', default: '300' },
     'variants-per-user': { type: 'string', default: '4' },
     renders: { type: 'string' },
+    profile: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -70,6 +73,8 @@ const OPTIONS = {
   renders: args.renders === undefined ? undefined : Number(args.renders),
 };
 const STYLES = ['identicon', 'github'] as const;
+/** Processes --profile takes CPU profiles of (the first run's cold picture variants). */
+const PROFILED = ['avatar', 'gateway'];
 const TARGETS = { coldPerSecond: 500, cachedPerSecond: 10_000, healthP99Ms: 25, coldPicturesPerSecond: 200, cachedPicturesPerSecond: 10_000 };
 /** The variants of one user's picture that the cold phase asks for, each once: fit × grayscale, all 128 px WebP. */
 const PICTURE_VARIANTS = [
@@ -103,13 +108,13 @@ const results: {
   options: typeof OPTIONS;
   idleHealth?: { p50: number; p99: number };
   runs: Run[];
-  pictures: { setup?: { users: number; pictureBytes: number; uploadSeconds: number; uploadsPerSecond: number; storedBytes?: number }; runs: PictureRun[] };
+  pictures: { setup?: { users: number; pictureBytes: number; uploadSeconds: number; uploadsPerSecond: number; storedBytes?: number }; runs: PictureRun[]; profiles: Record<string, ProfileSummary> };
   errors: string[];
 } = {
   startedAt: new Date().toISOString(),
   options: OPTIONS,
   runs: [],
-  pictures: { runs: [] },
+  pictures: { runs: [], profiles: {} },
   errors: [],
 };
 
@@ -398,7 +403,14 @@ async function picturePhases(sys: BenchSystem): Promise<void> {
     return { hit: count('hit'), miss: count('miss') };
   };
   for (let run = 1; run <= OPTIONS.runs; run++) {
+    // --profile: the first run's cold phase, as the avatar service's and the gateway's main threads spent it.
+    const profiled = args.profile && run === 1 ? await Promise.all(PROFILED.map((label) => Inspector.connect(sys.inspectorUrls.get(label)!))) : [];
+    await Promise.all(profiled.map((inspector) => inspector.startProfile()));
     const cold = await fixedWork(connections, coldPaths.slice((run - 1) * perRun, run * perRun), warmup, processes);
+    for (const [i, inspector] of profiled.entries()) {
+      results.pictures.profiles[PROFILED[i]!] = await inspector.stopProfile();
+      inspector.close();
+    }
     log(`run ${run}: cold 128 px WebP picture variants through the gateway ${fmt(cold.rate)}/s (${fmt(cold.rendersPerRequest, 2)} renders a request, render ${fmt(cold.renderMeanMs, 2)} ms)`);
     const cached = await closedLoop(connections, () => cachedPath, {
       processes,
@@ -439,6 +451,7 @@ function pictureReport(): string[] {
     setup ? `setup: ${fmt(setup.users)} users registered at auth, each uploading a ${(OPTIONS.picture.width * OPTIONS.picture.height / 1e6).toFixed(1)}-megapixel JPEG (${fmt(setup.pictureBytes)} bytes) with PUT /api/v1/me/avatar: ${setup.uploadSeconds.toFixed(1)} s, ${fmt(setup.uploadsPerSecond)}/s` : '',
     table(['run', 'cold variants/s', 'cold p50 ms', 'cold p99 ms', 'render ms', 'renders / request', 'cached/s', 'from gateway cache', 'CPU % gateway / avatar / bench (cold; cached)'], rows),
   ];
+  for (const [service, profile] of Object.entries(results.pictures.profiles)) out.push(...profileTables(service, 'run 1, cold picture variants', profile));
   const phases = runs.flatMap((r) => [r.cold, r.cached]);
   const errors = phases.reduce((sum, p) => sum + p.errors, 0);
   if (errors) out.push(`!! ${errors} failed requests, first: ${phases.find((p) => p.firstError)?.firstError}`);

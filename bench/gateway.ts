@@ -50,7 +50,7 @@ import pg from 'pg';
 import type { RpcMethod } from '@notify/lib/rpc';
 import { httpGet, inParallel, KeepAliveConnection, loadUndiciPool, postJson, RpcSocket, type UndiciPool } from './lib/clients.ts';
 import type { FanoutWorkerData, FromWorker, ToWorker } from './lib/fanout-worker.ts';
-import { Inspector, type ProfileSummary } from './lib/inspector.ts';
+import { Inspector, profileTables, type ProfileSummary } from './lib/inspector.ts';
 import { histogramDeltas, scrape, type HistogramDelta } from './lib/metrics.ts';
 import { ClosedLoop, fmt, log, median, percentile, Samples, table, type LoadFigures } from './lib/stats.ts';
 import { startSpanSink, type SpanSink } from './lib/span-sink.ts';
@@ -800,12 +800,7 @@ function report(): void {
     ['fan-out publishes', f?.profiles],
   ];
   for (const [label, profiles] of profiled) {
-    for (const [service, profile] of Object.entries(profiles ?? {})) {
-      if (profile.areas.every((a) => a.name === '(idle)' || a.name === '(program)')) continue;
-      out.push('', `CPU profile of ${service}: ${label} (${profile.seconds.toFixed(1)} s; self time, % of wall)`);
-      out.push(table(['area', '%'], profile.areas.map((a) => [a.name, fmt(a.percent, 1)])));
-      out.push(table(['function', '%'], profile.functions.map((a) => [a.name, fmt(a.percent, 1)])));
-    }
+    for (const [service, profile] of Object.entries(profiles ?? {})) out.push(...profileTables(service, label, profile));
   }
   if (results.errors.length) out.push('', 'Errors:', ...results.errors.map((e) => `  - ${e}`));
   console.log(out.join('\n'));

@@ -16,6 +16,7 @@ import { VariantRenderer } from './render/variant-renderer.ts';
 import { avatarRoutes } from './routes/avatars.ts';
 import { pictureRoutes } from './routes/pictures.ts';
 import { variantRoutes } from './routes/variants.ts';
+import { createDirectPool } from './store/direct-pool.ts';
 import type { PictureBytesStore } from './store/picture-bytes.ts';
 import { PictureTable } from './store/pictures.ts';
 import { selectPictureBytesStore } from './store/select.ts';
@@ -34,7 +35,15 @@ export interface AvatarApp {
 export function buildApp(config: Readonly<Config>): AvatarApp {
   const service = createService({ name: 'avatar', config, defaultCallers: ['gateway'] });
   const { db } = attachDatabase(service, { PrismaClient, url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, migrationsDir: MIGRATIONS_DIR });
-  const store = selectPictureBytesStore(config, { registry: service.metrics, onPoolError: (error) => service.log.warn({ err: error }, 'picture store connection lost') });
+  // Half the service's pool size: the reads on it are short, one or two per cold variant.
+  const direct = createDirectPool({
+    connectionString: config.DATABASE_URL,
+    poolSize: Math.max(2, Math.ceil(config.DB_POOL_SIZE / 2)),
+    registry: service.metrics,
+    onPoolError: (error) => service.log.warn({ err: error }, 'direct database connection lost'),
+  });
+  service.onClose(() => direct.end());
+  const store = selectPictureBytesStore(config, { pool: direct, registry: service.metrics });
   service.onClose(() => store.close());
   const cache = new AvatarCache({ maxBytes: config.CACHE_MAX_BYTES, maxEntries: config.CACHE_MAX_ENTRIES, registry: service.metrics });
   const limiter = new RenderLimiter({ maxConcurrent: config.MAX_CONCURRENT_RENDERS, maxQueued: config.MAX_QUEUED_RENDERS, registry: service.metrics });
@@ -45,7 +54,7 @@ export function buildApp(config: Readonly<Config>): AvatarApp {
     compressionLevel: config.PNG_COMPRESSION_LEVEL,
     timeoutMs: config.RENDER_TIMEOUT_MS,
   });
-  const pictures = new PictureTable(db);
+  const pictures = new PictureTable(db, direct);
   const variants = new VariantRenderer({
     cache,
     limiter,

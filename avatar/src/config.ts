@@ -33,6 +33,8 @@ export const configSchema = z.object({
   // 40 megapixels: any phone's photo; its header is read first, so a bigger one is never decoded.
   PICTURE_MAX_PIXELS: env.int(40_000_000, 'Most pixels an uploaded picture may declare (width × height); more is refused with 400 image_too_many_pixels before decoding', 1),
   PICTURE_MAX_SIDE: env.int(1_024, 'Longest side, in pixels, of the stored original of an uploaded picture (larger uploads are scaled down)', 16),
+  // 32 MiB holds the working copies (about 50 KB each) of some 600 pictures.
+  PICTURE_READ_CACHE_BYTES: env.int(33_554_432, 'Bytes of stored pictures (originals, working copies) kept in memory once read, for their next variants (least recently used evicted first); 0 turns it off', 0),
   PICTURE_STORE: z.enum(['postgres', 's3']).default('postgres').describe('Where the bytes of uploaded pictures live: postgres (the avatar database) or s3'),
   ...s3ConfigShape,
   PRERENDER_VARIANTS: z

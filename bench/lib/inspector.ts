@@ -4,6 +4,7 @@
 import { once } from 'node:events';
 import { relative, resolve } from 'node:path';
 import WebSocket from 'ws';
+import { fmt, table } from './stats.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -84,6 +85,17 @@ export class Inspector {
   close(): void {
     this.socket.close();
   }
+}
+
+/** A profile as report lines (areas, then functions); none when the process only idled. */
+export function profileTables(service: string, label: string, profile: ProfileSummary): string[] {
+  if (profile.areas.every((a) => a.name === '(idle)' || a.name === '(program)')) return [];
+  return [
+    '',
+    `CPU profile of ${service}: ${label} (${profile.seconds.toFixed(1)} s; self time, % of wall)`,
+    table(['area', '%'], profile.areas.map((a) => [a.name, fmt(a.percent, 1)])),
+    table(['function', '%'], profile.functions.map((a) => [a.name, fmt(a.percent, 1)])),
+  ];
 }
 
 function summarise(profile: Profile, top: number): ProfileSummary {

@@ -1,6 +1,7 @@
 // The pictures table: each user's current picture (version and shape). The bytes live in the
 // PictureBytesStore; a version's bytes are stored before this table names it and removed only
 // after it names another, so a named version always has its bytes.
+import type pg from 'pg';
 import type { Picture } from '@notify/lib/contracts';
 import type { Database } from './database.ts';
 
@@ -19,12 +20,16 @@ export function toPicture(row: PictureRow): Picture {
 }
 
 export class PictureTable {
-  constructor(private readonly db: Database) {}
+  /** `direct`: the direct pool (./direct-pool.ts), for the version read of every variant request. */
+  constructor(
+    private readonly db: Database,
+    private readonly direct: pg.Pool,
+  ) {}
 
   /** The user's current version, or undefined when they have no picture. */
   async currentVersion(userId: string): Promise<string | undefined> {
-    const row = await this.db.picture.findUnique({ where: { userId }, select: { version: true } });
-    return row?.version;
+    const result = await this.direct.query<{ version: string }>({ name: 'picture-version', text: 'SELECT version FROM pictures WHERE user_id = $1', values: [userId] });
+    return result.rows[0]?.version;
   }
 
   /** The current version of each user who has a picture. */

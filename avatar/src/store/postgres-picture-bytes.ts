@@ -1,29 +1,14 @@
 // The bytes of stored pictures in the avatar database's picture_bytes table, one row per version
-// (PICTURE_STORE=postgres, the default). On a node-postgres pool of its own, not through Prisma:
-// Prisma carries bytea through its query compiler slowly (a cold 128 px variant of a 120 KB picture
-// took 46 ms with it, 24 ms without, on a loaded 2-core machine); the driver hands back a Buffer.
-import pg from 'pg';
-import type { Registry } from 'prom-client';
-import { instrumentPool } from '@notify/lib/db';
+// (PICTURE_STORE=postgres, the default), on the direct node-postgres pool (./direct-pool.ts), not
+// through Prisma.
+import type pg from 'pg';
 import type { PictureBytesStore } from './picture-bytes.ts';
-
-export interface PostgresPictureBytesOptions {
-  connectionString: string;
-  poolSize: number;
-  /** db_pool_* metrics, as pool `picture-bytes`. */
-  registry?: Registry;
-  onPoolError?: (error: Error) => void;
-}
 
 export class PostgresPictureBytes implements PictureBytesStore {
   readonly kind = 'postgres' as const;
-  private readonly pool: pg.Pool;
 
-  constructor(options: PostgresPictureBytesOptions) {
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 10_000 });
-    this.pool.on('error', (error) => options.onPoolError?.(error));
-    if (options.registry) instrumentPool(this.pool, options.registry, 'picture-bytes');
-  }
+  /** `pool` is the caller's: closing this store leaves it open. */
+  constructor(private readonly pool: pg.Pool) {}
 
   async put(userId: string, version: string, bytes: Buffer, contentType: string): Promise<void> {
     // A version names its bytes (a digest of them): an existing row already holds these.
@@ -36,7 +21,7 @@ export class PostgresPictureBytes implements PictureBytesStore {
   }
 
   async get(userId: string, version: string): Promise<Buffer | null> {
-    const result = await this.pool.query<{ data: Buffer }>('SELECT data FROM picture_bytes WHERE user_id = $1 AND version = $2', [userId, version]);
+    const result = await this.pool.query<{ data: Buffer }>({ name: 'picture-bytes', text: 'SELECT data FROM picture_bytes WHERE user_id = $1 AND version = $2', values: [userId, version] });
     return result.rows[0]?.data ?? null;
   }
 
@@ -44,7 +29,5 @@ export class PostgresPictureBytes implements PictureBytesStore {
     await this.pool.query('DELETE FROM picture_bytes WHERE user_id = $1 AND version = $2', [userId, version]);
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
-  }
+  async close(): Promise<void> {}
 }

@@ -50,6 +50,7 @@ export const METRIC = {
   avatarCacheBytes: 'avatar_cache_bytes',
   avatarCacheEntries: 'avatar_cache_entries',
   avatarCacheEvictionsTotal: 'avatar_cache_evictions_total',
+  avatarPictureReadsTotal: 'avatar_picture_reads_total',
   mailerQueueJobs: 'mailer_queue_jobs',
   mailerSendsInFlight: 'mailer_sends_in_flight',
   mailerSendsInFlightPeak: 'mailer_sends_in_flight_peak',

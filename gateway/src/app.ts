@@ -95,6 +95,8 @@ export function buildApp(config: Readonly<Config>): GatewayApp {
   avatarUploadCors(service.app);
   void service.app.register(async (app) => avatarUploadRoutes(app, { upstreams, sessions, avatars, publish, limiter: uploadLimiter, basePath: config.AVATAR_BASE_PATH }));
   const variants = new VariantCache({ maxBytes: config.AVATAR_CACHE_MAX_BYTES, maxEntries: config.AVATAR_CACHE_MAX_ENTRIES });
+  // An upload or a removal, on this gateway or another: the variants kept of the old avatar go.
+  avatars.onChange((userId) => variants.forget(userId));
   void service.app.register(async (app) => avatarProxy(app, { upstreams, basePath: config.AVATAR_BASE_PATH, timeoutMs: config.AVATAR_TIMEOUT_MS, cache: variants, metrics }));
 
   return { service, connections };

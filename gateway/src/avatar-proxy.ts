@@ -4,7 +4,9 @@
 // avatar of any text (its /avatars/:seed.png), as it always was. Round-robin and breakers as every
 // upstream call; the answers' headers (Content-Type, ETag, Cache-Control) and conditional requests
 // (304) pass through. Immutable variant answers (a URL naming the current version) are kept here,
-// bytes-bounded (AVATAR_CACHE_MAX_BYTES), and served without asking the avatar service again.
+// bytes-bounded (AVATAR_CACHE_MAX_BYTES), and served without asking the avatar service again, until
+// the user's avatar changes (an upload or a removal on any gateway): then every variant kept of it
+// is forgotten, so a removed picture is no longer served from here under its old URL.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { LruByteMap, RequestValidationError } from '@notify/lib';
@@ -42,9 +44,18 @@ export class VariantCache {
   private readonly entries: LruByteMap<string, CachedVariant>;
   /** Raw request URL → normalised key, for URLs whose variant was cached (emptied when full). */
   private readonly urls = new Map<string, string>();
+  /** The keys held of each user's variants, to forget them all when the avatar changes. */
+  private readonly keysOf = new Map<string, Set<string>>();
+  /** How many times each user's variants were forgotten (kept only while some are held or asked for). */
+  private readonly changes = new Map<string, number>();
 
   constructor(options: { maxBytes: number; maxEntries: number }) {
-    this.entries = new LruByteMap({ maxBytes: options.maxBytes, maxEntries: options.maxEntries, sizeOf: (entry) => entry.body.byteLength + 256 });
+    this.entries = new LruByteMap({
+      maxBytes: options.maxBytes,
+      maxEntries: options.maxEntries,
+      sizeOf: (entry) => entry.body.byteLength + 256,
+      onEvict: (key) => this.unindex(key as string),
+    });
   }
 
   get bytes(): number {
@@ -71,9 +82,42 @@ export class VariantCache {
     this.urls.set(url, key);
   }
 
-  /** Kept only when its Cache-Control says it never changes. */
-  offer(key: string, variant: CachedVariant): void {
-    if (/(^|[\s,])immutable([\s,]|$)/i.test(variant.cacheControl) && !/no-store|private/i.test(variant.cacheControl)) this.entries.set(key, variant);
+  /** A mark to offer an answer with: taken before asking the avatar service, it tells whether the avatar changed meanwhile. */
+  mark(userId: string): number {
+    return this.changes.get(userId) ?? 0;
+  }
+
+  /**
+   * Kept only when its Cache-Control says it never changes, and when the user's avatar did not
+   * change since `mark` (an answer asked for before a change may name the version it replaced).
+   */
+  offer(userId: string, key: string, variant: CachedVariant, mark: number): void {
+    if (this.mark(userId) !== mark) return;
+    if (!/(^|[\s,])immutable([\s,]|$)/i.test(variant.cacheControl) || /no-store|private/i.test(variant.cacheControl)) return;
+    this.entries.set(key, variant);
+    if (!this.entries.has(key)) return;
+    let keys = this.keysOf.get(userId);
+    if (!keys) this.keysOf.set(userId, (keys = new Set()));
+    keys.add(key);
+  }
+
+  /** The user's avatar changed: every variant kept of it is forgotten, and answers asked for before are not kept. */
+  forget(userId: string): void {
+    this.changes.set(userId, this.mark(userId) + 1);
+    // Bounded like the entries: the oldest marks go first (an answer asked for that long ago has come back).
+    if (this.changes.size > URLS_KNOWN_MAX) this.changes.delete(this.changes.keys().next().value!);
+    const keys = this.keysOf.get(userId);
+    if (!keys) return;
+    this.keysOf.delete(userId);
+    for (const key of keys) this.entries.delete(key);
+  }
+
+  private unindex(key: string): void {
+    // The query never holds a bare '?' (it is written by URLSearchParams); a user id might.
+    const userId = key.slice(0, key.lastIndexOf('?'));
+    const keys = this.keysOf.get(userId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.keysOf.delete(userId);
   }
 }
 
@@ -153,12 +197,13 @@ export async function avatarProxy(
       return hit(reply, cached, ifNoneMatch);
     }
     if (parsed.data.v !== undefined) metrics.cache.inc({ cache: 'avatar-variant', result: 'miss' });
+    const mark = cache.mark(file);
     const answer = await forward(`/avatars/${encodeURIComponent(file)}${search}`, ifNoneMatch);
     const headers = answer.headers ?? {};
     const cacheControl = header(headers['cache-control']);
     const contentType = header(headers['content-type']);
     if (answer.status === 200 && parsed.data.v !== undefined && cacheControl && contentType) {
-      cache.offer(key, { body: answer.body, contentType, etag: header(headers.etag), cacheControl });
+      cache.offer(file, key, { body: answer.body, contentType, etag: header(headers.etag), cacheControl }, mark);
     }
     return send(reply, answer.status, headers, answer.body);
   });

@@ -30,6 +30,7 @@ export class AvatarVersions {
   private readonly known: BoundedMap<string, Known>;
   /** Reads under way, by user: a user asked for again meanwhile waits for the same read. */
   private readonly reading = new Map<string, Promise<string | undefined>>();
+  private readonly listeners: ((userId: string) => void)[] = [];
   /** Users whose version was set (an upload or removal) at a count of `changes`: a read begun earlier does not overwrite it. */
   private readonly changedAt: BoundedMap<string, number>;
   private changes = 0;
@@ -70,8 +71,14 @@ export class AvatarVersions {
     return notifications.map((notification) => ({ ...notification, publisherAvatarUrl: urls.get(notification.publisherId)! }));
   }
 
+  /** Calls `listener` with the user whenever a user's version changes here (`set`). */
+  onChange(listener: (userId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
   /** A user's new version (an upload or removal on any gateway), used from now on. */
   set(userId: string, version: string): void {
+    for (const listener of this.listeners) listener(userId);
     this.changes += 1;
     this.changedAt.delete(userId);
     this.changedAt.set(userId, this.changes);

@@ -4,7 +4,8 @@
 // here), immutable, served again from the gateway's cache and answered 304 on a matching
 // If-None-Match. Only the caller's own picture changes: another user's token writes only theirs and
 // a forged direct call to the avatar service is refused. Past 5 MiB is 413, no token or a logged-out
-// session is 401, removing it brings the generated avatar back, and odd input is a 4xx, never a 5xx.
+// session is 401, removing it brings the generated avatar back (and the gateways forget the variants
+// they kept of the old one), and odd input is a 4xx, never a 5xx.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
@@ -136,5 +137,14 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
     assert.equal(variant.status, 200);
     const { dominant } = await sharp(Buffer.from(await variant.arrayBuffer())).stats();
     assert.ok(!(dominant.r > 150 && dominant.g < 90 && dominant.b < 90), 'not the removed red picture');
+
+    // Gateway one had kept the red picture's variant under its versioned URL: it is forgotten with the removal.
+    const hitsBefore = (await metric(one, 'gateway_cache_requests_total', { cache: 'avatar-variant', result: 'hit' })) ?? 0;
+    const old = await fetch(`${one.url}${uploaded.avatarUrl}&size=64&format=webp`);
+    assert.equal(old.status, 200);
+    assert.match(old.headers.get('cache-control') ?? '', /no-cache/, 'the old URL now names a stale version');
+    const oldColour = (await sharp(Buffer.from(await old.arrayBuffer())).stats()).dominant;
+    assert.ok(!(oldColour.r > 150 && oldColour.g < 90 && oldColour.b < 90), `the removed picture is not served under its old URL: ${JSON.stringify(oldColour)}`);
+    assert.equal((await metric(one, 'gateway_cache_requests_total', { cache: 'avatar-variant', result: 'hit' })) ?? 0, hitsBefore, 'not from the gateway’s cache');
   });
 });

@@ -4,11 +4,13 @@
 // bus at once; with the avatar service down the URL goes out without a version and nothing fails.
 // The upload routes (fastify inject, the kit's error handling) verify the caller before the body,
 // send the bytes only for that caller, refuse a body past 5 MiB with 413 and keep a rate per user.
+// The variant cache forgets a user's variants when their avatar changes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fastify from 'fastify';
 import { createError, installErrorHandling } from '@notify/lib';
 import { PICTURE_MAX_BYTES } from '@notify/lib/contracts';
+import { VariantCache, type CachedVariant } from '../src/avatar-proxy.ts';
 import { avatarUploadRoutes, OWN_AVATAR_PATH } from '../src/avatar-uploads.ts';
 import { KeyRateLimiter } from '../src/rest/rate-limit.ts';
 import { handleFrame } from '../src/transports/json-rpc-frames.ts';
@@ -128,4 +130,35 @@ test('uploads: the caller is verified first, the bytes go for that caller only, 
   assert.equal(empty.statusCode, 429, 'the burst of 3 is spent (the 413 counted too)');
   assert.equal(empty.json().error.details.reason, 'avatar_upload_rate');
   assert.ok(Number(empty.headers['retry-after']) >= 1);
+});
+
+test('the gateway’s variant cache forgets a user’s variants when the avatar changes, and keeps no answer asked for before the change', () => {
+  const cache = new VariantCache({ maxBytes: 1_000_000, maxEntries: 3 });
+  const variant = (byte: number): CachedVariant => ({ body: Buffer.alloc(100, byte), contentType: 'image/webp', etag: `"${byte}"`, cacheControl: 'public, max-age=31536000, immutable' });
+  const ada = 'ada?odd';
+  cache.offer(ada, `${ada}?size=64&v=${VERSION_A}`, variant(1), cache.mark(ada));
+  cache.offer(ada, `${ada}?size=128&v=${VERSION_A}`, variant(2), cache.mark(ada));
+  cache.offer('bob', `bob?size=64&v=${VERSION_A}`, variant(3), cache.mark('bob'));
+  cache.offer('bob', `bob?size=32&v=${VERSION_A}`, { ...variant(4), cacheControl: 'no-cache' }, cache.mark('bob'));
+  assert.equal(cache.size, 3, 'a no-cache answer is not kept');
+
+  // An answer asked for before ada's avatar changed (it may name the replaced version) is not kept.
+  const before = cache.mark(ada);
+  cache.forget(ada);
+  assert.equal(cache.get(`${ada}?size=64&v=${VERSION_A}`), undefined);
+  assert.equal(cache.get(`${ada}?size=128&v=${VERSION_A}`), undefined);
+  assert.equal(cache.get(`bob?size=64&v=${VERSION_A}`)?.body[0], 3, 'bob’s variants stay');
+  cache.offer(ada, `${ada}?size=64&v=${VERSION_A}`, variant(5), before);
+  assert.equal(cache.get(`${ada}?size=64&v=${VERSION_A}`), undefined, 'asked for before the change');
+  cache.offer(ada, `${ada}?size=64&v=${VERSION_B}`, variant(6), cache.mark(ada));
+  assert.equal(cache.get(`${ada}?size=64&v=${VERSION_B}`)?.body[0], 6, 'asked for after it');
+
+  // Entries pushed out by the bound leave the per-user index too: forgetting bob later drops only what is there.
+  cache.offer('cy', `cy?size=64&v=${VERSION_A}`, variant(7), cache.mark('cy'));
+  cache.offer('cy', `cy?size=96&v=${VERSION_A}`, variant(8), cache.mark('cy'));
+  assert.equal(cache.size, 3);
+  cache.forget('bob');
+  cache.forget('cy');
+  assert.equal(cache.size, 1);
+  assert.equal(cache.bytes, 100 + 256);
 });

@@ -5,6 +5,7 @@
 // If-None-Match. Only the caller's own picture changes: another user's token writes only theirs and
 // a forged direct call to the avatar service is refused. Past 5 MiB is 413, no token or a logged-out
 // session is 401, removing it brings the generated avatar back, and odd input is a 4xx, never a 5xx.
+// The upload path answers a browser's preflight.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
@@ -66,6 +67,7 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
     assert.ok(etag);
 
     const hitsBefore = (await metric(one, 'gateway_cache_requests_total', { cache: 'avatar-variant', result: 'hit' })) ?? 0;
+    const answeredBefore = (await metric(one, 'http_requests_total', { method: 'GET', route: '/avatars/:file', status: '200' })) ?? 0;
     // The same variant with its query in another order is the same cached answer.
     const again = await fetch(`${one.url}/avatars/${a.id}?format=webp&size=64&v=${uploaded.version}`);
     assert.deepEqual(Buffer.from(await again.arrayBuffer()), bytes);
@@ -74,6 +76,8 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
     assert.equal(conditional.status, 304);
     assert.equal((await conditional.arrayBuffer()).byteLength, 0);
     assert.equal((await metric(one, 'gateway_cache_requests_total', { cache: 'avatar-variant', result: 'hit' })) ?? 0, hitsBefore + 2, 'both answered from the cache');
+    assert.equal((await metric(one, 'http_requests_total', { method: 'GET', route: '/avatars/:file', status: '200' })) ?? 0, answeredBefore + 1, 'answers from the cache are counted as any other');
+    assert.equal(again.headers.get('access-control-allow-origin'), null, 'CORS is the upload path’s alone');
 
     const unversioned = await fetch(`${one.url}/avatars/${a.id}?size=64&format=webp`);
     assert.equal(unversioned.status, 200);
@@ -111,6 +115,19 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
     assert.equal((await ada.call('users.me')).avatarUrl, uploaded.avatarUrl);
   });
 
+  await t.test('a browser’s preflight of the upload path is answered before any route; other paths are not CORS', async () => {
+    for (const url of [`${one.url}${PATH}`, `${one.url}${PATH}?any=1`]) {
+      const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: 'http://elsewhere.example', 'access-control-request-method': 'PUT' } });
+      assert.equal(preflight.status, 204, url);
+      assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+      assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /PUT/);
+    }
+    const refused = await upload(one, undefined, picture);
+    assert.equal(refused.headers.get('access-control-allow-origin'), '*', 'its refusals are readable by the page too');
+    const other = await fetch(`${one.url}${PATH}s`, { method: 'OPTIONS', headers: { origin: 'http://elsewhere.example' } });
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+  });
+
   await t.test('odd input is a 4xx, never a 5xx', async () => {
     const answers = await Promise.all([
       upload(one, b.token, Buffer.alloc(0)),
@@ -120,7 +137,11 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
       fetch(`${one.url}/avatars/${a.id}?nonsense=1`),
       fetch(`${one.url}/avatars/${a.id}?size=64&size=65`),
       fetch(`${one.url}/avatars/${a.id}?format=bmp`),
-      fetch(`${one.url}/avatars/${a.id}?v=%00`),
+      fetch(`${one.url}/avatars/${a.id}?v=%00`).then(async (answer) => {
+        const { error } = (await answer.clone().json()) as { error: { details?: { reason?: string } } };
+        assert.deepEqual([answer.status, error.details?.reason], [400, 'unstorable_text'], 'a NUL in the query is the caller’s mistake');
+        return answer;
+      }),
       fetch(`${one.url}/avatars/%00?size=64`),
       fetch(`${one.url}${PATH}`, { method: 'DELETE', headers: { authorization: `Bearer ${'x'.repeat(600)}` } }),
     ]);

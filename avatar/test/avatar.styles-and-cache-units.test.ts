@@ -89,6 +89,29 @@ test('LruByteMap: bounded by bytes and entries, least recently used out first', 
   assert.equal(map.bytes, 0);
 });
 
+test('LruByteMap: the most recent entry read again stays most recent; a deleted or re-added one is ordered anew', () => {
+  const map = new LruByteMap<string, number>({ maxBytes: 100, maxEntries: 3, sizeOf: () => 1 });
+  map.set('a', 1);
+  map.set('b', 2);
+  map.get('b');
+  map.get('b'); // already the most recent: order unchanged
+  assert.deepEqual([...map.keys()], ['a', 'b']);
+  map.get('a');
+  assert.deepEqual([...map.keys()], ['b', 'a']);
+  map.delete('a'); // the most recent gone: the next read of another entry moves it
+  map.set('c', 3);
+  map.set('a', 1);
+  map.get('b');
+  assert.deepEqual([...map.keys()], ['c', 'a', 'b']);
+  map.clear();
+  map.set('x', 1);
+  map.set('y', 2);
+  map.get('x');
+  map.set('z', 3);
+  map.set('w', 4); // 4 entries > 3: y, the least recent, goes
+  assert.deepEqual([...map.keys()], ['x', 'z', 'w']);
+});
+
 test('RenderLimiter: at most maxConcurrent at once, then in arrival order, refusing past maxQueued', async () => {
   const limiter = new RenderLimiter({ maxConcurrent: 2, maxQueued: 2, registry: new Registry() });
   const order: number[] = [];

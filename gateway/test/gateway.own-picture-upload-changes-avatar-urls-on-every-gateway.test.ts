@@ -5,7 +5,8 @@
 // If-None-Match. Only the caller's own picture changes: another user's token writes only theirs and
 // a forged direct call to the avatar service is refused. Past 5 MiB is 413, no token or a logged-out
 // session is 401, removing it brings the generated avatar back (and the gateways forget the variants
-// they kept of the old one), and odd input is a 4xx, never a 5xx.
+// they kept of the old one), and odd input is a 4xx, never a 5xx. Register and login answer the
+// versioned URL too, and the upload path answers a browser's preflight.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
@@ -29,7 +30,9 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
   const [one, two] = system.gateways as [(typeof system.gateways)[0], (typeof system.gateways)[0]];
   const [avatar] = system.avatar;
   const ada = await jsonRpcClient(one, undefined, t);
-  const a = await register(ada, 'ada');
+  const adaEmail = `ada-${Math.random().toString(36).slice(2)}@example.test`;
+  const registered = await ada.call('users.register', { email: adaEmail, password: 'correct horse battery', name: 'ada' });
+  const a = { id: registered.user.id, token: registered.token };
   const adaOnTwo = await jsonRpcClient(two, a.token, t);
   const bob = await jsonRpcClient(one, undefined, t);
   const b = await register(bob, 'bob');
@@ -38,6 +41,10 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
 
   const generatedUrl = (await ada.call('users.me')).avatarUrl;
   assert.equal(generatedUrl, `/avatars/${a.id}?v=generated`);
+  assert.equal(registered.user.avatarUrl, generatedUrl, 'register answers the versioned URL, as users.me does');
+  const loggingIn = await jsonRpcClient(two, undefined, t);
+  const loggedIn = await loggingIn.call('users.login', { email: adaEmail, password: 'correct horse battery' });
+  assert.equal(loggedIn.user.avatarUrl, generatedUrl, 'so does login, on the other gateway');
   assert.equal((await adaOnTwo.call('users.me')).avatarUrl, generatedUrl, 'gateway two has read (and keeps) the generated version');
 
   const picture = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 30, b: 30 } } }).jpeg().toBuffer();
@@ -67,6 +74,7 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
     assert.ok(etag);
 
     const hitsBefore = (await metric(one, 'gateway_cache_requests_total', { cache: 'avatar-variant', result: 'hit' })) ?? 0;
+    const answeredBefore = (await metric(one, 'http_requests_total', { method: 'GET', route: '/avatars/:file', status: '200' })) ?? 0;
     // The same variant with its query in another order is the same cached answer.
     const again = await fetch(`${one.url}/avatars/${a.id}?format=webp&size=64&v=${uploaded.version}`);
     assert.deepEqual(Buffer.from(await again.arrayBuffer()), bytes);
@@ -75,6 +83,8 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
     assert.equal(conditional.status, 304);
     assert.equal((await conditional.arrayBuffer()).byteLength, 0);
     assert.equal((await metric(one, 'gateway_cache_requests_total', { cache: 'avatar-variant', result: 'hit' })) ?? 0, hitsBefore + 2, 'both answered from the cache');
+    assert.equal((await metric(one, 'http_requests_total', { method: 'GET', route: '/avatars/:file', status: '200' })) ?? 0, answeredBefore + 1, 'answers from the cache are counted as any other');
+    assert.equal(again.headers.get('access-control-allow-origin'), null, 'CORS is the upload path’s alone');
 
     const unversioned = await fetch(`${one.url}/avatars/${a.id}?size=64&format=webp`);
     assert.equal(unversioned.status, 200);
@@ -112,6 +122,19 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
     assert.equal((await ada.call('users.me')).avatarUrl, uploaded.avatarUrl);
   });
 
+  await t.test('a browser’s preflight of the upload path is answered before any route; other paths are not CORS', async () => {
+    for (const url of [`${one.url}${PATH}`, `${one.url}${PATH}?any=1`]) {
+      const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: 'http://elsewhere.example', 'access-control-request-method': 'PUT' } });
+      assert.equal(preflight.status, 204, url);
+      assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+      assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /PUT/);
+    }
+    const refused = await upload(one, undefined, picture);
+    assert.equal(refused.headers.get('access-control-allow-origin'), '*', 'its refusals are readable by the page too');
+    const other = await fetch(`${one.url}${PATH}s`, { method: 'OPTIONS', headers: { origin: 'http://elsewhere.example' } });
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+  });
+
   await t.test('odd input is a 4xx, never a 5xx', async () => {
     const answers = await Promise.all([
       upload(one, b.token, Buffer.alloc(0)),
@@ -121,7 +144,11 @@ test('an uploaded picture is everyone’s view of its owner’s avatar, on every
       fetch(`${one.url}/avatars/${a.id}?nonsense=1`),
       fetch(`${one.url}/avatars/${a.id}?size=64&size=65`),
       fetch(`${one.url}/avatars/${a.id}?format=bmp`),
-      fetch(`${one.url}/avatars/${a.id}?v=%00`),
+      fetch(`${one.url}/avatars/${a.id}?v=%00`).then(async (answer) => {
+        const { error } = (await answer.clone().json()) as { error: { details?: { reason?: string } } };
+        assert.deepEqual([answer.status, error.details?.reason], [400, 'unstorable_text'], 'a NUL in the query is the caller’s mistake');
+        return answer;
+      }),
       fetch(`${one.url}/avatars/%00?size=64`),
       fetch(`${one.url}${PATH}`, { method: 'DELETE', headers: { authorization: `Bearer ${'x'.repeat(600)}` } }),
     ]);

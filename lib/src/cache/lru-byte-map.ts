@@ -14,6 +14,9 @@ export interface LruByteMapOptions<V> {
 export class LruByteMap<K, V> extends Map<K, V> {
   private totalBytes = 0;
   private readonly sizes = new Map<K, number>();
+  /** The most recently used key, when known: reading it again needs no re-insert. */
+  private hasNewest = false;
+  private newest: K | undefined;
 
   constructor(private readonly options: LruByteMapOptions<V>) {
     super();
@@ -26,10 +29,12 @@ export class LruByteMap<K, V> extends Map<K, V> {
 
   override get(key: K): V | undefined {
     const value = super.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && (!this.hasNewest || this.newest !== key)) {
       // Most recently used goes last; eviction takes from the front.
       super.delete(key);
       super.set(key, value);
+      this.hasNewest = true;
+      this.newest = key;
     }
     return value;
   }
@@ -47,6 +52,8 @@ export class LruByteMap<K, V> extends Map<K, V> {
     super.set(key, value);
     this.sizes.set(key, bytes);
     this.totalBytes += bytes;
+    this.hasNewest = true;
+    this.newest = key;
     return this;
   }
 
@@ -56,6 +63,7 @@ export class LruByteMap<K, V> extends Map<K, V> {
       this.totalBytes -= bytes;
       this.sizes.delete(key);
     }
+    if (this.hasNewest && this.newest === key) this.forgetNewest();
     return super.delete(key);
   }
 
@@ -63,5 +71,11 @@ export class LruByteMap<K, V> extends Map<K, V> {
     super.clear();
     this.sizes.clear();
     this.totalBytes = 0;
+    this.forgetNewest();
+  }
+
+  private forgetNewest(): void {
+    this.hasNewest = false;
+    this.newest = undefined;
   }
 }

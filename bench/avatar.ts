@@ -22,7 +22,8 @@
 // this load generator).
 // Options: --runs=N (5), --duration=S seconds measured per phase (2), --connections=N (16),
 // --phases=generated,pictures (both), --cold-per-run=N (300), --variants-per-user=N (4),
-// --renders=N (the avatar service's MAX_CONCURRENT_RENDERS; default its own), --json=FILE,
+// --renders=N (the avatar service's MAX_CONCURRENT_RENDERS, generated avatars; default its own),
+// --picture-renders=N (its MAX_CONCURRENT_PICTURE_RENDERS, pictures' variants; default its own), --json=FILE,
 // --profile (CPU profiles of the avatar service and the gateway over the first run's cold variants).
 import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
@@ -45,6 +46,7 @@ const { values: args } = parseArgs({
     'cold-per-run': { type: 'string', default: '300' },
     'variants-per-user': { type: 'string', default: '4' },
     renders: { type: 'string' },
+    'picture-renders': { type: 'string' },
     profile: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
@@ -71,6 +73,8 @@ const OPTIONS = {
   uploadConcurrency: 4,
   /** MAX_CONCURRENT_RENDERS of the avatar service; undefined: its default (CPU cores − 1). */
   renders: args.renders === undefined ? undefined : Number(args.renders),
+  /** MAX_CONCURRENT_PICTURE_RENDERS of the avatar service; undefined: its default (CPU cores). */
+  pictureRenders: args['picture-renders'] === undefined ? undefined : Number(args['picture-renders']),
 };
 const STYLES = ['identicon', 'github'] as const;
 /** Processes --profile takes CPU profiles of (the first run's cold picture variants). */
@@ -447,7 +451,7 @@ function pictureReport(): string[] {
   const out = [
     '',
     `uploaded pictures through the gateway at ${OPTIONS.size} px WebP: ${runs.length} runs, ${OPTIONS.connections} connections; cold: ${fmt(OPTIONS.coldPicturesPerRun)} variants timed per run, ` +
-      `${PICTURE_VARIANTS.length} per user (${PICTURE_VARIANTS.join('; ')}), PRERENDER_VARIANTS=none, MAX_CONCURRENT_RENDERS ${OPTIONS.renders ?? 'default'}; cached: one versioned URL for ${OPTIONS.measureMs / 1000} s`,
+      `${PICTURE_VARIANTS.length} per user (${PICTURE_VARIANTS.join('; ')}), PRERENDER_VARIANTS=none, MAX_CONCURRENT_PICTURE_RENDERS ${OPTIONS.pictureRenders ?? 'default'}; cached: one versioned URL for ${OPTIONS.measureMs / 1000} s`,
     setup ? `setup: ${fmt(setup.users)} users registered at auth, each uploading a ${(OPTIONS.picture.width * OPTIONS.picture.height / 1e6).toFixed(1)}-megapixel JPEG (${fmt(setup.pictureBytes)} bytes) with PUT /api/v1/me/avatar: ${setup.uploadSeconds.toFixed(1)} s, ${fmt(setup.uploadsPerSecond)}/s` : '',
     table(['run', 'cold variants/s', 'cold p50 ms', 'cold p99 ms', 'render ms', 'renders / request', 'cached/s', 'from gateway cache', 'CPU % gateway / avatar / bench (cold; cached)'], rows),
   ];
@@ -490,7 +494,11 @@ async function main(): Promise<void> {
     system = await startSystem({
       durablePostgres: false,
       log,
-      avatarEnv: { PRERENDER_VARIANTS: 'none', ...(OPTIONS.renders === undefined ? {} : { MAX_CONCURRENT_RENDERS: String(OPTIONS.renders) }) },
+      avatarEnv: {
+        PRERENDER_VARIANTS: 'none',
+        ...(OPTIONS.renders === undefined ? {} : { MAX_CONCURRENT_RENDERS: String(OPTIONS.renders) }),
+        ...(OPTIONS.pictureRenders === undefined ? {} : { MAX_CONCURRENT_PICTURE_RENDERS: String(OPTIONS.pictureRenders) }),
+      },
     });
     avatar = system.avatar!;
     log(`avatar on ${avatar.url} (pid ${avatar.process.pid}), gateway on ${system.gateway.url}`);

@@ -1,6 +1,6 @@
 // buildApp(config): avatar on the shared kit: generated avatars (`/avatars/:seed.png`), users'
 // uploaded pictures in its database and bytes store, and variants of anyone's avatar, all through
-// one bytes-bounded cache, one render limiter and single-flight renders. Never listens
+// one bytes-bounded cache, render limiters and single-flight renders. Never listens
 // (service.listen() creates and migrates the database first).
 import { join } from 'node:path';
 import { createService, type Service } from '@notify/lib';
@@ -11,7 +11,7 @@ import type { Config } from './config.ts';
 import { AvatarRenderer } from './render/avatar-renderer.ts';
 import { LIBVIPS_VERSION } from './render/png-encoder.ts';
 import { Prerenderer } from './render/prerender.ts';
-import { RenderLimiter } from './render/render-limiter.ts';
+import { renderLimiters } from './render/render-limiter.ts';
 import { VariantRenderer } from './render/variant-renderer.ts';
 import { avatarRoutes } from './routes/avatars.ts';
 import { pictureRoutes } from './routes/pictures.ts';
@@ -46,10 +46,10 @@ export function buildApp(config: Readonly<Config>): AvatarApp {
   const store = selectPictureBytesStore(config, { pool: direct, registry: service.metrics });
   service.onClose(() => store.close());
   const cache = new AvatarCache({ maxBytes: config.CACHE_MAX_BYTES, maxEntries: config.CACHE_MAX_ENTRIES, registry: service.metrics });
-  const limiter = new RenderLimiter({ maxConcurrent: config.MAX_CONCURRENT_RENDERS, maxQueued: config.MAX_QUEUED_RENDERS, registry: service.metrics });
+  const limiters = renderLimiters({ generated: config.MAX_CONCURRENT_RENDERS, pictures: config.MAX_CONCURRENT_PICTURE_RENDERS, maxQueued: config.MAX_QUEUED_RENDERS, registry: service.metrics });
   const renderer = new AvatarRenderer({
     cache,
-    limiter,
+    limiter: limiters.generated,
     registry: service.metrics,
     compressionLevel: config.PNG_COMPRESSION_LEVEL,
     timeoutMs: config.RENDER_TIMEOUT_MS,
@@ -57,7 +57,7 @@ export function buildApp(config: Readonly<Config>): AvatarApp {
   const pictures = new PictureTable(db, direct);
   const variants = new VariantRenderer({
     cache,
-    limiter,
+    limiter: limiters.picture,
     avatars: renderer,
     pictures,
     store,
@@ -66,7 +66,7 @@ export function buildApp(config: Readonly<Config>): AvatarApp {
     maxPixels: config.PICTURE_MAX_PIXELS,
     maxQueued: config.MAX_QUEUED_RENDERS,
   });
-  const prerenderer = new Prerenderer({ variants: config.PRERENDER_VARIANTS, renderer: variants, limiter, maxConcurrent: config.MAX_CONCURRENT_RENDERS, log: service.log });
+  const prerenderer = new Prerenderer({ variants: config.PRERENDER_VARIANTS, renderer: variants, limiter: limiters.picture, maxConcurrent: config.MAX_CONCURRENT_PICTURE_RENDERS, log: service.log });
   service.onClose(() => prerenderer.close());
 
   // Shown in /status; not required: a full queue refuses renders but cached avatars are still served.
@@ -74,8 +74,10 @@ export function buildApp(config: Readonly<Config>): AvatarApp {
     'renderer',
     () => {
       const { entries, bytes } = cache.usage();
-      const detail = `libvips ${LIBVIPS_VERSION}; ${limiter.running} rendering, ${limiter.queued} queued, ${prerenderer.waiting} to pre-render; cache ${entries} avatars, ${bytes} bytes`;
-      return { state: limiter.queued >= config.MAX_QUEUED_RENDERS ? 'degraded' : 'up', detail };
+      const { generated, picture } = limiters;
+      const detail = `libvips ${LIBVIPS_VERSION}; generated avatars: ${generated.running} rendering, ${generated.queued} queued; pictures: ${picture.running} rendering, ${picture.queued} queued, ${prerenderer.waiting} to pre-render; cache ${entries} avatars, ${bytes} bytes`;
+      const full = generated.queued >= config.MAX_QUEUED_RENDERS || picture.queued >= config.MAX_QUEUED_RENDERS;
+      return { state: full ? 'degraded' : 'up', detail };
     },
     { required: false },
   );
@@ -85,7 +87,7 @@ export function buildApp(config: Readonly<Config>): AvatarApp {
   void service.app.register(pictureRoutes, {
     pictures,
     store,
-    limiter,
+    limiter: limiters.picture,
     prerenderer,
     limits: { maxPixels: config.PICTURE_MAX_PIXELS, maxSide: config.PICTURE_MAX_SIDE },
   });

@@ -23,10 +23,16 @@ export const configSchema = z.object({
   // threads unless UV_THREADPOOL_SIZE says otherwise; more renders at once than that only wait there.
   MAX_CONCURRENT_RENDERS: env.int(
     Math.max(1, availableParallelism() - 1),
-    'Avatars drawn and encoded at once (each encodes on one of libuv’s threads); others wait their turn. Default: CPU cores - 1, at least 1',
+    'Generated avatars drawn and encoded at once (each encodes on one of libuv’s threads); others wait their turn. Default: CPU cores - 1, at least 1',
     1,
   ),
-  MAX_QUEUED_RENDERS: env.int(1_000, 'Avatars that may wait for a render slot; more are refused with UNAVAILABLE (503, Retry-After: 1)', 0),
+  // Decoding, resizing and encoding all run on libuv's threads, never on the event loop.
+  MAX_CONCURRENT_PICTURE_RENDERS: env.int(
+    availableParallelism(),
+    'Uploaded pictures normalised and variants rendered at once (each on one of libuv’s threads); others wait their turn. Default: CPU cores',
+    1,
+  ),
+  MAX_QUEUED_RENDERS: env.int(1_000, 'Renders of each kind (generated avatars, pictures) that may wait for a slot; more are refused with UNAVAILABLE (503, Retry-After: 1)', 0),
   RENDER_TIMEOUT_MS: env.int(10_000, 'Longest a request waits for its avatar to be drawn, queue included, before TIMEOUT (504); the render still finishes and is cached', 1),
   PNG_COMPRESSION_LEVEL: z.coerce.number().int().min(0).max(9).default(6).describe('zlib level of the PNGs: 0 fastest to 9 smallest (9 halves identicon throughput for 10 % fewer bytes)'),
   DEFAULT_STYLE: z.enum(STYLE_NAMES).default('identicon').describe(`Style of avatars whose URL names none (${STYLE_NAMES.join(', ')})`),

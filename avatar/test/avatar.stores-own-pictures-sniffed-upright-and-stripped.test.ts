@@ -190,8 +190,9 @@ test('versions names every user asked for, generated for those without a picture
   }
 });
 
-test('a picture larger than 512 px also gets a working copy that small variants are drawn from, and both go with the version', async (t) => {
-  const { url, databaseUrl } = await build(t, { PRERENDER_VARIANTS: 'none' });
+test('a large picture also gets 256 and 512 px working copies that smaller variants are drawn from, and all go with the version', async (t) => {
+  // Nothing kept in memory once read: the copies' bytes are replaced in the database below.
+  const { url, databaseUrl } = await build(t, { PRERENDER_VARIANTS: 'none', PICTURE_READ_CACHE_BYTES: '0' });
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   t.after(() => client.end());
@@ -202,9 +203,8 @@ test('a picture larger than 512 px also gets a working copy that small variants 
   const big = randomUUID();
   const first = jsonOf<Picture>(await upload(url, big, await testImage(1600, 1200, 'jpeg'))).version;
   const rows = await stored(big);
-  assert.deepEqual(rows.map((row) => row.version), [first, `${first}w`]);
-  assert.equal(await sizeOf(rows[0]!.data), 1024);
-  assert.equal(await sizeOf(rows[1]!.data), 512);
+  assert.deepEqual(rows.map((row) => row.version), [first, `${first}s`, `${first}w`]);
+  assert.deepEqual(await Promise.all(rows.map((row) => sizeOf(row.data))), [1024, 256, 512]);
   // Small and large variants both render, each the size asked.
   for (const size of [64, 256, 600]) {
     const variant = await get(`${url}/avatars/${big}?size=${size}&format=png&v=${first}`);
@@ -212,15 +212,33 @@ test('a picture larger than 512 px also gets a working copy that small variants 
     const { width, height } = await sharp(variant.body).metadata();
     assert.deepEqual([width, height], [size, size]);
   }
-  // A new picture replaces both; removing it leaves nothing.
+  // Which copy each size is drawn from: each copy's bytes replaced by a picture of its own colour.
+  const colours = { s: { r: 250, g: 0, b: 0 }, w: { r: 0, g: 250, b: 0 }, '': { r: 0, g: 0, b: 250 } };
+  for (const [suffix, background] of Object.entries(colours)) {
+    const bytes = await sharp({ create: { width: 64, height: 64, channels: 3, background } }).jpeg().toBuffer();
+    await client.query('UPDATE picture_bytes SET data = $3 WHERE user_id = $1 AND version = $2', [big, `${first}${suffix}`, bytes]);
+  }
+  // Variants not rendered before (WebP), so none comes from the cache.
+  const drawnFrom = async (size: number) => {
+    const { dominant } = await sharp((await get(`${url}/avatars/${big}?size=${size}&format=webp&v=${first}`)).body).stats();
+    return dominant.r > 150 ? 's' : dominant.g > 150 ? 'w' : dominant.b > 150 ? 'original' : JSON.stringify(dominant);
+  };
+  assert.deepEqual(await Promise.all([32, 128, 129, 256, 257].map(drawnFrom)), ['s', 's', 'w', 'w', 'original']);
+
+  // A new picture replaces them all; removing it leaves nothing.
   const second = jsonOf<Picture>(await upload(url, big, await testImage(900, 700, 'png'))).version;
-  assert.deepEqual((await stored(big)).map((row) => row.version), [second, `${second}w`]);
+  assert.deepEqual((await stored(big)).map((row) => row.version), [second, `${second}s`, `${second}w`]);
   assert.equal((await send(`${url}/pictures/${big}`, 'DELETE', { user: big })).status, 200);
   assert.deepEqual(await stored(big), []);
 
-  // A small picture has no working copy: small variants come from the original itself.
-  const small = randomUUID();
-  const only = jsonOf<Picture>(await upload(url, small, await testImage(300, 300, 'jpeg'))).version;
-  assert.deepEqual((await stored(small)).map((row) => row.version), [only]);
-  assert.equal((await get(`${url}/avatars/${small}?size=64&v=${only}`)).status, 200);
+  // A picture of 300 px has only the 256 px copy; one of 200 px none: small variants come from the original itself.
+  for (const [side, copies] of [
+    [300, ['', 's']],
+    [200, ['']],
+  ] as const) {
+    const user = randomUUID();
+    const only = jsonOf<Picture>(await upload(url, user, await testImage(side, side, 'jpeg'))).version;
+    assert.deepEqual((await stored(user)).map((row) => row.version), copies.map((suffix) => `${only}${suffix}`));
+    for (const size of [64, 128, 256]) assert.equal((await get(`${url}/avatars/${user}?size=${size}&v=${only}`)).status, 200, `${side} px picture, ${size} px variant`);
+  }
 });

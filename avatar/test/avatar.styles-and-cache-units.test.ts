@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { LruByteMap } from '@notify/lib';
 import { CoverageRaster } from '../src/domain/coverage-raster.ts';
 import { hashSeed } from '../src/domain/seed.ts';
-import { RenderLimiter } from '../src/render/render-limiter.ts';
+import { renderLimiters } from '../src/render/render-limiter.ts';
 import { resolveStyle, STYLE_NAMES } from '../src/styles/resolve.ts';
 
 test('resolveStyle knows github and identicon and throws INVALID_ARGUMENT on anything else', () => {
@@ -112,8 +112,13 @@ test('LruByteMap: the most recent entry read again stays most recent; a deleted 
   assert.deepEqual([...map.keys()], ['x', 'z', 'w']);
 });
 
-test('RenderLimiter: at most maxConcurrent at once, then in arrival order, refusing past maxQueued', async () => {
-  const limiter = new RenderLimiter({ maxConcurrent: 2, maxQueued: 2, registry: new Registry() });
+test('RenderLimiter: at most maxConcurrent at once, then in arrival order, refusing past maxQueued; each kind its own', async () => {
+  const registry = new Registry();
+  const limiters = renderLimiters({ generated: 1, pictures: 2, maxQueued: 2, registry });
+  const limiter = limiters.picture;
+  // The other kind's slot is its own: a generated avatar drawing meanwhile takes none of the pictures'.
+  const drawing = Promise.withResolvers<void>();
+  const generated = limiters.generated.run(() => drawing.promise);
   const order: number[] = [];
   const gates = Array.from({ length: 4 }, () => Promise.withResolvers<void>());
   const runs = gates.map((gate, i) =>
@@ -131,7 +136,12 @@ test('RenderLimiter: at most maxConcurrent at once, then in arrival order, refus
   await runs[1];
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(order, [0, 1, 2]);
+  const gauge = async (name: string) => Object.fromEntries((await registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels.kind, v.value]));
+  assert.deepEqual(await gauge('avatar_renders_in_flight'), { generated: 1, picture: 2 });
+  assert.deepEqual(await gauge('avatar_renders_queued'), { generated: 0, picture: 1 });
   for (const gate of gates) gate.resolve();
   assert.deepEqual(await Promise.all(runs), [0, 1, 2, 3]);
+  drawing.resolve();
+  await generated;
   assert.deepEqual([limiter.running, limiter.queued], [0, 0]);
 });

@@ -20,6 +20,7 @@ test('defaults: port 9000, a 64 MiB cache, one core left to the event loop, iden
   assert.equal(config.CACHE_MAX_BYTES, 64 * 1024 * 1024);
   assert.equal(config.CACHE_MAX_ENTRIES, 100_000);
   assert.equal(config.MAX_CONCURRENT_RENDERS, Math.max(1, availableParallelism() - 1));
+  assert.equal(config.MAX_CONCURRENT_PICTURE_RENDERS, availableParallelism());
   assert.equal(config.MAX_QUEUED_RENDERS, 1_000);
   assert.equal(config.RENDER_TIMEOUT_MS, 10_000);
   assert.equal(config.PNG_COMPRESSION_LEVEL, 6);
@@ -42,6 +43,7 @@ test('bad values name their variable', () => {
     { CACHE_MAX_BYTES: 'lots' },
     { CACHE_MAX_ENTRIES: '0' },
     { MAX_CONCURRENT_RENDERS: '0' },
+    { MAX_CONCURRENT_PICTURE_RENDERS: '0' },
     { MAX_QUEUED_RENDERS: '1.5' },
     { RENDER_TIMEOUT_MS: '0' },
     { PNG_COMPRESSION_LEVEL: '10' },

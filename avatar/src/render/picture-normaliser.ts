@@ -3,30 +3,46 @@
 // maxSide, every piece of metadata dropped (EXIF, GPS, XMP, ICC: sRGB pixels only), then encoded as
 // JPEG q90 when opaque (sharp can shrink it on load, so variants render fast) or PNG when it has
 // transparency. Its version is the first 32 hex digits of the SHA-256 of the stored bytes. A larger
-// original also gets a working copy of at most WORKING_SIDE px, in the same format, that small variants
-// are rendered from: decoding it costs a fraction of decoding the original.
+// original also gets working copies (256 and 512 px, in the same format) that smaller variants are
+// rendered from: reading and decoding one costs a fraction of the original.
 import { createHash } from 'node:crypto';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { createError, REASON } from '@notify/lib';
 import { sniffImageType } from '../domain/image-type.ts';
 
-/** Longest side of the working copy; variants up to half of it are rendered from it. */
-export const WORKING_SIDE = 512;
+/**
+ * The working copies, smallest first: a picture larger than `side` keeps one of at most `side` px,
+ * stored as `<version><suffix>`, and a variant is drawn from the smallest one at least twice its size.
+ */
+export const WORKING_COPIES = [
+  { side: 256, suffix: 's' },
+  { side: 512, suffix: 'w' },
+] as const;
 
-/** The bytes-store version of a version's working copy. */
-export function workingVersion(version: string): string {
-  return `${version}w`;
+/** The bytes-store version of a version's working copy of this side. */
+export function workingVersion(version: string, side: (typeof WORKING_COPIES)[number]['side']): string {
+  return `${version}${WORKING_COPIES.find((copy) => copy.side === side)!.suffix}`;
 }
 
-/** Whether a variant of this size is rendered from the working copy (when the picture has one). */
-export function fromWorkingCopy(size: number): boolean {
-  return size * 2 <= WORKING_SIDE;
+/**
+ * The bytes-store versions a variant of this size may be drawn from, best first: the working copies
+ * at least twice its size, then the original. A picture has only the copies smaller than itself:
+ * with its longest side known, the others are not listed.
+ */
+export function sourcesFor(version: string, size: number, side?: number): string[] {
+  const copies = WORKING_COPIES.filter((copy) => size * 2 <= copy.side && (side === undefined || side > copy.side));
+  return [...copies.map((copy) => `${version}${copy.suffix}`), version];
+}
+
+/** Every bytes-store version a picture's version may have: the original and its working copies. */
+export function storedVersions(version: string): string[] {
+  return [version, ...WORKING_COPIES.map((copy) => `${version}${copy.suffix}`)];
 }
 
 export interface NormalisedPicture {
   bytes: Buffer;
-  /** The working copy's bytes: only when the original is larger than WORKING_SIDE. */
-  working?: Buffer;
+  /** The working copies smaller than the original, smallest first. */
+  working: { side: (typeof WORKING_COPIES)[number]['side']; bytes: Buffer }[];
   version: string;
   format: 'jpeg' | 'png';
   contentType: string;
@@ -86,10 +102,13 @@ export async function normalisePicture(upload: Buffer, limits: NormaliseLimits):
   const encode = (image: Sharp) =>
     transparent ? image.png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer() : image.removeAlpha().toColourspace('srgb').jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer();
   const bytes = await encode(sharp(data, raw));
-  const working = Math.max(info.width, info.height) > WORKING_SIDE ? await encode(sharp(data, raw).resize(WORKING_SIDE, WORKING_SIDE, { fit: 'inside' })) : undefined;
+  const working = [];
+  for (const { side } of WORKING_COPIES) {
+    if (Math.max(info.width, info.height) > side) working.push({ side, bytes: await encode(sharp(data, raw).resize(side, side, { fit: 'inside' })) });
+  }
   return {
     bytes,
-    ...(working ? { working } : {}),
+    working,
     version: pictureDigest(bytes),
     format: transparent ? 'png' : 'jpeg',
     contentType: transparent ? 'image/png' : 'image/jpeg',

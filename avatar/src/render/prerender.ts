@@ -72,7 +72,7 @@ export class Prerenderer {
         const job = this.jobs.shift()!;
         try {
           // Joins a request's render of the same variant if one is under way; a hit costs nothing.
-          await this.options.renderer.variant(job.userId, job.version, job.spec, true);
+          await this.options.renderer.variant(job.userId, job.version, job.spec, { background: true });
         } catch (error) {
           this.options.log.warn({ err: error, userId: job.userId }, 'pre-render failed (the variant renders on request)');
         }

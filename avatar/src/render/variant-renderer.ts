@@ -13,7 +13,7 @@ import type { PictureBytesStore } from '../store/picture-bytes.ts';
 import type { PictureTable } from '../store/pictures.ts';
 import type { AvatarStyle } from '../styles/base.ts';
 import type { AvatarRenderer } from './avatar-renderer.ts';
-import { fromWorkingCopy, workingVersion } from './picture-normaliser.ts';
+import { sourcesFor } from './picture-normaliser.ts';
 import { LIBVIPS_VERSION } from './png-encoder.ts';
 import type { RenderLimiter } from './render-limiter.ts';
 
@@ -64,9 +64,9 @@ export class VariantRenderer {
     });
   }
 
-  /** The user's current version: the stored picture's, or `generated`. */
-  async currentVersion(userId: string): Promise<string> {
-    return (await this.options.pictures.currentVersion(userId)) ?? GENERATED;
+  /** The user's current version (the stored picture's, or `generated`) and, for a picture, its longest side. */
+  async current(userId: string): Promise<{ version: string; side?: number }> {
+    return (await this.options.pictures.current(userId)) ?? { version: GENERATED };
   }
 
   /**
@@ -81,14 +81,19 @@ export class VariantRenderer {
     return `"${digest.slice(0, 22)}"`;
   }
 
-  /** The variant of `version` of the user's avatar: cached, joined, or rendered now (within the deadline unless `background`). */
-  async variant(userId: string, version: string, spec: VariantSpec, background = false): Promise<RenderedVariant> {
+  /**
+   * The variant of `version` of the user's avatar: cached, joined, or rendered now (within the
+   * deadline unless `background`). `side`, the picture's longest side when known, spares reading
+   * working copies it is too small to have.
+   */
+  async variant(userId: string, version: string, spec: VariantSpec, options: { background?: boolean; side?: number } = {}): Promise<RenderedVariant> {
+    const { background = false, side } = options;
     const key = `variant:${userId}:${version}:${variantKey(spec)}`;
     const cached = await this.options.cache.get(key);
     if (cached) return cached;
     let render = this.pending.get(key);
     if (!render) {
-      render = this.render(key, userId, version, spec);
+      render = this.render(key, userId, version, spec, side);
       this.pending.set(key, render);
       // Forgotten once settled (cached by then when it succeeded); a failure is not remembered.
       const forget = () => void this.pending.delete(key);
@@ -97,7 +102,7 @@ export class VariantRenderer {
     return background ? render : this.options.avatars.withDeadline(render);
   }
 
-  private async render(key: string, userId: string, version: string, spec: VariantSpec): Promise<RenderedVariant> {
+  private async render(key: string, userId: string, version: string, spec: VariantSpec, side: number | undefined): Promise<RenderedVariant> {
     const { avatars, cache } = this.options;
     if (version === GENERATED) {
       // The generated avatar at this size, itself cached and single-flight; a plain PNG is it as it is.
@@ -109,13 +114,13 @@ export class VariantRenderer {
       }
       return this.encoded(key, GENERATED, () => Promise.resolve(base.png), userId, version, spec);
     }
-    return this.encoded(key, 'picture', () => this.original(userId, version, spec.size), userId, version, spec);
+    return this.encoded(key, 'picture', () => this.original(userId, version, spec.size, side), userId, version, spec);
   }
 
-  /** The bytes a variant of this size is rendered from: the working copy for small ones, when there is one. */
-  private async original(userId: string, version: string, size: number): Promise<Buffer> {
-    const working = fromWorkingCopy(size) ? await this.options.store.get(userId, workingVersion(version)) : null;
-    const bytes = working ?? (await this.options.store.get(userId, version));
+  /** The bytes a variant of this size is rendered from: the smallest working copy big enough, when the picture has one, else the original. */
+  private async original(userId: string, version: string, size: number, side: number | undefined): Promise<Buffer> {
+    let bytes: Buffer | null = null;
+    for (const source of sourcesFor(version, size, side)) if ((bytes = await this.options.store.get(userId, source))) break;
     // The table named this version and its bytes are gone: replaced or removed since; the caller retries.
     if (!bytes) throw createError({ code: 'UNAVAILABLE', message: 'the picture changed while it was read; try again', retryable: true, details: { retryAfterSeconds: 1 } });
     return bytes;

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { actingUser, createError, serveRoute } from '@notify/lib';
 import { avatarContract, PICTURE_MAX_BYTES } from '@notify/lib/contracts';
-import { normalisePicture, workingVersion, type NormaliseLimits } from '../render/picture-normaliser.ts';
+import { normalisePicture, storedVersions, workingVersion, type NormaliseLimits } from '../render/picture-normaliser.ts';
 import type { Prerenderer } from '../render/prerender.ts';
 import type { RenderLimiter } from '../render/render-limiter.ts';
 import { GENERATED } from '../render/variant-renderer.ts';
@@ -28,10 +28,9 @@ const { putPicture, deletePicture, versions } = avatarContract.routes;
 
 export async function pictureRoutes(app: FastifyInstance, options: PictureRoutesOptions): Promise<void> {
   const { pictures, store, limiter, prerenderer, limits } = options;
-  // A version's bytes: the original and its working copy (if it has none, removing it is no error).
+  // A version's bytes: the original and its working copies (removing one it does not have is no error).
   const removeBytes = async (userId: string, version: string) => {
-    await store.delete(userId, version);
-    await store.delete(userId, workingVersion(version));
+    for (const stored of storedVersions(version)) await store.delete(userId, stored);
   };
   // One change at a time per user: a version's bytes are removed only once nothing names them.
   const changes = new Map<string, Promise<unknown>>();
@@ -62,9 +61,9 @@ export async function pictureRoutes(app: FastifyInstance, options: PictureRoutes
     const upload = request.body;
     const picture = await limiter.run(() => normalisePicture(Buffer.from(upload.buffer, upload.byteOffset, upload.byteLength), limits));
     return oneAtATime(userId, async () => {
-      // The bytes first (the working copy, then the original), then the table names them, then the
+      // The bytes first (the working copies, then the original), then the table names them, then the
       // replaced version's bytes go.
-      if (picture.working) await store.put(userId, workingVersion(picture.version), picture.working, picture.contentType);
+      for (const copy of picture.working) await store.put(userId, workingVersion(picture.version, copy.side), copy.bytes, picture.contentType);
       await store.put(userId, picture.version, picture.bytes, picture.contentType);
       const { row, replaced } = await pictures.replace({ userId, version: picture.version, format: picture.format, width: picture.width, height: picture.height, bytes: picture.bytes.byteLength });
       if (replaced !== undefined && replaced !== picture.version) await removeBytes(userId, replaced);

@@ -17,7 +17,7 @@ export async function variantRoutes(app: FastifyInstance, { variants }: { varian
   typed.get('/avatars/:userId', { schema: { params: variantParams, querystring: variantQuery } }, async (request, reply) => {
     const { userId } = request.params;
     const spec = variantSpec(request.query);
-    const version = await variants.currentVersion(userId);
+    const { version, side } = await variants.current(userId);
     const etag = variants.etag(userId, version, spec);
     reply
       .header('etag', etag)
@@ -25,7 +25,7 @@ export async function variantRoutes(app: FastifyInstance, { variants }: { varian
       .header('x-avatar-version', version);
     // The ETag is known before rendering: a revalidation costs no render.
     if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send();
-    const variant = await variants.variant(userId, version, spec);
+    const variant = await variants.variant(userId, version, spec, { side });
     return reply.type(VARIANT_CONTENT_TYPES[spec.format]).send(variant.png);
   });
 }

@@ -26,10 +26,14 @@ export class PictureTable {
     private readonly direct: pg.Pool,
   ) {}
 
-  /** The user's current version, or undefined when they have no picture. */
-  async currentVersion(userId: string): Promise<string | undefined> {
-    const result = await this.direct.query<{ version: string }>({ name: 'picture-version', text: 'SELECT version FROM pictures WHERE user_id = $1', values: [userId] });
-    return result.rows[0]?.version;
+  /** The user's current version and its longest side in pixels, or undefined when they have no picture. */
+  async current(userId: string): Promise<{ version: string; side: number } | undefined> {
+    const result = await this.direct.query<{ version: string; side: number }>({
+      name: 'picture-current',
+      text: 'SELECT version, GREATEST(width, height) AS side FROM pictures WHERE user_id = $1',
+      values: [userId],
+    });
+    return result.rows[0];
   }
 
   /** The current version of each user who has a picture. */

@@ -322,7 +322,13 @@ function counterSum(snapshot: MetricSnapshot, metric: string, labels: string[] =
  * Each of `paths` once over `connections` (each sends its next when the previous answered): the
  * first `warmup` untimed, the rest timed from the first sent to the last answered.
  */
-async function fixedWork(connections: KeepAliveConnection[], paths: string[], warmup: number, processes: { label: string; pid: number; tree: boolean }[]): Promise<PictureRun['cold']> {
+async function fixedWork(
+  connections: KeepAliveConnection[],
+  paths: string[],
+  warmup: number,
+  processes: { label: string; pid: number; tree: boolean }[],
+  health: KeepAliveConnection,
+): Promise<PictureRun['cold']> {
   const drive = async (list: string[], samples?: Samples) => {
     let next = 0;
     let ok = 0;
@@ -352,9 +358,13 @@ async function fixedWork(connections: KeepAliveConnection[], paths: string[], wa
   const samples = new Samples();
   const metricsBefore = await scrape(avatar!.url);
   const cpuBefore = await cpuSnapshot(processes);
+  let endWindow!: () => void;
+  const probing = probeHealth(health, new Promise<void>((resolve) => (endWindow = resolve)));
   const began = performance.now();
   const { ok, errors, firstError } = await drive(timed, samples);
   const seconds = (performance.now() - began) / 1000;
+  endWindow();
+  const healthSamples = await probing;
   const cpuAfter = await cpuSnapshot(processes);
   const metricsAfter = await scrape(avatar!.url);
   const renders = histogramDeltas(metricsBefore, metricsAfter, 'avatar_render_duration_seconds');
@@ -370,6 +380,7 @@ async function fixedWork(connections: KeepAliveConnection[], paths: string[], wa
     cpu: Object.fromEntries(cpuShare(cpuBefore, cpuAfter, seconds)),
     ...(rendered > 0 ? { renderMeanMs: renders.reduce((sum, d) => sum + d.meanMs * d.count, 0) / rendered } : {}),
     rendersPerRequest: drawn / timed.length,
+    health: { p50: healthSamples.percentile(50), p99: healthSamples.percentile(99), max: healthSamples.percentile(100), count: healthSamples.size },
   };
 }
 
@@ -391,6 +402,8 @@ async function picturePhases(sys: BenchSystem): Promise<void> {
   const coldPaths = PICTURE_VARIANTS.flatMap((variant) => coldUsers.map((user) => variantPath(user, variant)));
   const cachedPath = httpGet(variantPath(cachedUser!, 'fit=cover'));
   const connections = await connect(OPTIONS.connections, sys.gateway.port);
+  // The avatar service's own /health, probed straight during the cold variants: pictures use every core.
+  const [health] = await connect(1);
   // The cached variant rendered once, and kept by the gateway from its immutable answer.
   for (let i = 0; i < 2; i++) if ((await connections[0]!.request(cachedPath)) !== 200) throw new Error('the cached variant could not be fetched through the gateway');
 
@@ -410,7 +423,7 @@ async function picturePhases(sys: BenchSystem): Promise<void> {
     // --profile: the first run's cold phase, as the avatar service's and the gateway's main threads spent it.
     const profiled = args.profile && run === 1 ? await Promise.all(PROFILED.map((label) => Inspector.connect(sys.inspectorUrls.get(label)!))) : [];
     await Promise.all(profiled.map((inspector) => inspector.startProfile()));
-    const cold = await fixedWork(connections, coldPaths.slice((run - 1) * perRun, run * perRun), warmup, processes);
+    const cold = await fixedWork(connections, coldPaths.slice((run - 1) * perRun, run * perRun), warmup, processes, health!);
     for (const [i, inspector] of profiled.entries()) {
       results.pictures.profiles[PROFILED[i]!] = await inspector.stopProfile();
       inspector.close();
@@ -426,7 +439,7 @@ async function picturePhases(sys: BenchSystem): Promise<void> {
     log(`run ${run}: cached picture variant through the gateway ${fmt(cached.rate)}/s (${fmt(100 * hitShare, 0)} % from the gateway's cache)`);
     results.pictures.runs.push({ cold, cached: { ...cached, hitShare } });
   }
-  for (const connection of connections) connection.close();
+  for (const connection of [...connections, health!]) connection.close();
 }
 
 function pictureReport(): string[] {
@@ -441,19 +454,20 @@ function pictureReport(): string[] {
     fmt(r.cold.p99, 1),
     fmt(r.cold.renderMeanMs, 2),
     fmt(r.cold.rendersPerRequest, 2),
+    fmt(r.cold.health?.p99, 1),
     fmt(r.cached.rate),
     `${fmt(100 * r.cached.hitShare, 0)} %`,
     `${cpu(r.cold)}; ${cpu(r.cached)}`,
   ]);
   const med = (pick: (r: PictureRun) => number | undefined) => median(runs.map(pick).filter((v): v is number => v !== undefined));
   const medians = { cold: med((r) => r.cold.rate), cached: med((r) => r.cached.rate) };
-  rows.push(['median', fmt(medians.cold), fmt(med((r) => r.cold.p50), 1), fmt(med((r) => r.cold.p99), 1), fmt(med((r) => r.cold.renderMeanMs), 2), fmt(med((r) => r.cold.rendersPerRequest), 2), fmt(medians.cached), `${fmt(100 * med((r) => r.cached.hitShare), 0)} %`, '']);
+  rows.push(['median', fmt(medians.cold), fmt(med((r) => r.cold.p50), 1), fmt(med((r) => r.cold.p99), 1), fmt(med((r) => r.cold.renderMeanMs), 2), fmt(med((r) => r.cold.rendersPerRequest), 2), fmt(med((r) => r.cold.health?.p99), 1), fmt(medians.cached), `${fmt(100 * med((r) => r.cached.hitShare), 0)} %`, '']);
   const out = [
     '',
     `uploaded pictures through the gateway at ${OPTIONS.size} px WebP: ${runs.length} runs, ${OPTIONS.connections} connections; cold: ${fmt(OPTIONS.coldPicturesPerRun)} variants timed per run, ` +
       `${PICTURE_VARIANTS.length} per user (${PICTURE_VARIANTS.join('; ')}), PRERENDER_VARIANTS=none, MAX_CONCURRENT_PICTURE_RENDERS ${OPTIONS.pictureRenders ?? 'default'}; cached: one versioned URL for ${OPTIONS.measureMs / 1000} s`,
     setup ? `setup: ${fmt(setup.users)} users registered at auth, each uploading a ${(OPTIONS.picture.width * OPTIONS.picture.height / 1e6).toFixed(1)}-megapixel JPEG (${fmt(setup.pictureBytes)} bytes) with PUT /api/v1/me/avatar: ${setup.uploadSeconds.toFixed(1)} s, ${fmt(setup.uploadsPerSecond)}/s` : '',
-    table(['run', 'cold variants/s', 'cold p50 ms', 'cold p99 ms', 'render ms', 'renders / request', 'cached/s', 'from gateway cache', 'CPU % gateway / avatar / bench (cold; cached)'], rows),
+    table(['run', 'cold variants/s', 'cold p50 ms', 'cold p99 ms', 'render ms', 'renders / request', 'avatar /health p99 ms (cold)', 'cached/s', 'from gateway cache', 'CPU % gateway / avatar / bench (cold; cached)'], rows),
   ];
   for (const [service, profile] of Object.entries(results.pictures.profiles)) out.push(...profileTables(service, 'run 1, cold picture variants', profile));
   const phases = runs.flatMap((r) => [r.cold, r.cached]);

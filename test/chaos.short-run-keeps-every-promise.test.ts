@@ -4,7 +4,8 @@
 // in turn, PostgreSQL included. Then: no invariant violated (counts equal unacknowledged
 // deliveries, every answer truthful, nothing doubled or half-applied, nothing in doubt, no
 // instance over its PostgreSQL connection budget), and after each kill errors stop within 5 s of
-// the instance's return.
+// the instance's return (for calls begun once it is back: one begun while it was down may still
+// end at its own deadline).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatReport, runChaos } from '../scripts/chaos/run.ts';

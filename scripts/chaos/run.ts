@@ -28,7 +28,7 @@ export interface KillRow {
   backAt: number;
   /** Failed calls that ended between this kill and the next, by code. */
   failed: Record<string, number>;
-  /** From the target being back to the last failure of this period (0 when none came after). */
+  /** From the target being back to the last failure of a call begun since (0 when none failed). */
   errorWindowMs: number;
 }
 
@@ -159,8 +159,11 @@ function killRow(period: { target: Target; killedAt: number; backAt: number }, u
   const failed: Record<string, number> = {};
   for (const failure of failures) failed[failure.outcome] = (failed[failure.outcome] ?? 0) + 1;
   // CONFLICT is the system answering, not failing (already acknowledged; claimed by a mark-all-read
-  // racing the ack): it is listed, but does not stretch the error window.
-  const last = Math.max(period.backAt, ...failures.filter((failure) => failure.outcome !== 'CONFLICT').map((failure) => failure.endedAt));
+  // racing the ack): it is listed, but does not stretch the error window. Nor does a call begun
+  // while the target was down: it may end later, at its own deadline, on a machine slow enough
+  // (a 30 s time-out under load), without saying anything about calls made once it was back.
+  const afterBack = failures.filter((failure) => failure.outcome !== 'CONFLICT' && failure.startedAt >= period.backAt);
+  const last = Math.max(period.backAt, ...afterBack.map((failure) => failure.endedAt));
   return { ...period, failed, errorWindowMs: last - period.backAt };
 }
 

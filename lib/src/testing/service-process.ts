@@ -12,6 +12,8 @@ const ROOT = resolve(import.meta.dirname, '../../..');
  * once, a start has taken more than 60 s (no line at all by then; the same start takes 2 s alone).
  */
 const START_TIMEOUT_MS = 120_000;
+/** Longest a stopped service may take to exit before it is killed and the stop fails (its drain and close steps are far shorter). */
+const STOP_TIMEOUT_MS = 60_000;
 
 export interface ServiceProcess {
   readonly process: ChildProcess;
@@ -99,9 +101,18 @@ export async function spawnService(options: SpawnServiceOptions, t?: TestContext
       });
     });
 
+  // A process that does not exit after the signal is killed and named, so a test fails with its last
+  // lines instead of waiting forever (a graceful shutdown that hangs is a defect to see, not to wait on).
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    return exited;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_TIMEOUT_MS)));
+    const outcome = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (outcome !== 'late') return outcome;
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`${options.entry} did not exit within ${STOP_TIMEOUT_MS} ms of ${signal}; killed; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`);
   };
   t?.after(() => stop('SIGKILL'));
 

@@ -174,7 +174,7 @@ test('delete brings the generated avatar back; deleting again says there was non
   const back = await get(`${url}/avatars/${user}?size=64`);
   assert.equal(back.headers.get('x-avatar-version'), 'generated');
   assert.deepEqual(back.body, generated.body);
-  // The generated PNG variant is the seed route's avatar itself.
+  // The generated PNG variant is the very avatar /avatars/<userId>.png draws for that text.
   assert.deepEqual(back.body, (await get(`${url}/avatars/${user}.png?size=64`)).body);
   assert.deepEqual(await versionsOf(url, [user]), { [user]: 'generated' });
   assert.deepEqual(jsonOf(await send(`${url}/pictures/${user}`, 'DELETE', { user })), { deleted: false, version: 'generated' });

@@ -50,6 +50,8 @@ function stored(variant: CachedVariant): StoredVariant {
 
 /** Request URLs already seen for cached variants, each with its normalised key: a hit skips parsing the query. */
 const URLS_KNOWN_MAX = 10_000;
+/** Users whose latest avatar change is remembered by its own mark; older changes share one (see `mark`). */
+const CHANGE_MARKS_MAX = 10_000;
 
 /** The immutable variants this gateway serves itself: keyed by user id and normalised query. */
 export class VariantCache {
@@ -58,10 +60,17 @@ export class VariantCache {
   private readonly urls = new Map<string, string>();
   /** The keys held of each user's variants, to forget them all when the avatar changes. */
   private readonly keysOf = new Map<string, Set<string>>();
-  /** How many times each user's variants were forgotten (kept only while some are held or asked for). */
+  /** The mark of each user's latest avatar change heard, oldest first, at most CHANGE_MARKS_MAX. */
   private readonly changes = new Map<string, number>();
+  /** Marks are taken from one rising sequence: the last one given. */
+  private sequence = 0;
+  /** The highest mark dropped by the bound: the mark of every user not in `changes`. */
+  private dropped = 0;
 
-  constructor(options: { maxBytes: number; maxEntries: number }) {
+  private readonly changeMarksMax: number;
+
+  constructor(options: { maxBytes: number; maxEntries: number; changeMarksMax?: number }) {
+    this.changeMarksMax = options.changeMarksMax ?? CHANGE_MARKS_MAX;
     this.entries = new LruByteMap({
       maxBytes: options.maxBytes,
       maxEntries: options.maxEntries,
@@ -94,9 +103,14 @@ export class VariantCache {
     this.urls.set(url, key);
   }
 
-  /** A mark to offer an answer with: taken before asking the avatar service, it tells whether the avatar changed meanwhile. */
+  /**
+   * A mark to offer an answer with: taken before asking the avatar service, it tells whether the
+   * avatar changed meanwhile. A change gives the user a mark higher than any given before; a user
+   * whose own mark the bound dropped has the highest dropped one, so an answer asked for before
+   * that may be refused, but none asked for before a change is ever kept.
+   */
   mark(userId: string): number {
-    return this.changes.get(userId) ?? 0;
+    return this.changes.get(userId) ?? this.dropped;
   }
 
   /**
@@ -115,9 +129,13 @@ export class VariantCache {
 
   /** The user's avatar changed: every variant kept of it is forgotten, and answers asked for before are not kept. */
   forget(userId: string): void {
-    this.changes.set(userId, this.mark(userId) + 1);
-    // Bounded like the entries: the oldest marks go first (an answer asked for that long ago has come back).
-    if (this.changes.size > URLS_KNOWN_MAX) this.changes.delete(this.changes.keys().next().value!);
+    this.changes.delete(userId);
+    this.changes.set(userId, ++this.sequence);
+    if (this.changes.size > this.changeMarksMax) {
+      const [oldest, mark] = this.changes.entries().next().value!;
+      this.changes.delete(oldest);
+      this.dropped = mark;
+    }
     const keys = this.keysOf.get(userId);
     if (!keys) return;
     this.keysOf.delete(userId);

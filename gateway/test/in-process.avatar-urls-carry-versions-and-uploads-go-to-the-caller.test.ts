@@ -162,3 +162,21 @@ test('the gateway’s variant cache forgets a user’s variants when the avatar 
   assert.equal(cache.size, 1);
   assert.equal(cache.bytes, 100 + 256);
 });
+
+test('the variant cache’s marks of avatar changes are bounded, and no answer asked for before a change is kept even after its user’s mark was dropped', () => {
+  const cache = new VariantCache({ maxBytes: 1_000_000, maxEntries: 100, changeMarksMax: 2 });
+  const variant: CachedVariant = { body: Buffer.alloc(10, 1), contentType: 'image/webp', etag: '"1"', cacheControl: 'public, max-age=31536000, immutable' };
+  cache.forget('ada');
+  const asked = cache.mark('ada'); // an answer for ada is asked for after that change…
+  cache.forget('bob');
+  cache.forget('cy'); // …ada's own mark is dropped by the bound…
+  cache.forget('ada'); // …and her avatar changes again before the answer comes back.
+  cache.offer('ada', `ada?size=64&v=${VERSION_A}`, variant, asked);
+  assert.equal(cache.get(`ada?size=64&v=${VERSION_A}`), undefined, 'asked for before the latest change');
+  // Asked for after it, kept; a user whose mark was dropped is answered and kept too.
+  cache.offer('ada', `ada?size=64&v=${VERSION_B}`, variant, cache.mark('ada'));
+  assert.ok(cache.get(`ada?size=64&v=${VERSION_B}`));
+  cache.forget('dan'); // bob and cy are dropped now
+  cache.offer('bob', `bob?size=64&v=${VERSION_A}`, variant, cache.mark('bob'));
+  assert.ok(cache.get(`bob?size=64&v=${VERSION_A}`));
+});

@@ -19,9 +19,14 @@ export const WORKING_COPIES = [
   { side: 512, suffix: 'w' },
 ] as const;
 
+type WorkingCopy = (typeof WORKING_COPIES)[number];
+
+/** The bytes-store version of a version's working copy. */
+const copyVersion = (version: string, copy: WorkingCopy) => `${version}${copy.suffix}`;
+
 /** The bytes-store version of a version's working copy of this side. */
-export function workingVersion(version: string, side: (typeof WORKING_COPIES)[number]['side']): string {
-  return `${version}${WORKING_COPIES.find((copy) => copy.side === side)!.suffix}`;
+export function workingVersion(version: string, side: WorkingCopy['side']): string {
+  return copyVersion(version, WORKING_COPIES.find((copy) => copy.side === side)!);
 }
 
 /**
@@ -31,12 +36,12 @@ export function workingVersion(version: string, side: (typeof WORKING_COPIES)[nu
  */
 export function sourcesFor(version: string, size: number, side?: number): string[] {
   const copies = WORKING_COPIES.filter((copy) => size * 2 <= copy.side && (side === undefined || side > copy.side));
-  return [...copies.map((copy) => `${version}${copy.suffix}`), version];
+  return [...copies.map((copy) => copyVersion(version, copy)), version];
 }
 
 /** Every bytes-store version a picture's version may have: the original and its working copies. */
 export function storedVersions(version: string): string[] {
-  return [version, ...WORKING_COPIES.map((copy) => `${version}${copy.suffix}`)];
+  return [version, ...WORKING_COPIES.map((copy) => copyVersion(version, copy))];
 }
 
 export interface NormalisedPicture {

@@ -1,5 +1,6 @@
 // The service factory's endpoints and error model, against a real server on a free port.
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { createError } from '../src/errors.ts';
@@ -47,7 +48,12 @@ test('a required dependency that is down turns /health to 503 and shows in /stat
   });
   assert.equal((await fetch(`${url}/health`)).status, 200, 'an optional dependency down keeps the service healthy');
   up = false;
-  const health = await fetch(`${url}/health`);
+  // /health shares one look at the dependencies for a second: the change shows at the next look.
+  let health = await fetch(`${url}/health`);
+  for (const deadline = Date.now() + 30_000; health.status === 200 && Date.now() < deadline; health = await fetch(`${url}/health`)) {
+    await health.arrayBuffer();
+    await sleep(50);
+  }
   assert.equal(health.status, 503);
   assert.deepEqual(await health.json(), { status: 'degraded', down: ['database'] });
   const status = (await (await fetch(`${url}/status`)).json()) as { dependencies: Record<string, unknown> };
@@ -55,6 +61,21 @@ test('a required dependency that is down turns /health to 503 and shows in /stat
     database: { state: 'down', detail: 'refused', required: true },
     cache: { state: 'down', detail: 'cache unreachable', required: false },
   });
+});
+
+test('probes of /health share one look at the dependencies; /status always looks anew', async (t) => {
+  let looks = 0;
+  const { url } = await startService(t, {
+    healthCheckReuseMs: 600_000,
+    configure: (service) => service.addDependency('database', () => ((looks += 1), { state: 'up' })),
+  });
+  const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/health`)));
+  assert.deepEqual(answers.map((answer) => answer.status), Array(20).fill(200));
+  for (let i = 0; i < 5; i += 1) assert.equal((await fetch(`${url}/health`)).status, 200);
+  assert.equal(looks, 1, '25 probes, one look');
+  await (await fetch(`${url}/status`)).json();
+  await (await fetch(`${url}/status`)).json();
+  assert.equal(looks, 3, 'each /status looks');
 });
 
 test('errors take the contract shape: validation 400, unknown route 404, thrown AppError, crash 500, each saying whether it is retryable', async (t) => {

@@ -19,6 +19,7 @@ import { processLogDestination } from './log-destination.ts';
 import { installErrorHandling, toAppError } from './error-handler.ts';
 import {
   checkDependencies,
+  sharedDependencyChecks,
   EventLoopMonitor,
   type DependencyCheck,
   type Lifecycle,
@@ -50,6 +51,8 @@ export interface ServiceOptions {
   defaultCallers?: Callers;
   /** A server span per request (default true); the registry, which every instance polls, has none. */
   traceRequests?: boolean;
+  /** How long one look at the dependencies answers /health again (default 1 s); /status always looks anew. */
+  healthCheckReuseMs?: number;
 }
 
 /** A service: its fastify app, metrics, discovery, clients of others, and its lifecycle (lifecycle-steps.ts). */
@@ -100,6 +103,7 @@ export function createService(options: ServiceOptions): Service {
   let instanceId = config.INSTANCE_ID ?? `${name}-${hostname()}-${config.PORT}`;
   let state: Lifecycle = 'starting';
   const dependencies = new Map<string, { check: DependencyCheck; required: boolean }>();
+  const healthChecks = sharedDependencyChecks(dependencies, options.healthCheckReuseMs ?? 1_000);
   if (config.OTEL_EXPORTER_OTLP_ENDPOINT) {
     startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: name, instanceId: `${name}-${hostname()}-${process.pid}`, version, exportDelayMs: config.OTEL_BSP_SCHEDULE_DELAY });
   }
@@ -208,7 +212,7 @@ export function createService(options: ServiceOptions): Service {
   const operator = { config: { callers: 'operator' as const, trace: false } };
   app.get('/health', anyone, async (_request, reply) => {
     if (state !== 'ready') return reply.code(503).send({ status: state });
-    const reports = await checkDependencies(dependencies);
+    const reports = await healthChecks();
     const down = Object.entries(reports).filter(([, report]) => report.required && report.state === 'down');
     if (down.length) return reply.code(503).send({ status: 'degraded', down: down.map(([dep]) => dep) });
     return { status: 'ok' };

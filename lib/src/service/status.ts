@@ -90,3 +90,19 @@ export async function checkDependencies(
   );
   return Object.fromEntries(entries);
 }
+
+/**
+ * `checkDependencies`, shared: a look begun less than `reuseMs` ago answers again (probes from many
+ * pollers, discovery, load balancers and scrapers, cost one look a window, not one each).
+ */
+export function sharedDependencyChecks(
+  checks: Map<string, { check: DependencyCheck; required: boolean }>,
+  reuseMs: number,
+): () => Promise<Record<string, DependencyReport>> {
+  let last: { at: number; reports: Promise<Record<string, DependencyReport>> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (!last || now - last.at >= reuseMs) last = { at: now, reports: checkDependencies(checks) };
+    return last.reports;
+  };
+}

@@ -109,7 +109,7 @@ test('user ids with /, dots or other characters stay inside their own key (no pa
   for (const [i, id] of ids.entries()) assert.deepEqual(await store.get(id, v), bytes[i], id);
   await store.delete('../victim', v);
   assert.deepEqual(await store.get('victim', v), bytes[0]);
-  await assert.rejects(store.put('x', '../v', picture(), 'image/png'), S3StoreError, 'a version is only letters and digits');
+  await assert.rejects(store.put('x', '../v', picture(), 'image/png'), RangeError, 'a version is only letters and digits');
 });
 
 test('a wrong secret or an unknown key id is refused by the server and becomes a clear error naming the settings', async () => {
@@ -117,7 +117,7 @@ test('a wrong secret or an unknown key id is refused by the server and becomes a
   await assert.rejects(wrongSecret.put('u', version(), picture(), 'image/png'), (error: unknown) => {
     assert.ok(error instanceof S3StoreError);
     assert.equal(error.status, 403);
-    assert.equal(error.code, 'SignatureDoesNotMatch');
+    assert.equal(error.s3Code, 'SignatureDoesNotMatch');
     assert.match(error.message, /^S3 PUT pictures\/u\/[0-9a-f]+: 403 SignatureDoesNotMatch: .*\(check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and S3_REGION\)$/);
     return true;
   });
@@ -193,4 +193,27 @@ test("the avatar service with PICTURE_STORE=s3: an upload's bytes land in the bu
   const removed = await fetch(`${avatar.url}/pictures/${userId}`, { method: 'DELETE', headers: serviceHeaders('gateway', 'avatar', userId) });
   assert.equal(removed.status, 200, await removed.text());
   assert.equal((await object(second)).status, 404, 'removing the picture removes its bytes');
+});
+
+test('the avatar service with PICTURE_STORE=s3 answers a failing store with 503 UNAVAILABLE, naming neither the endpoint nor the key, and changes nothing', { skip: wired ? false : 'the avatar configuration does not spread s3ConfigShape yet' }, async (t) => {
+  const jpeg = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3366cc' } }).jpeg().toBuffer();
+  const cases = [
+    { name: 'nobody answers', env: { S3_ENDPOINT: 'http://127.0.0.1:1', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' }, retryable: true, retryAfter: '1' },
+    { name: 'wrong secret', env: { S3_ENDPOINT: endpoint, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'not-the-secret' }, retryable: false, retryAfter: '60' },
+  ];
+  for (const { name, env, retryable, retryAfter } of cases) {
+    const avatar = await build(t, { PICTURE_STORE: 's3', ...env, PRERENDER_VARIANTS: 'none' });
+    const userId = crypto.randomUUID();
+    const response = await fetch(`${avatar.url}/pictures/${userId}`, { method: 'PUT', headers: { ...serviceHeaders('gateway', 'avatar', userId), 'content-type': 'application/octet-stream' }, body: jpeg });
+    const text = await response.text();
+    assert.equal(response.status, 503, `${name}: ${text}`);
+    const { error } = JSON.parse(text) as { error: { code: string; retryable: boolean; message: string } };
+    assert.equal(error.code, 'UNAVAILABLE', name);
+    assert.equal(error.retryable, retryable, name);
+    assert.equal(response.headers.get('retry-after'), retryAfter, name);
+    assert.ok(!text.includes('127.0.0.1') && !text.includes('pictures/') && !text.includes('S3_'), `${name}: nothing of the store's settings in ${text}`);
+    // Nothing changed: the user still has the generated avatar.
+    const versions = await fetch(`${avatar.url}/pictures/versions`, { method: 'POST', headers: { ...serviceHeaders('gateway', 'avatar'), 'content-type': 'application/json' }, body: JSON.stringify({ userIds: [userId] }) });
+    assert.deepEqual(await versions.json(), { versions: { [userId]: 'generated' } }, name);
+  }
 });

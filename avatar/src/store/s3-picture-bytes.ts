@@ -4,7 +4,7 @@ import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
-import { ConfigError, env } from '@notify/lib';
+import { ConfigError, createError, env, type AppError } from '@notify/lib';
 import type { PictureBytesStore } from './picture-bytes.ts';
 
 /** The avatar configuration's keys for the S3 store (spread into its schema; required when PICTURE_STORE=s3). */
@@ -37,10 +37,11 @@ export function checkS3Config(config: Partial<S3Config> & { PICTURE_STORE?: stri
 
 /** A refusal or failure of the S3 store, naming the operation, the answer and, for a credential problem, the settings to check. */
 export class S3StoreError extends Error {
+  /** `status` and `s3Code`: S3's answer, when there was one (none: unreachable, or no answer in time). */
   constructor(
     message: string,
     readonly status?: number,
-    readonly code?: string,
+    readonly s3Code?: string,
   ) {
     super(message);
     this.name = 'S3StoreError';
@@ -73,7 +74,7 @@ export function keySegment(text: string): string {
 
 /** The object key of one version of a user's picture. */
 export function pictureKey(userId: string, version: string): string {
-  if (!/^[A-Za-z0-9]{1,128}$/.test(version)) throw new S3StoreError(`not a picture version: ${JSON.stringify(version)}`);
+  if (!/^[A-Za-z0-9]{1,128}$/.test(version)) throw new RangeError(`not a picture version: ${JSON.stringify(version)}`);
   return `pictures/${keySegment(userId)}/${version}`;
 }
 
@@ -203,4 +204,40 @@ export function createS3PictureBytes(config: Partial<S3Config>, options: S3Store
       agent.destroy();
     },
   };
+}
+
+/**
+ * `store` as the service answers for it: a failure of S3 is 503 UNAVAILABLE, retryable when it may
+ * pass by itself (no answer, a 5xx, SlowDown), and with a longer Retry-After when S3 refuses this
+ * service (its settings: credentials, bucket); the caller is not told the endpoint or the key, the
+ * log has them.
+ */
+export function answeringUnavailable(store: PictureBytesStore): PictureBytesStore {
+  const guarded =
+    <A extends unknown[], R>(operation: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await operation(...args);
+      } catch (error) {
+        throw error instanceof S3StoreError ? unavailable(error) : error;
+      }
+    };
+  return {
+    kind: store.kind,
+    put: guarded((userId: string, version: string, bytes: Buffer, contentType: string) => store.put(userId, version, bytes, contentType)),
+    get: guarded((userId: string, version: string) => store.get(userId, version)),
+    delete: guarded((userId: string, version: string) => store.delete(userId, version)),
+    close: () => store.close(),
+  };
+}
+
+function unavailable(error: S3StoreError): AppError {
+  const passing = error.status === undefined || TRANSIENT.has(error.status) || error.status === 429;
+  return createError({
+    code: 'UNAVAILABLE',
+    message: passing ? 'the picture store is not answering; try again' : 'the picture store refuses this service; try again later',
+    retryable: passing,
+    details: { retryAfterSeconds: passing ? 1 : 60 },
+    cause: error,
+  });
 }

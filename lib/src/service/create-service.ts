@@ -22,6 +22,7 @@ import {
   sharedDependencyChecks,
   EventLoopMonitor,
   type DependencyCheck,
+  type DependencyChecks,
   type Lifecycle,
   type StatusSnapshot,
 } from './status.ts';
@@ -102,7 +103,7 @@ export function createService(options: ServiceOptions): Service {
   const startedAt = new Date();
   let instanceId = config.INSTANCE_ID ?? `${name}-${hostname()}-${config.PORT}`;
   let state: Lifecycle = 'starting';
-  const dependencies = new Map<string, { check: DependencyCheck; required: boolean }>();
+  const dependencies: DependencyChecks = new Map();
   const healthChecks = sharedDependencyChecks(dependencies, options.healthCheckReuseMs ?? 1_000);
   if (config.OTEL_EXPORTER_OTLP_ENDPOINT) {
     startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: name, instanceId: `${name}-${hostname()}-${process.pid}`, version, exportDelayMs: config.OTEL_BSP_SCHEDULE_DELAY });

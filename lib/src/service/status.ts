@@ -12,6 +12,9 @@ export interface DependencyReport {
 
 export type DependencyCheck = () => Promise<Omit<DependencyReport, 'required'>> | Omit<DependencyReport, 'required'>;
 
+/** A service's dependencies by name: how to check each, and whether /health needs it up. */
+export type DependencyChecks = Map<string, { check: DependencyCheck; required: boolean }>;
+
 export type Lifecycle = 'starting' | 'ready' | 'draining' | 'closed';
 
 export interface StatusSnapshot {
@@ -68,7 +71,7 @@ export class EventLoopMonitor {
 
 /** Runs every dependency check with a time limit; a check that throws or hangs reports `down`. */
 export async function checkDependencies(
-  checks: Map<string, { check: DependencyCheck; required: boolean }>,
+  checks: DependencyChecks,
   timeoutMs = 2_000,
 ): Promise<Record<string, DependencyReport>> {
   const entries = await Promise.all(
@@ -96,7 +99,7 @@ export async function checkDependencies(
  * pollers, discovery, load balancers and scrapers, cost one look a window, not one each).
  */
 export function sharedDependencyChecks(
-  checks: Map<string, { check: DependencyCheck; required: boolean }>,
+  checks: DependencyChecks,
   reuseMs: number,
 ): () => Promise<Record<string, DependencyReport>> {
   let last: { at: number; reports: Promise<Record<string, DependencyReport>> } | undefined;

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import { serviceHeaders, TEST_DISCOVERY_TOKEN, TEST_SERVICE_SECRET } from './service-identity.ts';
 
@@ -60,6 +61,8 @@ export async function spawnService(options: SpawnServiceOptions, t?: TestContext
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
+  /** The process's last ten log lines, for an error that names what it was doing. */
+  const lastLines = () => logs.slice(-10).map((line) => JSON.stringify(line)).join('\n');
   const listeners = new Set<(line: Record<string, unknown>) => void>();
   const exited = once(child, 'exit').then(([code, signal]) => ({
     code: code as number | null,
@@ -84,7 +87,7 @@ export async function spawnService(options: SpawnServiceOptions, t?: TestContext
       if (seen) return resolveLine(seen);
       const timer = setTimeout(() => {
         listeners.delete(listener);
-        reject(new Error(`${options.entry}: no matching log line within ${timeoutMs} ms; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`));
+        reject(new Error(`${options.entry}: no matching log line within ${timeoutMs} ms; last lines:\n${lastLines()}`));
       }, timeoutMs);
       const listener = (line: Record<string, unknown>) => {
         if (!predicate(line)) return;
@@ -97,7 +100,7 @@ export async function spawnService(options: SpawnServiceOptions, t?: TestContext
         if (!listeners.has(listener)) return;
         clearTimeout(timer);
         listeners.delete(listener);
-        reject(new Error(`${options.entry} exited (${signal ?? code}) before the expected log line; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`));
+        reject(new Error(`${options.entry} exited (${signal ?? code}) before the expected log line; last lines:\n${lastLines()}`));
       });
     });
 
@@ -105,14 +108,11 @@ export async function spawnService(options: SpawnServiceOptions, t?: TestContext
   // lines instead of waiting forever (a graceful shutdown that hangs is a defect to see, not to wait on).
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_TIMEOUT_MS)));
-    const outcome = await Promise.race([exited, late]);
-    clearTimeout(timer);
+    const outcome = await Promise.race([exited, sleep(STOP_TIMEOUT_MS, 'late' as const, { ref: false })]);
     if (outcome !== 'late') return outcome;
     child.kill('SIGKILL');
     await exited;
-    throw new Error(`${options.entry} did not exit within ${STOP_TIMEOUT_MS} ms of ${signal}; killed; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`);
+    throw new Error(`${options.entry} did not exit within ${STOP_TIMEOUT_MS} ms of ${signal}; killed; last lines:\n${lastLines()}`);
   };
   t?.after(() => stop('SIGKILL'));
 

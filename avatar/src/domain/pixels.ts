@@ -50,3 +50,43 @@ export function blendTable(foreground: Rgb, background: Rgb): Uint8Array {
   }
   return table;
 }
+
+/** An 8-bit raw image as sharp describes it: 1 (gray), 2 (gray, alpha), 3 (RGB) or 4 (RGBA) channels. */
+export interface RawShape {
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/**
+ * `data` centred on a transparent size×size RGBA square (left and top offsets rounded down, as
+ * sharp's contain does): gray becomes equal R, G and B, a missing alpha is opaque.
+ */
+export function centredOnTransparent(data: Buffer, shape: RawShape, size: number): Buffer {
+  const { width, height, channels } = shape;
+  if (width > size || height > size) throw new RangeError(`a ${width}×${height} image does not fit a ${size} px square`);
+  if (channels < 1 || channels > 4) throw new RangeError(`${channels} channels: expected 1 to 4`);
+  if (data.length !== width * height * channels) throw new RangeError(`${data.length} bytes are not a ${width}×${height}×${channels} image`);
+  // Zero-filled: transparent black, sharp's background of contain.
+  const out = Buffer.alloc(size * size * 4);
+  const left = (size - width) >> 1;
+  const top = (size - height) >> 1;
+  const colour = channels >= 3;
+  const alpha = channels === 2 || channels === 4;
+  for (let y = 0; y < height; y++) {
+    let from = y * width * channels;
+    let to = ((top + y) * size + left) * 4;
+    if (channels === 4) {
+      data.copy(out, to, from, from + width * 4);
+      continue;
+    }
+    for (let x = 0; x < width; x++, from += channels, to += 4) {
+      const red = data[from]!;
+      out[to] = red;
+      out[to + 1] = colour ? data[from + 1]! : red;
+      out[to + 2] = colour ? data[from + 2]! : red;
+      out[to + 3] = alpha ? data[from + channels - 1]! : 255;
+    }
+  }
+  return out;
+}

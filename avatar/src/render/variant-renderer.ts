@@ -2,10 +2,8 @@
 // original when the user has one, else of the generated avatar seeded by the user id (version
 // `generated`). Each is rendered once: from the shared bytes-bounded cache when rendered before,
 // else once however many requests ask at the same time (single flight), within the render limiter
-// and the render deadline. Equal inputs give equal bytes: no metadata is written, and libvips runs
-// one thread per image.
+// and the render deadline; encoded by ./variant-encoder.ts.
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
 import { ConcurrencyLimiter, createError } from '@notify/lib';
 import type { AvatarCache, RenderedAvatar } from '../cache/avatar-cache.ts';
 import { variantKey, type VariantSpec } from '../domain/variant-request.ts';
@@ -16,16 +14,9 @@ import type { AvatarRenderer } from './avatar-renderer.ts';
 import { sourcesFor } from './picture-normaliser.ts';
 import { LIBVIPS_VERSION } from './png-encoder.ts';
 import type { RenderLimiter } from './render-limiter.ts';
+import { encodeVariant, type VariantEncoding } from './variant-encoder.ts';
 
 export const GENERATED = 'generated';
-
-
-export interface VariantEncoding {
-  /** zlib level of PNG variants, 0-9. */
-  pngCompressionLevel: number;
-  webpEffort: number;
-  avifEffort: number;
-}
 
 export interface VariantRendererOptions {
   cache: AvatarCache;
@@ -133,7 +124,7 @@ export class VariantRenderer {
         const input = await source();
         return limiter.run(() =>
           avatars.counted(label, async () => {
-            const bytes = await this.encode(input, spec);
+            const bytes = await encodeVariant(input, spec, this.options);
             const variant = { png: bytes, etag: this.etag(userId, version, spec) };
             await cache.set(key, variant);
             return variant;
@@ -143,28 +134,6 @@ export class VariantRenderer {
     } catch (error) {
       avatars.countRefusal(error);
       throw error;
-    }
-  }
-
-  /** `input` (a stored original or a generated PNG) as the variant: square, transformed, encoded. */
-  private async encode(input: Buffer, spec: VariantSpec): Promise<Buffer> {
-    const { encoding } = this.options;
-    // JPEG originals shrink on load (by 2, 4 or 8) before the exact resize: cold renders stay cheap.
-    let image = sharp(input, { limitInputPixels: this.options.maxPixels, failOn: 'error' }).resize(spec.size, spec.size, {
-      fit: spec.fit,
-      position: 'centre',
-      background: { r: 0, g: 0, b: 0, alpha: 0 },
-      fastShrinkOnLoad: true,
-    });
-    if (spec.grayscale) image = image.grayscale().toColourspace('srgb');
-    if (spec.blur !== undefined) image = image.blur(spec.blur);
-    switch (spec.format) {
-      case 'png':
-        return image.png({ compressionLevel: encoding.pngCompressionLevel, adaptiveFiltering: false }).toBuffer();
-      case 'webp':
-        return image.webp({ quality: 80, effort: encoding.webpEffort }).toBuffer();
-      case 'avif':
-        return image.avif({ quality: 50, effort: encoding.avifEffort }).toBuffer();
     }
   }
 }

@@ -12,7 +12,8 @@
 // PUT /api/v1/me/avatar and their session token; the avatar service pre-renders nothing, PRERENDER_VARIANTS=none):
 // 3. cold 128 px WebP variants/s: every request a variant never rendered before, the versioned URL of
 //    a (user, fit, grayscale) not asked for yet: distinct users, each with their own uploaded picture,
-//    and up to 4 variants of each (fit cover/contain × grayscale false/true; --variants-per-user);
+//    and up to 4 variants of each (fit cover/contain × grayscale false/true; --variants-per-user),
+//    the kinds taking turns so that every run asks for as many of each;
 //    a fixed number of them per run (--cold-per-run), timed from first to last;
 // 4. cached variant responses/s: one user's versioned 128 px WebP URL again and again, which the
 //    gateway answers from its cache of immutable variants without asking the avatar service.
@@ -399,7 +400,15 @@ async function picturePhases(sys: BenchSystem): Promise<void> {
 
   // Every (user, variant) once, in an order that spreads each user's variants apart; the first user is the cached phase's.
   const [cachedUser, ...coldUsers] = uploaded;
-  const coldPaths = PICTURE_VARIANTS.flatMap((variant) => coldUsers.map((user) => variantPath(user, variant)));
+  // The four kinds cost sharp different CPU (contain and gray more than cover), so they take turns:
+  // every run asks for as many of each, and a user's variants are a quarter of the users apart.
+  const stride = Math.floor(coldUsers.length / PICTURE_VARIANTS.length);
+  const coldPaths = Array.from({ length: coldUsers.length * PICTURE_VARIANTS.length }, (_, k) => {
+    const kind = k % PICTURE_VARIANTS.length;
+    const user = coldUsers[(Math.floor(k / PICTURE_VARIANTS.length) + kind * stride) % coldUsers.length]!;
+    return variantPath(user, PICTURE_VARIANTS[kind]!);
+  });
+  if (new Set(coldPaths).size !== coldPaths.length) throw new Error('the cold variants repeat one');
   const cachedPath = httpGet(variantPath(cachedUser!, 'fit=cover'));
   const connections = await connect(OPTIONS.connections, sys.gateway.port);
   // The avatar service's own /health, probed straight during the cold variants: pictures use every core.

@@ -24,10 +24,10 @@ const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
 
 /**
  * Contain variants up to this size are centred on their square here, not by libvips: its embed
- * costs more than the decode and the resize together at these sizes (a 128 px WebP from a 256 px
- * working copy, two at once on 2 cores: about 6 ms of CPU through sharp's contain, 4.5 ms fitted
- * inside and padded here), while padding 256² pixels here takes the event loop well under a
- * millisecond. The bytes are the same. Not for PNG, whose output from sharp's contain carries the
+ * costs about as much as the decode and the resize together at these sizes (a 128 px WebP from a
+ * 256 px working copy, two at once on 2 cores: 6.5 ms of CPU through sharp's contain, 4.5 ms
+ * fitted inside and padded here; `npm run bench:encoding`), while padding 256² pixels here takes
+ * the event loop well under a millisecond. The bytes are the same. Not for PNG, whose output from sharp's contain carries the
  * source's density (pHYs), which raw pixels have lost; nor with blur, which sharp applies to
  * premultiplied pixels when its input already has alpha; nor in gray from a source that may have
  * alpha (anything but JPEG), whose alpha sharp's raw gray output drops.

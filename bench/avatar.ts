@@ -36,6 +36,7 @@ import { httpGet, inParallel, KeepAliveConnection, postJson } from './lib/client
 import { histogramDeltas, scrape, type MetricSnapshot } from './lib/metrics.ts';
 import { ClosedLoop, fmt, log, median, Samples, table, type LoadFigures } from './lib/stats.ts';
 import { Inspector, profileTables, type ProfileSummary } from './lib/inspector.ts';
+import { PHOTOGRAPH, photographPixels } from './lib/photograph.ts';
 import { cpuShare, cpuSnapshot, startSystem, stopSystem, type BenchSystem } from './lib/system.ts';
 
 const { values: args } = parseArgs({
@@ -70,7 +71,7 @@ const OPTIONS = {
   coldPicturesPerRun: Number(args['cold-per-run']),
   variantsPerUser: Math.min(4, Math.max(1, Number(args['variants-per-user']))),
   /** The uploaded JPEG: 1632 × 1224, 2.0 megapixels. */
-  picture: { width: 1632, height: 1224 },
+  picture: PHOTOGRAPH,
   uploadConcurrency: 4,
   /** MAX_CONCURRENT_RENDERS of the avatar service; undefined: its default (CPU cores − 1). */
   renders: args.renders === undefined ? undefined : Number(args.renders),
@@ -270,19 +271,10 @@ function report(): void {
 
 // ---- Uploaded pictures, through the gateway ----
 
-/** A 2-megapixel JPEG that looks like a photograph to an encoder: smooth gradients and soft waves, no flat areas. */
+/** A 2-megapixel JPEG that looks like a photograph to an encoder. */
 async function makePicture(): Promise<Buffer> {
   const { width, height } = OPTIONS.picture;
-  const pixels = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const at = (y * width + x) * 3;
-      pixels[at] = (x * 255) / width;
-      pixels[at + 1] = (y * 255) / height;
-      pixels[at + 2] = 128 + 100 * Math.sin((x + 2 * y) / 37) * Math.cos((x - y) / 53);
-    }
-  }
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(photographPixels(width, height), { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
 }
 
 interface Uploaded {

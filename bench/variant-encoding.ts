@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import '../avatar/src/render/png-encoder.ts';
 import type { VariantSpec } from '../avatar/src/domain/variant-request.ts';
 import { encoded, encodeVariant, fittedBySharp, type VariantEncoderOptions } from '../avatar/src/render/variant-encoder.ts';
+import { PHOTOGRAPH, photographPixels } from './lib/photograph.ts';
 import { fmt, log, median, table } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
@@ -24,17 +25,8 @@ const OPTIONS: VariantEncoderOptions = { encoding: { pngCompressionLevel: 6, web
 
 /** 40 different 256 px working copies (JPEG, quality 90, as the normaliser writes them) of a 1632×1224 photograph-like image. */
 async function workingCopies(): Promise<Buffer[]> {
-  const width = 1632;
-  const height = 1224;
-  const pixels = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const at = (y * width + x) * 3;
-      pixels[at] = (x * 255) / width;
-      pixels[at + 1] = (y * 255) / height;
-      pixels[at + 2] = 128 + 100 * Math.sin((x + 2 * y) / 37) * Math.cos((x - y) / 53);
-    }
-  }
+  const { width, height } = PHOTOGRAPH;
+  const pixels = photographPixels(width, height);
   const copies = [];
   for (let i = 0; i < 40; i++) {
     const crop = { left: i * 5, top: i * 3, width: width - 300, height: height - 225 };

@@ -393,7 +393,7 @@ async function picturePhases(sys: BenchSystem): Promise<void> {
   // Every (user, variant) once, in an order that spreads each user's variants apart; the first user is the cached phase's.
   const [cachedUser, ...coldUsers] = uploaded;
   // The four kinds cost sharp different CPU (contain and gray more than cover), so they take turns:
-  // every run asks for as many of each, and a user's variants are a quarter of the users apart.
+  // every run asks for as many of each, and a user's variants are 1/kinds of the users apart.
   const stride = Math.floor(coldUsers.length / PICTURE_VARIANTS.length);
   const coldPaths = Array.from({ length: coldUsers.length * PICTURE_VARIANTS.length }, (_, k) => {
     const kind = k % PICTURE_VARIANTS.length;

@@ -8,7 +8,6 @@
 // Options: --runs=N (5), --variants=N per measurement (400), --size=N px (128).
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import '../avatar/src/render/png-encoder.ts';
 import type { VariantSpec } from '../avatar/src/domain/variant-request.ts';
 import { encoded, encodeVariant, fittedBySharp, type VariantEncoderOptions } from '../avatar/src/render/variant-encoder.ts';
 import { PHOTOGRAPH, photographPixels } from './lib/photograph.ts';

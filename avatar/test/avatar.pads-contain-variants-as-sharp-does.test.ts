@@ -1,14 +1,14 @@
 // Contain variants up to PADDED_HERE_MAX_SIZE are centred on their square in JS rather than by
 // libvips' embed, because that is cheaper: the bytes must be exactly those of sharp's own contain,
-// for every kind of source (JPEG working copies, transparent PNGs, square generated avatars), odd
-// and even padding, colour and gray, WebP and AVIF, whichever path encodeVariant takes. The
-// padding itself: offsets, channels, bounds.
+// for every kind of source (JPEG working copies, square ones, transparent PNGs, a square PNG),
+// odd and even padding, colour and gray, WebP and AVIF, whichever path encodeVariant takes; and
+// which variants take the JS path. The padding itself: offsets, channels, bounds.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { centredOnTransparent } from '../src/domain/pixels.ts';
 import type { VariantSpec } from '../src/domain/variant-request.ts';
-import { containedHere, encoded, encodeVariant, fittedBySharp, PADDED_HERE_MAX_SIZE } from '../src/render/variant-encoder.ts';
+import { containedHere, encoded, encodeVariant, fittedBySharp, PADDED_HERE_MAX_SIZE, paddedHere } from '../src/render/variant-encoder.ts';
 import { testImage } from './helper.ts';
 
 const OPTIONS = { encoding: { pngCompressionLevel: 6, webpEffort: 2, avifEffort: 2 }, maxPixels: 1_024 * 1_024 };
@@ -18,6 +18,9 @@ test('contain padded here gives the bytes of sharp’s contain', async () => {
     ['landscape JPEG', await testImage(256, 192, 'jpeg')],
     ['portrait JPEG', await testImage(171, 256, 'jpeg')],
     ['wide JPEG', await testImage(256, 37, 'jpeg')],
+    ['square JPEG', await testImage(256, 256, 'jpeg')],
+    // Square once fitted at 16 px (16 × 15.6 rounds to 16 × 16), not before.
+    ['nearly square JPEG', await testImage(256, 250, 'jpeg')],
     ['transparent PNG', await testImage(256, 160, 'png', { alpha: true })],
     ['square PNG', await testImage(200, 200, 'png')],
   ];
@@ -42,7 +45,26 @@ test('contain padded here gives the bytes of sharp’s contain', async () => {
       }
     }
   }
-  assert.equal(compared, 5 * 4 * 2 * 2 - 4 * 2);
+  assert.equal(compared, 7 * 4 * 2 * 2 - 4 * 2);
+});
+
+test('the JS path takes contain up to 256 px in WebP or AVIF, unblurred, gray only from JPEG', async () => {
+  const jpeg = await testImage(64, 48, 'jpeg');
+  const png = await testImage(64, 48, 'png', { alpha: true });
+  const spec = (changes: Partial<VariantSpec>): VariantSpec => ({ size: 128, format: 'webp', fit: 'contain', grayscale: false, blur: undefined, ...changes });
+  const taken: [string, boolean, boolean][] = [
+    ['contain webp', paddedHere(jpeg, spec({})), true],
+    ['contain avif', paddedHere(jpeg, spec({ format: 'avif' })), true],
+    ['contain at 256 px', paddedHere(jpeg, spec({ size: PADDED_HERE_MAX_SIZE })), true],
+    ['contain gray from JPEG', paddedHere(jpeg, spec({ grayscale: true })), true],
+    ['contain from PNG', paddedHere(png, spec({})), true],
+    ['contain gray from PNG', paddedHere(png, spec({ grayscale: true })), false],
+    ['contain png', paddedHere(jpeg, spec({ format: 'png' })), false],
+    ['contain blurred', paddedHere(jpeg, spec({ blur: 2 })), false],
+    ['contain at 257 px', paddedHere(jpeg, spec({ size: PADDED_HERE_MAX_SIZE + 1 })), false],
+    ['cover', paddedHere(jpeg, spec({ fit: 'cover' })), false],
+  ];
+  for (const [name, actual, expected] of taken) assert.equal(actual, expected, name);
 });
 
 test('padding: centred with offsets rounded down, gray spread to RGB, opaque unless the source has alpha', () => {

@@ -1,7 +1,8 @@
 // A variant's bytes from its source (a stored original, a working copy or a generated PNG): the
 // square (cover or contain), grayscale, blur, then PNG, WebP or AVIF. Equal inputs give equal
-// bytes: no metadata is written, and libvips runs one thread per image (png-encoder.ts).
+// bytes: no metadata is written, and libvips runs one thread per image (set in png-encoder.ts).
 import sharp, { type Sharp } from 'sharp';
+import './png-encoder.ts';
 import { sniffImageType } from '../domain/image-type.ts';
 import { centredOnTransparent } from '../domain/pixels.ts';
 import type { VariantSpec } from '../domain/variant-request.ts';
@@ -23,18 +24,18 @@ export interface VariantEncoderOptions {
 const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
 
 /**
- * Contain variants up to this size are centred on their square here, not by libvips: its embed
- * costs about as much as the decode and the resize together at these sizes (a 128 px WebP from a
- * 256 px working copy, two at once on 2 cores: 6.5 ms of CPU through sharp's contain, 4.5 ms
- * fitted inside and padded here; `npm run bench:encoding`), while padding 256² pixels here takes
- * the event loop well under a millisecond. The bytes are the same. Not for PNG, whose output from sharp's contain carries the
+ * Contain variants up to this size are centred on their square here, not by libvips, whose embed
+ * costs about 2 ms of CPU at these sizes (a 128 px WebP from a 256 px working copy, two at once on
+ * 2 cores: 6.5 ms through sharp's contain, 4.5 ms fitted inside and padded here; `npm run
+ * bench:encoding`), while padding takes the event loop 0.2-0.5 ms at 256 px, about 0.2 ms at 128. The bytes are the same. Not for PNG, whose output from sharp's contain carries the
  * source's density (pHYs), which raw pixels have lost; nor with blur, which sharp applies to
  * premultiplied pixels when its input already has alpha; nor in gray from a source that may have
  * alpha (anything but JPEG), whose alpha sharp's raw gray output drops.
  */
 export const PADDED_HERE_MAX_SIZE = 256;
 
-function paddedHere(input: Buffer, spec: VariantSpec): boolean {
+/** True when encodeVariant centres this contain variant here rather than by sharp's contain. */
+export function paddedHere(input: Buffer, spec: VariantSpec): boolean {
   if (spec.fit !== 'contain' || spec.size > PADDED_HERE_MAX_SIZE || spec.format === 'png' || spec.blur !== undefined) return false;
   return !spec.grayscale || sniffImageType(input) === 'jpeg';
 }

@@ -9,7 +9,9 @@
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import type { VariantSpec } from '../avatar/src/domain/variant-request.ts';
+import { normalisePicture } from '../avatar/src/render/picture-normaliser.ts';
 import { encoded, encodeVariant, fittedBySharp, type VariantEncoderOptions } from '../avatar/src/render/variant-encoder.ts';
+import { inParallel } from './lib/clients.ts';
 import { PHOTOGRAPH, photographPixels } from './lib/photograph.ts';
 import { fmt, log, median, table } from './lib/stats.ts';
 
@@ -22,16 +24,16 @@ const SIZE = Number(args.size);
 const AT_ONCE = 2;
 const OPTIONS: VariantEncoderOptions = { encoding: { pngCompressionLevel: 6, webpEffort: 2, avifEffort: 2 }, maxPixels: 1_024 * 1_024 };
 
-/** 40 different 256 px working copies (JPEG, quality 90, as the normaliser writes them) of a 1632×1224 photograph-like image. */
+/** The 256 px working copies of 40 different crops of a 1632×1224 photograph-like JPEG, as an upload stores them. */
 async function workingCopies(): Promise<Buffer[]> {
   const { width, height } = PHOTOGRAPH;
   const pixels = photographPixels(width, height);
-  const copies = [];
-  for (let i = 0; i < 40; i++) {
+  return inParallel(40, 1, async (i) => {
     const crop = { left: i * 5, top: i * 3, width: width - 300, height: height - 225 };
-    copies.push(await sharp(pixels, { raw: { width, height, channels: 3 } }).extract(crop).resize(256, 256, { fit: 'inside' }).jpeg({ quality: 90 }).toBuffer());
-  }
-  return copies;
+    const upload = await sharp(pixels, { raw: { width, height, channels: 3 } }).extract(crop).jpeg({ quality: 85 }).toBuffer();
+    const stored = await normalisePicture(upload, { maxPixels: width * height, maxSide: 1_024 });
+    return stored.working.find((copy) => copy.side === 256)!.bytes;
+  });
 }
 
 type Draw = (input: Buffer, spec: VariantSpec) => Promise<Buffer>;
@@ -40,16 +42,8 @@ const bySharp: Draw = (input, spec) => encoded(fittedBySharp(input, spec, OPTION
 
 /** CPU milliseconds of this process per variant, VARIANTS of them, AT_ONCE at a time. */
 async function cpuPerVariant(copies: Buffer[], spec: VariantSpec, draw: Draw): Promise<number> {
-  let next = 0;
   const before = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: AT_ONCE }, async () => {
-      while (next < VARIANTS) {
-        const i = next++;
-        await draw(copies[i % copies.length]!, spec);
-      }
-    }),
-  );
+  await inParallel(VARIANTS, AT_ONCE, (i) => draw(copies[i % copies.length]!, spec));
   const used = process.cpuUsage(before);
   return (used.user + used.system) / 1000 / VARIANTS;
 }

@@ -27,10 +27,11 @@ const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
  * Contain variants up to this size are centred on their square here, not by libvips, whose embed
  * costs about 2 ms of CPU at these sizes (a 128 px WebP from a 256 px working copy, two at once on
  * 2 cores: 6.5 ms through sharp's contain, 4.5 ms fitted inside and padded here; `npm run
- * bench:encoding`), while padding takes the event loop 0.2-0.5 ms at 256 px, about 0.2 ms at 128. The bytes are the same. Not for PNG, whose output from sharp's contain carries the
- * source's density (pHYs), which raw pixels have lost; nor with blur, which sharp applies to
- * premultiplied pixels when its input already has alpha; nor in gray from a source that may have
- * alpha (anything but JPEG), whose alpha sharp's raw gray output drops.
+ * bench:encoding`), while padding takes the event loop 0.2-0.5 ms at 256 px, about 0.2 ms at 128.
+ * The bytes are the same. Not for PNG, whose output from sharp's contain carries the source's
+ * density (pHYs), which raw pixels have lost; nor with blur, which sharp applies to premultiplied
+ * pixels when its input already has alpha; nor in gray from a source that may have alpha
+ * (anything but JPEG), whose alpha sharp's raw gray output drops.
  */
 export const PADDED_HERE_MAX_SIZE = 256;
 
